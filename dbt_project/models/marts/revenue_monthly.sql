@@ -1,0 +1,77 @@
+with transactions as (
+    select * from {{ ref('stg_transactions') }}
+),
+
+daily as (
+    select * from {{ ref('revenue_daily') }}
+),
+
+months as (
+    select
+        date_trunc('month', revenue_date) as revenue_month,
+        count(*) as days_with_data,
+        sum(gross_revenue) as gross_revenue,
+        sum(refunds) as refunds,
+        sum(net_revenue) as net_revenue,
+        sum(orders) as orders,
+        sum(new_customers) as new_customers
+    from daily
+    group by 1
+),
+
+paying_customers as (
+    select
+        date_trunc('month', order_date) as revenue_month,
+        count(distinct customer_id) as paying_customers
+    from transactions
+    where is_paid
+    group by 1
+),
+
+-- Monthly plans recur in the month they are bought; an annual plan is spread as 1/12 over the
+-- month of sale and the eleven after it.
+recurring_sales as (
+    select
+        date_trunc('month', order_date) as sale_month,
+        sum(net_amount) filter (where product in {{ "('" ~ var('monthly_plan_products') | join("', '") ~ "')" }}) as monthly_plan_revenue,
+        sum(net_amount) filter (where product in {{ "('" ~ var('annual_plan_products') | join("', '") ~ "')" }}) as annual_plan_revenue
+    from transactions
+    group by 1
+),
+
+mrr as (
+    select
+        months.revenue_month,
+        sum(
+            case when recurring_sales.sale_month = months.revenue_month
+                then coalesce(recurring_sales.monthly_plan_revenue, 0) else 0 end
+            + coalesce(recurring_sales.annual_plan_revenue, 0) / 12.0
+        ) as mrr
+    from months
+    left join recurring_sales
+        on recurring_sales.sale_month <= months.revenue_month
+        and recurring_sales.sale_month > months.revenue_month - interval 12 month
+    group by months.revenue_month
+),
+
+final as (
+    select
+        cast(months.revenue_month as date) as revenue_month,
+        months.days_with_data,
+        months.days_with_data = extract('day' from last_day(months.revenue_month)) as is_complete_month,
+        months.gross_revenue,
+        months.refunds,
+        months.net_revenue,
+        coalesce(mrr.mrr, 0) as mrr,
+        {{ safe_divide('months.net_revenue', 'lag(months.net_revenue) over (order by months.revenue_month)') }} - 1 as growth_rate,
+        months.orders,
+        coalesce(paying_customers.paying_customers, 0) as paying_customers,
+        months.new_customers,
+        {{ safe_divide('months.gross_revenue', 'months.orders') }} as average_order_value,
+        {{ safe_divide('months.net_revenue', 'paying_customers.paying_customers') }} as revenue_per_customer
+    from months
+    left join paying_customers on months.revenue_month = paying_customers.revenue_month
+    left join mrr on months.revenue_month = mrr.revenue_month
+)
+
+select * from final

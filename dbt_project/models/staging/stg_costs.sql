@@ -1,0 +1,13 @@
+with source as (
+    select * from {{ source('raw', 'costs') }}
+),
+
+renamed as (
+    select
+        cost_date,
+        lower(category) as category,
+        cast(amount as double) as amount
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,16 @@
+with source as (
+    select * from {{ source('raw', 'funnel_events') }}
+),
+
+renamed as (
+    select
+        event_id,
+        session_id,
+        customer_id,
+        stage,
+        occurred_at,
+        cast(occurred_at as date) as event_date
+    from source
+)
+
+select * from renamed

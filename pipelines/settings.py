@@ -1,0 +1,91 @@
+"""The one configuration object of the pipeline, read from the environment and validated at the edge.
+
+Every setting is an ``ANALYTICS_*`` environment variable with a default that works out of the
+box. Nothing else in the project reads ``os.environ`` for its own settings: code asks
+:func:`load_settings` and gets either a valid :class:`Settings` or a :class:`SettingsError`
+that names the variable, the value and the allowed range.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "ANALYTICS_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value outside what the pipeline accepts."""
+
+
+class Settings(BaseSettings):
+    """Pipeline configuration (environment variables ``ANALYTICS_<NAME>``)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    data_dir: Path = Field(Path("data"), description="Folder for the warehouse, the sample store and Dagster's run history.")
+    warehouse_path: Path | None = Field(None, description="The build DuckDB file; default <data_dir>/warehouse.duckdb.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    source: Literal["sample", "files"] = Field("sample", description="Where raw data comes from.")
+    source_dir: Path | None = Field(None, description="Folder of source files; default <data_dir>/sample_store.")
+    currency: str = Field("USD", min_length=3, max_length=3, description="Reporting currency: rows in any other are rejected.")
+    partition_start: dt.date = Field(dt.date(2024, 1, 1), description="First day of the daily partitions.")
+    timezone: str = Field("UTC", description="Timezone of the nightly schedule (IANA name).")
+
+    sample_seed: int = 42
+    sample_days: int = Field(730, ge=1, le=3650)
+    sample_customers: int = Field(4000, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown IANA timezone {value!r}") from error
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _upper_currency(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def warehouse(self) -> Path:
+        """Absolute path of the build DuckDB file."""
+        return (self.warehouse_path or self.data_dir / "warehouse.duckdb").resolve()
+
+    @property
+    def source_folder(self) -> Path:
+        """Absolute path of the folder the files source reads."""
+        return (self.source_dir or self.data_dir / "sample_store").resolve()
+
+    @property
+    def dagster_home(self) -> Path:
+        """Persistent Dagster instance, so that ``make ui`` shows the runs of ``make run``."""
+        return (self.data_dir / "dagster_home").resolve()
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad setting, naming the environment variable, its value and what is allowed."""
+    lines = []
+    for problem in error.errors():
+        name = ENV_PREFIX + "_".join(str(part) for part in problem["loc"]).upper()
+        lines.append(f"{name}={problem.get('input')!r} is invalid: {problem['msg']}")
+    return "; ".join(lines)
+
+
+@functools.cache
+def load_settings() -> Settings:
+    """Read and validate the settings once per process."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None

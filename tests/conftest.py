@@ -1,0 +1,52 @@
+"""Shared fixtures: a small sample store and per-test warehouse settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pipelines.project import dbt_project
+from pipelines.settings import Settings
+from pipelines.sources.sample_store import generate_sample_store
+from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, run_pipeline
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest_prepared() -> None:
+    """dagster-dbt loads the manifest at import; `make test` prepares it before pytest starts."""
+    if not dbt_project.manifest_path.exists():
+        pytest.exit(f"{dbt_project.manifest_path} is missing: run the suite with `make test`", returncode=2)
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small sample store (120 days, 400 customers), generated once per session."""
+    folder = tmp_path_factory.mktemp("sample_store")
+    generate_sample_store(folder, SAMPLE_SPEC)
+    return folder
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
+    """Settings for a warehouse of this test's own, reading ``source_dir``."""
+
+    def _make(source_dir: Path, **overrides: object) -> Settings:
+        settings = Settings(data_dir=tmp_path / "data", source="files", source_dir=source_dir, **overrides)
+        # build_resources exports the path for dbt; monkeypatch restores it after the test.
+        monkeypatch.setenv("ANALYTICS_WAREHOUSE_PATH", str(settings.warehouse))
+        return settings
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(sample_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The whole pipeline built once over the sample store; tests only read it."""
+    data_dir = tmp_path_factory.mktemp("sample_warehouse")
+    settings = Settings(data_dir=data_dir, source="files", source_dir=sample_store)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ANALYTICS_WAREHOUSE_PATH", str(settings.warehouse))
+        run_pipeline(settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date)
+    return settings

@@ -1,0 +1,46 @@
+"""Running the real pipeline (real Dagster materializations, real dbt) into a test's own DuckDB file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import duckdb
+from dagster import AssetSelection, ExecuteInProcessResult, materialize
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from pipelines.assets.dbt import dbt_models
+from pipelines.assets.ingest import ingest_assets
+from pipelines.resources import build_resources
+from pipelines.settings import Settings
+from pipelines.sources.sample_store import SampleStoreSpec
+
+SAMPLE_SPEC = SampleStoreSpec(seed=7, days=120, customers=400, end_date=dt.date(2025, 3, 31))
+SAMPLE_FIRST_DAY = SAMPLE_SPEC.end_date - dt.timedelta(days=SAMPLE_SPEC.days - 1)
+ALL_ASSETS = [*ingest_assets, dbt_models]
+
+
+def run_pipeline(
+    settings: Settings,
+    first_day: dt.date,
+    last_day: dt.date,
+    selection: AssetSelection | None = None,
+    raise_on_error: bool = True,
+) -> ExecuteInProcessResult:
+    """Materialize the assets over ``first_day .. last_day`` as one run, like a backfill."""
+    return materialize(
+        ALL_ASSETS,
+        resources=build_resources(settings),
+        selection=selection,
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: first_day.isoformat(),
+            ASSET_PARTITION_RANGE_END_TAG: last_day.isoformat(),
+        },
+        raise_on_error=raise_on_error,
+    )
+
+
+def query(settings: Settings, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+    """Rows of ``sql`` against the test's warehouse, opened read-only."""
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        return con.execute(sql, list(params)).fetchall()

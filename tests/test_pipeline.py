@@ -1,0 +1,87 @@
+"""The whole pipeline: revenue marts against an independent computation, dbt tests as blocking
+asset checks, the Dagster definitions and the nightly schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from dagster import AssetKey, AssetSelection, build_schedule_context
+
+from tests.csv_store import write_store
+from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
+
+REPO = Path(__file__).resolve().parent.parent
+DBT = AssetSelection.groups("dbt")
+
+
+def test_revenue_daily_net_revenue_equals_an_independent_pandas_computation(sample_store, sample_warehouse):
+    transactions = pd.read_parquet(sample_store / "transactions")
+    # Net revenue of a day: amounts of the orders created that day that were paid and not
+    # refunded, i.e. status 'completed'; days without any such order count as 0.
+    completed = transactions[transactions["status"] == "completed"]
+    expected = completed.groupby(completed["created_at"].dt.date)["amount"].sum()
+    days = pd.date_range(SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date).date
+    expected = expected.reindex(days, fill_value=0.0)
+
+    actual = dict(query(sample_warehouse, "select revenue_date, net_revenue from marts.revenue_daily"))
+
+    assert sorted(actual) == list(days), "one row per day of the sample"
+    assert max(abs(actual[day] - expected[day]) for day in days) < 0.005
+
+
+def test_raw_transactions_hold_every_sample_transaction(sample_store, sample_warehouse):
+    source_rows = len(pd.read_parquet(sample_store / "transactions", columns=["transaction_id"]))
+
+    assert query(sample_warehouse, "select count(*) from raw.transactions") == [(source_rows,)]
+    assert query(sample_warehouse, "select count(*) from raw.rejected_rows") == [(0,)]
+
+
+def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp_path, make_settings):
+    settings = make_settings(write_store(tmp_path / "store"))
+    run_pipeline(settings, dt.date(2025, 1, 1), dt.date(2025, 1, 2), selection=AssetSelection.groups("ingest"))
+    # A load that went wrong outside the pipeline: T1 is in raw twice, which breaks the unique
+    # test of stg_transactions.transaction_id (error severity).
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute("insert into raw.transactions select * from raw.transactions where transaction_id = 'T1'")
+
+    result = run_pipeline(settings, dt.date(2025, 1, 1), dt.date(2025, 1, 2), selection=DBT, raise_on_error=False)
+
+    failed_checks = [
+        (evaluation.asset_key, evaluation.check_name)
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed
+    ]
+    assert failed_checks == [(AssetKey(["staging", "stg_transactions"]), "unique_stg_transactions_transaction_id")]
+    materialized = {event.asset_key for event in result.get_asset_materialization_events()}
+    assert AssetKey(["staging", "stg_transactions"]) in materialized
+    assert AssetKey(["staging", "stg_costs"]) in materialized, "models not downstream of the failure still build"
+    assert AssetKey(["marts", "revenue_daily"]) not in materialized
+    assert AssetKey(["marts", "kpi_summary"]) not in materialized
+    assert not result.success
+
+
+def test_definitions_validate_on_the_workspace():
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_the_nightly_schedule_refreshes_yesterdays_partition():
+    from pipelines.definitions import defs
+    from pipelines.schedules import nightly_refresh_schedule as schedule
+
+    tick = dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.UTC)
+    context = build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def())
+
+    requests = schedule.evaluate_tick(context).run_requests
+
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert [request.partition_key for request in requests] == ["2026-03-09"]
+    assert schedule.job_name == "nightly_refresh"
