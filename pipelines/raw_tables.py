@@ -57,6 +57,7 @@ def load_window(
     table: SourceTable,
     start: dt.date,
     end: dt.date,
+    *,
     run_id: str,
     currency: str,
 ) -> LoadCounts:

@@ -12,6 +12,7 @@ import os
 import sys
 
 import duckdb
+import pandas as pd
 from dagster import DagsterInstance
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
@@ -53,7 +54,8 @@ def source_day_range(settings: Settings) -> tuple[dt.date, dt.date]:
 
 def partition_range(settings: Settings, first: dt.date, last: dt.date) -> tuple[str, str]:
     """The partition keys covering the source, bounded by the partitions that exist."""
-    from pipelines.partitions import daily_partitions
+    # Imported here: the partitions read the settings, which main() validates first.
+    from pipelines.partitions import daily_partitions  # noqa: PLC0415
 
     if first < settings.partition_start:
         raise SystemExit(
@@ -79,7 +81,7 @@ def print_summary(settings: Settings, run_id: str) -> None:
     print(f"\nHeadline KPIs (as of {kpis['reference_date']:%Y-%m-%d})")
     for column, label, fmt in HEADLINE_KPIS:
         value = kpis[column]
-        print(f"  {label:<32} {'n/a' if value != value or value is None else fmt.format(value)}")
+        print(f"  {label:<32} {'n/a' if pd.isna(value) else fmt.format(value)}")
     print(f"\nWarehouse: {settings.warehouse}")
     print(f"Dagster run {run_id} is recorded in {settings.dagster_home}")
     print("Open the Dagster UI with `make ui`, then http://127.0.0.1:3000 (Runs, Lineage).")
@@ -97,7 +99,8 @@ def main() -> int:
     first, last = partition_range(settings, *source_day_range(settings))
     print(f"Building the warehouse from {settings.source_folder}, days {first} .. {last}, as one run ...", flush=True)
 
-    from pipelines.definitions import defs
+    # Imported here: loading the definitions reads the settings, which main() validates first.
+    from pipelines.definitions import defs  # noqa: PLC0415
 
     result = defs.get_job_def("nightly_refresh").execute_in_process(
         instance=DagsterInstance.get(),

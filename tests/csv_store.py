@@ -15,13 +15,24 @@ CUSTOMERS = [
 ]
 
 
-def transaction(tid: str, customer: str, created: str, status: str = "completed", amount: str = "10.00",
-                currency: str = "USD") -> dict[str, str]:
+def transaction(
+    tid: str, customer: str, created: str, *, status: str = "completed", amount: str = "10.00", currency: str = "USD"
+) -> dict[str, str]:
     """One transaction row as the shop would export it."""
     completed = created if status in ("completed", "refunded") else ""
-    return {"transaction_id": tid, "customer_id": customer, "created_at": created, "completed_at": completed,
-            "status": status, "amount": amount, "currency": currency, "product": "single_vector",
-            "payment_method": "card", "promo_code": "", "updated_at": created}
+    return {
+        "transaction_id": tid,
+        "customer_id": customer,
+        "created_at": created,
+        "completed_at": completed,
+        "status": status,
+        "amount": amount,
+        "currency": currency,
+        "product": "single_vector",
+        "payment_method": "card",
+        "promo_code": "",
+        "updated_at": created,
+    }
 
 
 GOOD_TRANSACTIONS = [
@@ -32,7 +43,13 @@ GOOD_TRANSACTIONS = [
 
 FUNNEL_EVENTS = [
     {"event_id": "E1", "session_id": "S1", "customer_id": "", "stage": "visit", "occurred_at": "2025-01-01 08:00:00"},
-    {"event_id": "E2", "session_id": "S1", "customer_id": "C1", "stage": "signup", "occurred_at": "2025-01-01 09:00:00"},
+    {
+        "event_id": "E2",
+        "session_id": "S1",
+        "customer_id": "C1",
+        "stage": "signup",
+        "occurred_at": "2025-01-01 09:00:00",
+    },
 ]
 
 COSTS = [
@@ -42,7 +59,8 @@ COSTS = [
 ]
 
 MARKETING = [
-    {"spend_date": day, "channel": "social", "amount": "3.00", "currency": "USD"} for day in ("2025-01-01", "2025-01-02")
+    {"spend_date": day, "channel": "social", "amount": "3.00", "currency": "USD"}
+    for day in ("2025-01-01", "2025-01-02")
 ]
 
 
@@ -57,8 +75,11 @@ def write_table(folder: Path, table: str, rows: Iterable[Mapping[str, str]]) -> 
     return path
 
 
-def write_store(folder: Path, transactions: Iterable[Mapping[str, str]] = GOOD_TRANSACTIONS,
-                customers: Iterable[Mapping[str, str]] = CUSTOMERS) -> Path:
+def write_store(
+    folder: Path,
+    transactions: Iterable[Mapping[str, str]] = GOOD_TRANSACTIONS,
+    customers: Iterable[Mapping[str, str]] = CUSTOMERS,
+) -> Path:
     """A complete CSV store over 2025-01-01 .. 2025-01-02."""
     write_table(folder, "customers", customers)
     write_table(folder, "transactions", transactions)

@@ -9,8 +9,8 @@ import pytest
 from dagster import AssetSelection
 
 from pipelines.sources.files import SourceError
-from tests.pipeline_runs import SAMPLE_FIRST_DAY, query, run_pipeline
 from tests.csv_store import GOOD_TRANSACTIONS, transaction, write_store, write_table
+from tests.pipeline_runs import SAMPLE_FIRST_DAY, query, run_pipeline
 
 INGEST = AssetSelection.groups("ingest")
 JAN_1, JAN_2 = dt.date(2025, 1, 1), dt.date(2025, 1, 2)
@@ -57,8 +57,10 @@ def test_reloading_a_day_replaces_exactly_that_day(tmp_path, make_settings):
     run_pipeline(settings, JAN_1, JAN_2, selection=INGEST)
     # The shop refunds T2 and adds T4 on day 1; reloading only day 1 must pick both up and leave
     # day 2 (T3) untouched.
-    changed = [transaction("T2", "C2", "2025-01-01 13:00:00", status="refunded", amount="25.50"),
-               transaction("T4", "C3", "2025-01-01 18:00:00", amount="4.00")]
+    changed = [
+        transaction("T2", "C2", "2025-01-01 13:00:00", status="refunded", amount="25.50"),
+        transaction("T4", "C3", "2025-01-01 18:00:00", amount="4.00"),
+    ]
     write_table(store, "transactions", [GOOD_TRANSACTIONS[0], *changed, GOOD_TRANSACTIONS[2]])
 
     run_pipeline(settings, JAN_1, JAN_1, selection=INGEST)
@@ -76,9 +78,10 @@ def test_rematerializing_a_sample_partition_twice_leaves_identical_counts(sample
     settings = make_settings(sample_store)
     day = SAMPLE_FIRST_DAY + dt.timedelta(days=30)
     tables = ("customers", "transactions", "funnel_events", "costs", "marketing_spend")
-    count_sql = " union all ".join(
-        f"select '{t}', _partition_date, count(*) from raw.{t} group by 2" for t in tables
-    ) + " order by 1, 2"
+    count_sql = (
+        " union all ".join(f"select '{t}', _partition_date, count(*) from raw.{t} group by 2" for t in tables)
+        + " order by 1, 2"
+    )
 
     run_pipeline(settings, SAMPLE_FIRST_DAY, day + dt.timedelta(days=2), selection=INGEST)
     before = query(settings, count_sql)

@@ -12,6 +12,8 @@ import duckdb
 import pandas as pd
 from dagster import AssetKey, AssetSelection, build_schedule_context
 
+from pipelines.definitions import defs
+from pipelines.schedules import nightly_refresh_schedule
 from tests.csv_store import write_store
 from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
 
@@ -68,20 +70,21 @@ def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp
 def test_definitions_validate_on_the_workspace():
     completed = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
 def test_the_nightly_schedule_refreshes_yesterdays_partition():
-    from pipelines.definitions import defs
-    from pipelines.schedules import nightly_refresh_schedule as schedule
-
     tick = dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.UTC)
     context = build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def())
 
-    requests = schedule.evaluate_tick(context).run_requests
+    requests = nightly_refresh_schedule.evaluate_tick(context).run_requests
 
-    assert schedule.cron_schedule == "0 2 * * *"
+    assert nightly_refresh_schedule.cron_schedule == "0 2 * * *"
     assert [request.partition_key for request in requests] == ["2026-03-09"]
-    assert schedule.job_name == "nightly_refresh"
+    assert nightly_refresh_schedule.job_name == "nightly_refresh"

@@ -4,14 +4,13 @@ A run over a range of days (a backfill) is one run that reads the source once
 (``BackfillPolicy.single_run``), not one run a day.
 """
 
-
 from dagster import AssetExecutionContext, AssetsDefinition, BackfillPolicy, MaterializeResult, MetadataValue, asset
+from dagster_duckdb import DuckDBResource
 
 from pipelines.partitions import daily_partitions
 from pipelines.raw_tables import load_window
 from pipelines.resources import FilesSource
 from pipelines.sources.schema import SOURCE_TABLES, SourceTable
-from dagster_duckdb import DuckDBResource
 
 
 def build_ingest_asset(table: SourceTable) -> AssetsDefinition:
@@ -30,7 +29,9 @@ def build_ingest_asset(table: SourceTable) -> AssetsDefinition:
         window = context.partition_time_window
         with warehouse.get_connection() as con:
             source.register_rows(con, table)
-            counts = load_window(con, table, window.start.date(), window.end.date(), context.run.run_id, source.currency)
+            counts = load_window(
+                con, table, window.start.date(), window.end.date(), context.run.run_id, source.currency
+            )
         if counts.rejected:
             context.log.warning(f"{counts.rejected} row(s) of {table.name} rejected: see raw.rejected_rows")
         return MaterializeResult(

@@ -42,9 +42,8 @@ def _column_problems(table: SourceTable, column: Column, currency: str) -> list[
         allowed = ", ".join(literal(value) for value in table.accepted_values[column.name])
         checks.append(f"when lower({raw}) not in ({allowed}) then {literal('unknown ' + column.name)}")
     if column.name == table.currency_column:
-        checks.append(
-            f"when upper({raw}) <> {literal(currency)} then {literal('currency is not the reporting currency ' + currency)}"
-        )
+        reason = literal(f"currency is not the reporting currency {currency}")
+        checks.append(f"when upper({raw}) <> {literal(currency)} then {reason}")
     return checks
 
 
