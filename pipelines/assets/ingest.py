@@ -30,7 +30,7 @@ def build_ingest_asset(table: SourceTable) -> AssetsDefinition:
         with warehouse.get_connection() as con:
             source.register_rows(con, table)
             counts = load_window(
-                con, table, window.start.date(), window.end.date(), context.run.run_id, source.currency
+                con, table, window.start.date(), window.end.date(), run_id=context.run.run_id, currency=source.currency
             )
         if counts.rejected:
             context.log.warning(f"{counts.rejected} row(s) of {table.name} rejected: see raw.rejected_rows")
