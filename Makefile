@@ -19,7 +19,6 @@ test: install  ## run the whole test suite
 	$(PY) -m pytest
 
 ui: install  ## the Dagster UI on http://127.0.0.1:3000 with the runs of `make run`
-	mkdir -p "$(DAGSTER_HOME)"
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: install
@@ -27,6 +26,7 @@ lint: install
 	$(VENV)/bin/ruff format --check pipelines analytics_ml tests bench
 
 install: $(STAMP) $(MANIFEST)
+	mkdir -p "$(DAGSTER_HOME)"
 
 $(PY):
 	python3 -m venv $(VENV)

@@ -1,9 +1,10 @@
-"""Resources: the build warehouse, the source the raw tables come from, and the dbt CLI."""
+"""Resources: the build warehouse, the source the raw tables come from, the dbt CLI and the settings
+of the ``ml`` assets."""
 
 from __future__ import annotations
 
-import os
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import duckdb
@@ -11,6 +12,7 @@ from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
+from analytics_ml.insights import InsightThresholds
 from pipelines.project import dbt_project
 from pipelines.settings import Settings
 from pipelines.sources.files import register_source_rows
@@ -28,6 +30,37 @@ class FilesSource(ConfigurableResource):
         register_source_rows(con, Path(self.folder), table)
 
 
+class MLSettings(ConfigurableResource):
+    """The forecast, customer-model and insight settings of the ``ml`` assets.
+
+    Built from :class:`Settings` (validated there, ranges in the README), so that the assets get
+    them as a resource and never read the environment. The fields are the settings' names.
+    """
+
+    days_ahead: int
+    confidence_level: float
+    model_type: str
+    backtest_origins: int
+    clv_horizon_days: int
+    insight_revenue_decline: float
+    insight_at_risk_segments: list[str]
+    insight_at_risk_revenue_share: float
+    insight_funnel_drop_off: float
+    insight_ltv_cac_healthy: float
+    insight_margin_drop: float
+    insight_margin_baseline_months: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MLSettings:
+        """The resource holding ``settings``' values of the same names."""
+        return cls(**{name: getattr(settings, name) for name in cls.model_fields})
+
+    def insight_thresholds(self) -> InsightThresholds:
+        """The ``insight_*`` fields as analytics_ml's thresholds."""
+        values = {item.name: getattr(self, f"insight_{item.name}") for item in fields(InsightThresholds)}
+        return InsightThresholds(**{**values, "at_risk_segments": tuple(self.insight_at_risk_segments)})
+
+
 def dbt_executable() -> str:
     """The ``dbt`` next to this interpreter, so that runs never depend on the caller's PATH."""
     candidate = Path(sys.executable).parent / "dbt"
@@ -35,15 +68,11 @@ def dbt_executable() -> str:
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
-    """The resources of one configuration.
-
-    dbt's profile reads the warehouse path from ``ANALYTICS_WAREHOUSE_PATH``; it is exported here,
-    at the edge, so that dbt and Dagster always write the same file.
-    """
-    os.environ["ANALYTICS_WAREHOUSE_PATH"] = str(settings.warehouse)
+    """The resources of one configuration (the dbt asset hands ``warehouse``'s path to dbt)."""
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     return {
         "warehouse": DuckDBResource(database=str(settings.warehouse)),
         "source": FilesSource(folder=str(settings.source_folder), currency=settings.currency),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+        "ml_settings": MLSettings.from_settings(settings),
     }

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from analytics_ml.forecast import MAX_CONFIDENCE, MAX_DAYS_AHEAD, MIN_CONFIDENCE
+
 ENV_PREFIX = "ANALYTICS_"
 
 
@@ -29,19 +31,47 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
-    data_dir: Path = Field(Path("data"), description="Folder for the warehouse, the sample store and Dagster's run history.")
+    data_dir: Path = Field(
+        Path("data"), description="Folder for the warehouse, the sample store and Dagster's run history."
+    )
     warehouse_path: Path | None = Field(None, description="The build DuckDB file; default <data_dir>/warehouse.duckdb.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     source: Literal["sample", "files"] = Field("sample", description="Where raw data comes from.")
     source_dir: Path | None = Field(None, description="Folder of source files; default <data_dir>/sample_store.")
-    currency: str = Field("USD", min_length=3, max_length=3, description="Reporting currency: rows in any other are rejected.")
+    currency: str = Field(
+        "USD", min_length=3, max_length=3, description="Reporting currency: rows in any other are rejected."
+    )
     partition_start: dt.date = Field(dt.date(2024, 1, 1), description="First day of the daily partitions.")
     timezone: str = Field("UTC", description="Timezone of the nightly schedule (IANA name).")
 
     sample_seed: int = 42
     sample_days: int = Field(730, ge=1, le=3650)
     sample_customers: int = Field(4000, ge=1)
+
+    # The ml assets (pipelines/assets/ml.py). The forecast ranges are analytics_ml's own.
+    days_ahead: int = Field(30, ge=1, le=MAX_DAYS_AHEAD, description="Days the revenue forecast covers.")
+    confidence_level: float = Field(
+        0.95, ge=MIN_CONFIDENCE, le=MAX_CONFIDENCE, description="Level of the forecast's prediction intervals."
+    )
+    model_type: Literal["auto", "linear", "loglinear", "damped", "piecewise"] = Field(
+        "auto", description="Trend of the forecaster; auto picks the best backtested one."
+    )
+    backtest_origins: int = Field(5, ge=1, le=20, description="Rolling origins of the forecast backtest.")
+    clv_horizon_days: int = Field(365, ge=1, le=3650, description="Horizon of the predicted customer lifetime value.")
+
+    # Thresholds of the business insights (analytics_ml.insights.InsightThresholds); shares are fractions.
+    insight_revenue_decline: float = Field(0.05, gt=0, le=1, description="Revenue fall that is a warning.")
+    insight_at_risk_segments: tuple[str, ...] = Field(
+        ("At Risk", "Cannot Lose Them", "About To Sleep"),
+        min_length=1,
+        description="RFM segments counted as at risk of churning (JSON list).",
+    )
+    insight_at_risk_revenue_share: float = Field(0.2, gt=0, le=1, description="At-risk revenue share that warns.")
+    insight_funnel_drop_off: float = Field(0.5, gt=0, le=1, description="Funnel stage drop-off that is a warning.")
+    insight_ltv_cac_healthy: float = Field(3.0, gt=0, description="LTV/CAC below this is a warning (below 1 critical).")
+    insight_margin_drop: float = Field(0.05, gt=0, le=1, description="Fall of the net margin that is a warning.")
+    insight_margin_baseline_months: int = Field(3, ge=1, le=24, description="Months the last margin is compared to.")
 
     @field_validator("timezone")
     @classmethod

@@ -10,7 +10,7 @@ import pytest
 from pipelines.project import dbt_project
 from pipelines.settings import Settings
 from pipelines.sources.sample_store import generate_sample_store
-from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, run_pipeline
+from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, isolated_settings, run_pipeline
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,14 +29,11 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Settings for a warehouse of this test's own, reading ``source_dir``."""
 
     def _make(source_dir: Path, **overrides: object) -> Settings:
-        settings = Settings(data_dir=tmp_path / "data", source="files", source_dir=source_dir, **overrides)
-        # build_resources exports the path for dbt; monkeypatch restores it after the test.
-        monkeypatch.setenv("ANALYTICS_WAREHOUSE_PATH", str(settings.warehouse))
-        return settings
+        return isolated_settings(tmp_path / "data", source_dir, **overrides)
 
     return _make
 
@@ -44,9 +41,6 @@ def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[.
 @pytest.fixture(scope="session")
 def sample_warehouse(sample_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The whole pipeline built once over the sample store; tests only read it."""
-    data_dir = tmp_path_factory.mktemp("sample_warehouse")
-    settings = Settings(data_dir=data_dir, source="files", source_dir=sample_store)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ANALYTICS_WAREHOUSE_PATH", str(settings.warehouse))
-        run_pipeline(settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date)
+    settings = isolated_settings(tmp_path_factory.mktemp("sample_warehouse"), sample_store)
+    run_pipeline(settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date)
     return settings

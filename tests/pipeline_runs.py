@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 
 import duckdb
 from dagster import AssetSelection, ExecuteInProcessResult, materialize
@@ -11,13 +12,29 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from pipelines.assets.dbt import dbt_models
 from pipelines.assets.ingest import ingest_assets
+from pipelines.assets.ml import ml_assets
 from pipelines.resources import build_resources
 from pipelines.settings import Settings
 from pipelines.sources.sample_store import SampleStoreSpec
 
 SAMPLE_SPEC = SampleStoreSpec(seed=7, days=120, customers=400, end_date=dt.date(2025, 3, 31))
 SAMPLE_FIRST_DAY = SAMPLE_SPEC.end_date - dt.timedelta(days=SAMPLE_SPEC.days - 1)
-ALL_ASSETS = [*ingest_assets, dbt_models]
+ALL_ASSETS = [*ingest_assets, dbt_models, *ml_assets]
+
+
+def isolated_settings(data_dir: Path, source_dir: Path, **overrides: object) -> Settings:
+    """Settings of a warehouse in ``data_dir`` reading the files in ``source_dir``.
+
+    Every path is given explicitly, so a developer's own ``ANALYTICS_*`` variables never point a
+    test at their warehouse.
+    """
+    return Settings(
+        data_dir=data_dir,
+        warehouse_path=data_dir / "warehouse.duckdb",
+        source="files",
+        source_dir=source_dir,
+        **overrides,
+    )
 
 
 def run_pipeline(

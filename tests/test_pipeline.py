@@ -4,6 +4,7 @@ asset checks, the Dagster definitions and the nightly schedule."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,10 +68,11 @@ def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp
     assert not result.success
 
 
-def test_definitions_validate_on_the_workspace():
+def test_definitions_validate_on_the_workspace(tmp_path):
     completed = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
         cwd=REPO,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=300,

@@ -5,11 +5,13 @@ of severity ``error`` is a blocking check: dbt skips the models downstream of th
 the failed check fails the step, so no Python asset downstream runs on a table that failed.
 """
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_duckdb import DuckDBResource
 
 from pipelines.project import dbt_project
 
@@ -27,6 +29,7 @@ class StorefrontDbtTranslator(DagsterDbtTranslator):
     name="dbt_models",
     dagster_dbt_translator=StorefrontDbtTranslator(),
 )
-def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
-    """Build and test every selected dbt model."""
-    yield from dbt.cli(["build"], context=context).stream()
+def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
+    """Build and test every selected dbt model in the warehouse file of the ``warehouse`` resource."""
+    dbt_vars = json.dumps({"warehouse_path": warehouse.database})
+    yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()

@@ -1,69 +1,286 @@
 {%- set window_days = var('kpi_window_days') -%}
+{%- set last_stage_order = var('funnel_stages') | length -%}
+{#- Every KPI has a value for the last window (`<kpi>`) and the window before (`<kpi>_prior`);
+    the totals are the same KPIs over the whole history (`total_<kpi>`). -#}
+{%- set period_kpis = [
+    'net_revenue', 'gross_revenue', 'orders', 'paying_customers', 'new_customers', 'average_order_value',
+    'revenue_per_customer', 'mrr', 'customers', 'average_ltv', 'repeat_rate', 'churn_rate',
+    'payment_success_rate', 'sessions', 'conversion_rate', 'average_conversion_minutes', 'marketing_spend',
+    'operating_costs', 'cac', 'cost_per_acquisition', 'ltv_to_cac', 'gross_profit', 'gross_margin',
+    'net_profit', 'net_margin', 'roi', 'profit_per_customer'
+] -%}
+{%- set total_kpis = [
+    'gross_revenue', 'net_revenue', 'orders', 'sessions', 'marketing_spend', 'operating_costs', 'net_profit', 'roi'
+] -%}
 with transactions as (
     select * from {{ ref('stg_transactions') }}
 ),
 
-bounds as (
-    select
-        {{ reference_date() }} as reference_date,
-        {{ reference_date() }} - interval {{ window_days - 1 }} day as current_start,
-        {{ reference_date() }} - interval {{ 2 * window_days - 1 }} day as prior_start
+costs as (
+    select * from {{ ref('stg_costs') }}
 ),
 
+marketing_spend as (
+    select * from {{ ref('stg_marketing_spend') }}
+),
+
+session_stages as (
+    select * from {{ ref('funnel_session_stages') }}
+),
+
+revenue_monthly as (
+    select * from {{ ref('revenue_monthly') }}
+),
+
+bounds as (
+    select {{ reference_date() }} as reference_date
+),
+
+-- The last window, the window before it, and the whole history, all ending by the reference date.
+-- MRR is monthly: a period reports the MRR of the reference date's calendar month (to date), the
+-- prior one that of the month before.
 periods as (
     select
-        case
-            when transactions.order_date >= bounds.current_start then 'current'
-            else 'prior'
-        end as period,
-        transactions.*
-    from transactions
-    cross join bounds
-    where transactions.order_date between bounds.prior_start and bounds.reference_date
+        'current' as period,
+        reference_date - {{ window_days - 1 }} as period_start,
+        reference_date as period_end,
+        date_trunc('month', reference_date) as mrr_month
+    from bounds
+    union all
+    select
+        'prior' as period,
+        reference_date - {{ 2 * window_days - 1 }} as period_start,
+        reference_date - {{ window_days }} as period_end,
+        date_trunc('month', reference_date) - interval 1 month as mrr_month
+    from bounds
+    union all
+    select
+        'all_time' as period,
+        cast('-infinity' as date) as period_start,
+        reference_date as period_end,
+        date_trunc('month', reference_date) as mrr_month
+    from bounds
 ),
 
-by_period as (
+orders_by_period as (
+    select
+        periods.period,
+        coalesce(sum(transactions.gross_amount), 0) as gross_revenue,
+        coalesce(sum(transactions.net_amount), 0) as net_revenue,
+        count(*) filter (where transactions.is_paid) as orders,
+        count(distinct transactions.customer_id) filter (where transactions.is_paid) as paying_customers,
+        count(*) filter (where transactions.is_failed) as failed_orders
+    from periods
+    left join transactions on transactions.order_date between periods.period_start and periods.period_end
+    group by periods.period
+),
+
+first_orders as (
+    select
+        customer_id,
+        min(order_date) as first_order_date
+    from transactions
+    where is_paid
+    group by customer_id
+),
+
+new_customers_by_period as (
+    select
+        periods.period,
+        count(first_orders.customer_id) as new_customers
+    from periods
+    left join first_orders on first_orders.first_order_date between periods.period_start and periods.period_end
+    group by periods.period
+),
+
+-- The customer base as it stood at each period's end, with the definitions of customer_rfm:
+-- repeat = 2 or more paid orders, churned = last paid order more than `churn_inactivity_days`
+-- days before the end, LTV = net spend so far.
+customers_at_period_end as (
+    select
+        periods.period,
+        transactions.customer_id,
+        count(*) as paid_orders,
+        date_diff('day', max(transactions.order_date), periods.period_end) as recency_days,
+        sum(transactions.net_amount) as ltv
+    from periods
+    inner join transactions
+        on transactions.is_paid
+        and transactions.order_date <= periods.period_end
+    group by
+        periods.period,
+        periods.period_end,
+        transactions.customer_id
+),
+
+customer_base_by_period as (
+    select
+        periods.period,
+        count(customers_at_period_end.customer_id) as customers,
+        count(*) filter (where customers_at_period_end.paid_orders >= 2) as repeat_customers,
+        count(*) filter (where customers_at_period_end.recency_days > {{ var('churn_inactivity_days') }})
+            as churned_customers,
+        avg(customers_at_period_end.ltv) as average_ltv
+    from periods
+    left join customers_at_period_end on periods.period = customers_at_period_end.period
+    group by periods.period
+),
+
+costs_by_period as (
+    select
+        periods.period,
+        coalesce(sum(costs.amount), 0) as operating_costs,
+        coalesce(
+            sum(costs.amount) filter (
+                where {{ cost_category('costs.category') }} in {{ sql_string_list(var('cost_of_revenue_categories')) }}
+            ),
+            0
+        ) as cost_of_revenue
+    from periods
+    left join costs on costs.cost_date between periods.period_start and periods.period_end
+    group by periods.period
+),
+
+marketing_by_period as (
+    select
+        periods.period,
+        coalesce(sum(marketing_spend.amount), 0) as marketing_spend
+    from periods
+    left join marketing_spend on marketing_spend.spend_date between periods.period_start and periods.period_end
+    group by periods.period
+),
+
+-- A session converted when it entered the last funnel stage; its conversion time runs from its
+-- first-stage event to its last-stage event (sessions missing either have none).
+funnel_sessions as (
+    select
+        session_id,
+        session_date,
+        bool_or(stage_order = {{ last_stage_order }}) as is_converted,
+        date_diff(
+            'second',
+            min(reached_at) filter (where stage_order = 1),
+            min(reached_at) filter (where stage_order = {{ last_stage_order }})
+        ) / 60 as conversion_minutes
+    from session_stages
+    group by
+        session_id,
+        session_date
+),
+
+funnel_by_period as (
+    select
+        periods.period,
+        count(funnel_sessions.session_id) as sessions,
+        count(*) filter (where funnel_sessions.is_converted) as converted_sessions,
+        avg(funnel_sessions.conversion_minutes) as average_conversion_minutes
+    from periods
+    left join funnel_sessions on funnel_sessions.session_date between periods.period_start and periods.period_end
+    group by periods.period
+),
+
+mrr_by_period as (
+    select
+        periods.period,
+        revenue_monthly.mrr
+    from periods
+    left join revenue_monthly on periods.mrr_month = revenue_monthly.revenue_month
+),
+
+period_totals as (
+    select
+        periods.period,
+        orders_by_period.gross_revenue,
+        orders_by_period.net_revenue,
+        orders_by_period.orders,
+        orders_by_period.paying_customers,
+        orders_by_period.failed_orders,
+        new_customers_by_period.new_customers,
+        mrr_by_period.mrr,
+        customer_base_by_period.customers,
+        customer_base_by_period.repeat_customers,
+        customer_base_by_period.churned_customers,
+        customer_base_by_period.average_ltv,
+        costs_by_period.operating_costs,
+        costs_by_period.cost_of_revenue,
+        marketing_by_period.marketing_spend,
+        funnel_by_period.sessions,
+        funnel_by_period.converted_sessions,
+        funnel_by_period.average_conversion_minutes,
+        orders_by_period.net_revenue - costs_by_period.cost_of_revenue as gross_profit,
+        orders_by_period.net_revenue - costs_by_period.operating_costs - marketing_by_period.marketing_spend
+            as net_profit
+    from periods
+    inner join orders_by_period on periods.period = orders_by_period.period
+    inner join new_customers_by_period on periods.period = new_customers_by_period.period
+    inner join mrr_by_period on periods.period = mrr_by_period.period
+    inner join customer_base_by_period on periods.period = customer_base_by_period.period
+    inner join costs_by_period on periods.period = costs_by_period.period
+    inner join marketing_by_period on periods.period = marketing_by_period.period
+    inner join funnel_by_period on periods.period = funnel_by_period.period
+),
+
+kpis as (
     select
         period,
-        sum(gross_amount) as gross_revenue,
-        sum(net_amount) as net_revenue,
-        count(*) filter (where is_paid) as orders,
-        count(distinct customer_id) filter (where is_paid) as paying_customers,
-        count(*) filter (where is_failed) as failed_orders
-    from periods
-    group by period
+        net_revenue,
+        gross_revenue,
+        orders,
+        paying_customers,
+        new_customers,
+        {{ safe_divide('gross_revenue', 'orders') }} as average_order_value,
+        {{ safe_divide('net_revenue', 'paying_customers') }} as revenue_per_customer,
+        mrr,
+        customers,
+        average_ltv,
+        {{ safe_divide('repeat_customers', 'customers') }} as repeat_rate,
+        {{ safe_divide('churned_customers', 'customers') }} as churn_rate,
+        {{ safe_divide('orders', 'orders + failed_orders') }} as payment_success_rate,
+        sessions,
+        {{ safe_divide('converted_sessions', 'sessions') }} as conversion_rate,
+        average_conversion_minutes,
+        marketing_spend,
+        operating_costs,
+        {{ safe_divide('marketing_spend', 'new_customers') }} as cac,
+        {{ safe_divide('marketing_spend + operating_costs', 'new_customers') }} as cost_per_acquisition,
+        {{ safe_divide('average_ltv', safe_divide('marketing_spend', 'new_customers')) }} as ltv_to_cac,
+        gross_profit,
+        {{ safe_divide('gross_profit', 'net_revenue') }} as gross_margin,
+        net_profit,
+        {{ safe_divide('net_profit', 'net_revenue') }} as net_margin,
+        {{ safe_divide('net_profit', 'operating_costs + marketing_spend') }} as roi,
+        {{ safe_divide('net_profit', 'paying_customers') }} as profit_per_customer
+    from period_totals
 ),
 
 current_period as (
-    select * from by_period where period = 'current'
+    select * from kpis where period = 'current'
 ),
 
 prior_period as (
-    select * from by_period where period = 'prior'
+    select * from kpis where period = 'prior'
+),
+
+all_time as (
+    select * from kpis where period = 'all_time'
 ),
 
 final as (
     select
         bounds.reference_date,
         {{ window_days }} as window_days,
-        (select sum(net_amount) from transactions) as total_net_revenue,
-        (select sum(gross_amount) from transactions) as total_gross_revenue,
-        current_period.net_revenue as net_revenue,
-        prior_period.net_revenue as net_revenue_prior,
-        {{ safe_divide('current_period.net_revenue', 'prior_period.net_revenue') }} - 1 as net_revenue_growth,
-        current_period.gross_revenue as gross_revenue,
-        prior_period.gross_revenue as gross_revenue_prior,
-        current_period.orders as orders,
-        prior_period.orders as orders_prior,
-        {{ safe_divide('current_period.gross_revenue', 'current_period.orders') }} as average_order_value,
-        {{ safe_divide('prior_period.gross_revenue', 'prior_period.orders') }} as average_order_value_prior,
-        {{ safe_divide('current_period.net_revenue', 'current_period.paying_customers') }} as revenue_per_customer,
-        {{ safe_divide('prior_period.net_revenue', 'prior_period.paying_customers') }} as revenue_per_customer_prior,
-        {{ safe_divide('current_period.orders', 'current_period.orders + current_period.failed_orders') }} as payment_success_rate,
-        {{ safe_divide('prior_period.orders', 'prior_period.orders + prior_period.failed_orders') }} as payment_success_rate_prior
+        {%- for kpi in total_kpis %}
+        all_time.{{ kpi }} as total_{{ kpi }},
+        {%- endfor %}
+        {%- for kpi in period_kpis %}
+        current_period.{{ kpi }},
+        prior_period.{{ kpi }} as {{ kpi }}_prior,
+        {%- endfor %}
+        {{ safe_divide('current_period.net_revenue', 'prior_period.net_revenue') }} - 1 as net_revenue_growth
     from bounds
-    left join current_period on true
-    left join prior_period on true
+    cross join current_period
+    cross join prior_period
+    cross join all_time
 )
 
 select * from final

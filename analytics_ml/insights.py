@@ -1,0 +1,385 @@
+"""Plain-language business insights from the marts and the model outputs.
+
+Each rule is a small function from plain inputs (a mapping or a DataFrame of one mart or model
+table) and :class:`InsightThresholds` to one :class:`Insight`, or to None where its figure is
+undefined (stated per rule). :func:`rank_insights` orders the findings: critical before warning
+before info, then by :data:`CATEGORIES`.
+
+Severity follows two principles: a *warning* needs a change that is both material (beyond its
+threshold) and, where the input carries an uncertainty, statistically significant; *critical*
+is kept for states that lose money outright (LTV below CAC, a negative net margin).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+CATEGORIES = ("revenue", "forecast", "profitability", "customers", "funnel", "seasonality")
+SEVERITIES = ("critical", "warning", "info")
+INSIGHT_COLUMNS = ("rank", "category", "severity", "title", "detail", "metric", "value", "recommendation")
+
+_TREND_ACTIONS = {
+    "down": "Find where the fall comes from (segments, channels, products) and act on the biggest loss first.",
+    "flat": "Growth has stalled: test a promotion or a new acquisition channel.",
+    "up": "Keep what works and plan capacity and support for the extra demand.",
+}
+
+
+@dataclass(frozen=True)
+class Insight:
+    """One finding: what it is about, how bad, what was measured and what to do."""
+
+    category: str
+    severity: str
+    title: str
+    detail: str
+    metric: str
+    value: float
+    recommendation: str
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"category={self.category!r} is not one of {CATEGORIES}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity={self.severity!r} is not one of {SEVERITIES}")
+
+
+@dataclass(frozen=True)
+class InsightThresholds:
+    """When a finding becomes a warning (all shares and rates are fractions, 0.05 = 5%).
+
+    revenue_decline: a significant 30-day fall of the revenue trend, or a forecast below the
+        last period of the same length, by at least this share.
+    at_risk_segments: the RFM segments whose customers are at risk of churning.
+    at_risk_revenue_share: share of historical revenue held by those segments.
+    funnel_drop_off: share of the sessions reaching a stage that do not reach the next.
+    ltv_cac_healthy: the LTV/CAC ratio below which acquisition does not pay back enough.
+    margin_drop: fall of the net margin, in fractions of revenue (0.05 = 5 points), of the last
+        complete month against the average of the ``margin_baseline_months`` before it.
+    """
+
+    revenue_decline: float
+    at_risk_segments: tuple[str, ...]
+    at_risk_revenue_share: float
+    funnel_drop_off: float
+    ltv_cac_healthy: float
+    margin_drop: float
+    margin_baseline_months: int
+
+
+def revenue_trend_insight(trend: Mapping[str, Any], thresholds: InsightThresholds) -> Insight | None:
+    """Direction and growth of the fitted revenue trend (``ml.revenue_trend``).
+
+    ``trend`` holds direction ('up', 'down', 'flat': the 30-day change tested at
+    confidence_level), change_last_30_days, change_last_90_days, annualised_growth_rate and
+    confidence_level. Warning when the trend is significantly down by at least
+    ``revenue_decline`` over 30 days. None when the change is undefined (a trend level <= 0).
+    """
+    change = float(trend["change_last_30_days"])
+    if math.isnan(change):
+        return None
+    direction = trend["direction"]
+    material_fall = direction == "down" and change <= -thresholds.revenue_decline
+    significance = "significant" if direction != "flat" else "not significant"
+    return Insight(
+        category="revenue",
+        severity="warning" if material_fall else "info",
+        title=f"Revenue trend is {'flat' if direction == 'flat' else f'going {direction}'}",
+        detail=(
+            f"The fitted trend of daily net revenue changed by {_percent(change, signed=True)} over the last 30 days "
+            f"({_percent(float(trend['change_last_90_days']), signed=True)} over 90 days), "
+            f"{_percent(float(trend['annualised_growth_rate']), signed=True)} a year at the current rate; "
+            f"the 30-day change is {significance} at {_level(float(trend['confidence_level']))} confidence."
+        ),
+        metric="revenue_trend_change_30d",
+        value=change,
+        recommendation=_TREND_ACTIONS[direction],
+    )
+
+
+def revenue_forecast_insight(
+    forecast: pd.DataFrame, revenue_daily: pd.DataFrame, thresholds: InsightThresholds
+) -> Insight:
+    """The next period's forecast revenue against the last period of the same length.
+
+    ``forecast`` is DataFrame[date, forecast, lower, upper, confidence_level] (``ml.revenue_forecast``) and
+    ``revenue_daily`` DataFrame[revenue_date, net_revenue]. The total is the sum of the daily
+    forecasts; the range is the sum of the daily bounds, which is wider than the interval of the
+    total because daily errors partly cancel. Warning when the total is below the last period by
+    at least ``revenue_decline``.
+    """
+    days = len(forecast)
+    history = revenue_daily.sort_values("revenue_date")["net_revenue"]
+    if len(history) < days:
+        raise ValueError(f"revenue_daily has {len(history)} days, fewer than the {days} days forecast")
+    total = float(forecast["forecast"].sum())
+    level = float(forecast["confidence_level"].iloc[0])
+    last_period = float(history.iloc[-days:].sum())
+    change = total / last_period - 1.0 if last_period > 0 else math.nan
+    return Insight(
+        category="forecast",
+        severity="warning" if change <= -thresholds.revenue_decline else "info",
+        title=f"Next {days} days: about {_amount(total)} net revenue",
+        detail=(
+            f"The forecast for {_day(forecast['date'].min())} to {_day(forecast['date'].max())} adds up to "
+            f"{_amount(total)} ({_percent(change, signed=True)} vs the last {days} days' {_amount(last_period)}); "
+            f"the daily {_level(level)} bounds add up to {_amount(float(forecast['lower'].sum()))} "
+            f"to {_amount(float(forecast['upper'].sum()))}."
+        ),
+        metric="forecast_net_revenue",
+        value=total,
+        recommendation=(
+            "Plan a promotion or campaign now to close the expected gap."
+            if change <= -thresholds.revenue_decline
+            else "Use the forecast for stock, staffing and cash planning; check it against actuals weekly."
+        ),
+    )
+
+
+def segments_at_risk_insight(segments: pd.DataFrame, thresholds: InsightThresholds) -> Insight:
+    """Customers in the at-risk RFM segments and the revenue they hold (``marts.customer_segments``).
+
+    ``segments`` is DataFrame[segment, customers, revenue, revenue_share, suggested_action].
+    Warning when their revenue share reaches ``at_risk_revenue_share``. The recommendation is
+    the suggested action of the at-risk segment holding the most revenue.
+    """
+    unknown = sorted(set(thresholds.at_risk_segments) - set(segments["segment"]))
+    if unknown:
+        raise ValueError(f"at-risk segments {unknown} are not among the segments {sorted(segments['segment'])}")
+    at_risk = segments[segments["segment"].isin(thresholds.at_risk_segments)]
+    share = float(at_risk["revenue_share"].sum())
+    biggest = at_risk.loc[at_risk["revenue"].idxmax()]
+    return Insight(
+        category="customers",
+        severity="warning" if share >= thresholds.at_risk_revenue_share else "info",
+        title=f"{_percent(share)} of revenue sits with customers at risk",
+        detail=(
+            f"{int(at_risk['customers'].sum()):,} customers in {', '.join(thresholds.at_risk_segments)} have brought "
+            f"{_amount(float(at_risk['revenue'].sum()))}, {_percent(share)} of all revenue; "
+            f"{biggest['segment']} holds the most ({_amount(float(biggest['revenue']))})."
+        ),
+        metric="at_risk_revenue_share",
+        value=share,
+        recommendation=f"{biggest['segment']}: {biggest['suggested_action']}",
+    )
+
+
+def funnel_drop_off_insight(stages: pd.DataFrame, thresholds: InsightThresholds) -> Insight | None:
+    """The funnel stage that loses the largest share of its sessions (``marts.funnel_stages``).
+
+    ``stages`` is DataFrame[stage, stage_order, entered, drop_off_rate]; drop_off_rate is null
+    for the last stage and for stages nobody entered. Warning when the worst drop-off reaches
+    ``funnel_drop_off``. None when no stage has a drop-off rate.
+    """
+    ordered = stages.sort_values("stage_order").reset_index(drop=True)
+    measured = ordered["drop_off_rate"].dropna()
+    if measured.empty:
+        return None
+    worst = int(measured.idxmax())
+    stage, next_stage = ordered.loc[worst, "stage"], ordered.loc[worst + 1, "stage"]
+    rate = float(measured[worst])
+    return Insight(
+        category="funnel",
+        severity="warning" if rate >= thresholds.funnel_drop_off else "info",
+        title=f"Biggest funnel drop-off: {stage} to {next_stage}",
+        detail=(
+            f"{_percent(rate)} of the {int(ordered.loc[worst, 'entered']):,} sessions that reached {stage} "
+            f"did not go on to {next_stage}."
+        ),
+        metric="funnel_drop_off_rate",
+        value=rate,
+        recommendation=f"Review the {stage} step (speed, clarity, errors) and A/B test a simpler version of it.",
+    )
+
+
+def ltv_cac_insight(kpis: Mapping[str, Any], thresholds: InsightThresholds) -> Insight | None:
+    """Lifetime value against acquisition cost (``marts.kpi_summary``).
+
+    ``kpis`` holds ltv_to_cac, ltv_to_cac_prior, average_ltv and cac of the last KPI window.
+    Critical below 1 (a customer costs more than they bring), warning below ``ltv_cac_healthy``.
+    None when the ratio is undefined (no marketing spend or no new customers in the window).
+    """
+    ratio = _number(kpis["ltv_to_cac"])
+    if math.isnan(ratio):
+        return None
+    if ratio < 1.0:
+        severity = "critical"
+        recommendation = "Cut the channels with the highest CAC now and raise retention before spending more."
+    elif ratio < thresholds.ltv_cac_healthy:
+        severity = "warning"
+        recommendation = "Shift budget to the cheapest channels and raise repeat purchases to lift LTV."
+    else:
+        severity = "info"
+        recommendation = "Acquisition pays back well: there is room to spend more on the best channels."
+    return Insight(
+        category="profitability",
+        severity=severity,
+        title=f"LTV/CAC is {ratio:.1f} (healthy: {thresholds.ltv_cac_healthy:g} or more)",
+        detail=(
+            f"An average customer has brought {_amount(_number(kpis['average_ltv']))} against an acquisition cost of "
+            f"{_amount(_number(kpis['cac']))}; the ratio was {_number(kpis['ltv_to_cac_prior']):.1f} "
+            "in the window before."
+        ),
+        metric="ltv_to_cac",
+        value=ratio,
+        recommendation=recommendation,
+    )
+
+
+def margin_trend_insight(
+    roi_monthly: pd.DataFrame, reference_date: pd.Timestamp, thresholds: InsightThresholds
+) -> Insight | None:
+    """Net margin of the last complete month against the months before (``marts.roi_monthly``).
+
+    ``roi_monthly`` is DataFrame[roi_month, net_margin]; a month is complete when its last day
+    is on or before ``reference_date``. Critical when the last margin is negative, warning when
+    it is at least ``margin_drop`` below the average of the ``margin_baseline_months`` complete
+    months before it. None with fewer than two complete months that have a margin.
+    """
+    months = roi_monthly.assign(roi_month=pd.to_datetime(roi_monthly["roi_month"])).sort_values("roi_month")
+    complete = months[months["roi_month"] + pd.offsets.MonthEnd(0) <= pd.Timestamp(reference_date)]
+    margins = complete.dropna(subset=["net_margin"])
+    if len(margins) < 2:
+        return None
+    last = margins.iloc[-1]
+    baseline = margins.iloc[-1 - thresholds.margin_baseline_months : -1]["net_margin"]
+    margin, change = float(last["net_margin"]), float(last["net_margin"] - baseline.mean())
+    if margin < 0:
+        severity, recommendation = "critical", "The business lost money last month: review the largest cost lines."
+    elif change <= -thresholds.margin_drop:
+        severity, recommendation = "warning", "Find the cost lines that grew faster than revenue and renegotiate them."
+    else:
+        severity, recommendation = "info", "Margins hold: keep watching the cost lines that grow with revenue."
+    return Insight(
+        category="profitability",
+        severity=severity,
+        title=f"Net margin {_percent(margin)} in {last['roi_month']:%B %Y}",
+        detail=(
+            f"Net margin was {_percent(margin)} in {last['roi_month']:%B %Y}, {_points(change)} the average "
+            f"of the {len(baseline)} month(s) before ({_percent(float(baseline.mean()))})."
+        ),
+        metric="net_margin",
+        value=margin,
+        recommendation=recommendation,
+    )
+
+
+def weekday_pattern_insight(patterns: pd.DataFrame) -> Insight | None:
+    """The strongest and weakest weekday (``ml.seasonal_patterns`` rows with pattern 'day_of_week')."""
+    return _peak_period_insight(patterns, "day_of_week", "weekday_effect", noun="day", preposition="on")
+
+
+def month_pattern_insight(patterns: pd.DataFrame) -> Insight | None:
+    """The strongest and weakest month (``ml.seasonal_patterns`` rows with pattern 'month')."""
+    return _peak_period_insight(patterns, "month", "month_effect", noun="month", preposition="in")
+
+
+@dataclass(frozen=True, eq=False)
+class InsightInputs:
+    """The tables the rules read, each in the shape its rule documents."""
+
+    trend: Mapping[str, Any]
+    forecast: pd.DataFrame
+    revenue_daily: pd.DataFrame
+    segments: pd.DataFrame
+    funnel_stages: pd.DataFrame
+    kpis: Mapping[str, Any]
+    roi_monthly: pd.DataFrame
+    seasonal_patterns: pd.DataFrame
+
+
+def evaluate_rules(inputs: InsightInputs, thresholds: InsightThresholds) -> dict[str, Insight | None]:
+    """Every rule on its inputs, by rule name; None where the rule's figure is undefined.
+
+    ``kpis`` also gives the reference date that decides which months are complete, and the
+    forecast's confidence_level column the level of its bounds.
+    """
+    return {
+        "revenue_trend": revenue_trend_insight(inputs.trend, thresholds),
+        "revenue_forecast": revenue_forecast_insight(inputs.forecast, inputs.revenue_daily, thresholds),
+        "segments_at_risk": segments_at_risk_insight(inputs.segments, thresholds),
+        "funnel_drop_off": funnel_drop_off_insight(inputs.funnel_stages, thresholds),
+        "ltv_cac": ltv_cac_insight(inputs.kpis, thresholds),
+        "margin_trend": margin_trend_insight(inputs.roi_monthly, inputs.kpis["reference_date"], thresholds),
+        "weekday_pattern": weekday_pattern_insight(inputs.seasonal_patterns),
+        "month_pattern": month_pattern_insight(inputs.seasonal_patterns),
+    }
+
+
+def rank_insights(insights: Iterable[Insight]) -> pd.DataFrame:
+    """DataFrame[INSIGHT_COLUMNS]: critical first, then warning, then info; within a severity
+    in the order of :data:`CATEGORIES`; rank counts from 1."""
+    rows = sorted(insights, key=lambda item: (SEVERITIES.index(item.severity), CATEGORIES.index(item.category)))
+    frame = pd.DataFrame([asdict(item) for item in rows], columns=list(INSIGHT_COLUMNS[1:]))
+    frame.insert(0, "rank", np.arange(1, len(frame) + 1))
+    return frame
+
+
+def _peak_period_insight(
+    patterns: pd.DataFrame, pattern: str, metric: str, *, noun: str, preposition: str
+) -> Insight | None:
+    """Peak and trough of one seasonal pattern; None when the pattern has no rows or its peak is
+    not significantly above average (the lower bound of its effect is not above 0).
+
+    ``patterns`` is DataFrame[pattern, period, effect, lower, upper, unit]; unit 'currency'
+    means effects in currency a day, 'log_revenue' effects on log1p(revenue), shown as percent.
+    """
+    rows = patterns[patterns["pattern"] == pattern].reset_index(drop=True)
+    if rows.empty:
+        return None
+    peak, trough = rows.loc[rows["effect"].idxmax()], rows.loc[rows["effect"].idxmin()]
+    if not peak["lower"] > 0:
+        return None
+    return Insight(
+        category="seasonality",
+        severity="info",
+        title=f"{peak['period']} is the strongest {noun}, {trough['period']} the weakest",
+        detail=(
+            f"Daily revenue is {_effect(peak)} {preposition} {peak['period']} and {_effect(trough)} "
+            f"{preposition} {trough['period']} against the average {noun}."
+        ),
+        metric=metric,
+        value=float(peak["effect"]),
+        recommendation=(
+            f"Time campaigns and stock for {peak['period']}; use {trough['period']} for maintenance "
+            "and for offers that lift a quiet period."
+        ),
+    )
+
+
+def _effect(row: pd.Series) -> str:
+    effect = float(row["effect"])
+    if row["unit"] == "log_revenue":
+        return _percent(math.expm1(effect), signed=True)
+    return f"{'+' if effect >= 0 else '-'}{_amount(abs(effect))} a day"
+
+
+def _number(value: Any) -> float:
+    """A KPI as float, NaN for SQL null (None or pandas NA)."""
+    return math.nan if value is None or pd.isna(value) else float(value)
+
+
+def _percent(value: float, signed: bool = False) -> str:
+    return "n/a" if math.isnan(value) else f"{value:{'+' if signed else ''}.1%}"
+
+
+def _points(change: float) -> str:
+    return f"{abs(change) * 100:.1f} points {'above' if change >= 0 else 'below'}"
+
+
+def _level(confidence_level: float) -> str:
+    return f"{confidence_level * 100:g}%"
+
+
+def _amount(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:,.0f}"
+
+
+def _day(value: Any) -> str:
+    return pd.Timestamp(value).date().isoformat()

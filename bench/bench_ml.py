@@ -1,0 +1,119 @@
+"""Timings of the ``ml`` assets' heavy steps, on simulated data of production size.
+
+    .venv/bin/python bench/bench_ml.py [--customers 1000000] [--days 1095] [--seed 1]
+
+1. Customer scores: BG/NBD + Gamma-Gamma fitted on ``--customers`` simulated customers (ages up
+   to ``--days``, whole days as in the warehouse), then every customer scored, through the same
+   functions as the ``ml/customer_scores`` asset (the SQL that reads the histories is not timed).
+2. Revenue forecast: the spec chosen by rolling-origin backtest over every candidate, then fitted,
+   on ``--days`` of simulated daily revenue, through the ``ml/revenue_forecast`` asset's code.
+
+Figures are printed; nothing is asserted (tests never check times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+
+from analytics_ml import clv
+from pipelines.assets.ml import fit_customer_models, score_customers, train_forecast
+from pipelines.resources import MLSettings
+from pipelines.settings import Settings
+
+# Population parameters of the simulation (times in days): a mean purchase rate of
+# r / alpha = 0.02 a day and a mean dropout chance of a / (a + b) = 0.2 after each repeat purchase.
+BGNBD_TRUTH = {"r": 0.4, "alpha": 20.0, "a": 0.8, "b": 3.2}
+GAMMA_GAMMA_TRUTH = {"p": 6.0, "q": 4.0, "v": 15.0}
+
+T = TypeVar("T")
+
+
+def timed(label: str, step: Callable[[], T]) -> T:
+    """Run ``step``, print how long it took, return its result."""
+    start = time.perf_counter()
+    result = step()
+    print(f"  {label:<44} {time.perf_counter() - start:8.2f} s")
+    return result
+
+
+def simulated_histories(customers: int, max_age_days: int, rng: np.random.Generator) -> pd.DataFrame:
+    """The customer_scores input (frequency, recency_days, t_days, monetary) of simulated customers
+    whose first purchase is spread uniformly over the last ``max_age_days`` days."""
+    ages = rng.integers(0, max_age_days, size=customers).astype(float)
+    x, t_x, age = clv.simulate_bgnbd(customers, **BGNBD_TRUTH, T=ages, rng=rng)
+    monetary = clv.simulate_gamma_gamma(x, **GAMMA_GAMMA_TRUTH, rng=rng)
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(customers),
+            "frequency": x,
+            "recency_days": np.floor(t_x),
+            "t_days": age,
+            "monetary": monetary,
+        }
+    )
+
+
+def simulated_revenue(days: int, rng: np.random.Generator) -> pd.DataFrame:
+    """DataFrame[revenue_date, net_revenue, promo_share]: trend, weekday and yearly cycles, promotions
+    on about one day in twenty, and noise."""
+    dates = pd.date_range(end=pd.Timestamp.today().normalize(), periods=days, freq="D")
+    t = np.arange(days)
+    weekday = np.array([1.0, 1.05, 1.1, 1.05, 1.0, 0.8, 0.85])[dates.day_of_week]
+    yearly = 1.0 + 0.2 * np.cos(2 * np.pi * (dates.day_of_year.to_numpy() - 330) / 365.25)
+    promo = np.where(rng.random(days) < 0.05, rng.uniform(0.2, 0.6, days), 0.0)
+    level = (2000.0 + 1.5 * t) * weekday * yearly * (1.0 + 0.8 * promo)
+    return pd.DataFrame({"revenue_date": dates, "net_revenue": rng.normal(level, 0.1 * level), "promo_share": promo})
+
+
+def bench_customer_scores(customers: int, max_age_days: int, rng: np.random.Generator, horizon_days: int) -> None:
+    print(f"Customer scores: {customers:,} simulated customers, ages up to {max_age_days} days")
+    histories = timed("simulate", lambda: simulated_histories(customers, max_age_days, rng))
+    distinct = len(histories[["frequency", "recency_days", "t_days"]].drop_duplicates())
+    print(f"  distinct (x, t_x, T) rows the BG/NBD fit sees: {distinct:,}")
+    models = timed("fit BG/NBD + Gamma-Gamma", lambda: fit_customer_models(histories))
+    timed(
+        f"score every customer (CLV over {horizon_days} days)", lambda: score_customers(histories, models, horizon_days)
+    )
+    fitted = models.bgnbd
+    print(
+        f"  BG/NBD r={fitted.r:.3f} alpha={fitted.alpha:.2f} a={fitted.a:.3f} b={fitted.b:.3f} "
+        f"(simulated with {BGNBD_TRUTH})"
+    )
+
+
+def bench_forecast(days: int, rng: np.random.Generator, settings: MLSettings) -> None:
+    print(f"Revenue forecast: {days} days of simulated daily revenue")
+    revenue = simulated_revenue(days, rng)
+    trained = timed("backtest every candidate, choose, fit", lambda: train_forecast(revenue, settings))
+    metrics = trained.backtest.metrics
+    fits = len(trained.candidates) * trained.n_origins + 1
+    print(
+        f"  {len(trained.candidates)} candidates x {trained.n_origins} origins x {settings.days_ahead} days "
+        f"({fits} fits); chosen {trained.model.spec.label}"
+    )
+    print(
+        f"  MASE {metrics.mase:.3f}, MAE / seasonal naive MAE {metrics.relative_mae:.3f}, "
+        f"coverage {metrics.coverage:.1%} at {settings.confidence_level:.0%}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=3 * 365)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    settings = MLSettings.from_settings(Settings())
+    bench_customer_scores(args.customers, args.days, rng, settings.clv_horizon_days)
+    bench_forecast(args.days, rng, settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+with transactions as (
+    select * from {{ ref('stg_transactions') }}
+),
+
+bounds as (
+    select {{ reference_date() }} as reference_date
+),
+
+paid_orders as (
+    select
+        transactions.customer_id,
+        cast(date_trunc('month', transactions.order_date) as date) as order_month,
+        transactions.net_amount
+    from transactions
+    cross join bounds
+    where transactions.is_paid
+        and transactions.order_date <= bounds.reference_date
+),
+
+-- A customer's cohort is the month of their first paid order.
+customer_cohorts as (
+    select
+        customer_id,
+        min(order_month) as cohort_month
+    from paid_orders
+    group by customer_id
+),
+
+cohorts as (
+    select
+        cohort_month,
+        count(*) as cohort_size
+    from customer_cohorts
+    group by cohort_month
+),
+
+-- Every month from the cohort's first to the reference month, so that a month in which nobody of
+-- the cohort bought shows 0.
+cohort_months as (
+    select
+        cohorts.cohort_month,
+        cohorts.cohort_size,
+        unnest(range(date_diff('month', cohorts.cohort_month, bounds.reference_date) + 1)) as months_since_first_order
+    from cohorts
+    cross join bounds
+),
+
+activity as (
+    select
+        customer_cohorts.cohort_month,
+        date_diff('month', customer_cohorts.cohort_month, paid_orders.order_month) as months_since_first_order,
+        count(distinct paid_orders.customer_id) as active_customers,
+        sum(paid_orders.net_amount) as revenue
+    from paid_orders
+    inner join customer_cohorts on paid_orders.customer_id = customer_cohorts.customer_id
+    group by
+        customer_cohorts.cohort_month,
+        months_since_first_order
+),
+
+final as (
+    select
+        cohort_months.cohort_month,
+        cohort_months.months_since_first_order,
+        cast(cohort_months.cohort_month + to_months(cohort_months.months_since_first_order) as date) as activity_month,
+        cohort_months.cohort_size,
+        coalesce(activity.active_customers, 0) as active_customers,
+        coalesce(activity.active_customers, 0) / cohort_months.cohort_size as retention_rate,
+        coalesce(activity.revenue, 0) as revenue,
+        sum(coalesce(activity.revenue, 0)) over (
+            partition by cohort_months.cohort_month
+            order by cohort_months.months_since_first_order
+        ) / cohort_months.cohort_size as cumulative_revenue_per_customer
+    from cohort_months
+    left join activity
+        on cohort_months.cohort_month = activity.cohort_month
+        and cohort_months.months_since_first_order = activity.months_since_first_order
+)
+
+select * from final

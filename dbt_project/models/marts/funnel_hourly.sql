@@ -1,0 +1,41 @@
+{#- The payment step is the last two funnel stages: initiated, then completed. -#}
+{%- set initiated_stage = var('funnel_stages')[-2] -%}
+with session_stages as (
+    select * from {{ ref('funnel_session_stages') }}
+),
+
+-- Sessions with an event at the initiated stage, by the hour of that event; is_converted says
+-- the session went on to the completed stage.
+initiated as (
+    select
+        extract('hour' from reached_at) as hour_of_day,
+        is_converted
+    from session_stages
+    where stage = {{ sql_string(initiated_stage) }}
+        and reached_at is not null
+),
+
+hours as (
+    select hour_of_day from range(24) as hours(hour_of_day)
+),
+
+by_hour as (
+    select
+        hour_of_day,
+        count(*) as initiated,
+        count(*) filter (where is_converted) as completed
+    from initiated
+    group by hour_of_day
+),
+
+final as (
+    select
+        hours.hour_of_day,
+        coalesce(by_hour.initiated, 0) as initiated,
+        coalesce(by_hour.completed, 0) as completed,
+        {{ safe_divide('by_hour.completed', 'by_hour.initiated') }} as conversion_rate
+    from hours
+    left join by_hour on hours.hour_of_day = by_hour.hour_of_day
+)
+
+select * from final

@@ -1,0 +1,29 @@
+with customers as (
+    select * from {{ ref('customer_rfm') }}
+),
+
+-- customer_id breaks ties so that the list and its ranks are the same on every run.
+ranked as (
+    select
+        *,
+        row_number() over (order by historical_ltv desc, customer_id) as ltv_rank
+    from customers
+),
+
+final as (
+    select
+        ltv_rank,
+        customer_id,
+        historical_ltv,
+        frequency,
+        average_order_value,
+        first_order_date,
+        last_order_date,
+        recency_days,
+        segment,
+        churn_risk
+    from ranked
+    where ltv_rank <= {{ var('top_customers_limit') }}
+)
+
+select * from final

@@ -1,0 +1,178 @@
+"""Trained forecast models in ``ml.model_performance``: record a version, load one back.
+
+Each row is one trained model version with its backtest figures and the model itself as plain
+JSON (``ForecastModel.to_json``, never pickle), so any version can be reloaded and forecast
+again without retraining. Recording a version again replaces its row: a re-run on the same data
+and settings is idempotent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+import duckdb
+
+from analytics_ml.backtest import BacktestResult
+from analytics_ml.forecast import ForecastModel
+
+FORECAST_MODEL = "revenue_forecast"
+PERFORMANCE_TABLE = "ml.model_performance"
+
+_CREATE_PERFORMANCE_TABLE = f"""
+create table if not exists {PERFORMANCE_TABLE} (
+    model varchar not null,
+    version varchar not null,
+    trained_at timestamptz not null,
+    spec varchar not null,
+    trend varchar not null,
+    window_days integer,
+    data_start date not null,
+    data_end date not null,
+    horizon_days integer not null,
+    backtest_origins integer not null,
+    confidence_level double not null,
+    r2 double,
+    mae double,
+    mape double,
+    mase double,
+    naive_mae double,
+    relative_mae double,
+    coverage double,
+    n_obs integer not null,
+    n_points integer not null,
+    parameters varchar not null,
+    candidates varchar not null
+)"""
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One row of ``ml.model_performance`` (columns of the same names)."""
+
+    model: str
+    version: str
+    trained_at: dt.datetime
+    spec: str
+    trend: str
+    window_days: int | None
+    data_start: dt.date
+    data_end: dt.date
+    horizon_days: int
+    backtest_origins: int
+    confidence_level: float
+    r2: float
+    mae: float
+    mape: float
+    mase: float
+    naive_mae: float
+    relative_mae: float
+    coverage: float
+    n_obs: int
+    n_points: int
+    parameters: str
+    candidates: str
+
+
+@dataclass(frozen=True, eq=False)
+class StoredForecastModel:
+    """A recorded forecast model loaded back: its version, settings and the model itself."""
+
+    version: str
+    trained_at: dt.datetime
+    horizon_days: int
+    confidence_level: float
+    model: ForecastModel
+
+
+def forecast_model_version(model: ForecastModel, backtest: BacktestResult, n_origins: int) -> str:
+    """Deterministic id of a trained model and how it was evaluated.
+
+    A hash of the model's JSON (spec, data range as the layout's first and last day, and the
+    fitted parameters) with the backtest's horizon, origins and confidence level: the same data
+    and settings always give the same version, anything else a new one.
+    """
+    identity = {
+        "model": model.to_json(),
+        "horizon": backtest.horizon,
+        "origins": n_origins,
+        "confidence_level": backtest.confidence_level,
+    }
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    return f"rf-{digest[:12]}"
+
+
+def forecast_model_record(
+    model: ForecastModel,
+    backtest: BacktestResult,
+    candidates: dict[str, dict[str, float]],
+    *,
+    n_origins: int,
+    trained_at: dt.datetime,
+) -> ModelRecord:
+    """The performance row of ``model`` whose spec was chosen by ``backtest`` among ``candidates``
+    (spec label -> backtest metrics)."""
+    metrics = backtest.metrics
+    return ModelRecord(
+        model=FORECAST_MODEL,
+        version=forecast_model_version(model, backtest, n_origins),
+        trained_at=trained_at,
+        spec=model.spec.label,
+        trend=model.spec.trend,
+        window_days=model.spec.window_days,
+        data_start=model.origin.date(),
+        data_end=model.last_date.date(),
+        horizon_days=backtest.horizon,
+        backtest_origins=n_origins,
+        confidence_level=backtest.confidence_level,
+        r2=metrics.r2,
+        mae=metrics.mae,
+        mape=metrics.mape,
+        mase=metrics.mase,
+        naive_mae=metrics.naive_mae,
+        relative_mae=metrics.relative_mae,
+        coverage=metrics.coverage,
+        n_obs=model.n_obs,
+        n_points=metrics.n_points,
+        parameters=json.dumps(model.to_json()),
+        candidates=json.dumps(candidates),
+    )
+
+
+def record_model(con: duckdb.DuckDBPyConnection, record: ModelRecord) -> None:
+    """Add ``record`` to ``ml.model_performance``, replacing an earlier row of the same version.
+
+    Runs in the caller's transaction, if any.
+    """
+    con.execute("create schema if not exists ml")
+    con.execute(_CREATE_PERFORMANCE_TABLE)
+    con.execute(f"delete from {PERFORMANCE_TABLE} where model = ? and version = ?", [record.model, record.version])
+    values = dataclasses.astuple(record)
+    columns = ", ".join(item.name for item in dataclasses.fields(ModelRecord))
+    con.execute(f"insert into {PERFORMANCE_TABLE} ({columns}) values ({', '.join('?' * len(values))})", list(values))
+
+
+def load_forecast_model(con: duckdb.DuckDBPyConnection, version: str | None = None) -> StoredForecastModel:
+    """The recorded forecast model ``version``, or the most recently trained one when None."""
+    row = con.execute(
+        f"""select version, trained_at, horizon_days, confidence_level, parameters
+from {PERFORMANCE_TABLE}
+where model = ? and (? is null or version = ?)
+order by trained_at desc
+limit 1""",
+        [FORECAST_MODEL, version, version],
+    ).fetchone()
+    if row is None:
+        wanted = "any version" if version is None else f"version {version!r}"
+        raise LookupError(f"{PERFORMANCE_TABLE} holds no {FORECAST_MODEL} model of {wanted}")
+    version, trained_at, horizon_days, confidence_level, parameters = row
+    return StoredForecastModel(
+        version=version,
+        trained_at=trained_at,
+        horizon_days=horizon_days,
+        confidence_level=confidence_level,
+        model=ForecastModel.from_json(json.loads(parameters)),
+    )

@@ -1,0 +1,303 @@
+"""The metrics marts on a hand-made store whose every expected number is worked out below, and
+customer_rfm against an independent pandas computation on the sample store.
+
+The hand-made store runs from 1 January to 31 March 2025. Its last order is on 31 March, so
+that day is the reference date (recency and the last-30-day KPIs are as of it). Money is gross =
+completed + refunded orders, net = gross − refunded; a refunded order still counts as a purchase.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import AssetSelection
+
+from pipelines.settings import Settings
+from tests.csv_store import transaction, write_table
+from tests.pipeline_runs import isolated_settings, query, run_pipeline
+
+FIRST_DAY, LAST_DAY = dt.date(2025, 1, 1), dt.date(2025, 3, 31)
+
+CUSTOMERS = [
+    {"customer_id": name, "signup_at": f"{day} 08:00:00", "acquisition_channel": "organic", "country": "US"}
+    for name, day in [
+        ("ANNA", "2025-01-05"),
+        ("BEN", "2025-01-02"),
+        ("CARL", "2025-03-20"),
+        ("DORA", "2025-01-15"),
+        ("EMIL", "2025-01-25"),
+        ("FRED", "2025-03-01"),
+    ]
+]
+
+# Paid orders per customer (FRED never buys):
+#   ANNA 5: 5 Jan, 1 Feb, 25 Feb, 15 Mar (refunded), 31 Mar, 60 each: gross 300, net 240.
+#   BEN  4: 2, 8, 14, 20 Jan, 100 each: net 400.
+#   CARL 1: 25 Mar, 20 (his failed attempt on 20 Mar is no purchase).
+#   DORA 2: 15 Jan, 14 Feb, 30 each: net 60.
+#   EMIL 3: 25 Jan, 18 Feb, 11 Mar, 50 each: net 150.
+TRANSACTIONS = [
+    transaction("A1", "ANNA", "2025-01-05 10:00:00", amount="60.00"),
+    transaction("A2", "ANNA", "2025-02-01 10:00:00", amount="60.00"),
+    transaction("A3", "ANNA", "2025-02-25 10:00:00", amount="60.00"),
+    transaction("A4", "ANNA", "2025-03-15 10:00:00", status="refunded", amount="60.00"),
+    transaction("A5", "ANNA", "2025-03-31 10:00:00", amount="60.00"),
+    *(transaction(f"B{day}", "BEN", f"2025-01-{day:02d} 11:00:00", amount="100.00") for day in (2, 8, 14, 20)),
+    transaction("C1", "CARL", "2025-03-20 12:00:00", status="failed", amount="20.00"),
+    transaction("C2", "CARL", "2025-03-25 12:00:00", amount="20.00"),
+    transaction("D1", "DORA", "2025-01-15 13:00:00", amount="30.00"),
+    transaction("D2", "DORA", "2025-02-14 13:00:00", amount="30.00"),
+    transaction("E1", "EMIL", "2025-01-25 14:00:00", amount="50.00"),
+    transaction("E2", "EMIL", "2025-02-18 14:00:00", amount="50.00"),
+    transaction("E3", "EMIL", "2025-03-11 14:00:00", amount="50.00"),
+]
+
+# Funnel sessions (minutes after the visit in brackets):
+#   S1 1 Mar: visit 10:00, signup (4), upload (10), checkout (20): stops at checkout.
+#   S2 2 Mar: visit 09:00, signup (2), upload (30): stops at upload.
+#   S3 3 Mar: visit only.
+#   S4 31 Mar, returning ANNA: visit 08:00, upload (5), checkout (7), payment initiated (8) and
+#      completed (9), without signing up again.
+#   S5 25 Mar: visit 14:00, signup (6), upload (16), checkout (30), payment initiated (31): abandoned.
+#   S6 25 Mar, CARL: visit 15:00, signup (10), upload (20), checkout (25), payment initiated (27)
+#      and completed (30).
+SESSIONS = {
+    "S1": ("2025-03-01 10:00", None, [("visit", 0), ("signup", 4), ("upload", 10), ("checkout", 20)]),
+    "S2": ("2025-03-02 09:00", None, [("visit", 0), ("signup", 2), ("upload", 30)]),
+    "S3": ("2025-03-03 12:00", None, [("visit", 0)]),
+    "S4": (
+        "2025-03-31 08:00",
+        "ANNA",
+        [("visit", 0), ("upload", 5), ("checkout", 7), ("payment_initiated", 8), ("payment_completed", 9)],
+    ),
+    "S5": (
+        "2025-03-25 14:00",
+        None,
+        [("visit", 0), ("signup", 6), ("upload", 16), ("checkout", 30), ("payment_initiated", 31)],
+    ),
+    "S6": (
+        "2025-03-25 15:00",
+        "CARL",
+        [
+            ("visit", 0),
+            ("signup", 10),
+            ("upload", 20),
+            ("checkout", 25),
+            ("payment_initiated", 27),
+            ("payment_completed", 30),
+        ],
+    ),
+}
+FUNNEL_EVENTS = [
+    {
+        "event_id": f"{session}-{stage}",
+        "session_id": session,
+        "customer_id": customer or "",
+        "stage": stage,
+        "occurred_at": (dt.datetime.fromisoformat(start) + dt.timedelta(minutes=minutes)).isoformat(sep=" "),
+    }
+    for session, (start, customer, steps) in SESSIONS.items()
+    for stage, minutes in steps
+]
+
+# Costs and marketing, each month on the 10th:
+#   Jan: infrastructure 200, payment fees 20, salaries 300 (operating 520); marketing 120.
+#   Feb: infrastructure 50, payment fees 10, salaries 50 (110); marketing 40.
+#   Mar: infrastructure 30, payment fees 5, support 15 (50); marketing 20.
+MONTHLY_COSTS = {
+    "2025-01-10": ({"infrastructure": 200, "payment_fees": 20, "salaries": 300}, 120),
+    "2025-02-10": ({"infrastructure": 50, "payment_fees": 10, "salaries": 50}, 40),
+    "2025-03-10": ({"infrastructure": 30, "payment_fees": 5, "support": 15}, 20),
+}
+COSTS = [
+    {"cost_date": day, "category": category, "amount": f"{amount:.2f}", "currency": "USD"}
+    for day, (categories, _) in MONTHLY_COSTS.items()
+    for category, amount in categories.items()
+]
+MARKETING = [
+    {"spend_date": day, "channel": "social", "amount": f"{spend:.2f}", "currency": "USD"}
+    for day, (_, spend) in MONTHLY_COSTS.items()
+]
+
+
+@pytest.fixture(scope="module")
+def hand_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Ingestion and the dbt models over the hand-made store, built once for this module."""
+    store = tmp_path_factory.mktemp("hand_store")
+    for table, rows in [
+        ("customers", CUSTOMERS),
+        ("transactions", TRANSACTIONS),
+        ("funnel_events", FUNNEL_EVENTS),
+        ("costs", COSTS),
+        ("marketing_spend", MARKETING),
+    ]:
+        write_table(store, table, rows)
+    settings = isolated_settings(tmp_path_factory.mktemp("hand_warehouse"), store)
+    run_pipeline(settings, FIRST_DAY, LAST_DAY, selection=AssetSelection.groups("ingest", "dbt"))
+    return settings
+
+
+def rows_by_key(settings: Settings, sql: str) -> dict[object, tuple]:
+    """The rows of ``sql`` keyed by their first column."""
+    return {key: tuple(rest) for key, *rest in query(settings, sql)}
+
+
+def test_customer_rfm_scores_and_segments_named_customers(hand_warehouse):
+    rfm = rows_by_key(
+        hand_warehouse,
+        "select customer_id, recency_days, frequency, monetary, r_score, f_score, m_score, segment "
+        "from marts.customer_rfm",
+    )
+    # Recency = days from the last paid order to 31 Mar: ANNA 0; CARL 25 Mar: 6; EMIL 11 Mar: 20;
+    # DORA 14 Feb: 14 + 31 = 45; BEN 20 Jan: 11 + 28 + 31 = 70.
+    # Five customers, so each quintile holds one: R ranks recency from the longest ago (BEN 1,
+    # DORA 2, EMIL 3, CARL 4, ANNA 5), F frequency from the fewest (CARL 1, DORA 2, EMIL 3, BEN 4,
+    # ANNA 5), M net spend from the lowest (CARL 20: 1, DORA 60: 2, EMIL 150: 3, ANNA 240: 4,
+    # BEN 400: 5). FM = (F + M) / 2: ANNA 4.5, BEN 4.5, CARL 1, DORA 2, EMIL 3.
+    # Segments: ANNA R 5, FM 4.5: Champions; BEN R 1, FM 4.5: Cannot Lose Them; CARL R 4, FM 1:
+    # New Customers; DORA R 2, FM 2: Need Attention; EMIL R 3, FM 3: Loyal Customers.
+    assert rfm == {
+        "ANNA": (0, 5, 240.0, 5, 5, 4, "Champions"),
+        "BEN": (70, 4, 400.0, 1, 4, 5, "Cannot Lose Them"),
+        "CARL": (6, 1, 20.0, 4, 1, 1, "New Customers"),
+        "DORA": (45, 2, 60.0, 2, 2, 2, "Need Attention"),
+        "EMIL": (20, 3, 150.0, 3, 3, 3, "Loyal Customers"),
+    }, "FRED never paid, so he has no row"
+
+
+def test_customer_rfm_lifetime_and_churn_risk(hand_warehouse):
+    rfm = rows_by_key(
+        hand_warehouse,
+        "select customer_id, average_order_value, average_days_between_orders, churn_risk from marts.customer_rfm",
+    )
+    # AOV = gross / orders: ANNA 300 / 5 = 60. Days between orders = (last − first) / (orders − 1):
+    # ANNA (31 Mar − 5 Jan = 85) / 4 = 21.25, recency 0: low. BEN 18 / 3 = 6, recency 70 > 3 × 6:
+    # high. DORA 30 / 1, recency 45 ≤ 1.5 × 30: low. EMIL 45 / 2 = 22.5, 20 ≤ 33.75: low. CARL
+    # bought once: judged against the default 30 days, 6 ≤ 45: low.
+    assert rfm == {
+        "ANNA": (60.0, 21.25, "low"),
+        "BEN": (100.0, 6.0, "high"),
+        "CARL": (20.0, None, "low"),
+        "DORA": (30.0, 30.0, "low"),
+        "EMIL": (50.0, 22.5, "low"),
+    }
+
+
+def test_customer_segments_and_metrics(hand_warehouse):
+    segments = rows_by_key(
+        hand_warehouse, "select segment, customers, customer_share, revenue, revenue_share from marts.customer_segments"
+    )
+    # One customer in each of five segments, 1 / 5 of the customers each; revenue = net spend,
+    # 240 + 400 + 20 + 60 + 150 = 870 in all. The six other segments are there with zeros.
+    assert len(segments) == 11
+    assert segments["Champions"] == pytest.approx((1, 0.2, 240.0, 240 / 870))
+    assert segments["Cannot Lose Them"] == pytest.approx((1, 0.2, 400.0, 400 / 870))
+    assert segments["Lost"] == (0, 0.0, 0.0, 0.0)
+    # Repeat buyers: ANNA, BEN, DORA, EMIL = 4 / 5. Nobody's last order is over 90 days old.
+    assert query(hand_warehouse, "select customers, repeat_purchase_rate, churn_rate from marts.customer_metrics") == [
+        (5, 0.8, 0.0)
+    ]
+
+
+def test_funnel_stages_rates_and_median_times(hand_warehouse):
+    stages = query(
+        hand_warehouse,
+        "select stage, entered, converted, conversion_rate, median_minutes_to_next_stage "
+        "from marts.funnel_stages order by stage_order",
+    )
+    # Entered (a stage or any later one): visit all 6; signup S1, S2, S5, S6 and S4, which skipped
+    # it: 5; upload the same 5; checkout S1, S4, S5, S6: 4; payment initiated S4, S5, S6: 3;
+    # completed S4, S6: 2. Conversion = next stage's entered / entered.
+    # Median minutes to the next stage, over sessions with events at both stages:
+    #   visit → signup: S1 4, S2 2, S5 6, S6 10 → (4 + 6) / 2 = 5 (S4 has no signup event);
+    #   signup → upload: S1 6, S2 28, S5 10, S6 10 → (10 + 10) / 2 = 10;
+    #   upload → checkout: S1 10, S4 2, S5 14, S6 5 → (5 + 10) / 2 = 7.5;
+    #   checkout → initiated: S4 1, S5 1, S6 2 → 1; initiated → completed: S4 1, S6 3 → 2.
+    assert stages == [
+        ("visit", 6, 5, pytest.approx(5 / 6), 5.0),
+        ("signup", 5, 5, 1.0, 10.0),
+        ("upload", 5, 4, 0.8, 7.5),
+        ("checkout", 4, 3, 0.75, 1.0),
+        ("payment_initiated", 3, 2, pytest.approx(2 / 3), 2.0),
+        ("payment_completed", 2, None, None, None),
+    ]
+    # Payment initiated at 08:08 (S4, completed), 14:31 (S5, abandoned), 15:27 (S6, completed).
+    hourly = query(
+        hand_warehouse, "select hour_of_day, initiated, completed from marts.funnel_hourly where initiated > 0"
+    )
+    assert sorted(hourly) == [(8, 1, 1), (14, 1, 0), (15, 1, 1)]
+
+
+def test_roi_of_march_cac_and_break_even_month(hand_warehouse):
+    roi = rows_by_key(
+        hand_warehouse,
+        "select roi_month, net_revenue, operating_costs, marketing_spend, net_profit, roi, new_customers, cac, "
+        "average_ltv, cumulative_net_profit, break_even_month from marts.roi_monthly",
+    )
+    march = dt.date(2025, 3, 1)
+    # Net revenue: Jan 60 + 400 + 50 + 30 = 540; Feb 120 + 50 + 30 = 200; Mar 60 + 60 + 50 + 20
+    # − ANNA's refund 60 = 130. Net profit = net − operating − marketing: Jan 540 − 520 − 120 =
+    # −100; Feb 200 − 110 − 40 = 50 (cumulative −50); Mar 130 − 50 − 20 = 60 (cumulative 10, the
+    # first above 0: break-even in March). March ROI 60 / (50 + 20) = 6 / 7; one new customer
+    # (CARL): CAC 20 / 1 = 20, average LTV = CARL's 20.
+    assert roi[march] == pytest.approx((130.0, 50.0, 20.0, 60.0, 6 / 7, 1, 20.0, 20.0, 10.0, march))
+    # January: four new customers (ANNA, BEN, DORA, EMIL): CAC 120 / 4 = 30, average LTV
+    # (240 + 400 + 60 + 150) / 4 = 212.5; cumulative −100, and break-even is March on every row.
+    assert roi[dt.date(2025, 1, 1)][5:] == (4, 30.0, 212.5, -100.0, march)
+
+
+def test_cohort_retention_of_january(hand_warehouse):
+    january = query(
+        hand_warehouse,
+        "select months_since_first_order, cohort_size, active_customers, retention_rate, "
+        "cumulative_revenue_per_customer from marts.cohort_retention "
+        "where cohort_month = date '2025-01-01' order by months_since_first_order",
+    )
+    # January cohort: ANNA, BEN, DORA, EMIL (CARL's first order is in March). February: ANNA,
+    # DORA, EMIL bought (3 / 4); March: ANNA (a refunded order still counts) and EMIL (2 / 4).
+    # Net revenue: Jan 60 + 400 + 30 + 50 = 540, Feb 120 + 30 + 50 = 200, Mar 0 + 60 + 50 = 110;
+    # per customer cumulatively 540 / 4 = 135, 740 / 4 = 185, 850 / 4 = 212.5.
+    assert january == [(0, 4, 4, 1.0, 135.0), (1, 4, 3, 0.75, 185.0), (2, 4, 2, 0.5, 212.5)]
+
+
+def test_kpi_summary_last_30_days(hand_warehouse):
+    kpis = query(
+        hand_warehouse,
+        "select reference_date, net_revenue, payment_success_rate, profit_per_customer, cost_per_acquisition, "
+        "conversion_rate, average_conversion_minutes from marts.kpi_summary",
+    )
+    # Last 30 days: 2 .. 31 Mar. Paid orders ANNA 60 (refunded) and 60, EMIL 50, CARL 20: net 130
+    # from 3 paying customers; CARL's failed attempt: success 4 / 5. Costs 50 and marketing 20
+    # (10 Mar): net profit 60, 60 / 3 = 20 a customer; one new customer (CARL): (20 + 50) / 1 = 70
+    # a new customer. Sessions started: S2 .. S6 (S1 is 1 Mar); S4 and S6 completed payment: 2 / 5,
+    # after 9 and 30 minutes: 19.5 on average.
+    assert kpis == [(LAST_DAY, 130.0, 0.8, 20.0, 70.0, 0.4, 19.5)]
+
+
+def test_customer_rfm_matches_an_independent_pandas_computation(sample_store: Path, sample_warehouse: Settings):
+    transactions = pd.read_parquet(sample_store / "transactions")
+    transactions["order_date"] = transactions["created_at"].dt.date
+    # As of the last day with any transaction; a purchase is a completed or refunded order, and
+    # only completed ones keep their money.
+    reference_date = transactions["order_date"].max()
+    paid = transactions[transactions["status"].isin(["completed", "refunded"])]
+    expected = paid.groupby("customer_id").agg(
+        last_order=("order_date", "max"),
+        frequency=("transaction_id", "count"),
+        monetary=("amount", lambda amounts: amounts[paid.loc[amounts.index, "status"] == "completed"].sum()),
+    )
+    expected["recency"] = [(reference_date - day).days for day in expected["last_order"]]
+
+    actual = pd.DataFrame(
+        query(sample_warehouse, "select customer_id, recency_days, frequency, monetary from marts.customer_rfm"),
+        columns=["customer_id", "recency", "frequency", "monetary"],
+    ).set_index("customer_id")
+
+    assert sorted(actual.index) == sorted(expected.index)
+    actual = actual.loc[expected.index]
+    assert (actual["recency"] == expected["recency"]).all()
+    assert (actual["frequency"] == expected["frequency"]).all()
+    assert (actual["monetary"] - expected["monetary"].astype(float)).abs().max() < 0.005
