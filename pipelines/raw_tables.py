@@ -1,13 +1,16 @@
-"""The ``raw`` schema of the warehouse and the idempotent load of a window of days into it.
+"""The ``raw`` schema of the warehouse and the idempotent load of a set of days into it.
 
-Loading a window deletes the window's rows and inserts the window's good rows in one
-transaction, so re-running a day replaces exactly that day, and a failure leaves the table as it
-was. Rows that break the source schema go to ``raw.rejected_rows``.
+Loading a set of days (a run's window, plus for the SQL source the days its changed rows belong
+to) deletes those days' rows and inserts their good rows in one transaction, so re-running a day
+replaces exactly that day, and a failure leaves the table as it was. Rows that break the source
+schema go to ``raw.rejected_rows``. The SQL source's watermark is recorded in the same
+transaction, so it only advances with the rows it stands for.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import duckdb
@@ -27,6 +30,17 @@ create table if not exists raw.rejected_rows (
     rejected_at timestamp not null
 )"""
 
+WATERMARKS_DDL = """
+create table if not exists raw._source_watermarks (
+    source_table varchar not null,
+    origin varchar not null,
+    watermark timestamp not null,
+    run_id varchar not null,
+    recorded_at timestamp not null
+)"""
+
+ONE_DAY = dt.timedelta(days=1)
+
 
 @dataclass(frozen=True)
 class LoadCounts:
@@ -35,6 +49,79 @@ class LoadCounts:
     loaded: int
     rejected: int
     table_rows: int
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """The latest change of a source table that the warehouse holds (the SQL source's).
+
+    ``origin`` says what it was read from (the shop's table and change column): a watermark of
+    another origin says nothing about the current one.
+    """
+
+    source_table: str
+    origin: str
+    value: dt.datetime
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What one load replaces: whole days of a raw table, and the watermark to record with them."""
+
+    days: frozenset[dt.date]
+    watermark: Watermark | None = None
+
+
+def days_between(start: dt.date, end: dt.date) -> frozenset[dt.date]:
+    """The days ``start <= day < end``."""
+    return frozenset(start + dt.timedelta(days=offset) for offset in range((end - start).days))
+
+
+def day_ranges(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """``days`` as the fewest runs of consecutive days, each ``(first, end)`` with ``end`` exclusive, in order."""
+    ranges: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(set(days)):
+        if ranges and ranges[-1][1] == day:
+            ranges[-1] = (ranges[-1][0], day + ONE_DAY)
+        else:
+            ranges.append((day, day + ONE_DAY))
+    return ranges
+
+
+def describe_days(days: Iterable[dt.date]) -> str:
+    """``days`` for people, runs as ``first .. last`` (both included): ``2025-03-01 .. 2025-03-03, 2025-03-09``."""
+    return ", ".join(
+        first.isoformat() if end - first == ONE_DAY else f"{first} .. {end - ONE_DAY}"
+        for first, end in day_ranges(days)
+    )
+
+
+def _on_days(column: str, days: Iterable[dt.date]) -> str:
+    """SQL condition: the date ``column`` is one of ``days`` (one range test per run of days)."""
+    ranges = [
+        f"({column} >= {literal(str(first))} and {column} < {literal(str(end))})" for first, end in day_ranges(days)
+    ]
+    return "(" + " or ".join(ranges) + ")" if ranges else "false"
+
+
+def read_watermark(con: duckdb.DuckDBPyConnection, source_table: str, origin: str) -> dt.datetime | None:
+    """The recorded watermark of ``source_table`` read from ``origin``, or None if there is none yet."""
+    con.execute("create schema if not exists raw")
+    con.execute(WATERMARKS_DDL)
+    row = con.execute(
+        "select watermark from raw._source_watermarks where source_table = ? and origin = ?", [source_table, origin]
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def _record_watermark(con: duckdb.DuckDBPyConnection, watermark: Watermark, run_id: str) -> None:
+    """Replace the table's watermark (called inside the load's transaction)."""
+    con.execute(WATERMARKS_DDL)
+    con.execute("delete from raw._source_watermarks where source_table = ?", [watermark.source_table])
+    con.execute(
+        "insert into raw._source_watermarks values (?, ?, ?, ?, current_timestamp)",
+        [watermark.source_table, watermark.origin, watermark.value, run_id],
+    )
 
 
 def create_raw_table(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
@@ -61,34 +148,44 @@ def load_window(
     run_id: str,
     currency: str,
 ) -> LoadCounts:
-    """Replace the days ``start <= day < end`` of ``raw.<table>`` with the good rows of ``_src``.
+    """Replace the days ``start <= day < end`` of ``raw.<table>`` with the good rows of ``_src``."""
+    return load_days(con, table, LoadPlan(days_between(start, end)), run_id=run_id, currency=currency)
 
-    Rows of the window that break a rule, and rows whose day cannot be read at all (they belong
-    to no window, so every load reports them afresh), replace the table's earlier rejects.
+
+def load_days(
+    con: duckdb.DuckDBPyConnection, table: SourceTable, plan: LoadPlan, *, run_id: str, currency: str
+) -> LoadCounts:
+    """Replace the days of ``plan`` in ``raw.<table>`` with the good rows of ``_src``; record its watermark.
+
+    Rows of those days that break a rule, and rows whose day cannot be read at all (they belong
+    to no day, so every load reports them afresh), replace the table's earlier rejects. Rows of
+    ``_src`` on other days are left out.
     """
     create_raw_table(con, table)
-    window = f"_partition_date >= {literal(start.isoformat())} and _partition_date < {literal(end.isoformat())}"
+    on_days = _on_days("_partition_date", plan.days)
     columns = ", ".join(quote(c.name) for c in table.columns)
     name = quote(table.name)
     con.execute(f"create or replace temp table _checked as {checked_rows_sql(table, currency)}")
     con.execute("begin transaction")
     try:
-        con.execute(f"delete from raw.{name} where {window}")
+        con.execute(f"delete from raw.{name} where {on_days}")
         loaded = con.execute(
             f"""insert into raw.{name}
 select {columns}, _partition_date, {literal(run_id)}, current_timestamp
-from _checked where _reason is null and {window}"""
+from _checked where _reason is null and {on_days}"""
         ).fetchone()[0]
         con.execute(
             f"delete from raw.rejected_rows where source_table = {literal(table.name)} "
-            f"and (partition_date is null or ({window.replace('_partition_date', 'partition_date')}))"
+            f"and (partition_date is null or {_on_days('partition_date', plan.days)})"
         )
         rejected = con.execute(
             f"""insert into raw.rejected_rows
 select {literal(table.name)}, _source_file, _row_number, _reason, _raw_values, _partition_date,
        {literal(run_id)}, current_timestamp
-from _checked where _reason is not null and (_partition_date is null or ({window}))"""
+from _checked where _reason is not null and (_partition_date is null or {on_days})"""
         ).fetchone()[0]
+        if plan.watermark is not None:
+            _record_watermark(con, plan.watermark, run_id)
         con.execute("commit")
     except duckdb.Error:
         con.execute("rollback")

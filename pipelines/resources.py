@@ -3,20 +3,39 @@ of the ``ml`` assets."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
+from sqlalchemy.engine import URL
 
 from analytics_ml.insights import InsightThresholds
 from pipelines.project import dbt_project
+from pipelines.raw_tables import LoadPlan, days_between
 from pipelines.settings import Settings
 from pipelines.sources.files import register_source_rows
+from pipelines.sources.mapping import load_mapping
 from pipelines.sources.schema import SourceTable
+from pipelines.sources.sql import PullOptions, register_sql_rows
+
+
+class TableSource(Protocol):
+    """What the ingest assets need of a source (the ``source`` resource)."""
+
+    currency: str
+
+    def register_rows(
+        self, con: duckdb.DuckDBPyConnection, table: SourceTable, *, start: dt.date, end: dt.date
+    ) -> LoadPlan:
+        """Expose the rows of the run's window ``start <= day < end`` to ``con`` as ``_src``; say which days to
+        replace."""
+        ...
 
 
 class FilesSource(ConfigurableResource):
@@ -25,9 +44,49 @@ class FilesSource(ConfigurableResource):
     folder: str
     currency: str = "USD"
 
-    def register_rows(self, con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
-        """Expose the table's source rows to ``con`` as the temporary view ``_src``."""
+    def register_rows(
+        self, con: duckdb.DuckDBPyConnection, table: SourceTable, *, start: dt.date, end: dt.date
+    ) -> LoadPlan:
+        """Expose the table's source rows to ``con`` as the temporary view ``_src``; the window's days are replaced."""
         register_source_rows(con, Path(self.folder), table)
+        return LoadPlan(days=days_between(start, end))
+
+
+@dataclass(frozen=True)
+class SqlSource:
+    """Source tables pulled from the shop's database by a SQLAlchemy URL (``ANALYTICS_SOURCE=sql``).
+
+    A plain object rather than a ``ConfigurableResource``: Dagster shows a configurable
+    resource's values in its UI, and the URL holds the database password. ``repr`` shows the URL
+    without it.
+    """
+
+    url: URL
+    mapping_file: Path | None
+    options: PullOptions
+    currency: str = "USD"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SqlSource:
+        """The SQL source of ``settings`` (``ANALYTICS_SOURCE_*``)."""
+        return cls(
+            url=settings.source_database_url,
+            mapping_file=settings.source_mapping,
+            options=PullOptions(
+                lookback_days=settings.source_lookback_days,
+                chunk_rows=settings.source_chunk_rows,
+                first_day=settings.partition_start,
+            ),
+            currency=settings.currency,
+        )
+
+    def register_rows(
+        self, con: duckdb.DuckDBPyConnection, table: SourceTable, *, start: dt.date, end: dt.date
+    ) -> LoadPlan:
+        """Land the window's rows and those of the days changed since the watermark as ``_src``; see
+        :func:`pipelines.sources.sql.register_sql_rows`."""
+        mapping = load_mapping(self.mapping_file)
+        return register_sql_rows(con, table, url=self.url, mapping=mapping, start=start, end=end, options=self.options)
 
 
 class MLSettings(ConfigurableResource):
@@ -67,12 +126,19 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+def build_source(settings: Settings) -> FilesSource | SqlSource:
+    """The source of ``settings.source``: the SQL database, or the folder of files (the sample store's too)."""
+    if settings.source == "sql":
+        return SqlSource.from_settings(settings)
+    return FilesSource(folder=str(settings.source_folder), currency=settings.currency)
+
+
 def build_resources(settings: Settings) -> dict[str, object]:
     """The resources of one configuration (the dbt asset hands ``warehouse``'s path to dbt)."""
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     return {
         "warehouse": DuckDBResource(database=str(settings.warehouse)),
-        "source": FilesSource(folder=str(settings.source_folder), currency=settings.currency),
+        "source": build_source(settings),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         "ml_settings": MLSettings.from_settings(settings),
     }

@@ -18,8 +18,11 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from pipelines.settings import Settings, SettingsError, load_settings
 from pipelines.sources.files import register_source_rows
+from pipelines.sources.mapping import load_mapping
 from pipelines.sources.sample_store import SampleStoreSpec, generate_sample_store
-from pipelines.sources.schema import SOURCE_TABLES
+from pipelines.sources.schema import SOURCE_TABLES, SourceTable
+from pipelines.sources.sql import day_range
+from pipelines.sources.validation import quote
 
 SUMMARY_TABLES = ("raw", "staging", "marts", "ml", "alerts")
 HEADLINE_KPIS = (
@@ -40,16 +43,30 @@ def ensure_sample_store(settings: Settings) -> None:
     generate_sample_store(settings.source_folder, spec)
 
 
-def source_day_range(settings: Settings) -> tuple[dt.date, dt.date]:
-    """First and last day of the source's transactions."""
+def table_day_range(settings: Settings, table: SourceTable) -> tuple[dt.date, dt.date] | None:
+    """First and last day of one source table's rows, None if it has no readable day."""
+    if settings.source == "sql":
+        return day_range(settings.source_database_url, load_mapping(settings.source_mapping), table)
     with duckdb.connect() as con:
-        register_source_rows(con, settings.source_folder, SOURCE_TABLES["transactions"])
+        register_source_rows(con, settings.source_folder, table)
+        column = quote(table.partition_column)
         first, last = con.execute(
-            "select min(try_cast(created_at as date)), max(try_cast(created_at as date)) from _src"
+            f"select min(try_cast({column} as date)), max(try_cast({column} as date)) from _src"
         ).fetchone()
-    if first is None:
-        raise SystemExit(f"the source {settings.source_folder} holds no transactions with a readable created_at")
-    return first, last
+    return None if first is None else (first, last)
+
+
+def source_day_range(settings: Settings) -> tuple[dt.date, dt.date]:
+    """First and last day of any source table's rows.
+
+    Every table counts, not only transactions: customers who signed up before the first order,
+    or costs booked before it, belong to the warehouse too.
+    """
+    ranges = {name: table_day_range(settings, table) for name, table in SOURCE_TABLES.items()}
+    if ranges["transactions"] is None:
+        raise SystemExit(f"the source {settings.source_label} holds no transactions with a readable created_at")
+    found = [days for days in ranges.values() if days is not None]
+    return min(first for first, _ in found), max(last for _, last in found)
 
 
 def partition_range(settings: Settings, first: dt.date, last: dt.date) -> tuple[str, str]:
@@ -76,7 +93,7 @@ def print_summary(settings: Settings, run_id: str) -> None:
         print("\nRows per table")
         for schema, name in tables:
             rows = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
-            print(f"  {schema}.{name:<28} {rows:>12,}")
+            print(f"  {schema + '.' + name:<40} {rows:>12,}")
         kpis = con.execute("select * from marts.kpi_summary").fetchdf().iloc[0]
     print(f"\nHeadline KPIs (as of {kpis['reference_date']:%Y-%m-%d})")
     for column, label, fmt in HEADLINE_KPIS:
@@ -97,13 +114,14 @@ def main() -> int:
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     ensure_sample_store(settings)
     first, last = partition_range(settings, *source_day_range(settings))
-    print(f"Building the warehouse from {settings.source_folder}, days {first} .. {last}, as one run ...", flush=True)
+    print(f"Building the warehouse from {settings.source_label}, days {first} .. {last}, as one run ...", flush=True)
 
     # Imported here: loading the definitions reads the settings, which main() validates first.
     from pipelines.definitions import defs  # noqa: PLC0415
 
     result = defs.get_job_def("nightly_refresh").execute_in_process(
         instance=DagsterInstance.get(),
+        run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
         tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
         raise_on_error=False,
     )

@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from analytics_ml.forecast import MAX_CONFIDENCE, MAX_DAYS_AHEAD, MIN_CONFIDENCE
 
@@ -29,7 +31,9 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     """Pipeline configuration (environment variables ``ANALYTICS_<NAME>``)."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    # Inputs are left out of pydantic's own error text because one of them holds a password;
+    # describe_validation_error names the others' values.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True, hide_input_in_errors=True)
 
     data_dir: Path = Field(
         Path("data"), description="Folder for the warehouse, the sample store and Dagster's run history."
@@ -37,8 +41,19 @@ class Settings(BaseSettings):
     warehouse_path: Path | None = Field(None, description="The build DuckDB file; default <data_dir>/warehouse.duckdb.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    source: Literal["sample", "files"] = Field("sample", description="Where raw data comes from.")
+    source: Literal["sample", "files", "sql"] = Field("sample", description="Where raw data comes from.")
     source_dir: Path | None = Field(None, description="Folder of source files; default <data_dir>/sample_store.")
+    # The SQL source (pipelines/sources/sql.py). The URL is secret: only ever shown without its password.
+    source_url: SecretStr | None = Field(
+        None, validate_default=True, description="SQLAlchemy URL of the shop's database (ANALYTICS_SOURCE=sql)."
+    )
+    source_mapping: Path | None = Field(
+        None, description="YAML/JSON file naming the shop's tables and columns (docs/source-schema.md)."
+    )
+    source_lookback_days: int = Field(
+        3, ge=0, le=365, description="Days before the watermark that every pull reads again, for late changes."
+    )
+    source_chunk_rows: int = Field(50_000, ge=100, le=5_000_000, description="Rows read from the database at a time.")
     currency: str = Field(
         "USD", min_length=3, max_length=3, description="Reporting currency: rows in any other are rejected."
     )
@@ -82,6 +97,23 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA timezone {value!r}") from error
         return value
 
+    @field_validator("source_url")
+    @classmethod
+    def _url_of_sql_source(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            if info.data.get("source") == "sql":
+                raise ValueError(
+                    "required when ANALYTICS_SOURCE=sql: a SQLAlchemy URL such as "
+                    "postgresql+psycopg://user:password@host:5432/shop or sqlite:////path/shop.db"
+                )
+            return None
+        try:
+            make_url(value.get_secret_value())
+        except ArgumentError:
+            # Not chained: the parser's error could quote the URL, password included.
+            raise ValueError("not a SQLAlchemy URL (dialect+driver://user:password@host:port/database)") from None
+        return value
+
     @field_validator("currency")
     @classmethod
     def _upper_currency(cls, value: str) -> str:
@@ -98,9 +130,31 @@ class Settings(BaseSettings):
         return (self.source_dir or self.data_dir / "sample_store").resolve()
 
     @property
+    def source_database_url(self) -> URL:
+        """The SQL source's URL; its ``repr`` and ``str`` hide the password."""
+        if self.source_url is None:
+            raise SettingsError("ANALYTICS_SOURCE_URL is not set: the SQL source needs the shop database's URL")
+        return make_url(self.source_url.get_secret_value())
+
+    @property
+    def source_label(self) -> str:
+        """Where the raw data comes from, fit to print: the folder, or the database URL without its password."""
+        if self.source == "sql":
+            return self.source_database_url.render_as_string(hide_password=True)
+        return str(self.source_folder)
+
+    @property
     def dagster_home(self) -> Path:
         """Persistent Dagster instance, so that ``make ui`` shows the runs of ``make run``."""
         return (self.data_dir / "dagster_home").resolve()
+
+
+SECRET_SETTINGS = frozenset(
+    name
+    for name, field in Settings.model_fields.items()
+    if field.annotation is SecretStr or SecretStr in get_args(field.annotation)
+)
+"""Settings whose value is never shown, not even in an error about it."""
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -108,7 +162,10 @@ def describe_validation_error(error: ValidationError) -> str:
     lines = []
     for problem in error.errors():
         name = ENV_PREFIX + "_".join(str(part) for part in problem["loc"]).upper()
-        lines.append(f"{name}={problem.get('input')!r} is invalid: {problem['msg']}")
+        given = problem.get("input")
+        hidden = given is not None and bool(problem["loc"]) and problem["loc"][0] in SECRET_SETTINGS
+        shown = "'**********'" if hidden else repr(given)
+        lines.append(f"{name}={shown} is invalid: {problem['msg']}")
     return "; ".join(lines)
 
 

@@ -8,8 +8,9 @@ import json
 import pytest
 from dagster import AssetSelection
 
+from pipelines.run import source_day_range
 from pipelines.sources.files import SourceError
-from tests.csv_store import GOOD_TRANSACTIONS, transaction, write_store, write_table
+from tests.csv_store import CUSTOMERS, GOOD_TRANSACTIONS, transaction, write_store, write_table
 from tests.pipeline_runs import SAMPLE_FIRST_DAY, query, run_pipeline
 
 INGEST = AssetSelection.groups("ingest")
@@ -106,3 +107,12 @@ def test_a_missing_source_folder_says_how_to_create_it(tmp_path, make_settings):
 
     with pytest.raises(SourceError, match="nowhere does not exist"):
         run_pipeline(settings, JAN_1, JAN_1, selection=AssetSelection.assets(["raw", "costs"]))
+
+
+def test_the_run_covers_every_table_not_only_transactions(tmp_path, make_settings):
+    # A customer who signed up the day before the first order must be loaded, or the marts'
+    # relationship tests find orders of customers that are not there.
+    early = {"customer_id": "C0", "signup_at": "2024-12-31 18:00:00", "acquisition_channel": "organic", "country": "US"}
+    store = write_store(tmp_path / "store", customers=[early, *CUSTOMERS])
+
+    assert source_day_range(make_settings(store)) == (dt.date(2024, 12, 31), JAN_2)

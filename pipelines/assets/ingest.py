@@ -1,15 +1,27 @@
 """Ingestion assets (group ``ingest``): one daily-partitioned ``raw.<table>`` per source table.
 
 A run over a range of days (a backfill) is one run that reads the source once
-(``BackfillPolicy.single_run``), not one run a day.
+(``BackfillPolicy.single_run``), not one run a day. A run replaces the days of its partition
+window; with the SQL source also the earlier days that rows changed since the watermark belong
+to, which the metadata lists (``days_beyond_window``).
 """
 
-from dagster import AssetExecutionContext, AssetsDefinition, BackfillPolicy, MaterializeResult, MetadataValue, asset
+from contextlib import closing
+
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    ResourceParam,
+    asset,
+)
 from dagster_duckdb import DuckDBResource
 
 from pipelines.partitions import daily_partitions
-from pipelines.raw_tables import load_window
-from pipelines.resources import FilesSource
+from pipelines.raw_tables import days_between, describe_days, load_days
+from pipelines.resources import TableSource
 from pipelines.sources.schema import SOURCE_TABLES, SourceTable
 
 
@@ -25,21 +37,29 @@ def build_ingest_asset(table: SourceTable) -> AssetsDefinition:
         description=f"Source table `{table.name}` validated and loaded by day into `raw.{table.name}`; "
         "rows that break the source schema go to `raw.rejected_rows`.",
     )
-    def _ingest(context: AssetExecutionContext, warehouse: DuckDBResource, source: FilesSource) -> MaterializeResult:
-        window = context.partition_time_window
-        with warehouse.get_connection() as con:
-            source.register_rows(con, table)
-            counts = load_window(
-                con, table, window.start.date(), window.end.date(), run_id=context.run.run_id, currency=source.currency
-            )
+    def _ingest(
+        context: AssetExecutionContext, warehouse: DuckDBResource, source: ResourceParam[TableSource]
+    ) -> MaterializeResult:
+        start, end = context.partition_time_window.start.date(), context.partition_time_window.end.date()
+        # closing(): dagster-duckdb closes the connection only when the block succeeds, and a failed
+        # load must not keep the warehouse file open for the rest of the process.
+        with warehouse.get_connection() as con, closing(con):
+            plan = source.register_rows(con, table, start=start, end=end)
+            counts = load_days(con, table, plan, run_id=context.run.run_id, currency=source.currency)
+        beyond_window = describe_days(plan.days - days_between(start, end))
+        if beyond_window:
+            context.log.info(f"{table.name}: also replaced days with rows changed since the watermark: {beyond_window}")
         if counts.rejected:
             context.log.warning(f"{counts.rejected} row(s) of {table.name} rejected: see raw.rejected_rows")
+        watermark = {"watermark": MetadataValue.text(str(plan.watermark.value))} if plan.watermark else {}
         return MaterializeResult(
             metadata={
                 "rows_loaded": counts.loaded,
                 "rows_rejected": counts.rejected,
                 "dagster/row_count": counts.table_rows,
-                "window": MetadataValue.text(f"{window.start.date()} .. {window.end.date()} (end exclusive)"),
+                "window": MetadataValue.text(f"{start} .. {end} (end exclusive)"),
+                "days_beyond_window": MetadataValue.text(beyond_window or "none"),
+                **watermark,
             }
         )
 
