@@ -12,18 +12,17 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetKey, materialize
+from dagster import AssetKey, Definitions, materialize
 from pydantic import ValidationError
 
 from analytics_ml.backtest import MODEL_TYPES
 from analytics_ml.forecast import forecast
 from pipelines.assets.ml import ml_assets, revenue_forecast_model, train_forecast
-from pipelines.definitions import defs
 from pipelines.model_store import load_forecast_model
 from pipelines.resources import MLSettings, build_resources
 from pipelines.settings import Settings, SettingsError, describe_validation_error, load_settings
 from pipelines.sources.sample_store import SampleStoreSpec, generate_sample_store
-from tests.pipeline_runs import SAMPLE_SPEC, query
+from tests.pipeline_runs import ALL_ASSETS, SAMPLE_SPEC, query
 
 PROBABILITIES = ("probability_alive", "churn_probability")
 
@@ -176,8 +175,11 @@ def test_business_insights_are_ranked_and_each_names_its_metric(sample_warehouse
     assert {"revenue_trend_change_30d", "forecast_net_revenue", "funnel_drop_off_rate"} <= set(table["metric"])
 
 
-def test_ml_assets_are_defined_and_depend_on_the_dbt_models_they_read():
-    graph = defs.resolve_asset_graph()
+def test_ml_assets_depend_on_the_dbt_models_they_read(tmp_path, make_settings):
+    # The assets of pipelines/definitions.py with this test's own resources, so the graph is
+    # resolved without the developer's ANALYTICS_* settings.
+    resources = build_resources(make_settings(tmp_path))
+    graph = Definitions(assets=ALL_ASSETS, resources=resources).resolve_asset_graph()
     dbt_keys = {key for key in graph.get_all_asset_keys() if key.path[0] in ("staging", "marts")}
     for assets_def in ml_assets:
         for key in assets_def.keys:
