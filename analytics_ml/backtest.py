@@ -12,9 +12,11 @@ Metrics pooled over all N*H test points, e_i = y_i - yhat_i:
   mae           mean |e|
   mape          mean |e| / |y| over the points with y != 0 (a fraction, not %)
   mase          mean |e_i| / s_{o(i)} (Hyndman & Koehler 2006, IJF 22): s_o is the
-                in-sample MAE of the lag-7 seasonal naive forecast on y[:o], i.e. on the
-                whole history before the origin whatever the window, so every spec is
-                scaled alike.
+                in-sample MAE of the lag-7 seasonal naive forecast over the last
+                MASE_SCALE_DAYS (13 weeks) of y[:o], the same for every spec. Recent
+                history rather than all of it: a growing shop's early days are small, and
+                their small naive errors would shrink the scale and inflate MASE far past
+                what the model's errors at the shop's current size deserve.
   naive_mae     MAE of the seasonal naive forecast on the same test points,
                 yhat_{o+h} = y_{o+h-7 ceil(h/7)} (the last observed week repeated).
   relative_mae  mae / naive_mae: below 1 beats seasonal naive on the test days, and
@@ -34,6 +36,7 @@ from analytics_ml.regression import r_squared
 
 SEASON = 7
 MIN_TRAIN_DAYS = 2 * SEASON
+MASE_SCALE_DAYS = 13 * SEASON
 MODEL_TYPES = ("auto", *TRENDS)
 CANDIDATE_WINDOWS = (None, 365, 180)
 CANDIDATE_FOURIER_ORDER = 3
@@ -229,6 +232,6 @@ def _origin_predictions(
             "lower": predicted["lower"].to_numpy(),
             "upper": predicted["upper"].to_numpy(),
             "naive": seasonal_naive_forecast(y[train], horizon),
-            "naive_scale": seasonal_naive_scale(y[train]),
+            "naive_scale": seasonal_naive_scale(y[:origin][-MASE_SCALE_DAYS:]),
         }
     )

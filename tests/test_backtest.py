@@ -90,6 +90,21 @@ def test_backtest_on_tiny_series_scales_by_hand_computed_naive_errors():
     assert result.metrics.relative_mae == pytest.approx(model_mae / HAND_NAIVE_MAE)
 
 
+def test_mase_scale_is_the_naive_error_of_the_last_13_weeks_before_each_origin():
+    # A shop ten times bigger after day 100: the scale must reflect its current size only.
+    dates = pd.date_range("2024-01-01", periods=200, freq="D")
+    rng = np.random.default_rng(3)
+    values = np.where(np.arange(200) < 100, 10.0, 100.0) + rng.normal(0, 1, 200) * np.where(np.arange(200) < 100, 1, 10)
+    spec = ForecastSpec(trend="linear", fourier_order=0)
+
+    result = rolling_origin_backtest(dates, values, spec, horizon=7, n_origins=2, confidence_level=0.8)
+
+    for origin, scale in result.predictions.groupby("origin")["naive_scale"].first().items():
+        end = dates.get_loc(origin)
+        recent = values[end - 91 : end]
+        assert scale == pytest.approx(np.abs(recent[7:] - recent[:-7]).mean())
+
+
 def test_origins_tile_the_last_days_and_each_fit_sees_only_earlier_days():
     dates = pd.date_range("2024-01-01", periods=100, freq="D")
     values = 100 + np.arange(100.0) + np.random.default_rng(0).normal(0, 5, 100)

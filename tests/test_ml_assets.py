@@ -213,14 +213,9 @@ def long_revenue(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
 
 
 def test_the_chosen_forecast_beats_seasonal_naive_on_a_longer_store(long_revenue):
-    """Over 5 origins x 30 days the chosen model's MAE is below the seasonal naive forecast's on
-    the same test days (relative MAE < 1).
-
-    MASE is not the criterion: analytics_ml scales it by the seasonal naive's in-sample MAE over
-    the *whole* history before each origin, and the sample store grows from its first customer, so
-    that scale mixes early days of small revenue (small errors) with today's; MASE is then above 1
-    even for a model that halves the naive error on the test days. It is reported, not asserted.
-    """
+    """Over 5 origins x 30 days the chosen model beats the seasonal naive forecast: MASE below 1
+    (scaled by the naive's in-sample error over the 13 weeks before each origin) and a lower MAE
+    than the naive's on the same test days."""
     settings = MLSettings.from_settings(Settings())
 
     trained = train_forecast(long_revenue, settings)
@@ -228,8 +223,8 @@ def test_the_chosen_forecast_beats_seasonal_naive_on_a_longer_store(long_revenue
     metrics = trained.backtest.metrics
     assert trained.n_origins == settings.backtest_origins == 5
     assert metrics.n_points == 5 * settings.days_ahead
+    assert metrics.mase < 1
     assert metrics.relative_mae < 1
-    assert np.isfinite(metrics.mase)
     assert metrics.coverage >= 0.75
 
 
