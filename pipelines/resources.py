@@ -4,6 +4,7 @@ of the ``ml`` assets."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -120,6 +121,19 @@ class MLSettings(ConfigurableResource):
         return InsightThresholds(**{**values, "at_risk_segments": tuple(self.insight_at_risk_segments)})
 
 
+class DbtVars(ConfigurableResource):
+    """The dbt vars that the settings set (``Settings.dbt_var_overrides``), for every dbt build.
+
+    Vars left out keep the default of ``dbt_project.yml``, so the dbt project alone stays runnable.
+    """
+
+    overrides_json: str = "{}"
+
+    def cli_vars(self, warehouse_path: str) -> str:
+        """The ``--vars`` argument: the overrides and the warehouse file dbt builds in."""
+        return json.dumps({**json.loads(self.overrides_json), "warehouse_path": warehouse_path})
+
+
 def dbt_executable() -> str:
     """The ``dbt`` next to this interpreter, so that runs never depend on the caller's PATH."""
     candidate = Path(sys.executable).parent / "dbt"
@@ -140,5 +154,6 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "warehouse": DuckDBResource(database=str(settings.warehouse)),
         "source": build_source(settings),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+        "dbt_vars": DbtVars(overrides_json=json.dumps(settings.dbt_var_overrides())),
         "ml_settings": MLSettings.from_settings(settings),
     }

@@ -20,8 +20,21 @@ from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from analytics_ml.forecast import MAX_CONFIDENCE, MAX_DAYS_AHEAD, MIN_CONFIDENCE
+from pipelines.sources.schema import FUNNEL_STAGES
 
 ENV_PREFIX = "ANALYTICS_"
+FunnelStage = Literal[FUNNEL_STAGES]
+DBT_VAR_SETTINGS = (
+    "reference_date",
+    "kpi_window_days",
+    "churn_inactivity_days",
+    "churn_risk_low_multiplier",
+    "churn_risk_medium_multiplier",
+    "churn_risk_default_interval_days",
+    "top_customers_limit",
+    "funnel_stages",
+)
+"""Settings that are dbt vars of the same name."""
 
 
 class SettingsError(ValueError):
@@ -88,6 +101,19 @@ class Settings(BaseSettings):
     insight_margin_drop: float = Field(0.05, gt=0, le=1, description="Fall of the net margin that is a warning.")
     insight_margin_baseline_months: int = Field(3, ge=1, le=24, description="Months the last margin is compared to.")
 
+    # The marts' settings (dbt vars, defaults and meaning in dbt_project/dbt_project.yml). Unset: the
+    # dbt project's default; set: passed to every dbt build with --vars (see dbt_var_overrides).
+    reference_date: dt.date | None = Field(None, description="Day the marts' 'as of' metrics are computed for.")
+    kpi_window_days: int | None = Field(None, ge=1, le=366, description="Days of the KPI periods compared.")
+    churn_inactivity_days: int | None = Field(None, ge=1, le=3650, description="Days without an order that churn.")
+    churn_risk_low_multiplier: float | None = Field(None, gt=0, description="Recency / own interval still low risk.")
+    churn_risk_medium_multiplier: float | None = Field(None, gt=0, description="Recency / own interval still medium.")
+    churn_risk_default_interval_days: int | None = Field(None, ge=1, description="Interval of one-time buyers.")
+    top_customers_limit: int | None = Field(None, ge=1, le=100_000, description="Rows of marts.top_customers.")
+    funnel_stages: tuple[FunnelStage, ...] | None = Field(
+        None, min_length=2, description="Funnel stages in order (JSON list of source stages)."
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -118,6 +144,19 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_currency(cls, value: str) -> str:
         return value.upper()
+
+    @field_validator("churn_risk_medium_multiplier")
+    @classmethod
+    def _medium_above_low(cls, value: float | None, info: ValidationInfo) -> float | None:
+        low = info.data.get("churn_risk_low_multiplier")
+        if value is not None and low is not None and value <= low:
+            raise ValueError(f"must be above ANALYTICS_CHURN_RISK_LOW_MULTIPLIER={low}")
+        return value
+
+    def dbt_var_overrides(self) -> dict[str, object]:
+        """The dbt vars set in the environment, as JSON-ready values; the others keep the dbt project's default."""
+        values = self.model_dump(include=set(DBT_VAR_SETTINGS), exclude_none=True, mode="json")
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in values.items()}
 
     @property
     def warehouse(self) -> Path:

@@ -9,11 +9,13 @@ completed + refunded orders, net = gross − refunded; a refunded order still co
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import AssetSelection
+from dagster import AssetKey, AssetSelection
+from pydantic import ValidationError
 
 from pipelines.settings import Settings
 from tests.csv_store import transaction, write_table
@@ -301,3 +303,28 @@ def test_customer_rfm_matches_an_independent_pandas_computation(sample_store: Pa
     assert (actual["recency"] == expected["recency"]).all()
     assert (actual["frequency"] == expected["frequency"]).all()
     assert (actual["monetary"] - expected["monetary"].astype(float)).abs().max() < 0.005
+
+
+def test_mart_settings_from_the_environment_reach_dbt(hand_warehouse, tmp_path, monkeypatch):
+    # A copy of the hand warehouse rebuilt with two dbt vars set as ANALYTICS_* variables.
+    monkeypatch.setenv("ANALYTICS_CHURN_INACTIVITY_DAYS", "60")
+    monkeypatch.setenv("ANALYTICS_TOP_CUSTOMERS_LIMIT", "2")
+    settings = Settings(
+        data_dir=tmp_path, warehouse_path=tmp_path / "warehouse.duckdb", source="files", source_dir=tmp_path
+    )
+    shutil.copy(hand_warehouse.warehouse, settings.warehouse)
+    marts = [AssetKey(["marts", name]) for name in ("customer_rfm", "customer_metrics", "top_customers", "kpi_summary")]
+
+    run_pipeline(settings, FIRST_DAY, LAST_DAY, selection=AssetSelection.assets(*marts))
+
+    # BEN's last order was 70 days before 31 Mar: churned after 60 days of silence, 1 of 5.
+    assert query(settings, "select churn_rate from marts.customer_metrics") == [(0.2,)]
+    # The two highest lifetime values: BEN 400, ANNA 240.
+    assert query(settings, "select customer_id from marts.top_customers order by ltv_rank") == [("BEN",), ("ANNA",)]
+
+
+def test_bad_mart_settings_name_the_variable():
+    with pytest.raises(ValidationError, match="churn_risk_medium_multiplier"):
+        Settings(churn_risk_low_multiplier=2, churn_risk_medium_multiplier=1.5)
+    with pytest.raises(ValidationError, match="funnel_stages"):
+        Settings(funnel_stages=["visit", "basket"])

@@ -5,7 +5,6 @@ of severity ``error`` is a blocking check: dbt skips the models downstream of th
 the failed check fails the step, so no Python asset downstream runs on a table that failed.
 """
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +13,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 
 from pipelines.project import dbt_project
+from pipelines.resources import DbtVars
 
 
 class StorefrontDbtTranslator(DagsterDbtTranslator):
@@ -29,10 +29,10 @@ class StorefrontDbtTranslator(DagsterDbtTranslator):
     name="dbt_models",
     dagster_dbt_translator=StorefrontDbtTranslator(),
 )
-def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
-    """Build and test every selected dbt model in the warehouse file of the ``warehouse`` resource."""
-    dbt_vars = json.dumps({"warehouse_path": warehouse.database})
+def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource, dbt_vars: DbtVars):
+    """Build and test every selected dbt model in the warehouse file of the ``warehouse`` resource, with the
+    dbt vars of the settings."""
     # dbt unit tests check SQL logic, not data: the test suite runs them (tests/test_dbt_unit_tests.py),
     # so the nightly build does not pay for them.
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars]
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars.cli_vars(warehouse.database)]
     yield from dbt.cli(args, context=context).stream()
