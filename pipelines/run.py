@@ -7,6 +7,7 @@ instance under the data folder (so ``make ui`` shows it with lineage), and print
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import sys
@@ -80,6 +81,8 @@ def partition_range(settings: Settings, first: dt.date, last: dt.date) -> tuple[
             "set ANALYTICS_PARTITION_START to that day or earlier"
         )
     last_key = daily_partitions.get_last_partition_key()
+    if first.isoformat() > last_key:
+        raise SystemExit(f"{first} has no partition yet: the last complete day is {last_key}")
     return first.isoformat(), min(last.isoformat(), last_key)
 
 
@@ -104,7 +107,18 @@ def print_summary(settings: Settings, run_id: str) -> None:
     print("Open the Dagster UI with `make ui`, then http://127.0.0.1:3000 (Runs, Lineage).")
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Build the warehouse from the configured source (ANALYTICS_*).")
+    parser.add_argument(
+        "--day",
+        type=dt.date.fromisoformat,
+        help="refresh only this day's partition (YYYY-MM-DD), as the nightly schedule does; default: every day",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -113,7 +127,7 @@ def main() -> int:
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     ensure_sample_store(settings)
-    first, last = partition_range(settings, *source_day_range(settings))
+    first, last = partition_range(settings, *((args.day, args.day) if args.day else source_day_range(settings)))
     print(f"Building the warehouse from {settings.source_label}, days {first} .. {last}, as one run ...", flush=True)
 
     # Imported here: loading the definitions reads the settings, which main() validates first.

@@ -52,6 +52,27 @@ def test_bad_rows_are_quarantined_with_their_reason_and_good_rows_load(tmp_path,
     assert metadata["rows_rejected"].value == len(PLANTED)
 
 
+def test_a_repeated_id_keeps_its_latest_version_and_rejects_the_others(tmp_path, make_settings):
+    # T1 exported three times: completed, refunded later (the latest update), and once more broken.
+    refunded = {**transaction("T1", "C1", "2025-01-01 12:00:00", status="refunded"), "updated_at": "2025-01-05 09:00"}
+    broken = transaction("T1", "C1", "2025-01-01 12:00:00", amount="-1.00")
+    store = write_store(tmp_path / "store", transactions=[*GOOD_TRANSACTIONS, refunded, broken])
+    settings = make_settings(store)
+
+    run_pipeline(settings, JAN_1, JAN_2, selection=INGEST)
+
+    assert query(settings, "select status from raw.transactions where transaction_id = 'T1'") == [("refunded",)]
+    rejected = query(settings, "select row_number, reason, raw_values from raw.rejected_rows order by row_number")
+    assert [(number, reason) for number, reason, _ in rejected] == [
+        (1, "duplicate transaction_id"),
+        (5, "negative amount"),
+    ]
+    # Rejected rows keep their values as read, good or bad.
+    assert json.loads(rejected[0][2])["status"] == "completed"
+    assert json.loads(rejected[1][2])["amount"] == "-1.00"
+    assert query(settings, "select count(*) from raw.transactions") == [(3,)]
+
+
 def test_reloading_a_day_replaces_exactly_that_day(tmp_path, make_settings):
     store = write_store(tmp_path / "store")
     settings = make_settings(store)
