@@ -1,5 +1,5 @@
-"""Resources: the build warehouse, the source the raw tables come from, the dbt CLI and the settings
-of the ``ml`` assets."""
+"""Resources: the build warehouse, the source the raw tables come from, the dbt CLI, the settings
+of the ``ml`` assets and the alerting of the sensors."""
 
 from __future__ import annotations
 
@@ -16,7 +16,15 @@ from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 from sqlalchemy.engine import URL
 
+from analytics_ml.alert_rules import (
+    AlertThresholds,
+    ChurnRiskThresholds,
+    ConversionDropThresholds,
+    RevenueDropThresholds,
+    UnusualPatternThresholds,
+)
 from analytics_ml.insights import InsightThresholds
+from pipelines.alert_delivery import DeliverySettings, RetryPolicy
 from pipelines.project import dbt_project
 from pipelines.raw_tables import LoadPlan, days_between
 from pipelines.settings import Settings
@@ -134,6 +142,63 @@ class DbtVars(ConfigurableResource):
         return json.dumps({**json.loads(self.overrides_json), "warehouse_path": warehouse_path})
 
 
+@dataclass(frozen=True)
+class Alerting:
+    """The alert rules' thresholds and the delivery channels (``ANALYTICS_ALERT_*``), for the sensors.
+
+    A plain object rather than a ``ConfigurableResource``, like :class:`SqlSource`: Dagster shows a
+    configurable resource's values in its UI, and the webhook URL and the Slack token are secrets.
+    """
+
+    thresholds: AlertThresholds
+    delivery: DeliverySettings
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Alerting:
+        """The alerting of ``settings``' ``alert_*`` fields."""
+        thresholds = AlertThresholds(
+            lookback_days=settings.alert_lookback_days,
+            max_pending_share=settings.alert_max_pending_share,
+            revenue_drop=RevenueDropThresholds(
+                drop=settings.alert_revenue_drop,
+                baseline_weeks=settings.alert_revenue_baseline_weeks,
+                severity=settings.alert_revenue_drop_severity,
+            ),
+            conversion_drop=ConversionDropThresholds(
+                std_devs=settings.alert_conversion_std_devs,
+                drop=settings.alert_conversion_drop,
+                baseline_days=settings.alert_conversion_baseline_days,
+                min_trials=settings.alert_conversion_min_entered,
+                severity=settings.alert_conversion_drop_severity,
+            ),
+            unusual_pattern=UnusualPatternThresholds(
+                robust_z=settings.alert_unusual_z,
+                window_days=settings.alert_unusual_window_days,
+                baseline_weeks=settings.alert_revenue_baseline_weeks,
+                severity=settings.alert_unusual_pattern_severity,
+            ),
+            churn_risk=ChurnRiskThresholds(
+                segments=settings.alert_churn_segments,
+                segment_revenue_share=settings.alert_churn_segment_revenue_share,
+                churn_probability=settings.alert_churn_probability,
+                customer_share=settings.alert_churn_customer_share,
+                severity=settings.alert_churn_risk_severity,
+            ),
+            run_failure_severity=settings.alert_run_failure_severity,
+        )
+        delivery = DeliverySettings(
+            webhook_url=settings.alert_webhook_url,
+            slack_token=settings.alert_slack_token,
+            slack_channel=settings.alert_slack_channel,
+            policy=RetryPolicy(
+                timeout_seconds=settings.alert_delivery_timeout_seconds,
+                retries=settings.alert_delivery_retries,
+                backoff_seconds=settings.alert_delivery_backoff_seconds,
+            ),
+        )
+        return cls(thresholds=thresholds, delivery=delivery)
+
+
 def dbt_executable() -> str:
     """The ``dbt`` next to this interpreter, so that runs never depend on the caller's PATH."""
     candidate = Path(sys.executable).parent / "dbt"
@@ -156,4 +221,5 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         "dbt_vars": DbtVars(overrides_json=json.dumps(settings.dbt_var_overrides())),
         "ml_settings": MLSettings.from_settings(settings),
+        "alerting": Alerting.from_settings(settings),
     }

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 from pathlib import Path
 from typing import Literal, get_args
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -19,11 +20,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from analytics_ml.alert_rules import SEVERITIES
 from analytics_ml.forecast import MAX_CONFIDENCE, MAX_DAYS_AHEAD, MIN_CONFIDENCE
 from pipelines.sources.schema import FUNNEL_STAGES
 
 ENV_PREFIX = "ANALYTICS_"
 FunnelStage = Literal[FUNNEL_STAGES]
+Severity = Literal[SEVERITIES]
 DBT_VAR_SETTINGS = (
     "reference_date",
     "kpi_window_days",
@@ -101,6 +104,62 @@ class Settings(BaseSettings):
     insight_margin_drop: float = Field(0.05, gt=0, le=1, description="Fall of the net margin that is a warning.")
     insight_margin_baseline_months: int = Field(3, ge=1, le=24, description="Months the last margin is compared to.")
 
+    # The alert sensors (pipelines/sensors.py) and their rules (analytics_ml.alert_rules); shares are fractions.
+    alert_sensors_running: bool = Field(True, description="Alert sensors start running with the daemon.")
+    alert_sensor_interval_seconds: int = Field(60, ge=10, le=3600, description="Seconds between alert sensor ticks.")
+    alert_lookback_days: int = Field(
+        7, ge=1, le=90, description="Latest days of the marts that each evaluation checks."
+    )
+    alert_max_pending_share: float = Field(
+        0.05, ge=0, le=1, description="A day is checked once at most this share of its orders is still pending."
+    )
+    alert_revenue_drop: float = Field(
+        0.3, gt=0, lt=1, description="Fall below the same-weekday average that, below the forecast band, alerts."
+    )
+    alert_revenue_baseline_weeks: int = Field(4, ge=1, le=52, description="Previous same weekdays averaged.")
+    alert_revenue_drop_severity: Severity = Field("critical", description="Severity of a revenue drop.")
+    alert_conversion_std_devs: float = Field(
+        3.0, gt=0, le=10, description="Standard deviations below its trailing mean that a daily rate must fall."
+    )
+    alert_conversion_drop: float = Field(
+        0.2, gt=0, lt=1, description="Relative fall below its trailing mean that a daily rate must reach too."
+    )
+    alert_conversion_baseline_days: int = Field(28, ge=7, le=365, description="Days of a rate's trailing mean.")
+    alert_conversion_min_entered: int = Field(
+        30, ge=1, description="Sessions at a stage (or payment attempts) a day needs to have its rate checked."
+    )
+    alert_conversion_drop_severity: Severity = Field("warning", description="Severity of a conversion drop.")
+    alert_unusual_z: float = Field(
+        5.0, gt=0, le=50, description="Robust z-score of an unusual day's revenue or orders."
+    )
+    alert_unusual_window_days: int = Field(56, ge=14, le=365, description="Days the robust z-score compares with.")
+    alert_unusual_pattern_severity: Severity = Field("info", description="Severity of an unusual day.")
+    alert_churn_segments: tuple[str, ...] = Field(
+        ("At Risk", "Cannot Lose Them"), min_length=1, description="RFM segments whose revenue share is watched."
+    )
+    alert_churn_segment_revenue_share: float = Field(
+        0.3, gt=0, le=1, description="Revenue share of the watched segments that alerts."
+    )
+    alert_churn_probability: float = Field(
+        0.7, gt=0, lt=1, description="Model churn probability from which a customer counts as likely churned."
+    )
+    alert_churn_customer_share: float = Field(
+        0.25, gt=0, le=1, description="Share of likely churned customers that alerts."
+    )
+    alert_churn_risk_severity: Severity = Field("warning", description="Severity of a churn risk.")
+    alert_run_failure_severity: Severity = Field("critical", description="Severity of a failed nightly run.")
+    # Delivery: the log always; a webhook and Slack when configured. Both URLs and tokens are secret.
+    alert_webhook_url: SecretStr | None = Field(None, description="URL that every alert is POSTed to as JSON.")
+    alert_slack_token: SecretStr | None = Field(
+        None, description="Slack bot token (dagster-slack) to post alerts with."
+    )
+    alert_slack_channel: str = Field("#alerts", min_length=1, description="Slack channel the alerts are posted to.")
+    alert_delivery_timeout_seconds: float = Field(5.0, gt=0, le=60, description="Timeout of one delivery request.")
+    alert_delivery_retries: int = Field(2, ge=0, le=10, description="Retries of a failed delivery within one tick.")
+    alert_delivery_backoff_seconds: float = Field(
+        0.5, ge=0, le=30, description="Wait before the first retry, doubled for each further one."
+    )
+
     # The marts' settings (dbt vars, defaults and meaning in dbt_project/dbt_project.yml). Unset: the
     # dbt project's default; set: passed to every dbt build with --vars (see dbt_var_overrides).
     reference_date: dt.date | None = Field(None, description="Day the marts' 'as of' metrics are computed for.")
@@ -138,6 +197,15 @@ class Settings(BaseSettings):
         except ArgumentError:
             # Not chained: the parser's error could quote the URL, password included.
             raise ValueError("not a SQLAlchemy URL (dialect+driver://user:password@host:port/database)") from None
+        return value
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _http_webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        # The URL may carry a token, so the message never repeats it.
+        parts = urlsplit(value.get_secret_value()) if value is not None else None
+        if parts is not None and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("not an http(s) URL with a host")
         return value
 
     @field_validator("currency")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
-from dagster import AssetSelection, ExecuteInProcessResult, materialize
+from dagster import AssetSelection, DagsterInstance, ExecuteInProcessResult, materialize
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from pipelines.assets.dbt import dbt_models
@@ -41,13 +41,17 @@ def run_pipeline(
     settings: Settings,
     first_day: dt.date,
     last_day: dt.date,
+    *,
     selection: AssetSelection | None = None,
     raise_on_error: bool = True,
+    instance: DagsterInstance | None = None,
 ) -> ExecuteInProcessResult:
-    """Materialize the assets over ``first_day .. last_day`` as one run, like a backfill."""
+    """Materialize the assets over ``first_day .. last_day`` as one run, like a backfill, recorded in
+    ``instance`` if given (sensors read the materializations from there)."""
     return materialize(
         ALL_ASSETS,
         resources=build_resources(settings),
+        instance=instance,
         selection=selection,
         tags={
             ASSET_PARTITION_RANGE_START_TAG: first_day.isoformat(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,17 +69,33 @@ def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp
     assert not result.success
 
 
-def test_definitions_validate_on_the_workspace(tmp_path):
-    completed = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+def dagster_cli(*args: str, dagster_home: Path) -> subprocess.CompletedProcess:
+    """The ``dagster`` command of this environment on the project's workspace."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), *args, "-w", "workspace.yaml"],
         cwd=REPO,
-        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+        env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_definitions_validate_on_the_workspace_and_list_the_sensors(tmp_path):
+    validated = dagster_cli("definitions", "validate", dagster_home=tmp_path)
+    sensors = dagster_cli("sensor", "list", dagster_home=tmp_path)
+
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert sensors.returncode == 0, sensors.stdout + sensors.stderr
+    listed = set(re.findall(r"Sensor: (\w+) \[RUNNING\]", sensors.stdout))
+    assert listed == {
+        "revenue_drop_sensor",
+        "churn_risk_sensor",
+        "conversion_drop_sensor",
+        "nightly_run_failure_sensor",
+        "nightly_run_success_sensor",
+    }
 
 
 def test_the_nightly_schedule_refreshes_yesterdays_partition():

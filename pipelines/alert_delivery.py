@@ -1,0 +1,234 @@
+"""Delivering alerts: the log always, a webhook (HTTP POST of JSON) and Slack when configured.
+
+Every request has a timeout and a bounded number of retries (:class:`RetryPolicy`); a delivery that
+still fails is reported as failed, never raised, so the sensor stores it as failed and tries again
+on its next tick. Within one tick, a channel that failed once is not tried again for the other
+alerts: an endpoint that is down costs one bounded attempt per tick, not one per alert.
+
+Delivery is at least once: a receiver that answers after the timeout, or a tick that stops between
+sending and recording, means the same alert arrives again. Every payload carries an
+``idempotency_key`` (also the ``Idempotency-Key`` header of the webhook) to drop such repeats by.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
+
+from dagster_slack import SlackResource
+from pydantic import SecretStr
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+
+if TYPE_CHECKING:
+    # Only a type here: the store imports the assets, which import the resources, which import this.
+    from pipelines.alert_store import PendingDelivery
+
+PAYLOAD_FIELDS = (
+    "alert_key",
+    "rule",
+    "severity",
+    "status",
+    "subject",
+    "alert_date",
+    "metric",
+    "observed",
+    "expected",
+    "threshold",
+    "message",
+    "fired_at",
+    "resolved_at",
+)
+
+
+class DeliveryError(Exception):
+    """One attempt to deliver an alert on a channel failed."""
+
+
+class Logger(Protocol):
+    """What the log channel needs of a logger (Dagster's context.log or a ``logging.Logger``)."""
+
+    def warning(self, msg: str) -> None: ...
+
+
+class Channel(Protocol):
+    """A way to deliver an alert."""
+
+    name: str
+
+    def send(self, payload: Mapping[str, object]) -> None:
+        """Deliver ``payload`` (see :func:`alert_payload`) or raise :class:`DeliveryError`."""
+        ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Timeout of one request, retries after a failed one, wait before the first retry (doubled for
+    each further one)."""
+
+    timeout_seconds: float
+    retries: int
+    backoff_seconds: float
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """Where alerts go besides the log (``ANALYTICS_ALERT_*``); URL and token stay secret."""
+
+    webhook_url: SecretStr | None
+    slack_token: SecretStr | None
+    slack_channel: str
+    policy: RetryPolicy
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        """The configured channels: the log, and the webhook and Slack when set."""
+        return (
+            "log",
+            *(["webhook"] if self.webhook_url is not None else []),
+            *(["slack"] if self.slack_token is not None else []),
+        )
+
+    def channels(self, log: Logger) -> dict[str, Channel]:
+        """The configured channels by name, the log channel writing to ``log``."""
+        channels: dict[str, Channel] = {"log": LogChannel(log)}
+        if self.webhook_url is not None:
+            channels["webhook"] = WebhookChannel(self.webhook_url, self.policy.timeout_seconds)
+        if self.slack_token is not None:
+            client = SlackResource(token=self.slack_token.get_secret_value()).get_client()
+            channels["slack"] = SlackChannel(slack_client(client, self.policy.timeout_seconds), self.slack_channel)
+        return channels
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """One channel's delivery of one alert in a tick."""
+
+    alert_key: str
+    channel: str
+    delivered: bool
+    attempts: int
+    error: str | None
+
+
+def alert_payload(alert: Mapping[str, object]) -> dict[str, object]:
+    """The JSON document of an alert row: its :data:`PAYLOAD_FIELDS` (dates as ISO text) and the
+    ``idempotency_key`` ``<alert_key>@<fired_at>``, which changes only when a resolved alert fires again."""
+    payload = {name: _json_value(alert[name]) for name in PAYLOAD_FIELDS}
+    return {**payload, "idempotency_key": f"{payload['alert_key']}@{payload['fired_at']}"}
+
+
+@dataclass(frozen=True)
+class LogChannel:
+    """Alerts as warnings in the sensor's log (the Dagster UI shows them on the tick)."""
+
+    log: Logger
+    name: str = "log"
+
+    def send(self, payload: Mapping[str, object]) -> None:
+        self.log.warning(f"[{payload['severity']}] {payload['alert_key']}: {payload['message']}")
+
+
+@dataclass(frozen=True)
+class WebhookChannel:
+    """HTTP POST of the JSON payload; any answer but 2xx, and no answer within the timeout, fail."""
+
+    url: SecretStr
+    timeout_seconds: float
+    name: str = "webhook"
+
+    def send(self, payload: Mapping[str, object]) -> None:
+        request = urllib.request.Request(
+            self.url.get_secret_value(),
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json", "Idempotency-Key": str(payload["idempotency_key"])},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_seconds):
+                return
+        # The URL may hold a token: errors name only its host, and are not chained.
+        except urllib.error.HTTPError as error:
+            raise DeliveryError(f"{self.host} answered HTTP {error.code}") from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = error.reason if isinstance(error, urllib.error.URLError) else error
+            raise DeliveryError(f"{self.host} unreachable: {reason}") from None
+
+    @property
+    def host(self) -> str:
+        """``host:port`` of the URL, safe to show."""
+        parts = urlsplit(self.url.get_secret_value())
+        return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
+@dataclass(frozen=True)
+class SlackChannel:
+    """A message to a Slack channel through the dagster-slack client."""
+
+    client: WebClient
+    channel: str
+    name: str = "slack"
+
+    def send(self, payload: Mapping[str, object]) -> None:
+        text = f"*{str(payload['severity']).upper()}* {payload['rule']} ({payload['subject']}): {payload['message']}"
+        try:
+            self.client.chat_postMessage(channel=self.channel, text=text)
+        except (SlackClientError, urllib.error.URLError, OSError) as error:
+            raise DeliveryError(f"Slack: {error}") from None
+
+
+def slack_client(client: WebClient, timeout_seconds: float) -> WebClient:
+    """``client`` with the delivery timeout and without slack_sdk's own retries, so that
+    :class:`RetryPolicy` alone bounds the attempts."""
+    client.timeout = timeout_seconds
+    client.retry_handlers = []
+    return client
+
+
+def send_with_retries(
+    channel: Channel, payload: Mapping[str, object], policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep
+) -> tuple[bool, int, str | None]:
+    """Send ``payload``, retrying up to ``policy.retries`` times with doubling waits; returns
+    (delivered, attempts, last error)."""
+    error = None
+    for attempt in range(policy.retries + 1):
+        if attempt:
+            sleep(policy.backoff_seconds * 2 ** (attempt - 1))
+        try:
+            channel.send(payload)
+        except DeliveryError as failure:
+            error = str(failure)
+        else:
+            return True, attempt + 1, None
+    return False, policy.retries + 1, error
+
+
+def deliver(
+    pending: Sequence[PendingDelivery], channels: Mapping[str, Channel], policy: RetryPolicy
+) -> list[DeliveryOutcome]:
+    """Deliver each pending alert on its channels; a channel that fails is not tried again in this
+    call (it waits for the next tick)."""
+    outcomes, failed_channels = [], set()
+    for item in pending:
+        payload = alert_payload(item.alert)
+        for name in item.channels:
+            if name in failed_channels:
+                continue
+            delivered, attempts, error = send_with_retries(channels[name], payload, policy)
+            if not delivered:
+                failed_channels.add(name)
+            outcomes.append(DeliveryOutcome(str(payload["alert_key"]), name, delivered, attempts, error))
+    return outcomes
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value

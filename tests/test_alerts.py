@@ -1,0 +1,478 @@
+"""The alert sensors on a store with planted events: what fires, exactly once, and what is delivered.
+
+The planted store is the sample store with 2,000 customers (enough orders a day for the forecast's
+band and the funnel's daily rates to be meaningful) where one Tuesday's orders are worth half and
+one Thursday loses the payment step of every second checkout session. The expected figures are
+worked out from the planted source files with SQL of their own, not read from the marts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import logging
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import (
+    AssetMaterialization,
+    DagsterEventType,
+    DagsterInstance,
+    MultiAssetSensorDefinition,
+    RunStatusSensorContext,
+    SensorResult,
+    build_multi_asset_sensor_context,
+    build_run_status_sensor_context,
+)
+from pydantic import SecretStr
+
+from analytics_ml.alert_rules import CONVERSION_DROP, REVENUE_DROP, RUN_FAILURE, Alert, RuleResult
+from pipelines.alert_checks import ALERT_CHECKS, CHURN_CHECK, CONVERSION_CHECK, REVENUE_CHECK, AlertCheck
+from pipelines.alert_store import ALERTS_TABLE, FEED_VIEW
+from pipelines.definitions import defs
+from pipelines.resources import Alerting, build_resources
+from pipelines.sensors import (
+    churn_risk_sensor,
+    conversion_drop_sensor,
+    nightly_run_failure_sensor,
+    nightly_run_success_sensor,
+    process_alerts,
+    revenue_drop_sensor,
+)
+from pipelines.settings import Settings, SettingsError, load_settings
+from pipelines.sources.sample_store import generate_sample_store
+from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, isolated_settings, query, run_pipeline
+
+PLANTED_SPEC = dataclasses.replace(SAMPLE_SPEC, customers=2000)
+REVENUE_DROP_DAY = dt.date(2025, 3, 25)  # a Tuesday, settled (the last two days still have pending orders)
+CONVERSION_DROP_DAY = dt.date(2025, 3, 27)  # a Thursday
+CHECKOUT_STEP = "checkout→payment_initiated"
+
+
+def plant_events(store: Path) -> None:
+    """Halve every order amount of REVENUE_DROP_DAY; drop the payment events of every second session
+    that reached checkout on CONVERSION_DROP_DAY."""
+    transactions = store / "transactions" / "part-00000.parquet"
+    funnel = store / "funnel_events" / "part-00000.parquet"
+    with duckdb.connect() as con:
+        con.execute(
+            f"""copy (
+                select * replace (
+                    case when cast(created_at as date) = date '{REVENUE_DROP_DAY}' then amount / 2 else amount end
+                    as amount
+                )
+                from read_parquet('{transactions}')
+            ) to '{transactions}.planted' (format parquet)"""
+        )
+        con.execute(
+            f"""copy (
+                with checkout_sessions as (
+                    select session_id, row_number() over (order by session_id) as n
+                    from read_parquet('{funnel}')
+                    where stage = 'checkout' and cast(occurred_at as date) = date '{CONVERSION_DROP_DAY}'
+                )
+                select *
+                from read_parquet('{funnel}')
+                where not (
+                    stage in ('payment_initiated', 'payment_completed')
+                    and session_id in (select session_id from checkout_sessions where n % 2 = 0)
+                )
+            ) to '{funnel}.planted' (format parquet)"""
+        )
+    for path in (transactions, funnel):
+        Path(f"{path}.planted").replace(path)
+
+
+@dataclasses.dataclass(frozen=True)
+class PlantedBuild:
+    """The pipeline built over the planted store, its runs recorded in ``instance``."""
+
+    store: Path
+    settings: Settings
+    instance: DagsterInstance
+
+
+@pytest.fixture(scope="module")
+def planted_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlantedBuild]:
+    store = tmp_path_factory.mktemp("planted_store")
+    generate_sample_store(store, PLANTED_SPEC)
+    plant_events(store)
+    settings = isolated_settings(tmp_path_factory.mktemp("planted_warehouse"), store)
+    with DagsterInstance.ephemeral() as instance:
+        run_pipeline(settings, SAMPLE_FIRST_DAY, PLANTED_SPEC.end_date, instance=instance)
+        yield PlantedBuild(store, settings, instance)
+
+
+@pytest.fixture
+def warehouse(planted_build: PlantedBuild, tmp_path: Path) -> Settings:
+    """Settings of a copy of the planted warehouse, so that each test starts with no alerts."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(planted_build.settings.warehouse, copy)
+    return planted_build.settings.model_copy(update={"warehouse_path": copy, "data_dir": tmp_path})
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """Stores each POSTed JSON document (and its Idempotency-Key) on the server."""
+
+    def do_POST(self) -> None:  # noqa: N802 (the name http.server calls)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.received.append((self.headers["Idempotency-Key"], body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's signature)
+        """Quiet: the test reads what arrived, not the server's log."""
+
+
+@contextlib.contextmanager
+def webhook_server(port: int = 0) -> Iterator[ThreadingHTTPServer]:
+    """A real HTTP server on loopback that records what is POSTed to it."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), Receiver)
+    server.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (yet)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def alerting(settings: Settings, **overrides: object) -> Alerting:
+    """The alerting of ``settings`` with some ``alert_*`` settings replaced."""
+    return Alerting.from_settings(settings.model_copy(update=overrides))
+
+
+def evaluate_sensor(
+    sensor: MultiAssetSensorDefinition,
+    check: AlertCheck,
+    settings: Settings,
+    instance: DagsterInstance,
+    **alert_settings,
+) -> tuple[SensorResult, str | None]:
+    """One tick of a data sensor on the instance's latest materializations; returns its result and cursor."""
+    return evaluate_sensor_from(None, sensor, check, settings, instance, **alert_settings)
+
+
+def evaluate_sensor_from(
+    cursor: str | None,
+    sensor: MultiAssetSensorDefinition,
+    check: AlertCheck,
+    settings: Settings,
+    instance: DagsterInstance,
+    **alert_settings: object,
+) -> tuple[SensorResult, str | None]:
+    """One tick of a data sensor that starts from ``cursor`` (None: every materialization is new)."""
+    resources = {"warehouse": build_resources(settings)["warehouse"], "alerting": alerting(settings, **alert_settings)}
+    with build_multi_asset_sensor_context(
+        monitored_assets=list(check.monitored), instance=instance, cursor=cursor, definitions=defs, resources=resources
+    ) as context:
+        result = sensor(context)
+        return result, context.cursor
+
+
+def stored_alerts(settings: Settings) -> list[dict[str, object]]:
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        cursor = con.execute(f"select * from {ALERTS_TABLE} order by alert_key")
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def report_rebuilt(instance: DagsterInstance, check: AlertCheck) -> None:
+    """Record new materializations of the check's tables, as a later run that rebuilds them does."""
+    for key in check.monitored:
+        instance.report_runless_asset_event(AssetMaterialization(key))
+
+
+def planted_net_revenue(store: Path, day: dt.date) -> float:
+    """Completed minus refunded amounts of the orders created on ``day``, from the source file."""
+    with duckdb.connect() as con:
+        (revenue,) = con.execute(
+            f"""select sum(case status when 'completed' then amount when 'refunded' then 0 end)
+            from read_parquet('{store}/transactions/*.parquet')
+            where cast(created_at as date) = ? and status in ('completed', 'refunded')""",
+            [day],
+        ).fetchone()
+    return revenue
+
+
+# ---------------------------------------------------------------------------------------------
+# Planted events
+
+
+def test_half_a_days_revenue_fires_one_revenue_drop_alert_once(planted_build, warehouse):
+    with webhook_server() as server:
+        url = SecretStr(f"http://127.0.0.1:{server.server_address[1]}/alerts")
+        first, cursor = evaluate_sensor(
+            revenue_drop_sensor, REVENUE_CHECK, warehouse, planted_build.instance, alert_webhook_url=url
+        )
+        again, _ = evaluate_sensor_from(
+            cursor, revenue_drop_sensor, REVENUE_CHECK, warehouse, planted_build.instance, alert_webhook_url=url
+        )
+        report_rebuilt(planted_build.instance, REVENUE_CHECK)
+        rebuilt, _ = evaluate_sensor_from(
+            cursor, revenue_drop_sensor, REVENUE_CHECK, warehouse, planted_build.instance, alert_webhook_url=url
+        )
+
+    alerts = stored_alerts(warehouse)
+    assert [(alert["rule"], alert["alert_date"]) for alert in alerts] == [(REVENUE_DROP, REVENUE_DROP_DAY)]
+    (alert,) = alerts
+    assert alert["observed"] == pytest.approx(planted_net_revenue(planted_build.store, REVENUE_DROP_DAY))
+    previous_tuesdays = [REVENUE_DROP_DAY - dt.timedelta(weeks=week) for week in range(1, 5)]
+    usual = sum(planted_net_revenue(planted_build.store, day) for day in previous_tuesdays) / 4
+    assert alert["expected"] == pytest.approx(usual)
+    assert alert["observed"] < 0.6 * usual
+    assert (alert["status"], alert["log_delivery"], alert["webhook_delivery"]) == ("open", "delivered", "delivered")
+    assert [body["alert_key"] for _, body in server.received] == [f"revenue_drop:{REVENUE_DROP_DAY}"]
+    assert server.received[0][0] == server.received[0][1]["idempotency_key"]
+    assert [event.asset_key.to_user_string() for event in first.asset_events] == ["alerts/alerts"]
+    assert (again.asset_events, rebuilt.asset_events) == ([], []), "nothing new fired or delivered"
+    assert "fired 0, still open 1" in rebuilt.skip_reason.skip_message
+
+
+def test_a_checkout_drop_fires_one_conversion_drop_alert(planted_build, warehouse):
+    result, _ = evaluate_sensor(conversion_drop_sensor, CONVERSION_CHECK, warehouse, planted_build.instance)
+
+    alerts = stored_alerts(warehouse)
+    assert [alert["alert_key"] for alert in alerts] == [f"{CONVERSION_DROP}:{CONVERSION_DROP_DAY}/{CHECKOUT_STEP}"]
+    with duckdb.connect() as con:
+        reached, paid = con.execute(
+            f"""with sessions as (
+                select session_id, bool_or(stage = 'checkout') as checkout, bool_or(stage = 'payment_initiated') as paid
+                from read_parquet('{planted_build.store}/funnel_events/*.parquet')
+                group by session_id
+                having cast(min(occurred_at) as date) = ?
+            )
+            select count(*) filter (checkout), count(*) filter (checkout and paid) from sessions""",
+            [CONVERSION_DROP_DAY],
+        ).fetchone()
+    assert alerts[0]["observed"] == pytest.approx(paid / reached)
+    assert alerts[0]["observed"] < 0.6 * alerts[0]["expected"]
+    assert "fired 1" in result.skip_reason.skip_message
+
+
+def test_ordinary_weeks_raise_no_alarm(warehouse):
+    thresholds = dataclasses.replace(alerting(warehouse).thresholds, lookback_days=28)
+    with duckdb.connect(str(warehouse.warehouse), read_only=True) as con:
+        results = [result for check in ALERT_CHECKS for result in check.evaluate(con, thresholds)]
+
+    judged = {result.rule: len(result.judged) for result in results}
+    fired = sorted(alert.key for result in results for alert in result.alerts)
+    # 26 settled days (the last two have pending orders), two subjects a day for unusual patterns.
+    assert judged["revenue_drop"] == 26 and judged["unusual_pattern"] == 52
+    assert judged["conversion_drop"] >= 26 * 4, "every step with enough sessions is judged each day"
+    assert judged["churn_risk"] == 2
+    assert fired == [
+        f"{CONVERSION_DROP}:{CONVERSION_DROP_DAY}/{CHECKOUT_STEP}",
+        f"{REVENUE_DROP}:{REVENUE_DROP_DAY}",
+    ], "four weeks of weekly seasonality raise nothing but the two planted events"
+
+
+def test_churn_risk_fires_when_the_at_risk_share_passes_its_threshold_and_resolves_below_it(planted_build, warehouse):
+    (at_risk_share,) = query(
+        warehouse,
+        "select sum(revenue) filter (segment in ('At Risk', 'Cannot Lose Them')) / sum(revenue) "
+        "from marts.customer_segments",
+    )[0]
+    above, below = at_risk_share * 0.9, min(at_risk_share * 1.1, 1.0)
+
+    evaluate_sensor(
+        churn_risk_sensor, CHURN_CHECK, warehouse, planted_build.instance, alert_churn_segment_revenue_share=above
+    )
+    fired = stored_alerts(warehouse)
+    evaluate_sensor(
+        churn_risk_sensor, CHURN_CHECK, warehouse, planted_build.instance, alert_churn_segment_revenue_share=below
+    )
+    resolved = stored_alerts(warehouse)
+
+    assert [(alert["alert_key"], alert["status"]) for alert in fired] == [("churn_risk:at_risk_segments", "open")]
+    assert fired[0]["observed"] == pytest.approx(at_risk_share)
+    assert [(alert["alert_key"], alert["status"]) for alert in resolved] == [
+        ("churn_risk:at_risk_segments", "resolved")
+    ]
+    assert resolved[0]["resolved_at"] is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Nightly runs
+
+
+def execute_nightly(settings: Settings, instance: DagsterInstance, day: dt.date):
+    """The nightly_refresh job for ``day``, as the schedule launches it."""
+    job = defs.resolve_job_def("nightly_refresh")
+    return job.execute_in_process(
+        partition_key=day.isoformat(),
+        instance=instance,
+        resources=build_resources(settings),
+        raise_on_error=False,
+    )
+
+
+def run_sensor_context(
+    sensor_name: str, settings: Settings, instance: DagsterInstance, run_id: str, event_type: DagsterEventType
+) -> RunStatusSensorContext:
+    """The context a run status sensor gets for the run's ``event_type`` event."""
+    (record,) = instance.get_records_for_run(run_id, of_type=event_type).records
+    return build_run_status_sensor_context(
+        sensor_name=sensor_name,
+        dagster_event=record.event_log_entry.dagster_event,
+        dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(run_id),
+        resources={"warehouse": build_resources(settings)["warehouse"], "alerting": alerting(settings)},
+    )
+
+
+def test_a_failed_night_alerts_once_and_resolves_when_the_day_is_rerun(planted_build, warehouse, tmp_path):
+    instance = planted_build.instance
+    missing_source = warehouse.model_copy(update={"source_dir": tmp_path / "no_such_folder"})
+    failed = execute_nightly(missing_source, instance, REVENUE_DROP_DAY)
+    assert not failed.success
+    with run_sensor_context(
+        "nightly_run_failure_sensor", warehouse, instance, failed.run_id, DagsterEventType.RUN_FAILURE
+    ) as context:
+        nightly_run_failure_sensor(context.for_run_failure())
+        nightly_run_failure_sensor(context.for_run_failure())  # the same failure seen again (a repeated tick)
+    open_alerts = stored_alerts(warehouse)
+    rerun = execute_nightly(warehouse, instance, REVENUE_DROP_DAY)
+    assert rerun.success
+    with run_sensor_context(
+        "nightly_run_success_sensor", warehouse, instance, rerun.run_id, DagsterEventType.RUN_SUCCESS
+    ) as context:
+        nightly_run_success_sensor(context)
+    evaluate_sensor(revenue_drop_sensor, REVENUE_CHECK, warehouse, instance)
+    evaluate_sensor(revenue_drop_sensor, REVENUE_CHECK, warehouse, instance)
+
+    subject = f"nightly_refresh/{REVENUE_DROP_DAY}"
+    assert [(alert["rule"], alert["subject"], alert["status"]) for alert in open_alerts] == [
+        (RUN_FAILURE, subject, "open")
+    ]
+    assert f"{missing_source.source_dir} does not exist" in open_alerts[0]["message"]
+    assert {(alert["rule"], alert["subject"], alert["status"]) for alert in stored_alerts(warehouse)} == {
+        (RUN_FAILURE, subject, "resolved"),
+        (REVENUE_DROP, REVENUE_DROP_DAY.isoformat(), "open"),
+    }, "the re-run day's revenue drop is recorded once, however often it is judged"
+
+
+# ---------------------------------------------------------------------------------------------
+# Webhook delivery
+
+
+def planted_alert(day: dt.date) -> Alert:
+    return Alert(
+        rule=REVENUE_DROP,
+        severity="critical",
+        subject=day.isoformat(),
+        alert_date=day,
+        metric="net_revenue",
+        observed=50.0,
+        expected=100.0,
+        threshold=70.0,
+        message=f"Net revenue on {day} was 50, half its usual 100.",
+    )
+
+
+def test_a_webhook_that_is_down_gets_the_alert_once_it_is_up(tmp_path, caplog):
+    path = tmp_path / "warehouse.duckdb"
+    port = free_port()
+    settings = isolated_settings(tmp_path, tmp_path).model_copy(
+        update={
+            "alert_webhook_url": SecretStr(f"http://127.0.0.1:{port}/hook?token=secret"),
+            "alert_delivery_retries": 1,
+            "alert_delivery_backoff_seconds": 0.0,
+        }
+    )
+    alert = planted_alert(dt.date(2025, 3, 25))
+    log = logging.getLogger("test_alerts")
+
+    down = process_alerts(
+        path, lambda con: [RuleResult(REVENUE_DROP, (alert.subject,), (alert,))], alerting(settings), log
+    )
+    while_down = stored_alerts(settings)
+    with webhook_server(port) as server:
+        up = process_alerts(path, None, alerting(settings), log)
+        later = process_alerts(path, None, alerting(settings), log)
+    delivered = stored_alerts(settings)
+
+    assert [(outcome.channel, outcome.delivered, outcome.attempts) for outcome in down.deliveries] == [
+        ("log", True, 1),
+        ("webhook", False, 2),
+    ]
+    assert (while_down[0]["webhook_delivery"], while_down[0]["log_delivery"]) == ("failed", "delivered")
+    assert while_down[0]["delivery_error"].startswith(f"webhook: 127.0.0.1:{port} unreachable")
+    assert "secret" not in while_down[0]["delivery_error"]
+    assert [(outcome.channel, outcome.delivered) for outcome in up.deliveries] == [("webhook", True)]
+    assert later.deliveries == []
+    assert [body["alert_key"] for _, body in server.received] == [alert.key]
+    assert server.received[0][1]["observed"] == 50.0
+    assert (delivered[0]["webhook_delivery"], delivered[0]["delivery_error"]) == ("delivered", None)
+
+
+def test_the_feed_lists_open_alerts_first_then_latest_first(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    settings = isolated_settings(tmp_path, tmp_path)
+    log = logging.getLogger("test_alerts")
+    days = [dt.date(2025, 3, 20), dt.date(2025, 3, 21), dt.date(2025, 3, 22)]
+    for day in days:
+        alert = planted_alert(day)
+        process_alerts(
+            path, lambda con, a=alert: [RuleResult(REVENUE_DROP, (a.subject,), (a,))], alerting(settings), log
+        )
+    # 2025-03-21 judged again without firing: it resolves.
+    process_alerts(path, lambda con: [RuleResult(REVENUE_DROP, ("2025-03-21",), ())], alerting(settings), log)
+
+    feed = query(settings, f"select subject, status from {FEED_VIEW}")
+    assert feed == [("2025-03-22", "open"), ("2025-03-20", "open"), ("2025-03-21", "resolved")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+
+
+@pytest.fixture
+def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """load_settings reads the environment again, before and after the test."""
+    load_settings.cache_clear()
+    yield monkeypatch
+    load_settings.cache_clear()
+
+
+def test_a_webhook_url_that_is_not_http_is_named_without_its_value(fresh_settings):
+    fresh_settings.setenv("ANALYTICS_ALERT_WEBHOOK_URL", "ftp://hooks.example.com/secret-token")
+
+    with pytest.raises(
+        SettingsError, match=r"ANALYTICS_ALERT_WEBHOOK_URL='\*+' is invalid: .*not an http\(s\) URL"
+    ) as e:
+        load_settings()
+    assert "secret-token" not in str(e.value)
+
+
+def test_alert_thresholds_and_severities_come_from_the_environment(fresh_settings):
+    fresh_settings.setenv("ANALYTICS_ALERT_REVENUE_DROP", "0.4")
+    fresh_settings.setenv("ANALYTICS_ALERT_CHURN_SEGMENTS", '["At Risk"]')
+    fresh_settings.setenv("ANALYTICS_ALERT_CONVERSION_DROP_SEVERITY", "critical")
+
+    thresholds = Alerting.from_settings(load_settings()).thresholds
+
+    assert thresholds.revenue_drop.drop == 0.4
+    assert thresholds.churn_risk.segments == ("At Risk",)
+    assert thresholds.conversion_drop.severity == "critical"
+    fresh_settings.setenv("ANALYTICS_ALERT_CONVERSION_DROP_SEVERITY", "urgent")
+    load_settings.cache_clear()
+    with pytest.raises(SettingsError, match=r"ANALYTICS_ALERT_CONVERSION_DROP_SEVERITY='urgent' is invalid"):
+        load_settings()
