@@ -9,8 +9,10 @@ DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 # Runs launched by `make run` and the UI of `make ui` share one Dagster instance under the data folder.
 export DAGSTER_HOME ?= $(abspath $(or $(ANALYTICS_DATA_DIR),data))/dagster_home
+# A backfill launched as one run plans one event per asset, not one per asset and day (see pipelines/run.py).
+export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 
-.PHONY: run test ui install lint clean
+.PHONY: run test ui install lint clean bench bench-smoke
 
 run: install  ## build the whole warehouse from the embedded sample store and print a summary
 	$(PY) -m pipelines.run
@@ -20,6 +22,12 @@ test: install  ## run the whole test suite
 
 ui: install  ## the Dagster UI on http://127.0.0.1:3000 with the runs of `make run`
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: install  ## build stores of 0.1, 1 and 10 million transactions; print the timings, write bench/results.json
+	$(PY) -m bench.pipeline_bench
+
+bench-smoke: install  ## the benchmark at 100k transactions only; fails if any figure is missing
+	$(PY) -m bench.pipeline_bench --smoke --out bench/.cache/smoke-results.json
 
 lint: install
 	$(VENV)/bin/ruff check pipelines analytics_ml tests bench

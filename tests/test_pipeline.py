@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 from dagster import AssetKey, AssetSelection, build_schedule_context
 
+from pipelines.assets.dbt import prune_target_folders
 from pipelines.definitions import defs
 from pipelines.schedules import nightly_refresh_schedule
 from tests.csv_store import write_store
@@ -107,3 +108,16 @@ def test_the_nightly_schedule_refreshes_yesterdays_partition():
     assert nightly_refresh_schedule.cron_schedule == "0 2 * * *"
     assert [request.partition_key for request in requests] == ["2026-03-09"]
     assert nightly_refresh_schedule.job_name == "nightly_refresh"
+
+
+def test_only_the_newest_dbt_target_folders_are_kept(tmp_path):
+    for age in range(12):
+        folder = tmp_path / f"dbt_models-{age:07d}-abc"
+        folder.mkdir()
+        os.utime(folder, (1_700_000_000 - age, 1_700_000_000 - age))
+    (tmp_path / "compiled").mkdir()
+
+    prune_target_folders(tmp_path, "dbt_models", keep=10)
+
+    kept = sorted(path.name for path in tmp_path.iterdir())
+    assert kept == ["compiled", *(f"dbt_models-{age:07d}-abc" for age in range(10))]

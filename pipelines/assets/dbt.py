@@ -5,7 +5,9 @@ of severity ``error`` is a blocking check: dbt skips the models downstream of th
 the failed check fails the step, so no Python asset downstream runs on a table that failed.
 """
 
+import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext
@@ -14,6 +16,11 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.project import dbt_project
 from pipelines.resources import DbtVars
+
+KEPT_TARGET_FOLDERS = 10
+"""dagster-dbt gives every invocation a target folder of its own (about 8 MB: manifest, run results,
+compiled SQL); the latest ones are kept for debugging, older ones are removed so nightly runs do not
+fill the disk."""
 
 
 class StorefrontDbtTranslator(DagsterDbtTranslator):
@@ -35,4 +42,13 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: D
     # dbt unit tests check SQL logic, not data: the test suite runs them (tests/test_dbt_unit_tests.py),
     # so the nightly build does not pay for them.
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars.cli_vars(warehouse.database)]
-    yield from dbt.cli(args, context=context).stream()
+    invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+    prune_target_folders(invocation.target_path.parent, invocation.target_path.name.split("-", 1)[0])
+
+
+def prune_target_folders(target_root: Path, prefix: str, keep: int = KEPT_TARGET_FOLDERS) -> None:
+    """Remove all but the ``keep`` newest ``<prefix>-*`` invocation folders under ``target_root``."""
+    folders = sorted(target_root.glob(f"{prefix}-*"), key=lambda folder: folder.stat().st_mtime, reverse=True)
+    for folder in folders[keep:]:
+        shutil.rmtree(folder)
