@@ -216,7 +216,9 @@ def build_resources(settings: Settings) -> dict[str, object]:
     """The resources of one configuration (the dbt asset hands ``warehouse``'s path to dbt)."""
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     return {
-        "warehouse": DuckDBResource(database=str(settings.warehouse)),
+        "warehouse": DuckDBResource(
+            database=str(settings.warehouse), connection_config={"memory_limit": settings.duckdb_memory_limit}
+        ),
         "source": build_source(settings),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         "dbt_vars": DbtVars(overrides_json=json.dumps(settings.dbt_var_overrides())),

@@ -36,6 +36,7 @@ DBT_VAR_SETTINGS = (
     "churn_risk_default_interval_days",
     "top_customers_limit",
     "funnel_stages",
+    "duckdb_memory_limit",
 )
 """Settings that are dbt vars of the same name."""
 
@@ -56,6 +57,11 @@ class Settings(BaseSettings):
     )
     warehouse_path: Path | None = Field(None, description="The build DuckDB file; default <data_dir>/warehouse.duckdb.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    duckdb_memory_limit: str = Field(
+        "1GB",
+        pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="Memory DuckDB may use in each build process (ingest, dbt); beyond it, it spills to disk.",
+    )
 
     source: Literal["sample", "files", "sql"] = Field("sample", description="Where raw data comes from.")
     source_dir: Path | None = Field(None, description="Folder of source files; default <data_dir>/sample_store.")

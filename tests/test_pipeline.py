@@ -12,11 +12,15 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pytest
 from dagster import AssetKey, AssetSelection, build_schedule_context
+from pydantic import ValidationError
 
 from pipelines.assets.dbt import prune_target_folders
 from pipelines.definitions import defs
+from pipelines.resources import build_resources
 from pipelines.schedules import nightly_refresh_schedule
+from pipelines.settings import Settings
 from tests.csv_store import write_store
 from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
 
@@ -121,3 +125,15 @@ def test_only_the_newest_dbt_target_folders_are_kept(tmp_path):
 
     kept = sorted(path.name for path in tmp_path.iterdir())
     assert kept == ["compiled", *(f"dbt_models-{age:07d}-abc" for age in range(10))]
+
+
+def test_the_duckdb_memory_limit_reaches_the_warehouse_and_dbt(tmp_path):
+    settings = Settings(data_dir=tmp_path, duckdb_memory_limit="512MB")
+
+    with build_resources(settings)["warehouse"].get_connection() as con:
+        (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
+
+    assert limit == "488.2 MiB", "512 MB is 488.3 MiB"
+    assert settings.dbt_var_overrides()["duckdb_memory_limit"] == "512MB"
+    with pytest.raises(ValidationError, match="duckdb_memory_limit"):
+        Settings(duckdb_memory_limit="a lot")
