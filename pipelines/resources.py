@@ -199,6 +199,12 @@ class Alerting:
         return cls(thresholds=thresholds, delivery=delivery)
 
 
+class ServingSnapshot(ConfigurableResource):
+    """Where the ``serving`` asset publishes the readers' snapshot (``ANALYTICS_SERVING_PATH``)."""
+
+    path: str
+
+
 def dbt_executable() -> str:
     """The ``dbt`` next to this interpreter, so that runs never depend on the caller's PATH."""
     candidate = Path(sys.executable).parent / "dbt"
@@ -224,4 +230,5 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "dbt_vars": DbtVars(overrides_json=json.dumps(settings.dbt_var_overrides())),
         "ml_settings": MLSettings.from_settings(settings),
         "alerting": Alerting.from_settings(settings),
+        "serving": ServingSnapshot(path=str(settings.serving)),
     }

@@ -17,6 +17,7 @@ import pandas as pd
 from dagster import DagsterInstance
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from pipelines.serving import current_exports
 from pipelines.settings import Settings, SettingsError, load_settings
 from pipelines.sources.files import register_source_rows
 from pipelines.sources.mapping import load_mapping
@@ -104,6 +105,8 @@ def print_summary(settings: Settings, run_id: str) -> None:
         value = kpis[column]
         print(f"  {label:<32} {'n/a' if pd.isna(value) else fmt.format(value)}")
     print(f"\nWarehouse: {settings.warehouse}")
+    print(f"Readers' snapshot: {settings.serving} (Parquet in {current_exports(settings.serving)})")
+    print("Dashboard and JSON API: ANALYTICS_API_TOKEN=<a secret> make serve, then http://127.0.0.1:8000")
     print(f"Dagster run {run_id} is recorded in {settings.dagster_home}")
     print("Open the Dagster UI with `make ui`, then http://127.0.0.1:3000 (Runs, Lineage).")
 

@@ -64,7 +64,8 @@ from pipelines.alert_store import (
     record_results,
 )
 from pipelines.jobs import nightly_refresh
-from pipelines.resources import Alerting
+from pipelines.resources import Alerting, ServingSnapshot
+from pipelines.serving import refresh_alerts
 from pipelines.settings import load_settings
 
 ALERTS_ASSET = AssetKey([ALERTS_SCHEMA, "alerts"])
@@ -141,10 +142,13 @@ def active_run(instance: DagsterInstance) -> str | None:
     return records[0].dagster_run.run_id if records else None
 
 
-def process_alerts(path: Path, evaluate: Evaluation | None, alerting: Alerting, log: Logger) -> TickReport:
+def process_alerts(
+    path: Path, evaluate: Evaluation | None, alerting: Alerting, log: Logger, serving: Path | None = None
+) -> TickReport:
     """Record what ``evaluate`` finds (if given), then deliver every alert still pending or failed.
 
-    Raises :class:`WarehouseBusy` when the warehouse cannot be opened; then nothing of this tick
+    When anything changed and ``serving`` is given, the readers' snapshot there is republished
+    with the new alerts. Raises :class:`WarehouseBusy` when the warehouse cannot be opened; then nothing of this tick
     is recorded (or, if only the second opening fails, the deliveries are not, and the next tick
     sends them again: at least once).
     """
@@ -157,7 +161,7 @@ def process_alerts(path: Path, evaluate: Evaluation | None, alerting: Alerting, 
             report.recorded = record_results(con, evaluate(con), now, channels)
         pending = pending_deliveries(con, channels)
     report.deliveries = deliver(pending, alerting.delivery.channels(log), alerting.delivery.policy)
-    if report.deliveries:
+    if report.deliveries or (report.changed and serving is not None):
         with open_warehouse(path) as con:
             for outcome in report.deliveries:
                 record_delivery(
@@ -168,6 +172,9 @@ def process_alerts(path: Path, evaluate: Evaluation | None, alerting: Alerting, 
                     attempts=outcome.attempts,
                     error=outcome.error,
                 )
+            if report.changed and serving is not None:
+                # Readers see alerts through the snapshot: republish it with the new alerts only.
+                refresh_alerts(con, serving)
     return report
 
 
@@ -177,7 +184,11 @@ def tick_result(report: TickReport) -> SensorResult:
 
 
 def evaluate_check(
-    context: MultiAssetSensorEvaluationContext, check: AlertCheck, warehouse: DuckDBResource, alerting: Alerting
+    context: MultiAssetSensorEvaluationContext,
+    check: AlertCheck,
+    warehouse: DuckDBResource,
+    alerting: Alerting,
+    serving: ServingSnapshot,
 ) -> SensorResult | SkipReason:
     """One tick of a check's sensor: judge the data if every watched table is new, deliver what waits.
 
@@ -193,7 +204,7 @@ def evaluate_check(
     fresh = all(record is not None for record in context.latest_materialization_records_by_key().values())
     evaluate = (lambda con: check.evaluate(con, alerting.thresholds)) if fresh else None
     try:
-        report = process_alerts(path, evaluate, alerting, context.log)
+        report = process_alerts(path, evaluate, alerting, context.log, Path(serving.path))
     except WarehouseBusy as busy:
         return SkipReason(f"{busy}; trying again next tick")
     if fresh:
@@ -205,9 +216,12 @@ def check_sensor(check: AlertCheck) -> MultiAssetSensorDefinition:
     """The multi-asset sensor of ``check``, named after it."""
 
     def _sensor(
-        context: MultiAssetSensorEvaluationContext, warehouse: DuckDBResource, alerting: ResourceParam[Alerting]
+        context: MultiAssetSensorEvaluationContext,
+        warehouse: DuckDBResource,
+        alerting: ResourceParam[Alerting],
+        serving: ServingSnapshot,
     ) -> SensorResult | SkipReason:
-        return evaluate_check(context, check, warehouse, alerting)
+        return evaluate_check(context, check, warehouse, alerting, serving)
 
     # Dagster steers run-launching sensors to declarative automation; storing and sending alerts is
     # the side effect it keeps multi-asset sensors for, so its supersession warning does not apply.
@@ -277,12 +291,16 @@ def run_failure_reason(context: RunFailureSensorContext) -> str:
 
 
 def process_run_alert(
-    context: RunStatusSensorContext, result: RuleResult, warehouse: DuckDBResource, alerting: Alerting
+    context: RunStatusSensorContext,
+    result: RuleResult,
+    warehouse: DuckDBResource,
+    alerting: Alerting,
+    serving: ServingSnapshot,
 ) -> SensorResult:
     """Record ``result`` and deliver at once, even while another run is in progress (the file is
     held for milliseconds): Dagster shows a run status sensor each event once, so it cannot wait
     for a later tick. A warehouse that cannot be opened fails the tick, visibly."""
-    report = process_alerts(Path(warehouse.database), lambda con: [result], alerting, context.log)
+    report = process_alerts(Path(warehouse.database), lambda con: [result], alerting, context.log, Path(serving.path))
     return tick_result(report)
 
 
@@ -294,12 +312,16 @@ def process_run_alert(
     default_status=DEFAULT_STATUS,
 )
 def nightly_run_failure_sensor(
-    context: RunFailureSensorContext, warehouse: DuckDBResource, alerting: ResourceParam[Alerting]
+    context: RunFailureSensorContext,
+    warehouse: DuckDBResource,
+    alerting: ResourceParam[Alerting],
+    serving: ServingSnapshot,
 ) -> SensorResult:
     """Store and deliver the failed run's alert (one per job and days: a failing retry fires no second one)."""
     error = run_failure_reason(context)
     alert = run_failure_alert(context.dagster_run, error, alerting.thresholds.run_failure_severity)
-    return process_run_alert(context, RuleResult(RUN_FAILURE, (alert.subject,), (alert,)), warehouse, alerting)
+    result = RuleResult(RUN_FAILURE, (alert.subject,), (alert,))
+    return process_run_alert(context, result, warehouse, alerting, serving)
 
 
 @run_status_sensor(
@@ -311,11 +333,14 @@ def nightly_run_failure_sensor(
     default_status=DEFAULT_STATUS,
 )
 def nightly_run_success_sensor(
-    context: RunStatusSensorContext, warehouse: DuckDBResource, alerting: ResourceParam[Alerting]
+    context: RunStatusSensorContext,
+    warehouse: DuckDBResource,
+    alerting: ResourceParam[Alerting],
+    serving: ServingSnapshot,
 ) -> SensorResult:
     """Judge the run's days as not failed: an open run_failure alert for them resolves."""
     result = RuleResult(RUN_FAILURE, (run_subject(context.dagster_run),), ())
-    return process_run_alert(context, result, warehouse, alerting)
+    return process_run_alert(context, result, warehouse, alerting, serving)
 
 
 alert_sensors = [

@@ -56,6 +56,13 @@ class Settings(BaseSettings):
         Path("data"), description="Folder for the warehouse, the sample store and Dagster's run history."
     )
     warehouse_path: Path | None = Field(None, description="The build DuckDB file; default <data_dir>/warehouse.duckdb.")
+    serving_path: Path | None = Field(
+        None, description="The readers' snapshot (DuckDB file); default serving.duckdb beside the build file."
+    )
+    api_token: SecretStr | None = Field(None, description="Bearer token the API asks of every reader (make serve).")
+    api_refresh_seconds: int = Field(
+        30, ge=5, le=3600, description="Seconds between the dashboard's checks for a new snapshot."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     duckdb_memory_limit: str = Field(
         "1GB",
@@ -236,6 +243,11 @@ class Settings(BaseSettings):
     def warehouse(self) -> Path:
         """Absolute path of the build DuckDB file."""
         return (self.warehouse_path or self.data_dir / "warehouse.duckdb").resolve()
+
+    @property
+    def serving(self) -> Path:
+        """Absolute path of the readers' snapshot."""
+        return (self.serving_path or self.warehouse.with_name("serving.duckdb")).resolve()
 
     @property
     def source_folder(self) -> Path:

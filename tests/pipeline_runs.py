@@ -13,13 +13,14 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from pipelines.assets.dbt import dbt_models
 from pipelines.assets.ingest import ingest_assets
 from pipelines.assets.ml import ml_assets
+from pipelines.assets.serving import serving_snapshot
 from pipelines.resources import build_resources
 from pipelines.settings import Settings
 from pipelines.sources.sample_store import SampleStoreSpec
 
 SAMPLE_SPEC = SampleStoreSpec(seed=7, days=120, customers=400, end_date=dt.date(2025, 3, 31))
 SAMPLE_FIRST_DAY = SAMPLE_SPEC.end_date - dt.timedelta(days=SAMPLE_SPEC.days - 1)
-ALL_ASSETS = [*ingest_assets, dbt_models, *ml_assets]
+ALL_ASSETS = [*ingest_assets, dbt_models, *ml_assets, serving_snapshot]
 
 
 def isolated_settings(data_dir: Path, source_dir: Path, **overrides: object) -> Settings:

@@ -116,7 +116,10 @@ def warehouse(planted_build: PlantedBuild, tmp_path: Path) -> Settings:
     """Settings of a copy of the planted warehouse, so that each test starts with no alerts."""
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(planted_build.settings.warehouse, copy)
-    return planted_build.settings.model_copy(update={"warehouse_path": copy, "data_dir": tmp_path})
+    shutil.copy(planted_build.settings.serving, tmp_path / "serving.duckdb")
+    return planted_build.settings.model_copy(
+        update={"warehouse_path": copy, "serving_path": tmp_path / "serving.duckdb", "data_dir": tmp_path}
+    )
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -179,7 +182,7 @@ def evaluate_sensor_from(
     **alert_settings: object,
 ) -> tuple[SensorResult, str | None]:
     """One tick of a data sensor that starts from ``cursor`` (None: every materialization is new)."""
-    resources = {"warehouse": build_resources(settings)["warehouse"], "alerting": alerting(settings, **alert_settings)}
+    resources = {**build_resources(settings), "alerting": alerting(settings, **alert_settings)}
     with build_multi_asset_sensor_context(
         monitored_assets=list(check.monitored), instance=instance, cursor=cursor, definitions=defs, resources=resources
     ) as context:
@@ -244,6 +247,9 @@ def test_half_a_days_revenue_fires_one_revenue_drop_alert_once(planted_build, wa
     assert [event.asset_key.to_user_string() for event in first.asset_events] == ["alerts/alerts"]
     assert (again.asset_events, rebuilt.asset_events) == ([], []), "nothing new fired or delivered"
     assert "fired 0, still open 1" in rebuilt.skip_reason.skip_message
+    with duckdb.connect(str(warehouse.serving), read_only=True) as snapshot:
+        published = snapshot.execute("select alert_key, webhook_delivery from alerts.alert_feed").fetchall()
+    assert published == [(f"revenue_drop:{REVENUE_DROP_DAY}", "delivered")], "readers see the alert"
 
 
 def test_a_checkout_drop_fires_one_conversion_drop_alert(planted_build, warehouse):
@@ -334,7 +340,7 @@ def run_sensor_context(
         dagster_event=record.event_log_entry.dagster_event,
         dagster_instance=instance,
         dagster_run=instance.get_run_by_id(run_id),
-        resources={"warehouse": build_resources(settings)["warehouse"], "alerting": alerting(settings)},
+        resources=build_resources(settings),
     )
 
 

@@ -1,0 +1,185 @@
+"""The readers' snapshot: a serving DuckDB file and Parquet exports of every finished table.
+
+The pipeline builds in one DuckDB file; readers (the API, the dashboard, BI tools) open another.
+:func:`publish_snapshot` copies every table of the published schemas into a new file next to the
+serving one and then renames it over the serving file. On POSIX a rename is atomic and leaves
+open handles on the old file intact, so a reader holding the snapshot open keeps reading the old
+one, whole, until it opens the file again; it never sees a half-written or mixed-version table,
+and it never holds a lock the build needs (the build writes a different file). A run that fails
+before publishing leaves the previous snapshot in place.
+
+The Parquet exports are written into a new folder per snapshot, and the ``current`` link is then
+switched to it in one rename, for the same reasons.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.alert_store import ALERTS_SCHEMA, ensure_alert_tables
+from pipelines.assets.ml import transaction
+from pipelines.sources.validation import literal, quote
+
+PUBLISHED_SCHEMAS = ("marts", "ml", ALERTS_SCHEMA)
+UNPUBLISHED_TABLES = frozenset({"marts.funnel_session_stages"})
+"""Build-only tables: one row per session and stage (tens of millions of rows at scale), from which
+the funnel marts are counted; readers use the marts."""
+SNAPSHOT_TABLE = "main.snapshot"
+"""One row: when the snapshot was built and by which run."""
+ROW_COUNTS_TABLE = "main.snapshot_tables"
+"""Each published table (``schema.table``) with its row count."""
+SNAPSHOT_ALIAS = "snapshot"
+CURRENT_EXPORTS = "current"
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """What a published snapshot holds."""
+
+    built_at: dt.datetime
+    run_id: str
+    row_counts: dict[str, int]
+
+
+def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """``schema.table`` of every table and view of the published schemas in the connection's own
+    database, build-only tables left out."""
+    schemas = ", ".join(literal(schema) for schema in PUBLISHED_SCHEMAS)
+    rows = con.execute(
+        f"""select table_schema || '.' || table_name from information_schema.tables
+        where table_schema in ({schemas}) and table_catalog = current_database()
+        order by 1"""
+    ).fetchall()
+    return [name for (name,) in rows if name not in UNPUBLISHED_TABLES]
+
+
+def qualified(name: str, catalog: str | None = None) -> str:
+    """``"catalog"."schema"."table"`` of a ``schema.table`` name."""
+    parts = ([catalog] if catalog else []) + name.split(".")
+    return ".".join(quote(part) for part in parts)
+
+
+def publish_snapshot(build: duckdb.DuckDBPyConnection, serving_path: Path, run_id: str) -> SnapshotInfo:
+    """Copy every published table of the build warehouse (``build``, a read-write connection to it)
+    into a new snapshot, then put it in place of ``serving_path`` and its Parquet exports."""
+    ensure_alert_tables(build)
+    staging_path = _staging_path(serving_path)
+    with _attached(build, staging_path):
+        for schema in PUBLISHED_SCHEMAS:
+            build.execute(f"create schema if not exists {SNAPSHOT_ALIAS}.{quote(schema)}")
+        built_at = dt.datetime.now(dt.UTC)
+        with transaction(build):
+            counts = {name: _copy_table(build, name) for name in published_tables(build)}
+            build.execute(f"create table {SNAPSHOT_ALIAS}.{SNAPSHOT_TABLE} (built_at timestamptz, run_id varchar)")
+            build.execute(f"insert into {SNAPSHOT_ALIAS}.{SNAPSHOT_TABLE} values (?, ?)", [built_at, run_id])
+            build.execute(f"create table {SNAPSHOT_ALIAS}.{ROW_COUNTS_TABLE} (table_name varchar, row_count bigint)")
+            build.executemany(f"insert into {SNAPSHOT_ALIAS}.{ROW_COUNTS_TABLE} values (?, ?)", list(counts.items()))
+    info = SnapshotInfo(built_at, run_id, counts)
+    _put_in_place(staging_path, serving_path, info)
+    return info
+
+
+def refresh_alerts(build: duckdb.DuckDBPyConnection, serving_path: Path) -> SnapshotInfo | None:
+    """Republish the snapshot with the build's current alerts tables and the rest unchanged (the
+    alert sensors call this after recording alerts; a failed run's half-built marts never reach
+    readers this way). Returns None when nothing has been published yet."""
+    if not serving_path.exists():
+        return None
+    staging_path = _staging_path(serving_path)
+    shutil.copyfile(serving_path, staging_path)
+    alerts = [name for name in published_tables(build) if name.startswith(f"{ALERTS_SCHEMA}.")]
+    with _attached(build, staging_path), transaction(build):
+        for name in alerts:
+            build.execute(f"drop table if exists {qualified(name, SNAPSHOT_ALIAS)}")
+        counts = {name: _copy_table(build, name) for name in alerts}
+        build.execute(
+            f"delete from {SNAPSHOT_ALIAS}.{ROW_COUNTS_TABLE} where table_name in ({', '.join('?' * len(alerts))})",
+            alerts,
+        )
+        build.executemany(f"insert into {SNAPSHOT_ALIAS}.{ROW_COUNTS_TABLE} values (?, ?)", list(counts.items()))
+    with duckdb.connect(str(staging_path), read_only=True) as snapshot:
+        info = read_snapshot_info(snapshot)
+    _put_in_place(staging_path, serving_path, info)
+    return info
+
+
+def read_snapshot_info(con: duckdb.DuckDBPyConnection) -> SnapshotInfo:
+    """The build time, run id and row counts recorded in an open snapshot."""
+    built_at, run_id = con.execute(f"select built_at, run_id from {SNAPSHOT_TABLE}").fetchone()
+    counts = dict(con.execute(f"select table_name, row_count from {ROW_COUNTS_TABLE} order by 1").fetchall())
+    return SnapshotInfo(built_at, run_id, counts)
+
+
+def exports_root(serving_path: Path) -> Path:
+    """Folder of the Parquet exports of ``serving_path`` (``<name>_exports``, beside it)."""
+    return serving_path.with_name(f"{serving_path.stem}_exports")
+
+
+def current_exports(serving_path: Path) -> Path:
+    """The folder of the current snapshot's Parquet files, one ``<schema>.<table>.parquet`` a table."""
+    return exports_root(serving_path) / CURRENT_EXPORTS
+
+
+def _copy_table(build: duckdb.DuckDBPyConnection, name: str) -> int:
+    """Copy one table into the attached snapshot (a view as the table of its rows, so the snapshot
+    needs nothing of the build); returns its row count."""
+    build.execute(f"create table {qualified(name, SNAPSHOT_ALIAS)} as select * from {qualified(name)}")
+    return build.execute(f"select count(*) from {qualified(name, SNAPSHOT_ALIAS)}").fetchone()[0]
+
+
+def _staging_path(serving_path: Path) -> Path:
+    """A fresh file beside the serving one (same file system, so the final rename is atomic)."""
+    serving_path.parent.mkdir(parents=True, exist_ok=True)
+    staging_path = serving_path.with_name(f".{serving_path.name}.{os.getpid()}.new")
+    staging_path.unlink(missing_ok=True)
+    return staging_path
+
+
+@contextlib.contextmanager
+def _attached(build: duckdb.DuckDBPyConnection, snapshot_path: Path) -> Iterator[None]:
+    """``snapshot_path`` attached to the build connection as :data:`SNAPSHOT_ALIAS` (the build file
+    cannot be attached from a second connection while the run holds it)."""
+    build.execute(f"attach {literal(str(snapshot_path))} as {SNAPSHOT_ALIAS}")
+    try:
+        yield
+    finally:
+        build.execute(f"detach {SNAPSHOT_ALIAS}")
+
+
+def _put_in_place(staging_path: Path, serving_path: Path, info: SnapshotInfo) -> None:
+    """Write the staged snapshot's exports, then rename both into place."""
+    exports = _write_exports(staging_path, serving_path, info)
+    os.replace(staging_path, serving_path)
+    _switch_exports(exports_root(serving_path), exports)
+
+
+def _write_exports(snapshot_path: Path, serving_path: Path, info: SnapshotInfo) -> Path:
+    """Parquet files of every table of the snapshot at ``snapshot_path``, in a new folder."""
+    # A new folder for each publication (a refresh of the alerts keeps the snapshot's build time).
+    folder = exports_root(serving_path) / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(parents=True, exist_ok=False)
+    with duckdb.connect(str(snapshot_path), read_only=True) as snapshot:
+        for name in info.row_counts:
+            snapshot.execute(f"copy {qualified(name)} to {literal(str(folder / f'{name}.parquet'))} (format parquet)")
+    return folder
+
+
+def _switch_exports(root: Path, folder: Path) -> None:
+    """Point ``root/current`` at ``folder`` in one rename, then remove the older folders."""
+    link = root / CURRENT_EXPORTS
+    staging_link = root / f".{CURRENT_EXPORTS}.{os.getpid()}.new"
+    staging_link.unlink(missing_ok=True)
+    staging_link.symlink_to(folder.name, target_is_directory=True)
+    os.replace(staging_link, link)
+    for old in root.iterdir():
+        if old.is_dir() and not old.is_symlink() and old.name != folder.name:
+            shutil.rmtree(old)
