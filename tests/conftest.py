@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from pipelines.project import dbt_project
 from pipelines.settings import Settings
 from pipelines.sources.sample_store import generate_sample_store
+from tests.api_server import running_api
 from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, isolated_settings, run_pipeline
 
 
@@ -44,3 +45,10 @@ def sample_warehouse(sample_store: Path, tmp_path_factory: pytest.TempPathFactor
     settings = isolated_settings(tmp_path_factory.mktemp("sample_warehouse"), sample_store)
     run_pipeline(settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date)
     return settings
+
+
+@pytest.fixture(scope="session")
+def api_url(sample_warehouse: Settings) -> Iterator[str]:
+    """The real API over the sample warehouse's snapshot, on a loopback port, for the session."""
+    with running_api(sample_warehouse) as url:
+        yield url

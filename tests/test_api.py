@@ -1,0 +1,203 @@
+"""The JSON API against the snapshot the pipeline published for the sample store.
+
+Each answer is compared with the table it reads, queried here from the serving file with SQL of
+the test's own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.settings import Settings, SettingsError
+from tests.api_server import get
+
+PROTECTED = [
+    "comprehensive",
+    "revenue-forecast?days=30",
+    "customer-behavior",
+    "conversion-funnel",
+    "roi-dashboard",
+    "predictive",
+    "business-insights",
+    "alerts",
+    "model-performance",
+    "export?table=marts.kpi_summary&format=csv",
+]
+
+
+def api(api_url: str, path: str, **kwargs) -> object:
+    answer = get(f"{api_url}/api/analytics/{path}", **kwargs)
+    assert answer.status == 200, answer.body
+    return answer.json()
+
+
+def snapshot_rows(settings: Settings, sql: str) -> list[tuple]:
+    with duckdb.connect(str(settings.serving), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def snapshot_frame(settings: Settings, table: str) -> pd.DataFrame:
+    with duckdb.connect(str(settings.serving), read_only=True) as con:
+        return con.execute(f"select * from {table}").df()
+
+
+def test_health_check_needs_no_token_and_counts_every_published_table(api_url, sample_warehouse):
+    health = api(api_url, "health-check", token=None)
+
+    tables = [name for (name,) in snapshot_rows(sample_warehouse, "select table_name from snapshot_tables")]
+    counts = {name: snapshot_rows(sample_warehouse, f"select count(*) from {name}")[0][0] for name in tables}
+    assert health["tables"] == counts
+    assert {"marts.kpi_summary", "ml.revenue_forecast", "alerts.alerts"} <= set(counts)
+    assert "marts.funnel_session_stages" not in counts, "build-only tables are not published"
+    assert health["last_run_status"] == "success"
+    assert health["snapshot_age_seconds"] >= 0
+    (run_id,) = snapshot_rows(sample_warehouse, "select run_id from snapshot")[0]
+    assert health["run_id"] == run_id
+
+
+@pytest.mark.parametrize("path", PROTECTED)
+def test_every_other_endpoint_needs_the_token(api_url, path):
+    missing = get(f"{api_url}/api/analytics/{path}", token=None)
+    wrong = get(f"{api_url}/api/analytics/{path}", token="not-the-token")
+
+    assert (missing.status, wrong.status) == (401, 401)
+    assert "bearer token" in missing.json()["detail"]
+
+
+def test_the_forecast_answer_is_the_forecast_table(api_url, sample_warehouse):
+    answer = api(api_url, "revenue-forecast?days=7")
+
+    forecast = snapshot_rows(
+        sample_warehouse, "select date, forecast, lower, upper from ml.revenue_forecast order by 1"
+    )
+    history = snapshot_rows(sample_warehouse, "select date, actual from ml.revenue_fitted_history order by 1")
+    assert answer["forecast"]["date"] == [row[0].isoformat() for row in forecast[:7]]
+    assert answer["forecast"]["forecast"] == pytest.approx([row[1] for row in forecast[:7]])
+    assert answer["forecast"]["lower"] == pytest.approx([row[2] for row in forecast[:7]])
+    assert answer["history"]["actual"] == pytest.approx([row[1] for row in history])
+    assert answer["model"]["confidence_level"] == 0.95
+
+
+def test_kpi_cards_carry_the_value_the_prior_period_and_the_change(api_url, sample_warehouse):
+    cards = {card["metric"]: card for card in api(api_url, "comprehensive")["kpis"]}
+
+    ((value, prior),) = snapshot_rows(sample_warehouse, "select net_revenue, net_revenue_prior from marts.kpi_summary")
+    assert cards["net_revenue"]["value"] == pytest.approx(value)
+    assert cards["net_revenue"]["prior"] == pytest.approx(prior)
+    assert cards["net_revenue"]["change"] == pytest.approx((value - prior) / prior)
+    assert "net_revenue_prior" not in cards
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (
+            "customer-behavior",
+            "segments",
+            "customers",
+            "select customers from marts.customer_segments order by segment_order",
+        ),
+        ("conversion-funnel", "stages", "entered", "select entered from marts.funnel_stages order by stage_order"),
+        (
+            "conversion-funnel",
+            "hourly",
+            "conversion_rate",
+            "select conversion_rate from marts.funnel_hourly order by hour_of_day",
+        ),
+        ("roi-dashboard", "monthly", "net_profit", "select net_profit from marts.roi_monthly order by roi_month"),
+        ("business-insights", "insights", "title", "select title from ml.business_insights order by rank"),
+        ("model-performance", "models", "version", "select version from ml.model_performance order by trained_at desc"),
+        (
+            "predictive",
+            "seasonal_patterns",
+            "effect",
+            "select effect from ml.seasonal_patterns order by pattern, period_order",
+        ),
+    ],
+)
+def test_answers_are_the_columns_of_their_tables(api_url, sample_warehouse, case):
+    path, key, column, sql = case
+    answer = api(api_url, path)
+
+    expected = [
+        None if isinstance(value, float) and math.isnan(value) else value
+        for (value,) in snapshot_rows(sample_warehouse, sql)
+    ]
+    assert answer[key][column] == pytest.approx(expected)
+    assert (
+        answer["snapshot_built_at"]
+        == snapshot_rows(sample_warehouse, "select built_at from snapshot")[0][0].isoformat()
+    )
+
+
+def test_predictive_sums_the_customer_scores(api_url, sample_warehouse):
+    scores = api(api_url, "predictive")["customer_scores"]
+
+    ((customers, clv),) = snapshot_rows(sample_warehouse, "select count(*), sum(predicted_clv) from ml.customer_scores")
+    assert scores["customers"] == customers
+    assert scores["predicted_clv"] == pytest.approx(clv)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("revenue-forecast?days=0", "greater than or equal to 1"),
+        ("revenue-forecast?days=91", "less than or equal to 90"),
+        ("revenue-forecast?days=soon", "valid integer"),
+        ("export?table=marts.nope&format=csv", "unknown table 'marts.nope'"),
+        ("export?table=marts.kpi_summary;%20drop%20table%20marts.kpi_summary&format=csv", "unknown table"),
+        ("export?table=marts.kpi_summary&format=xlsx", "'csv', 'parquet' or 'json'"),
+    ],
+)
+def test_bad_parameters_get_422_with_a_message(api_url, path, message):
+    answer = get(f"{api_url}/api/analytics/{path}")
+
+    assert answer.status == 422
+    assert message in json.dumps(answer.json()["detail"])
+
+
+@pytest.mark.parametrize("table", ["marts.kpi_summary", "marts.revenue_daily", "ml.customer_scores"])
+def test_exports_read_back_equal_to_the_table(api_url, sample_warehouse, table):
+    expected = snapshot_frame(sample_warehouse, table)
+
+    csv = get(f"{api_url}/api/analytics/export?table={table}&format=csv")
+    parquet = get(f"{api_url}/api/analytics/export?table={table}&format=parquet")
+    as_json = api(api_url, f"export?table={table}&format=json")
+
+    assert csv.content_type.startswith("text/csv")
+    from_csv = pd.read_csv(io.BytesIO(csv.body))
+    assert list(from_csv.columns) == list(expected.columns)
+    for column in expected.columns:
+        if pd.api.types.is_numeric_dtype(expected[column]):
+            assert from_csv[column].to_numpy(dtype=float) == pytest.approx(
+                expected[column].to_numpy(dtype=float), nan_ok=True
+            ), column
+        else:
+            assert from_csv[column].astype(str).tolist() == expected[column].astype(str).tolist(), column
+    with duckdb.connect(str(sample_warehouse.serving), read_only=True) as con:
+        expected_arrow = con.execute(f"select * from {table}").to_arrow_table()
+    assert pq.read_table(io.BytesIO(parquet.body)).equals(expected_arrow)
+    assert as_json["columns"].keys() == set(expected.columns)
+    assert len(as_json["columns"][expected.columns[0]]) == len(expected)
+
+
+def test_the_api_refuses_to_start_without_a_token(sample_warehouse):
+    from pipelines.api import create_app  # noqa: PLC0415 (the point of the test is this call)
+
+    with pytest.raises(SettingsError, match="ANALYTICS_API_TOKEN is not set"):
+        create_app(sample_warehouse.model_copy(update={"api_token": None}))
+
+
+def test_openapi_docs_list_every_endpoint(api_url):
+    schema = get(f"{api_url}/openapi.json", token=None).json()
+
+    paths = {path.removeprefix("/api/analytics/") for path in schema["paths"]}
+    assert paths == {path.split("?")[0] for path in PROTECTED} | {"health-check"}
+    assert get(f"{api_url}/docs", token=None).status == 200
