@@ -12,7 +12,7 @@ export DAGSTER_HOME ?= $(abspath $(or $(ANALYTICS_DATA_DIR),data))/dagster_home
 # A backfill launched as one run plans one event per asset, not one per asset and day (see pipelines/run.py).
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 
-.PHONY: run test ui install lint clean bench bench-smoke
+.PHONY: run test ui serve install lint clean bench bench-smoke
 
 run: install  ## build the whole warehouse from the embedded sample store and print a summary
 	$(PY) -m pipelines.run
@@ -22,6 +22,9 @@ test: install  ## run the whole test suite
 
 ui: install  ## the Dagster UI on http://127.0.0.1:3000 with the runs of `make run`
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+serve: install  ## the dashboard and JSON API on http://127.0.0.1:8000 (needs ANALYTICS_API_TOKEN)
+	$(PY) -m pipelines.api
 
 bench: install  ## build stores of 0.1, 1 and 10 million transactions; print the timings, write bench/results.json
 	$(PY) -m bench.pipeline_bench

@@ -5,7 +5,7 @@ computed from raw rows on a request. Answers are shaped for charts: a table is a
 columns (``{"date": [...], "net_revenue": [...]}``), and each carries the snapshot's build time.
 Every endpoint but ``health-check`` needs the bearer token ``ANALYTICS_API_TOKEN``.
 
-Run with ``uvicorn --factory pipelines.api:create_app``.
+Run with ``make serve`` (``python -m pipelines.api``) or ``uvicorn --factory pipelines.api:create_app``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import io
 import json
 import math
 import secrets
+import sys
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -24,6 +25,7 @@ from typing import Annotated, Literal
 import duckdb
 import plotly
 import pyarrow.parquet as pq
+import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -31,11 +33,14 @@ from fastapi.staticfiles import StaticFiles
 
 from pipelines.serving import SnapshotInfo, qualified, read_snapshot_info
 from pipelines.settings import Settings, SettingsError, load_settings
+from pipelines.sources.validation import literal
 
 API_PREFIX = "/api/analytics"
 DASHBOARD = Path(__file__).parent / "dashboard"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 MAX_FORECAST_DAYS = 90
+SERVE_PORT = 8000
+SNAPSHOT_CATALOG = "snapshot"
 TOP_ROWS = 20
 EXPORT_MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "json": "application/json"}
 
@@ -48,6 +53,8 @@ class SnapshotReader:
     One connection is shared (DuckDB cursors on it serve threads concurrently); a request checks
     the file's inode, which the atomic replace changes, and opens the new file when it differs.
     Requests already under way keep the old connection, and so the old snapshot, to their end.
+    The file is attached to an in-memory database rather than opened by path, because DuckDB
+    hands a second ``connect`` of the same path the instance already open, and so the old file.
     """
 
     def __init__(self, path: Path) -> None:
@@ -65,9 +72,12 @@ class SnapshotReader:
             ) from None
         with self._lock:
             if self._identity != (stat.st_ino, stat.st_mtime_ns):
-                self._connection = duckdb.connect(str(self.path), read_only=True)
+                self._connection = duckdb.connect(":memory:")
+                self._connection.execute(f"attach {literal(str(self.path))} as {SNAPSHOT_CATALOG} (read_only)")
                 self._identity = (stat.st_ino, stat.st_mtime_ns)
-            return self._connection.cursor()
+            cursor = self._connection.cursor()
+        cursor.execute(f"use {SNAPSHOT_CATALOG}")
+        return cursor
 
 
 def json_value(value: object) -> object:
@@ -400,3 +410,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(part)
     app.mount("/static", StaticFiles(directory=DASHBOARD), name="static")
     return app
+
+
+def main() -> int:
+    """``make serve``: the API and dashboard on 127.0.0.1:8000, or a clear error about the settings."""
+    try:
+        app = create_app()
+    except SettingsError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, host="127.0.0.1", port=SERVE_PORT)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""The dashboard in a real headless Chromium (Debian's ``chromium``) against the real API.
+
+Every tab is opened; every chart on it must have been drawn by Plotly with data, and the page
+must log no console error. A screenshot of each tab is saved in the test's folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Page, sync_playwright
+
+from tests.api_server import TOKEN
+
+CHROMIUM = Path("/usr/bin/chromium")
+TABS = ["overview", "forecast", "customers", "funnel", "roi", "predictive", "alerts"]
+DRAWN_CHARTS = """
+(tab) => [...document.querySelectorAll(`#tab-${tab} .chart`)].map((chart) => ({
+    id: chart.id,
+    traces: (chart.data || []).length,
+    points: (chart.data || []).reduce(
+        (total, trace) => total + Math.max(
+            (trace.x || []).length, (trace.values || []).length, (trace.z || []).length), 0),
+}))
+"""
+
+
+@pytest.fixture
+def page(tmp_path: Path):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            yield browser.new_page(viewport={"width": 1280, "height": 900})
+        finally:
+            browser.close()
+
+
+def test_every_tab_draws_every_chart_with_data_and_no_console_error(page: Page, api_url, tmp_path):
+    errors: list[str] = []
+    page.on("console", lambda message: _keep_error(errors, message))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    page.goto(f"{api_url}/?token={TOKEN}")
+    page.wait_for_selector("#kpis .card")
+    drawn = {}
+    for tab in TABS:
+        page.click(f"#tabs button[data-tab={tab}]")
+        page.wait_for_function(
+            "(tab) => [...document.querySelectorAll(`#tab-${tab} .chart`)].every((chart) => chart._fullLayout)",
+            arg=tab,
+        )
+        drawn[tab] = page.evaluate(DRAWN_CHARTS, tab)
+        page.screenshot(path=str(tmp_path / f"dashboard-{tab}.png"), full_page=True)
+
+    assert errors == []
+    charts = [chart for tab in TABS for chart in drawn[tab]]
+    assert len(charts) == 12
+    assert [chart["id"] for chart in charts if chart["traces"] == 0 or chart["points"] == 0] == []
+    assert page.locator("#insights li").count() >= 1
+    assert page.locator("#alerts li").count() >= 1
+    assert sorted(path.name for path in tmp_path.glob("dashboard-*.png")) == sorted(f"dashboard-{t}.png" for t in TABS)
+
+
+def test_a_wrong_token_asks_for_the_token(page: Page, api_url):
+    page.goto(f"{api_url}/?token=wrong")
+
+    page.wait_for_selector("#token-form:not([hidden])")
+    assert page.locator("#token-error").inner_text() == "That token was not accepted."
+    page.fill("#token", TOKEN)
+    page.click("#token-form button")
+    page.wait_for_selector("#kpis .card")
+
+
+def _keep_error(errors: list[str], message: ConsoleMessage) -> None:
+    # A refused token is an expected 401, which Chromium logs as a failed resource.
+    if message.type == "error" and "401" not in message.text:
+        errors.append(message.text)
