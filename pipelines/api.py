@@ -17,7 +17,7 @@ import math
 import secrets
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -30,6 +30,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from fastapi.responses import FileResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from pipelines.serving import SnapshotInfo, qualified, read_snapshot_info
 from pipelines.settings import Settings, SettingsError, load_settings
@@ -48,13 +49,16 @@ Columns = dict[str, list[object]]
 
 
 class SnapshotReader:
-    """Read-only cursors on the serving file, reopened when a new snapshot has replaced it.
+    """Read-only access to the serving file, reopened when a new snapshot has replaced it, with
+    each answer computed once per snapshot.
 
-    One connection is shared (DuckDB cursors on it serve threads concurrently); a request checks
-    the file's inode, which the atomic replace changes, and opens the new file when it differs.
-    Requests already under way keep the old connection, and so the old snapshot, to their end.
-    The file is attached to an in-memory database rather than opened by path, because DuckDB
-    hands a second ``connect`` of the same path the instance already open, and so the old file.
+    A request checks the file's inode and modification time, which the atomic replace changes;
+    when they differ the new file is attached and the answers computed from the old one are
+    dropped. A snapshot never changes, so an answer computed from it stays right until then, and
+    most requests are a ``stat`` and a lookup. Requests already under way keep the old connection,
+    and so the old snapshot, to their end. The file is attached to an in-memory database rather
+    than opened by path, because DuckDB hands a second ``connect`` of the same path the instance
+    already open, and so the old file.
     """
 
     def __init__(self, path: Path) -> None:
@@ -62,22 +66,49 @@ class SnapshotReader:
         self._lock = threading.Lock()
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._identity: tuple[int, int] | None = None
+        self._answers: dict[str, bytes] = {}
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the current snapshot, its catalog the default one."""
+        with self._lock:
+            self._follow_file()
+            cursor = self._connection.cursor()
+        cursor.execute(f"use {SNAPSHOT_CATALOG}")
+        return cursor
+
+    def cached(self, key: str) -> bytes | None:
+        """The answer stored under ``key`` for the current snapshot, if any."""
+        with self._lock:
+            self._follow_file()
+            return self._answers.get(key)
+
+    def compute(self, key: str, compute: Callable[[duckdb.DuckDBPyConnection, SnapshotInfo], object]) -> bytes:
+        """``compute``'s answer as JSON, stored under ``key`` for as long as the snapshot lasts."""
+        with self._lock:
+            self._follow_file()
+            identity = self._identity
+        cursor = self.cursor()
+        try:
+            body = json.dumps(compute(cursor, read_snapshot_info(cursor))).encode()
+        finally:
+            cursor.close()
+        with self._lock:
+            if self._identity == identity:
+                self._answers[key] = body
+        return body
+
+    def _follow_file(self) -> None:
         try:
             stat = self.path.stat()
         except FileNotFoundError:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, f"no snapshot at {self.path} yet: run `make run` to publish one"
             ) from None
-        with self._lock:
-            if self._identity != (stat.st_ino, stat.st_mtime_ns):
-                self._connection = duckdb.connect(":memory:")
-                self._connection.execute(f"attach {literal(str(self.path))} as {SNAPSHOT_CATALOG} (read_only)")
-                self._identity = (stat.st_ino, stat.st_mtime_ns)
-            cursor = self._connection.cursor()
-        cursor.execute(f"use {SNAPSHOT_CATALOG}")
-        return cursor
+        if self._identity != (stat.st_ino, stat.st_mtime_ns):
+            self._connection = duckdb.connect(":memory:")
+            self._connection.execute(f"attach {literal(str(self.path))} as {SNAPSHOT_CATALOG} (read_only)")
+            self._identity = (stat.st_ino, stat.st_mtime_ns)
+            self._answers = {}
 
 
 def json_value(value: object) -> object:
@@ -229,9 +260,12 @@ def last_run_status(cursor: duckdb.DuckDBPyConnection, info: SnapshotInfo) -> st
 # The app: the reader and the token live on app.state; the routes reach them through dependencies.
 
 bearer = HTTPBearer(auto_error=False)
+Compute = Callable[[duckdb.DuckDBPyConnection, SnapshotInfo], object]
 
 
-def authorized(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+async def authorized(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
     """Let the request through only with ``Authorization: Bearer <ANALYTICS_API_TOKEN>``."""
     token = request.app.state.token
     if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
@@ -242,140 +276,155 @@ def authorized(request: Request, credentials: Annotated[HTTPAuthorizationCredent
         )
 
 
-def open_snapshot(request: Request) -> Iterator[tuple[duckdb.DuckDBPyConnection, SnapshotInfo]]:
-    """A cursor on the current snapshot and what it holds, for one request."""
-    cursor = request.app.state.reader.cursor()
-    try:
-        yield cursor, read_snapshot_info(cursor)
-    finally:
-        cursor.close()
+async def stored(request: Request, compute: Compute) -> bytes:
+    """The JSON answer of ``compute`` for this request's path and query, computed once per snapshot
+    (in a worker thread, so the event loop keeps serving stored answers meanwhile)."""
+    reader: SnapshotReader = request.app.state.reader
+    key = f"{request.url.path}?{request.url.query}"
+    return reader.cached(key) or await run_in_threadpool(reader.compute, key, compute)
 
 
-Snapshot = Annotated[tuple[duckdb.DuckDBPyConnection, SnapshotInfo], Depends(open_snapshot)]
+async def answer(request: Request, compute: Compute) -> Response:
+    return Response(content=await stored(request, compute), media_type="application/json")
+
+
+def with_snapshot_of(body: Callable[[duckdb.DuckDBPyConnection], object]) -> Compute:
+    """A computation whose answer is ``body``'s, with the snapshot's build time and run id."""
+    return lambda cursor, info: with_snapshot(info, body(cursor))
+
+
 router = APIRouter(prefix=API_PREFIX)
 protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authorized)])
 
 
 @router.get("/health-check")
-def health_check(request: Request, snap: Snapshot) -> dict[str, object]:
+async def health_check(request: Request) -> dict[str, object]:
     """Snapshot age, the last nightly run's status and each table's row count (no token needed)."""
-    cursor, info = snap
-    age = (dt.datetime.now(dt.UTC) - info.built_at).total_seconds()
-    return with_snapshot(
-        info,
-        {
-            "status": "ok",
-            "snapshot_age_seconds": round(age, 1),
-            "last_run_status": last_run_status(cursor, info),
-            "tables": info.row_counts,
-            "dashboard_refresh_seconds": request.app.state.refresh_seconds,
-        },
-    )
+    snapshot = json.loads(await stored(request, lambda cursor, info: with_snapshot(info, health(cursor, info))))
+    built_at = dt.datetime.fromisoformat(snapshot["snapshot_built_at"])
+    age = (dt.datetime.now(dt.UTC) - built_at).total_seconds()
+    return {
+        **snapshot,
+        "snapshot_age_seconds": round(age, 1),
+        "dashboard_refresh_seconds": request.app.state.refresh_seconds,
+    }
+
+
+def health(cursor: duckdb.DuckDBPyConnection, info: SnapshotInfo) -> dict[str, object]:
+    return {"status": "ok", "last_run_status": last_run_status(cursor, info), "tables": info.row_counts}
 
 
 @protected.get("/comprehensive")
-def comprehensive(snap: Snapshot) -> dict[str, object]:
+async def comprehensive(request: Request) -> Response:
     """Every headline figure at once: KPI cards, daily revenue, forecast, segments, funnel, ROI,
     insights and the number of open alerts."""
-    cursor, info = snap
-    return with_snapshot(
-        info,
-        {
-            "kpis": kpi_cards(cursor),
-            "revenue_daily": columns(
-                cursor, "select revenue_date as date, net_revenue, orders from marts.revenue_daily order by 1"
-            ),
-            "forecast": revenue_forecast(cursor, MAX_FORECAST_DAYS)["forecast"],
-            "segments": customer_behavior(cursor)["segments"],
-            "funnel": conversion_funnel(cursor)["stages"],
-            "roi": roi_dashboard(cursor)["monthly"],
-            "insights": business_insights(cursor),
-            "open_alerts": alerts(cursor)["open"],
-        },
-    )
+    return await answer(request, with_snapshot_of(comprehensive_answer))
+
+
+def comprehensive_answer(cursor: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    return {
+        "kpis": kpi_cards(cursor),
+        "revenue_daily": columns(
+            cursor, "select revenue_date as date, net_revenue, orders from marts.revenue_daily order by 1"
+        ),
+        "forecast": revenue_forecast(cursor, MAX_FORECAST_DAYS)["forecast"],
+        "segments": customer_behavior(cursor)["segments"],
+        "funnel": conversion_funnel(cursor)["stages"],
+        "roi": roi_dashboard(cursor)["monthly"],
+        "insights": business_insights(cursor),
+        "open_alerts": alerts(cursor)["open"],
+    }
 
 
 @protected.get("/revenue-forecast")
-def revenue_forecast_endpoint(
-    snap: Snapshot, days: Annotated[int, Query(ge=1, le=MAX_FORECAST_DAYS)] = 30
-) -> dict[str, object]:
+async def revenue_forecast_endpoint(
+    request: Request, days: Annotated[int, Query(ge=1, le=MAX_FORECAST_DAYS)] = 30
+) -> Response:
     """Actuals with the fitted values and band, and the next ``days`` days of forecast."""
-    cursor, info = snap
-    return with_snapshot(info, revenue_forecast(cursor, days))
+    return await answer(request, with_snapshot_of(lambda cursor: revenue_forecast(cursor, days)))
 
 
 @protected.get("/customer-behavior")
-def customer_behavior_endpoint(snap: Snapshot) -> dict[str, object]:
+async def customer_behavior_endpoint(request: Request) -> Response:
     """RFM segments, churn risk, top customers and cohort retention."""
-    cursor, info = snap
-    return with_snapshot(info, customer_behavior(cursor))
+    return await answer(request, with_snapshot_of(customer_behavior))
 
 
 @protected.get("/conversion-funnel")
-def conversion_funnel_endpoint(snap: Snapshot) -> dict[str, object]:
+async def conversion_funnel_endpoint(request: Request) -> Response:
     """Funnel stages, their daily rates and payment conversion by hour."""
-    cursor, info = snap
-    return with_snapshot(info, conversion_funnel(cursor))
+    return await answer(request, with_snapshot_of(conversion_funnel))
 
 
 @protected.get("/roi-dashboard")
-def roi_dashboard_endpoint(snap: Snapshot) -> dict[str, object]:
+async def roi_dashboard_endpoint(request: Request) -> Response:
     """Monthly profit, ROI and CAC, and the cost breakdown."""
-    cursor, info = snap
-    return with_snapshot(info, roi_dashboard(cursor))
+    return await answer(request, with_snapshot_of(roi_dashboard))
 
 
 @protected.get("/predictive")
-def predictive_endpoint(snap: Snapshot) -> dict[str, object]:
+async def predictive_endpoint(request: Request) -> Response:
     """Seasonality, churn and CLV scores, and the forecast model's quality."""
-    cursor, info = snap
-    return with_snapshot(info, predictive(cursor))
+    return await answer(request, with_snapshot_of(predictive))
 
 
 @protected.get("/business-insights")
-def business_insights_endpoint(snap: Snapshot) -> dict[str, object]:
+async def business_insights_endpoint(request: Request) -> Response:
     """The ranked insights with their recommendations."""
-    cursor, info = snap
-    return with_snapshot(info, {"insights": business_insights(cursor)})
+    return await answer(request, with_snapshot_of(lambda cursor: {"insights": business_insights(cursor)}))
 
 
 @protected.get("/alerts")
-def alerts_endpoint(snap: Snapshot) -> dict[str, object]:
+async def alerts_endpoint(request: Request) -> Response:
     """Every alert, open first, latest first."""
-    cursor, info = snap
-    return with_snapshot(info, alerts(cursor))
+    return await answer(request, with_snapshot_of(alerts))
 
 
 @protected.get("/model-performance")
-def model_performance_endpoint(snap: Snapshot) -> dict[str, object]:
+async def model_performance_endpoint(request: Request) -> Response:
     """Each trained forecast model version with its backtest figures."""
-    cursor, info = snap
-    return with_snapshot(info, {"models": model_performance(cursor)})
+    return await answer(request, with_snapshot_of(lambda cursor: {"models": model_performance(cursor)}))
 
 
 @protected.get("/export")
-def export(
-    snap: Snapshot,
+async def export(
+    request: Request,
     table: Annotated[str, Query(description="A published table, e.g. marts.kpi_summary")],
     format: Annotated[Literal["csv", "parquet", "json"], Query()] = "csv",  # noqa: A002 (the API's name)
 ) -> Response:
-    """One published table as CSV, Parquet or JSON columns."""
-    cursor, info = snap
+    """One published table as CSV, Parquet or JSON columns (JSON answers are stored per snapshot;
+    CSV and Parquet, which can be large, are written on each request)."""
+    if format == "json":
+        return await answer(request, lambda cursor, info: export_json(cursor, info, table))
+    return await run_in_threadpool(export_file, request.app.state.reader, table, format)
+
+
+def published_table(info: SnapshotInfo, table: str) -> str:
+    """The SQL name of ``table`` if the snapshot publishes it (never text from the request), else a 422."""
     if table not in info.row_counts:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_ENTITY,
             f"unknown table {table!r}: published tables are {', '.join(sorted(info.row_counts))}",
         )
-    # The name is one of the snapshot's own tables, never text from the request.
-    select = f"select * from {qualified(table)}"
-    if format == "json":
-        body = with_snapshot(info, {"table": table, "columns": columns(cursor, select)})
-        return Response(content=json.dumps(body), media_type=EXPORT_MEDIA_TYPES["json"])
-    buffer = io.BytesIO()
-    if format == "parquet":
-        pq.write_table(cursor.execute(select).to_arrow_table(), buffer)
-    else:
-        cursor.execute(select).df().to_csv(buffer, index=False)
+    return qualified(table)
+
+
+def export_json(cursor: duckdb.DuckDBPyConnection, info: SnapshotInfo, table: str) -> dict[str, object]:
+    name = published_table(info, table)
+    return with_snapshot(info, {"table": table, "columns": columns(cursor, f"select * from {name}")})
+
+
+def export_file(reader: SnapshotReader, table: str, format: Literal["csv", "parquet"]) -> Response:  # noqa: A002
+    cursor = reader.cursor()
+    try:
+        select = f"select * from {published_table(read_snapshot_info(cursor), table)}"
+        buffer = io.BytesIO()
+        if format == "parquet":
+            pq.write_table(cursor.execute(select).to_arrow_table(), buffer)
+        else:
+            cursor.execute(select).df().to_csv(buffer, index=False)
+    finally:
+        cursor.close()
     return Response(
         content=buffer.getvalue(),
         media_type=EXPORT_MEDIA_TYPES[format],

@@ -62,6 +62,8 @@ def test_a_reader_keeps_its_snapshot_while_a_new_one_replaces_it(own_warehouse):
     old_connection = duckdb.connect(str(serving), read_only=True)
     (old_revenue,) = old_connection.execute("select net_revenue from marts.kpi_summary").fetchone()
     old_run = read_snapshot_info(reader.cursor()).run_id
+    reader.compute("run", lambda cursor, info: info.run_id)
+    stored_before = reader.cached("run")
 
     with duckdb.connect(str(own_warehouse.warehouse)) as build:
         build.execute("update marts.kpi_summary set net_revenue = -1")
@@ -69,6 +71,7 @@ def test_a_reader_keeps_its_snapshot_while_a_new_one_replaces_it(own_warehouse):
 
     assert old_connection.execute("select net_revenue from marts.kpi_summary").fetchone() == (old_revenue,)
     assert read_snapshot_info(old_connection).run_id == old_run, "the open snapshot is whole and unchanged"
+    assert (stored_before, reader.cached("run")) == (f'"{old_run}"'.encode(), None), "answers last one snapshot"
     new = reader.cursor()
     assert read_snapshot_info(new).run_id == "a-later-run"
     assert new.execute("select net_revenue from marts.kpi_summary").fetchone() == (-1,)
