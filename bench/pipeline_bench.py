@@ -1,0 +1,257 @@
+"""The pipeline benchmark: full build, nightly run, per-step times, API latency and the naive
+comparison at 0.1, 1 and 10 million transactions, plus the fixed cost of an almost empty store.
+
+    make bench           # every size; prints the table, writes bench/results.json
+    make bench-smoke     # 100k only, and fails if any figure is missing
+
+Builds run as the README's `make run` does (``python -m pipelines.run``, a persistent Dagster
+instance), each in a fresh data folder under ``bench/.cache/runs``. Nothing here asserts a time:
+the targets are printed next to the figures, with how far each is from its target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import psutil
+from dagster import DagsterInstance
+
+from bench import api_latency, dagster_timings
+from bench.naive import comprehensive_on_request
+from bench.process_tree import run_measured
+from bench.stores import CACHE, NEXT_DAY, add_next_day, cached_store, remove_next_day
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+ALL_SIZES = ("empty", "100k", "1M", "10M")
+MIB = 1024 * 1024
+# The issue's targets (2 cores): seconds, bytes, or a ratio.
+TARGETS = {
+    "1M": {"full_build_seconds": 30},
+    "10M": {"full_build_seconds": 120, "peak_rss_bytes": 2 * 1024 * MIB, "nightly_seconds": 20},
+    "api_p95_ms_16_clients": 20,
+    "naive_over_precomputed": 1000,
+}
+
+
+def bench_size(size: str, with_readers: bool) -> dict[str, object]:
+    """Every figure of one store size."""
+    store = cached_store(size)
+    data_dir = CACHE / "runs" / size
+    shutil.rmtree(data_dir, ignore_errors=True)
+    env = pipeline_env(store, data_dir)
+    figures: dict[str, object] = {"transactions": count_rows(store, "transactions")}
+
+    print(f"[{size}] full build of {figures['transactions']:,} transactions ...", flush=True)
+    figures["full_build"] = measured_build(env, data_dir, [])
+    print(f"[{size}] nightly run of {NEXT_DAY} on top of the full history ...", flush=True)
+    add_next_day(store)
+    try:
+        figures["nightly"] = measured_build(env, data_dir, ["--day", NEXT_DAY.isoformat()])
+    finally:
+        remove_next_day(store)
+    if with_readers:
+        print(f"[{size}] API latency and the naive comparison ...", flush=True)
+        figures["api"] = api_latency.measure(env)
+        figures["naive"] = naive_comparison(store, figures["api"])
+    return figures
+
+
+def pipeline_env(store: Path, data_dir: Path) -> dict[str, str]:
+    """The environment of a build of ``store`` into ``data_dir``, with the venv's dbt on PATH."""
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANALYTICS_DATA_DIR": str(data_dir),
+        "ANALYTICS_SOURCE": "files",
+        "ANALYTICS_SOURCE_DIR": str(store),
+        "ANALYTICS_PARTITION_START": "2023-01-01",
+        "ANALYTICS_LOG_LEVEL": "WARNING",
+        "ANALYTICS_API_TOKEN": api_latency.TOKEN,
+    }
+
+
+def measured_build(env: dict[str, str], data_dir: Path, args: list[str]) -> dict[str, object]:
+    """Run ``python -m pipelines.run`` with ``args``: wall time, peak memory and where the time went."""
+    measured = run_measured([sys.executable, "-m", "pipelines.run", *args], env)
+    instance = DagsterInstance.from_ref(_instance_ref(data_dir / "dagster_home"))
+    try:
+        run_id = dagster_timings.latest_run_id(instance)
+        return {
+            "seconds": round(measured.seconds, 2),
+            "peak_rss_bytes": measured.peak_rss_bytes,
+            "steps": dagster_timings.step_seconds(instance, run_id),
+            "dagster": dagster_timings.bookkeeping(instance, run_id),
+            "dbt_nodes": dagster_timings.dbt_node_seconds(run_id),
+        }
+    finally:
+        instance.dispose()
+
+
+def _instance_ref(home: Path):
+    from dagster._core.instance.ref import InstanceRef  # noqa: PLC0415
+
+    return InstanceRef.from_dir(str(home))
+
+
+def count_rows(store: Path, table: str) -> int:
+    with duckdb.connect() as con:
+        return con.execute(f"select count(*) from read_parquet('{store / table}/*.parquet')").fetchone()[0]
+
+
+def naive_comparison(store: Path, api: dict[str, object]) -> dict[str, float]:
+    """The comprehensive answer computed on request from the raw rows with pandas (one run: it is
+    orders of magnitude slower, so its noise does not matter) against the API reading it
+    precomputed (median latency at one client)."""
+    start = time.perf_counter()
+    comprehensive_on_request(store)
+    naive_ms = (time.perf_counter() - start) * 1000
+    precomputed_ms = api["endpoints"]["comprehensive"]["1"]["p50_ms"]
+    return {
+        "on_request_ms": round(naive_ms, 1),
+        "precomputed_ms": precomputed_ms,
+        "ratio": round(naive_ms / precomputed_ms),
+    }
+
+
+def machine() -> dict[str, object]:
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": platform.processor() or platform.machine(),
+        "memory_gib": round(psutil.virtual_memory().total / 1024**3, 1),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def missing_figures(results: dict[str, object]) -> list[str]:
+    """Paths of figures that are absent, None or not finite (bench-smoke fails on any)."""
+    missing = []
+
+    def walk(value: object, path: str) -> None:
+        if isinstance(value, dict):
+            if not value:
+                missing.append(path + " (empty)")
+            for key, item in value.items():
+                walk(item, f"{path}.{key}")
+        elif value is None or (isinstance(value, float) and not math.isfinite(value)):
+            missing.append(path)
+
+    walk(results["sizes"], "sizes")
+    for size, figures in results["sizes"].items():
+        for key in ("transactions", "full_build", "nightly", "api", "naive"):
+            if key not in figures and size != "empty":
+                missing.append(f"sizes.{size}.{key}")
+    return missing
+
+
+def print_report(results: dict[str, object]) -> None:
+    """The summary table, where the time goes at each size, and the targets."""
+    print_summary(results)
+    print_stages(results["sizes"])
+    print_targets(results)
+
+
+def print_summary(results: dict[str, object]) -> None:
+    machine_ = results["machine"]
+    print(f"\nMachine: {machine_['cpus']} cores, {machine_['memory_gib']} GiB, Python {machine_['python']}")
+    print(
+        f"{'size':>6} {'transactions':>13} {'full build s':>13} {'peak MiB':>9} {'nightly s':>10} "
+        f"{'API p95 ms@16':>14} {'naive/precomputed':>18}"
+    )
+    for size, figures in results["sizes"].items():
+        p95 = f"{worst_p95(figures):.1f}" if "api" in figures else "-"
+        ratio = f"{figures['naive']['ratio']:,}x" if "naive" in figures else "-"
+        print(
+            f"{size:>6} {figures['transactions']:>13,} {figures['full_build']['seconds']:>13.1f} "
+            f"{figures['full_build']['peak_rss_bytes'] / MIB:>9.0f} {figures['nightly']['seconds']:>10.1f} "
+            f"{p95:>14} {ratio:>18}"
+        )
+
+
+def worst_p95(figures: dict[str, object]) -> float:
+    """The highest p95 latency of any endpoint at 16 clients."""
+    return max(endpoint["16"]["p95_ms"] for endpoint in figures["api"]["endpoints"].values())
+
+
+def print_stages(sizes: dict[str, dict[str, object]]) -> None:
+    """Seconds of each step of the full build at each size, then Dagster's bookkeeping and dbt's slowest models."""
+    steps = sorted({step for figures in sizes.values() for step in figures["full_build"]["steps"]})
+    print("\nFull build, seconds per step:")
+    print(f"{'step':<40}" + "".join(f"{size:>9}" for size in sizes))
+    for step in steps:
+        row = [figures["full_build"]["steps"].get(step) for figures in sizes.values()]
+        print(f"{step:<40}" + "".join(f"{value:>9.1f}" if value is not None else f"{'-':>9}" for value in row))
+    print(
+        f"{'Dagster events recorded':<40}"
+        + "".join(f"{f['full_build']['dagster']['events']:>9,}" for f in sizes.values())
+    )
+    for size, figures in sizes.items():
+        nodes = sorted(figures["full_build"]["dbt_nodes"].items(), key=lambda item: -item[1])[:3]
+        print(f"[{size}] slowest dbt nodes: " + ", ".join(f"{key} {seconds:.2f}s" for key, seconds in nodes))
+
+
+def target_figures(results: dict[str, object]) -> list[tuple[str, float, float, bool]]:
+    """(what, measured, target, met) for every target whose size was measured."""
+    sizes, rows = results["sizes"], []
+    for size in ("1M", "10M"):
+        if size not in sizes:
+            continue
+        for key, target in TARGETS[size].items():
+            measured = {
+                "full_build_seconds": sizes[size]["full_build"]["seconds"],
+                "peak_rss_bytes": sizes[size]["full_build"]["peak_rss_bytes"],
+                "nightly_seconds": sizes[size]["nightly"]["seconds"],
+            }[key]
+            rows.append((f"{size} {key}", measured, target, measured <= target))
+    for size, figures in sizes.items():
+        if "api" in figures:
+            target = TARGETS["api_p95_ms_16_clients"]
+            rows.append((f"{size} API p95 ms at 16 clients", worst_p95(figures), target, worst_p95(figures) <= target))
+            target = TARGETS["naive_over_precomputed"]
+            ratio = figures["naive"]["ratio"]
+            rows.append((f"{size} naive / precomputed", ratio, target, ratio >= target))
+    return rows
+
+
+def print_targets(results: dict[str, object]) -> None:
+    print("\nTargets:")
+    for what, measured, target, met in target_figures(results):
+        verdict = "met" if met else f"missed ({measured / target:.1f}x)"
+        print(f"  {what:<36} {measured:>14,.1f} target {target:>14,.1f}  {verdict}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", choices=ALL_SIZES, default=list(ALL_SIZES))
+    parser.add_argument("--smoke", action="store_true", help="100k only; fail if a figure is missing")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    sizes = ["100k"] if args.smoke else args.sizes
+    started = time.perf_counter()
+    results = {"machine": machine(), "targets": TARGETS, "sizes": {}}
+    for size in sizes:
+        results["sizes"][size] = bench_size(size, with_readers=size != "empty")
+        results["bench_seconds"] = round(time.perf_counter() - started, 1)
+        # Written after each size, so a long run that stops keeps what it measured.
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print_report(results)
+    print(f"\nWrote {args.out} ({results['bench_seconds']:.0f} s)")
+    missing = missing_figures(results)
+    if missing:
+        print("missing figures: " + ", ".join(missing), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
