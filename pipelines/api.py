@@ -19,6 +19,7 @@ import sys
 import threading
 from collections.abc import Callable
 from decimal import Decimal
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -32,6 +33,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from pipelines.alert_store import FEED_VIEW, OPEN, RESOLVED
 from pipelines.serving import SnapshotInfo, qualified, read_snapshot_info
 from pipelines.settings import Settings, SettingsError, load_settings
 from pipelines.sources.validation import literal
@@ -105,10 +107,26 @@ class SnapshotReader:
                 status.HTTP_503_SERVICE_UNAVAILABLE, f"no snapshot at {self.path} yet: run `make run` to publish one"
             ) from None
         if self._identity != (stat.st_ino, stat.st_mtime_ns):
-            self._connection = duckdb.connect(":memory:")
-            self._connection.execute(f"attach {literal(str(self.path))} as {SNAPSHOT_CATALOG} (read_only)")
+            connection = duckdb.connect(":memory:")
+            connection.execute(f"attach {literal(str(self.path))} as {SNAPSHOT_CATALOG} (read_only)")
+            _check_snapshot(connection, self.path)
+            self._connection = connection
             self._identity = (stat.st_ino, stat.st_mtime_ns)
             self._answers = {}
+
+
+def _check_snapshot(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A 503 naming the file unless it is a snapshot this API reads (say, one published by an older
+    version, or another DuckDB file configured by mistake), rather than a 500 on every request."""
+    try:
+        read_snapshot_info(connection.cursor().execute(f"use {SNAPSHOT_CATALOG}"))
+    except duckdb.Error as error:
+        connection.close()
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"{path} is not a snapshot this API can read ({type(error).__name__}: {error}); "
+            "publish a new one with `make run` or check ANALYTICS_SERVING_PATH",
+        ) from None
 
 
 def json_value(value: object) -> object:
@@ -152,7 +170,14 @@ def kpi_cards(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
 
 
 def with_snapshot(info: SnapshotInfo, body: dict[str, object]) -> dict[str, object]:
-    return {"snapshot_built_at": info.built_at.isoformat(), "run_id": info.run_id, **body}
+    """``body`` with the snapshot's build time and run id, and when it was published (later than
+    the build when the alert sensors republished it)."""
+    return {
+        "snapshot_built_at": info.built_at.isoformat(),
+        "snapshot_published_at": info.published_at.isoformat(),
+        "run_id": info.run_id,
+        **body,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,8 +263,14 @@ def business_insights(cursor: duckdb.DuckDBPyConnection) -> Columns:
 
 
 def alerts(cursor: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    feed = columns(cursor, "select * from alerts.alert_feed")
-    return {"open": sum(status_ == "open" for status_ in feed.get("status", [])), "feed": feed}
+    # Ordered here too: a view copied into the snapshot is a table, whose row order SQL does not promise.
+    feed = columns(
+        cursor,
+        f"""select * from {FEED_VIEW} order by status = {literal(OPEN)} desc, fired_at desc,
+            case severity when 'critical' then 0 when 'warning' then 1 else 2 end, alert_key""",
+    )
+    statuses = feed.get("status", [])
+    return {"open": statuses.count(OPEN), "resolved": statuses.count(RESOLVED), "feed": feed}
 
 
 def model_performance(cursor: duckdb.DuckDBPyConnection) -> Columns:
@@ -403,7 +434,7 @@ def published_table(info: SnapshotInfo, table: str) -> str:
     """The SQL name of ``table`` if the snapshot publishes it (never text from the request), else a 422."""
     if table not in info.row_counts:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            HTTPStatus.UNPROCESSABLE_ENTITY,
             f"unknown table {table!r}: published tables are {', '.join(sorted(info.row_counts))}",
         )
     return qualified(table)
@@ -420,9 +451,9 @@ def export_file(reader: SnapshotReader, table: str, format: Literal["csv", "parq
         select = f"select * from {published_table(read_snapshot_info(cursor), table)}"
         buffer = io.BytesIO()
         if format == "parquet":
-            pq.write_table(cursor.execute(select).to_arrow_table(), buffer)
+            pq.write_table(cursor.sql(select).to_arrow_table(), buffer)
         else:
-            cursor.execute(select).df().to_csv(buffer, index=False)
+            cursor.sql(select).df().to_csv(buffer, index=False)
     finally:
         cursor.close()
     return Response(
@@ -450,7 +481,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The API and dashboard over ``settings.serving`` (default: the environment's settings)."""
     settings = settings or load_settings()
     if settings.api_token is None:
-        raise SettingsError("ANALYTICS_API_TOKEN is not set: the API needs a bearer token to ask of readers")
+        raise SettingsError(
+            "ANALYTICS_API_TOKEN is not set: the API does not start without a bearer token for its readers; "
+            "set it to a secret, e.g. ANALYTICS_API_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe())')"
+        )
     app = FastAPI(title="Storefront metrics API", description="Read-only analytics from the published snapshot.")
     app.state.token = settings.api_token.get_secret_value()
     app.state.reader = SnapshotReader(settings.serving)

@@ -10,6 +10,11 @@ before publishing leaves the previous snapshot in place.
 
 The Parquet exports are written into a new folder per snapshot, and the ``current`` link is then
 switched to it in one rename, for the same reasons.
+
+Two publishers never interleave: both :func:`publish_snapshot` (the ``serving`` asset) and
+:func:`refresh_alerts` (the alert sensors) work through a read-write connection to the build file,
+which DuckDB lets one process hold at a time, and they rename before giving it back. So a sensor
+can never put an older snapshot back over a newer one.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ UNPUBLISHED_TABLES = frozenset({"marts.funnel_session_stages"})
 """Build-only tables: one row per session and stage (tens of millions of rows at scale), from which
 the funnel marts are counted; readers use the marts."""
 SNAPSHOT_TABLE = "main.snapshot"
-"""One row: when the snapshot was built and by which run."""
+"""One row: when the snapshot was built and by which run, and when it was last published (later than
+the build when the alert sensors republished it with new alerts)."""
 ROW_COUNTS_TABLE = "main.snapshot_tables"
 """Each published table (``schema.table``) with its row count."""
 SNAPSHOT_ALIAS = "snapshot"
@@ -48,6 +54,8 @@ class SnapshotInfo:
     built_at: dt.datetime
     run_id: str
     row_counts: dict[str, int]
+    published_at: dt.datetime
+    """Changes with every publication, the alerts' republishing included: what readers poll."""
 
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -79,11 +87,16 @@ def publish_snapshot(build: duckdb.DuckDBPyConnection, serving_path: Path, run_i
         built_at = dt.datetime.now(dt.UTC)
         with transaction(build):
             counts = {name: _copy_table(build, name) for name in published_tables(build)}
-            build.execute(f"create table {SNAPSHOT_ALIAS}.{SNAPSHOT_TABLE} (built_at timestamptz, run_id varchar)")
-            build.execute(f"insert into {SNAPSHOT_ALIAS}.{SNAPSHOT_TABLE} values (?, ?)", [built_at, run_id])
+            build.execute(
+                f"create table {SNAPSHOT_ALIAS}.{SNAPSHOT_TABLE} "
+                "(built_at timestamptz, run_id varchar, published_at timestamptz)"
+            )
+            build.execute(
+                f"insert into {SNAPSHOT_ALIAS}.{SNAPSHOT_TABLE} values (?, ?, ?)", [built_at, run_id, built_at]
+            )
             build.execute(f"create table {SNAPSHOT_ALIAS}.{ROW_COUNTS_TABLE} (table_name varchar, row_count bigint)")
             build.executemany(f"insert into {SNAPSHOT_ALIAS}.{ROW_COUNTS_TABLE} values (?, ?)", list(counts.items()))
-    info = SnapshotInfo(built_at, run_id, counts)
+    info = SnapshotInfo(built_at, run_id, counts, built_at)
     _put_in_place(staging_path, serving_path, info)
     return info
 
@@ -91,9 +104,17 @@ def publish_snapshot(build: duckdb.DuckDBPyConnection, serving_path: Path, run_i
 def refresh_alerts(build: duckdb.DuckDBPyConnection, serving_path: Path) -> SnapshotInfo | None:
     """Republish the snapshot with the build's current alerts tables and the rest unchanged (the
     alert sensors call this after recording alerts; a failed run's half-built marts never reach
-    readers this way). Returns None when nothing has been published yet."""
+    readers this way, because the other tables come from the current snapshot, not the build).
+
+    ``build`` is a read-write connection to the build warehouse (see the module docstring for why
+    it must be the one connection, held until this returns). The build time and run id stay the
+    snapshot's; ``published_at`` moves on, so a dashboard polling it reloads. Returns None when
+    nothing has been published yet (there is no snapshot to add alerts to).
+    """
     if not serving_path.exists():
         return None
+    # A sensor may run before any alert was recorded: the tables always exist in a snapshot.
+    ensure_alert_tables(build)
     staging_path = _staging_path(serving_path)
     shutil.copyfile(serving_path, staging_path)
     alerts = [name for name in published_tables(build) if name.startswith(f"{ALERTS_SCHEMA}.")]
@@ -106,6 +127,11 @@ def refresh_alerts(build: duckdb.DuckDBPyConnection, serving_path: Path) -> Snap
             alerts,
         )
         build.executemany(f"insert into {SNAPSHOT_ALIAS}.{ROW_COUNTS_TABLE} values (?, ?)", list(counts.items()))
+        # Snapshots published before ``published_at`` existed get the column here.
+        build.execute(
+            f"alter table {SNAPSHOT_ALIAS}.{SNAPSHOT_TABLE} add column if not exists published_at timestamptz"
+        )
+        build.execute(f"update {SNAPSHOT_ALIAS}.{SNAPSHOT_TABLE} set published_at = ?", [dt.datetime.now(dt.UTC)])
     with duckdb.connect(str(staging_path), read_only=True) as snapshot:
         info = read_snapshot_info(snapshot)
     _put_in_place(staging_path, serving_path, info)
@@ -113,10 +139,12 @@ def refresh_alerts(build: duckdb.DuckDBPyConnection, serving_path: Path) -> Snap
 
 
 def read_snapshot_info(con: duckdb.DuckDBPyConnection) -> SnapshotInfo:
-    """The build time, run id and row counts recorded in an open snapshot."""
-    built_at, run_id = con.execute(f"select built_at, run_id from {SNAPSHOT_TABLE}").fetchone()
+    """The build time, run id, row counts and publication time recorded in an open snapshot."""
+    built_at, run_id, published_at = con.execute(
+        f"select built_at, run_id, published_at from {SNAPSHOT_TABLE}"
+    ).fetchone()
     counts = dict(con.execute(f"select table_name, row_count from {ROW_COUNTS_TABLE} order by 1").fetchall())
-    return SnapshotInfo(built_at, run_id, counts)
+    return SnapshotInfo(built_at, run_id, counts, published_at)
 
 
 def exports_root(serving_path: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -52,3 +53,17 @@ def api_url(sample_warehouse: Settings) -> Iterator[str]:
     """The real API over the sample warehouse's snapshot, on a loopback port, for the session."""
     with running_api(sample_warehouse) as url:
         yield url
+
+
+@pytest.fixture
+def own_warehouse(sample_warehouse: Settings, tmp_path: Path) -> Settings:
+    """A copy of the sample warehouse and its snapshot, for a test that changes them."""
+    shutil.copy(sample_warehouse.warehouse, tmp_path / "warehouse.duckdb")
+    shutil.copy(sample_warehouse.serving, tmp_path / "serving.duckdb")
+    return sample_warehouse.model_copy(
+        update={
+            "data_dir": tmp_path,
+            "warehouse_path": tmp_path / "warehouse.duckdb",
+            "serving_path": tmp_path / "serving.duckdb",
+        }
+    )

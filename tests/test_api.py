@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.settings import Settings, SettingsError
-from tests.api_server import get
+from tests.api_server import get, running_api
 
 PROTECTED = [
     "comprehensive",
@@ -58,8 +58,14 @@ def test_health_check_needs_no_token_and_counts_every_published_table(api_url, s
     assert "marts.funnel_session_stages" not in counts, "build-only tables are not published"
     assert health["last_run_status"] == "success"
     assert health["snapshot_age_seconds"] >= 0
-    (run_id,) = snapshot_rows(sample_warehouse, "select run_id from snapshot")[0]
+    ((run_id, built_at, published_at),) = snapshot_rows(
+        sample_warehouse, "select run_id, built_at, published_at from snapshot"
+    )
     assert health["run_id"] == run_id
+    assert (health["snapshot_built_at"], health["snapshot_published_at"]) == (
+        built_at.isoformat(),
+        published_at.isoformat(),
+    )
 
 
 @pytest.mark.parametrize("path", PROTECTED)
@@ -137,6 +143,18 @@ def test_answers_are_the_columns_of_their_tables(api_url, sample_warehouse, case
     )
 
 
+def test_alerts_are_the_feed_with_open_and_resolved_counted(api_url, sample_warehouse):
+    answer = api(api_url, "alerts")
+
+    counts = dict(snapshot_rows(sample_warehouse, "select status, count(*) from alerts.alerts group by 1"))
+    keys = snapshot_rows(
+        sample_warehouse, "select alert_key from alerts.alert_feed order by status = 'open' desc, fired_at desc"
+    )
+    assert (answer["open"], answer["resolved"]) == (counts.get("open", 0), counts.get("resolved", 0))
+    assert answer["feed"]["alert_key"] == [key for (key,) in keys]
+    assert {"status", "severity", "fired_at", "resolved_at", "message"} <= answer["feed"].keys()
+
+
 def test_predictive_sums_the_customer_scores(api_url, sample_warehouse):
     scores = api(api_url, "predictive")["customer_scores"]
 
@@ -182,10 +200,24 @@ def test_exports_read_back_equal_to_the_table(api_url, sample_warehouse, table):
         else:
             assert from_csv[column].astype(str).tolist() == expected[column].astype(str).tolist(), column
     with duckdb.connect(str(sample_warehouse.serving), read_only=True) as con:
-        expected_arrow = con.execute(f"select * from {table}").to_arrow_table()
+        expected_arrow = con.sql(f"select * from {table}").to_arrow_table()
     assert pq.read_table(io.BytesIO(parquet.body)).equals(expected_arrow)
     assert as_json["columns"].keys() == set(expected.columns)
     assert len(as_json["columns"][expected.columns[0]]) == len(expected)
+
+
+@pytest.mark.parametrize("serving_file", ["missing", "not a snapshot"])
+def test_without_a_readable_snapshot_the_api_answers_503_naming_the_file(sample_warehouse, tmp_path, serving_file):
+    serving = tmp_path / "serving.duckdb"
+    if serving_file == "not a snapshot":
+        with duckdb.connect(str(serving)) as con:
+            con.execute("create table something_else as select 1 as x")
+
+    with running_api(sample_warehouse.model_copy(update={"serving_path": serving})) as url:
+        answers = [get(f"{url}/api/analytics/{path}") for path in ("health-check", "comprehensive")]
+
+    assert [answer.status for answer in answers] == [503, 503]
+    assert all(str(serving) in answer.json()["detail"] for answer in answers)
 
 
 def test_the_api_refuses_to_start_without_a_token(sample_warehouse):

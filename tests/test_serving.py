@@ -1,36 +1,33 @@
-"""The readers' snapshot: complete, replaced atomically, untouched by a failed run."""
+"""The readers' snapshot: complete, replaced atomically, untouched by a failed run, republished
+with new alerts, and read without a hitch by another process while refreshes publish."""
 
 from __future__ import annotations
 
-import shutil
+import datetime as dt
+import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
-import pytest
+from dagster import AssetSelection
 
 from pipelines.api import SnapshotReader
-from pipelines.serving import current_exports, exports_root, publish_snapshot, read_snapshot_info
+from pipelines.serving import current_exports, exports_root, publish_snapshot, read_snapshot_info, refresh_alerts
 from pipelines.settings import Settings
+from tests.api_server import TOKEN, running_api
 from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, run_pipeline
+from tests.planted_alerts import plant_alert
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+READER_START_TIMEOUT_SECONDS = 30
+READER_CATCH_UP_SECONDS = 60
 
 
 def published(settings: Settings) -> list[str]:
     with duckdb.connect(str(settings.serving), read_only=True) as con:
         return [name for (name,) in con.execute("select table_name from snapshot_tables order by 1").fetchall()]
-
-
-@pytest.fixture
-def own_warehouse(sample_warehouse: Settings, tmp_path: Path) -> Settings:
-    """A copy of the sample warehouse and its snapshot, for a test that changes them."""
-    shutil.copy(sample_warehouse.warehouse, tmp_path / "warehouse.duckdb")
-    shutil.copy(sample_warehouse.serving, tmp_path / "serving.duckdb")
-    return sample_warehouse.model_copy(
-        update={
-            "data_dir": tmp_path,
-            "warehouse_path": tmp_path / "warehouse.duckdb",
-            "serving_path": tmp_path / "serving.duckdb",
-        }
-    )
 
 
 def test_the_snapshot_holds_every_finished_table_as_built(sample_warehouse):
@@ -105,3 +102,132 @@ def test_a_failed_run_leaves_the_previous_snapshot(own_warehouse, tmp_path):
     with duckdb.connect(str(own_warehouse.serving), read_only=True) as con:
         after = read_snapshot_info(con)
     assert after == before
+
+
+def reopened(serving: Path) -> duckdb.DuckDBPyConnection:
+    """A new read-only look at ``serving`` while this process holds the old file open: attached to
+    an in-memory database, since ``duckdb.connect`` of the same path would return the open one."""
+    con = duckdb.connect()
+    con.execute(f"attach '{serving}' as reopened (read_only)")
+    con.execute("use reopened")
+    return con
+
+
+def test_refresh_alerts_republishes_the_alerts_and_nothing_else(own_warehouse):
+    serving = own_warehouse.serving
+    old_reader = duckdb.connect(str(serving), read_only=True)
+    before = read_snapshot_info(old_reader)
+    (kpi_revenue,) = old_reader.execute("select net_revenue from marts.kpi_summary").fetchone()
+    fired_at = dt.datetime(2025, 3, 30, 6, tzinfo=dt.UTC)
+
+    with duckdb.connect(str(own_warehouse.warehouse)) as build:
+        plant_alert(build, "revenue_drop:2025-03-29", fired_at)
+        # A mart half rebuilt by a failing run: the alerts' republishing must not carry it to readers.
+        build.execute("update marts.kpi_summary set net_revenue = -1")
+        info = refresh_alerts(build, serving)
+
+    with reopened(serving) as snapshot:
+        after = read_snapshot_info(snapshot)
+        feed = snapshot.execute("select alert_key, status, fired_at from alerts.alert_feed").fetchall()
+        (revenue_now,) = snapshot.execute("select net_revenue from marts.kpi_summary").fetchone()
+    assert info == after
+    assert feed == [("revenue_drop:2025-03-29", "open", fired_at)]
+    assert revenue_now == kpi_revenue, "the marts stay the published ones"
+    assert (after.built_at, after.run_id) == (before.built_at, before.run_id), "still the same run's snapshot"
+    assert after.published_at > before.published_at, "readers polling the publication time reload"
+    assert after.row_counts == {**before.row_counts, "alerts.alerts": 1, "alerts.alert_feed": 1}
+    with duckdb.connect() as con:
+        exported = con.execute(
+            f"select alert_key from read_parquet('{current_exports(serving) / 'alerts.alerts.parquet'}')"
+        ).fetchall()
+    assert exported == [("revenue_drop:2025-03-29",)]
+    assert old_reader.execute("select count(*) from alerts.alerts").fetchone() == (0,), "an open reader is unmoved"
+    old_reader.close()
+
+
+def test_refresh_alerts_before_any_snapshot_publishes_nothing(own_warehouse, tmp_path):
+    serving = tmp_path / "nothing-yet" / "serving.duckdb"
+
+    with duckdb.connect(str(own_warehouse.warehouse)) as build:
+        assert refresh_alerts(build, serving) is None
+
+    assert not serving.parent.exists()
+
+
+def test_readers_see_whole_snapshots_while_refreshes_publish(own_warehouse, tmp_path):
+    """A reader process (tests/snapshot_reader.py) queries the serving file, through a connection it
+    holds and through fresh ones, and the API, while two refreshes run and publish. Each refresh
+    forecasts a different number of days, so every answer's forecast length says which snapshot
+    it came from; every answer must match the run it names, and nothing may fail."""
+    out, stop = tmp_path / "observations.jsonl", tmp_path / "stop"
+    original = read_snapshot_info(duckdb.connect(str(own_warehouse.serving), read_only=True))
+    # The sample build forecasts 30 days with one model version; each refresh trains one more.
+    expected = {original.run_id: (30, 1)}
+    refresh = AssetSelection.groups("ml", "serving")
+
+    with running_api(own_warehouse) as api_url:
+        reader = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.snapshot_reader",
+                str(own_warehouse.serving),
+                api_url,
+                TOKEN,
+                str(out),
+                str(stop),
+            ],
+            cwd=REPOSITORY,
+        )
+        try:
+            wait_for(lambda: observations(out), READER_START_TIMEOUT_SECONDS, "the reader's first observations")
+            refreshes = []
+            for days_ahead in (10, 20):
+                settings = own_warehouse.model_copy(update={"days_ahead": days_ahead})
+                began = time.time()
+                result = run_pipeline(settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date, selection=refresh)
+                refreshes.append((began, time.time()))
+                assert result.success, "a refresh runs and publishes while the reader holds the snapshot open"
+                expected[result.run_id] = (days_ahead, len(expected) + 1)
+            latest = result.run_id
+            wait_for(
+                lambda: (
+                    {"file", "health-check", "comprehensive", "revenue-forecast"}
+                    <= {seen["source"] for seen in observations(out) if seen.get("run_id") == latest}
+                ),
+                READER_CATCH_UP_SECONDS,
+                "the reader to see the last snapshot",
+            )
+        finally:
+            stop.touch()
+            reader.wait(timeout=60)
+
+    seen = observations(out)
+    assert reader.returncode == 0
+    assert [observation for observation in seen if "error" in observation or observation["problems"]] == []
+    for observation in seen:
+        days, models = expected[observation["run_id"]]
+        assert observation["forecast_rows"] == days, observation
+        assert observation.get("model_rows", models) == models, observation
+    assert {observation["run_id"] for observation in seen if observation["source"] == "held"} == {original.run_id}
+    for source in ("file", "health-check", "comprehensive", "revenue-forecast"):
+        order = [list(expected).index(observation["run_id"]) for observation in seen if observation["source"] == source]
+        assert order == sorted(order), f"{source} never went back to an older snapshot"
+    during = [o for o in seen if any(began <= o["started"] <= ended for began, ended in refreshes)]
+    assert {observation["source"] for observation in during} >= {"held", "file", "health-check"}, "reads overlapped"
+
+
+def observations(out: Path) -> list[dict]:
+    """The reader's observations so far (a line still being written is left for the next look)."""
+    if not out.exists():
+        return []
+    complete = out.read_text().rpartition("\n")[0]
+    return [json.loads(line) for line in complete.splitlines()]
+
+
+def wait_for(condition, timeout_seconds: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_seconds} s waiting for {what}")
+        time.sleep(0.1)

@@ -1,6 +1,7 @@
 // The dashboard: fetches the API's chart-shaped answers and draws them with Plotly.js.
 // The token comes from ?token= or the form (kept in localStorage); the page polls health-check
-// and reloads its data when a new snapshot has been published.
+// and reloads its data when a new snapshot has been published (a nightly run, or the alert
+// sensors republishing it with new alerts: `snapshot_published_at` changes with both).
 "use strict";
 
 const API = "/api/analytics";
@@ -13,7 +14,11 @@ const ENDPOINTS = {
   predictive: "predictive",
   insights: "business-insights",
   alerts: "alerts",
+  health: "health-check",
 };
+// Answers fetched while a new snapshot replaced the old one mix two snapshots: fetch again.
+const CONSISTENT_LOAD_ATTEMPTS = 3;
+const START_RETRY_SECONDS = 10;
 const PERCENT_KPIS = new Set(["net_revenue_growth", "repeat_rate", "churn_rate", "payment_success_rate",
   "conversion_rate", "gross_margin", "net_margin", "roi"]);
 const LAYOUT = { margin: { t: 40, r: 20, b: 40, l: 60 }, legend: { orientation: "h" } };
@@ -21,23 +26,45 @@ const CONFIG = { responsive: true, displaylogo: false };
 
 let token = new URLSearchParams(location.search).get("token") || localStorage.getItem("analyticsToken");
 let data = {};
-let builtAt = null;
 let currentTab = "overview";
+
+// Every text from the API goes through this before it is put into HTML.
+function escapeHtml(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) =>
+    ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+function showStatus(message) {
+  document.getElementById("status").textContent = message;
+}
 
 async function getJson(path) {
   const response = await fetch(`${API}/${path}`, { headers: { Authorization: `Bearer ${token}` } });
   if (response.status === 401) throw new Error("unauthorized");
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status} ${await response.text()}`);
   return response.json();
 }
 
-async function loadAll() {
+async function fetchAll() {
   const entries = await Promise.all(
     Object.entries(ENDPOINTS).map(async ([name, path]) => [name, await getJson(path)]));
-  data = Object.fromEntries(entries);
-  builtAt = data.comprehensive.snapshot_built_at;
+  return Object.fromEntries(entries);
+}
+
+async function loadAll() {
+  let answers = await fetchAll();
+  for (let attempt = 1; attempt < CONSISTENT_LOAD_ATTEMPTS; attempt++) {
+    if (new Set(Object.values(answers).map((answer) => answer.snapshot_published_at)).size === 1) break;
+    answers = await fetchAll();
+  }
+  data = answers;
+  const health = data.health;
+  const published = health.snapshot_published_at !== health.snapshot_built_at ?
+    `, alerts updated ${new Date(health.snapshot_published_at).toLocaleString()}` : "";
   document.getElementById("snapshot").textContent =
-    `snapshot built ${new Date(builtAt).toLocaleString()} (run ${data.comprehensive.run_id.slice(0, 8)})`;
+    `snapshot built ${new Date(health.snapshot_built_at).toLocaleString()} ` +
+    `(run ${health.run_id.slice(0, 8)}, last run ${health.last_run_status})${published}`;
+  showStatus("");
   renderLists();
   showTab(currentTab);
 }
@@ -56,44 +83,60 @@ function renderLists() {
   const cards = data.comprehensive.kpis.map((kpi) => {
     const change = kpi.change === null ? "" :
       `<span class="${kpi.change >= 0 ? "up" : "down"}">${kpi.change >= 0 ? "▲" : "▼"} ${(Math.abs(kpi.change) * 100).toFixed(1)}%</span>`;
-    return `<div class="card"><div class="label">${kpi.metric.replaceAll("_", " ")}</div>` +
-      `<div class="value">${formatKpi(kpi.metric, kpi.value)}</div>${change}</div>`;
+    return `<div class="card"><div class="label">${escapeHtml(kpi.metric.replaceAll("_", " "))}</div>` +
+      `<div class="value">${escapeHtml(formatKpi(kpi.metric, kpi.value))}</div>${change}</div>`;
   });
   document.getElementById("kpis").innerHTML = cards.join("");
 
   const insights = data.insights.insights;
   document.getElementById("insights").innerHTML = insights.title.map((title, i) =>
-    `<li class="severity-${insights.severity[i]}"><strong>${title}</strong> — ${insights.detail[i]}` +
-    `<br><em>${insights.recommendation[i]}</em></li>`).join("");
+    `<li class="severity-${escapeHtml(insights.severity[i])}"><strong>${escapeHtml(title)}</strong> — ` +
+    `${escapeHtml(insights.detail[i])}<br><em>${escapeHtml(insights.recommendation[i])}</em></li>`).join("");
 
-  const feed = data.alerts.feed;
-  document.getElementById("open-alerts").textContent = `(${data.alerts.open} open)`;
-  document.getElementById("alerts").innerHTML = (feed.alert_key || []).map((key, i) =>
-    `<li class="severity-${feed.severity[i]} ${feed.status[i]}"><strong>${feed.status[i]}</strong> ` +
-    `${feed.severity[i]} · ${feed.rule[i]} · ${feed.subject[i]} · fired ${new Date(feed.fired_at[i]).toLocaleString()}` +
-    `<br>${feed.message[i]}</li>`).join("") || "<li>No alerts.</li>";
+  renderAlerts();
 
   const model = data.predictive.model || {};
   document.getElementById("model").innerHTML = Object.entries(model).map(([name, value]) =>
-    `<tr><th>${name}</th><td>${value}</td></tr>`).join("");
+    `<tr><th>${escapeHtml(name)}</th><td>${escapeHtml(value)}</td></tr>`).join("");
   const trend = data.forecast.trend || {};
   document.getElementById("trend").textContent = trend.direction ?
     `Trend: ${trend.direction}, ${(trend.annualised_growth_rate * 100).toFixed(1)}% a year (model ${trend.model_version})` : "";
   renderExports();
 }
 
+// Open alerts and resolved ones in two lists, each latest first (the API's order).
+function renderAlerts() {
+  const feed = data.alerts.feed;
+  const item = (i) =>
+    `<li class="severity-${escapeHtml(feed.severity[i])} ${escapeHtml(feed.status[i])}">` +
+    `<strong>${escapeHtml(feed.severity[i])}</strong> · ${escapeHtml(feed.rule[i])} · ${escapeHtml(feed.subject[i])}` +
+    ` · fired ${new Date(feed.fired_at[i]).toLocaleString()}` +
+    (feed.resolved_at[i] ? ` · resolved ${new Date(feed.resolved_at[i]).toLocaleString()}` : "") +
+    `<br>${escapeHtml(feed.message[i])}</li>`;
+  const indexes = (feed.alert_key || []).map((key, i) => i);
+  for (const status of ["open", "resolved"]) {
+    const items = indexes.filter((i) => feed.status[i] === status).map(item);
+    document.getElementById(`alerts-${status}`).innerHTML = items.join("") || `<li>No ${status} alerts.</li>`;
+    document.getElementById(`${status}-alerts`).textContent = `(${items.length})`;
+  }
+}
+
+// One row per published table, with a download button per format.
 function renderExports() {
-  getJson("health-check").then((health) => {
-    document.getElementById("exports").innerHTML = Object.entries(health.tables).map(([table, rows]) =>
-      `<tr><td>${table}</td><td>${rows.toLocaleString()} rows</td><td>` +
-      ["csv", "parquet", "json"].map((format) =>
-        `<button data-table="${table}" data-format="${format}">${format}</button>`).join(" ") + "</td></tr>").join("");
-  });
+  document.getElementById("exports").innerHTML = Object.entries(data.health.tables).map(([table, rows]) =>
+    `<tr><td>${escapeHtml(table)}</td><td>${rows.toLocaleString()} rows</td><td>` +
+    ["csv", "parquet", "json"].map((format) =>
+      `<button data-table="${escapeHtml(table)}" data-format="${format}">${format}</button>`).join(" ") +
+    "</td></tr>").join("");
 }
 
 async function download(table, format) {
   const response = await fetch(`${API}/export?table=${encodeURIComponent(table)}&format=${format}`,
     { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) {
+    showStatus(`export of ${table} as ${format} failed: HTTP ${response.status}`);
+    return;
+  }
   const link = document.createElement("a");
   link.href = URL.createObjectURL(await response.blob());
   link.download = `${table}.${format}`;
@@ -196,10 +239,17 @@ function showTab(name) {
   if (Object.keys(data).length) RENDERERS[name]();
 }
 
+// Keeps polling through errors (the API restarting, no snapshot yet): the page shows the error
+// and recovers by itself on the next poll that succeeds.
 async function pollForNewSnapshot() {
-  const health = await getJson("health-check");
-  if (health.snapshot_built_at !== builtAt) await loadAll();
-  setTimeout(pollForNewSnapshot, health.dashboard_refresh_seconds * 1000);
+  try {
+    const health = await getJson("health-check");
+    if (health.snapshot_published_at !== data.health.snapshot_published_at) await loadAll();
+    showStatus("");
+  } catch (error) {
+    showStatus(`could not refresh: ${error.message}`);
+  }
+  setTimeout(pollForNewSnapshot, data.health.dashboard_refresh_seconds * 1000);
 }
 
 async function start() {
@@ -207,10 +257,14 @@ async function start() {
     await loadAll();
     document.getElementById("token-form").hidden = true;
     localStorage.setItem("analyticsToken", token);
-    const health = await getJson("health-check");
-    setTimeout(pollForNewSnapshot, health.dashboard_refresh_seconds * 1000);
+    setTimeout(pollForNewSnapshot, data.health.dashboard_refresh_seconds * 1000);
   } catch (error) {
-    if (error.message !== "unauthorized") throw error;
+    if (error.message !== "unauthorized") {
+      // No snapshot published yet (503) or the API unreachable: say so and try again.
+      showStatus(`${error.message}; retrying in ${START_RETRY_SECONDS} s`);
+      setTimeout(start, START_RETRY_SECONDS * 1000);
+      return;
+    }
     document.getElementById("token-form").hidden = false;
     document.getElementById("token-error").textContent = token ? "That token was not accepted." : "";
   }
