@@ -1,0 +1,52 @@
+"""The persistent Dagster instance of `make run`: its batched event log records what Dagster's own does."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import yaml
+from dagster import AssetKey, AssetSelection, DagsterEventType, DagsterInstance
+
+from pipelines.instance import EVENT_BATCH_SIZE_FLAG, INSTANCE_FILE, BatchedSqliteEventLogStorage, prepare_instance
+from tests.pipeline_runs import SAMPLE_FIRST_DAY, run_pipeline
+
+DAYS = 5
+LAST_DAY = SAMPLE_FIRST_DAY + dt.timedelta(days=DAYS - 1)
+
+
+@pytest.mark.parametrize("batch_size", ["1000", "2"])
+def test_a_range_run_records_one_materialization_per_day_in_the_instance(
+    sample_store, make_settings, tmp_path, monkeypatch, batch_size
+):
+    # "2" splits the five days of each table into batches of 2, 2 and 1 (the last is flushed at the end).
+    monkeypatch.setenv(EVENT_BATCH_SIZE_FLAG, batch_size)
+    home = tmp_path / "dagster_home"
+    prepare_instance(home)
+    settings = make_settings(sample_store)
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.event_log_storage, BatchedSqliteEventLogStorage)
+        result = run_pipeline(
+            settings, SAMPLE_FIRST_DAY, LAST_DAY, selection=AssetSelection.groups("ingest"), instance=instance
+        )
+        days = {(SAMPLE_FIRST_DAY + dt.timedelta(days=offset)).isoformat() for offset in range(DAYS)}
+        for table in ("customers", "transactions", "funnel_events", "costs", "marketing_spend"):
+            key = AssetKey(["raw", table])
+            assert instance.get_materialized_partitions(key) == days, table
+            latest = instance.get_latest_materialization_event(key)
+            assert (latest.run_id, latest.dagster_event.partition) == (result.run_id, LAST_DAY.isoformat())
+        records = instance.fetch_materializations(AssetKey(["raw", "transactions"]), limit=100).records
+        assert sorted(record.partition_key for record in records) == sorted(days)
+        # The run's own log (what the UI's run page shows) holds the same events as the index.
+        assert len(instance.all_logs(result.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)) == 5 * DAYS
+
+
+def test_prepare_instance_keeps_a_users_own_dagster_yaml(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / INSTANCE_FILE).write_text("telemetry:\n  enabled: true\n")
+
+    prepare_instance(home)
+
+    assert yaml.safe_load((home / INSTANCE_FILE).read_text()) == {"telemetry": {"enabled": True}}
