@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import duckdb
 
 from pipelines.sources.schema import SourceTable
-from pipelines.sources.validation import checked_rows_sql, literal, quote
+from pipelines.sources.validation import checked_rows_sql, duplicate_copies_sql, literal, quote
 
 REJECTED_ROWS_DDL = """
 create table if not exists raw.rejected_rows (
@@ -139,19 +139,6 @@ def create_raw_table(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None
     con.execute(REJECTED_ROWS_DDL)
 
 
-def load_window(
-    con: duckdb.DuckDBPyConnection,
-    table: SourceTable,
-    start: dt.date,
-    end: dt.date,
-    *,
-    run_id: str,
-    currency: str,
-) -> LoadCounts:
-    """Replace the days ``start <= day < end`` of ``raw.<table>`` with the good rows of ``_src``."""
-    return load_days(con, table, LoadPlan(days_between(start, end)), run_id=run_id, currency=currency)
-
-
 def load_days(
     con: duckdb.DuckDBPyConnection, table: SourceTable, plan: LoadPlan, *, run_id: str, currency: str
 ) -> LoadCounts:
@@ -165,7 +152,10 @@ def load_days(
     on_days = _on_days("_partition_date", plan.days)
     columns = ", ".join(quote(c.name) for c in table.columns)
     name = quote(table.name)
-    con.execute(f"create or replace temp table _checked as {checked_rows_sql(table, currency)}")
+    source_types = dict(con.execute("select column_name, column_type from (describe _src)").fetchall())
+    con.execute(f"create or replace temp table _checked as {checked_rows_sql(table, currency, source_types)}")
+    if table.id_column is not None:
+        _reject_duplicates(con, table)
     con.execute("begin transaction")
     try:
         con.execute(f"delete from raw.{name} where {on_days}")
@@ -193,3 +183,15 @@ from _checked where _reason is not null and (_partition_date is null or {on_days
     table_rows = con.execute(f"select count(*) from raw.{name}").fetchone()[0]
     con.execute("drop table _checked")
     return LoadCounts(loaded=loaded, rejected=rejected, table_rows=table_rows)
+
+
+def _reject_duplicates(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
+    """Mark the good rows of ``_checked`` that a later copy of the same id replaces as duplicates."""
+    con.execute(f"create or replace temp table _copies as {duplicate_copies_sql(table, '_checked')}")
+    con.execute(
+        f"""update _checked
+set _reason = {literal("duplicate " + table.id_column)}, _raw_values = c._raw_values
+from _copies as c
+where _checked._source_file = c._source_file and _checked._row_number = c._row_number"""
+    )
+    con.execute("drop table _copies")

@@ -5,6 +5,7 @@ of severity ``error`` is a blocking check: dbt skips the models downstream of th
 the failed check fails the step, so no Python asset downstream runs on a table that failed.
 """
 
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +18,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.project import dbt_project
 from pipelines.resources import DbtVars
 
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 KEPT_TARGET_FOLDERS = 10
 """dagster-dbt gives every invocation a target folder of its own (about 8 MB: manifest, run results,
 compiled SQL); the latest ones are kept for debugging, older ones are removed so nightly runs do not
@@ -44,7 +46,25 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: D
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars.cli_vars(warehouse.database)]
     invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
+    keep_partial_parse(invocation.target_path, dbt_project.project_dir / dbt_project.target_path)
     prune_target_folders(invocation.target_path.parent, invocation.target_path.name.split("-", 1)[0])
+
+
+def keep_partial_parse(invocation_target: Path, project_target: Path) -> None:
+    """Make this invocation's parse state the one the next invocation starts from.
+
+    dagster-dbt seeds each invocation's target folder with the project's ``partial_parse.msgpack``,
+    but dbt parses everything again when the vars or the profile differ from those it was saved
+    with, and ``make``'s ``dbt parse`` runs without the warehouse path var. Keeping the latest
+    build's state lets the next night with the same settings skip the full parse (2.5 s).
+    """
+    state = invocation_target / PARTIAL_PARSE_FILE
+    if not state.exists():
+        return
+    staged = project_target / f".{PARTIAL_PARSE_FILE}.{os.getpid()}"
+    shutil.copyfile(state, staged)
+    # A rename, so a dbt invocation starting meanwhile never reads a half-copied file.
+    staged.replace(project_target / PARTIAL_PARSE_FILE)
 
 
 def prune_target_folders(target_root: Path, prefix: str, keep: int = KEPT_TARGET_FOLDERS) -> None:

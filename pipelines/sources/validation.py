@@ -3,9 +3,12 @@
 :func:`checked_rows_sql` turns a relation of source rows (``_src``: the table's columns plus
 ``_source_file`` and ``_row_number``) into one row per source row with the typed values, the
 row's partition day and ``_reason``: ``NULL`` for a good row, otherwise every rule it broke.
+:func:`duplicate_copies_sql` then finds the good rows that a later copy of the same id replaces.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from pipelines.sources.schema import Column, SourceTable
 
@@ -22,19 +25,36 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _raw_text(column: Column) -> str:
-    return f"nullif(trim(cast(s.{quote(column.name)} as varchar)), '')"
+def _same_type(source_type: str | None, sql_type: str) -> bool:
+    return source_type is not None and source_type.replace(" ", "").upper() == sql_type.replace(" ", "").upper()
 
 
-def _column_problems(table: SourceTable, column: Column, currency: str) -> list[str]:
+def _source_value(column: Column, source_type: str | None) -> str:
+    """The value as read: text (CSV, or a column of unknown type) trimmed with '' as missing, else
+    the source's own typed value.
+
+    A typed source (Parquet, a database) is not sent through text: formatting and re-parsing every
+    timestamp was most of a large load's time, and a typed value has no blanks to trim.
+    """
+    if source_type is None or source_type == "VARCHAR":
+        return f"nullif(trim(cast(s.{quote(column.name)} as varchar)), '')"
+    return f"s.{quote(column.name)}"
+
+
+def _typed_source_value(column: Column, source_type: str | None) -> str:
+    value = _source_value(column, source_type)
+    return value if _same_type(source_type, column.sql_type) else f"try_cast({value} as {column.sql_type})"
+
+
+def _column_problems(table: SourceTable, column: Column, currency: str, source_type: str | None) -> list[str]:
     """``CASE`` branches that name what is wrong with one column of one row."""
-    raw = _raw_text(column)
-    typed = f"try_cast({raw} as {column.sql_type})"
+    raw = _source_value(column, source_type)
+    typed = _typed_source_value(column, source_type)
     problem = PROBLEM_WORD.get(column.sql_type, "non-numeric" if column.sql_type.startswith("DECIMAL") else "bad")
     checks = []
     if column.required:
         checks.append(f"when {raw} is null then {literal('missing ' + column.name)}")
-    if column.sql_type != "VARCHAR":
+    if not _same_type(source_type, column.sql_type):
         checks.append(f"when {raw} is not null and {typed} is null then {literal(problem + ' ' + column.name)}")
     if column.name == table.amount_column:
         checks.append(f"when {typed} < 0 then {literal('negative ' + column.name)}")
@@ -47,8 +67,8 @@ def _column_problems(table: SourceTable, column: Column, currency: str) -> list[
     return checks
 
 
-def _typed_value(table: SourceTable, column: Column) -> str:
-    value = f"try_cast({_raw_text(column)} as {column.sql_type})"
+def _typed_value(table: SourceTable, column: Column, source_type: str | None) -> str:
+    value = _typed_source_value(column, source_type)
     if column.name in table.accepted_values:
         value = f"lower({value})"
     if column.name == table.currency_column:
@@ -56,58 +76,68 @@ def _typed_value(table: SourceTable, column: Column) -> str:
     return f"{value} as {quote(column.name)}"
 
 
-def _reason(table: SourceTable, currency: str) -> str:
+def _reason(table: SourceTable, currency: str, source_types: Mapping[str, str]) -> str:
     """All problems of a row joined by '; ' (``concat_ws`` skips the NULLs of columns that are fine)."""
     parts = []
     for column in table.columns:
-        checks = _column_problems(table, column, currency)
+        checks = _column_problems(table, column, currency, source_types.get(column.name))
         if checks:
             parts.append("case " + " ".join(checks) + " end")
     return "nullif(concat_ws('; ', " + ", ".join(parts) + "), '')"
 
 
-def checked_rows_sql(table: SourceTable, currency: str) -> str:
-    """``SELECT`` over ``_src`` giving typed columns, ``_partition_date``, ``_reason`` and ``_raw_values``."""
-    typed_columns = ",\n    ".join(_typed_value(table, column) for column in table.columns)
-    raw_struct = ", ".join(f"{quote(c.name)} := cast(s.{quote(c.name)} as varchar)" for c in table.columns)
-    partition = f"cast(try_cast({_raw_text(table.column(table.partition_column))} as TIMESTAMP) as date)"
-    checked = f"""
+def _raw_values(table: SourceTable) -> str:
+    """The row's values as read, as JSON text."""
+    fields = ", ".join(f"{quote(c.name)} := cast(s.{quote(c.name)} as varchar)" for c in table.columns)
+    return f"cast(to_json(struct_pack({fields})) as varchar)"
+
+
+def checked_rows_sql(table: SourceTable, currency: str, source_types: Mapping[str, str]) -> str:
+    """``SELECT`` over ``_src`` giving typed columns, ``_partition_date``, ``_reason`` and ``_raw_values``.
+
+    ``source_types`` are the DuckDB types of ``_src``'s columns. Repeated ids are not judged here:
+    see :func:`duplicate_copies_sql`.
+    """
+    typed_columns = ",\n    ".join(
+        _typed_value(table, column, source_types.get(column.name)) for column in table.columns
+    )
+    partition_column = table.column(table.partition_column)
+    partition = _typed_source_value(Column(partition_column.name, "TIMESTAMP"), source_types.get(partition_column.name))
+    return f"""
 select
     {typed_columns},
-    {partition} as _partition_date,
-    {_reason(table, currency)} as _reason,
-    struct_pack({raw_struct}) as _raw,
+    cast({partition} as date) as _partition_date,
+    _reason,
+    -- The raw values only for the rejected rows: writing them for every good row was a third of
+    -- a large load's time.
+    case when _reason is not null then {_raw_values(table)} end as _raw_values,
     s._source_file,
     s._row_number
-from _src as s"""
-    if table.id_column is not None:
-        checked = _with_duplicates_rejected(table, checked)
-    # The raw values as JSON only for the rejected rows: writing them for every good row was a
-    # third of a large load's time.
-    return f"""
-select * exclude (_raw), case when _reason is not null then cast(to_json(_raw) as varchar) end as _raw_values
-from ({checked}
-)"""
+from (select *, {_reason(table, currency, source_types)} as _reason from _src as s) as s"""
 
 
-def _with_duplicates_rejected(table: SourceTable, checked: str) -> str:
-    """Reject all but one good row per id: the latest version, else the last row read."""
-    # One window partition per id, good rows ordered first: cheaper than partitioning by id and
-    # validity, and a bad row never outranks a good one.
-    order = f"{quote(table.version_column)} desc nulls last, " if table.version_column else ""
+def duplicate_copies_sql(table: SourceTable, checked: str) -> str:
+    """``SELECT`` of the good rows of ``checked`` that another good row with the same id replaces
+    (the latest version wins, else the last row read), with their raw values from ``_src``.
+
+    Only ids held by more than one good row are ranked: one aggregate over the ids instead of a
+    window over every row, which made the rare duplicate the price of every load.
+    """
     id_column = quote(table.id_column)
-    duplicate = literal("duplicate " + table.id_column)
+    order = f"{quote(table.version_column)} desc nulls last, " if table.version_column else ""
     return f"""
-with checked as ({checked}
+with repeated as (
+    select {id_column} from {checked} where _reason is null group by all having count(*) > 1
 ),
 ranked as (
     select
-        *,
-        case when _reason is null then row_number() over (
-            partition by {id_column}
-            order by _reason is not null, {order}_source_file desc, _row_number desc
-        ) end as _copy
-    from checked
+        _source_file,
+        _row_number,
+        row_number() over (partition by {id_column} order by {order}_source_file desc, _row_number desc) as _copy
+    from {checked}
+    where _reason is null and {id_column} in (select {id_column} from repeated)
 )
-select * exclude (_copy, _reason), coalesce(_reason, case when _copy > 1 then {duplicate} end) as _reason
-from ranked"""
+select ranked._source_file, ranked._row_number, {_raw_values(table)} as _raw_values
+from ranked
+join _src as s on s._source_file = ranked._source_file and s._row_number = ranked._row_number
+where ranked._copy > 1"""
