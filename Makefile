@@ -8,17 +8,39 @@ DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f
 # dagster-dbt runs the `dbt` executable: the venv's bin/ comes first on PATH for every target.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 # Runs launched by `make run` and the UI of `make ui` share one Dagster instance under the data folder.
-export DAGSTER_HOME ?= $(abspath $(or $(ANALYTICS_DATA_DIR),data))/dagster_home
+# pipelines/run.py always records in Settings.dagster_home (<ANALYTICS_DATA_DIR>/dagster_home), so this
+# computes the same path from the same variable, and `:=` overrides a DAGSTER_HOME of the user's own:
+# otherwise `make ui` would open another instance than the one `make run` recorded its runs in.
+export DAGSTER_HOME := $(abspath $(or $(ANALYTICS_DATA_DIR),data))/dagster_home
 # A backfill launched as one run plans one event per asset, not one per asset and day (see pipelines/run.py).
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 
-.PHONY: run test ui serve install lint clean bench bench-smoke
+# System packages of the tests: Debian's headless Chromium (tests/test_dashboard.py drives it through
+# Playwright, never `playwright install`) and PostgreSQL's server binaries (tests/test_sql_source.py
+# starts a server of its own with initdb + pg_ctl).
+CHROMIUM := /usr/bin/chromium
+INITDB   := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+MISSING_PACKAGES := $(if $(wildcard $(CHROMIUM)),,chromium chromium-driver) $(if $(INITDB),,postgresql)
+
+.PHONY: run test ui serve install lint clean bench bench-smoke system-packages
 
 run: install  ## build the whole warehouse from the embedded sample store and print a summary
 	$(PY) -m pipelines.run
 
-test: install  ## run the whole test suite
+test: system-packages install  ## run the whole test suite
 	$(PY) -m pytest
+
+# Installs the missing ones with apt-get as root (CI); anyone else is told the command to run.
+system-packages:
+ifneq ($(strip $(MISSING_PACKAGES)),)
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(strip $(MISSING_PACKAGES)); \
+	else \
+		echo "make test needs the system packages $(strip $(MISSING_PACKAGES)); install them with:" >&2; \
+		echo "    sudo apt-get install -y $(strip $(MISSING_PACKAGES))" >&2; \
+		exit 1; \
+	fi
+endif
 
 ui: install  ## the Dagster UI on http://127.0.0.1:3000 with the runs of `make run`
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

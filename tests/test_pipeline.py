@@ -4,28 +4,36 @@ asset checks, the Dagster definitions and the nightly schedule."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
 import pytest
-from dagster import AssetKey, AssetSelection, build_schedule_context
+from dagster import AssetCheckSeverity, AssetKey, AssetSelection, ExecuteInProcessResult, build_schedule_context
 from pydantic import ValidationError
 
-from pipelines.assets.dbt import prune_target_folders
+from pipelines.assets.dbt import dbt_models, prune_target_folders
+from pipelines.assets.ml import ml_assets
+from pipelines.assets.serving import serving_snapshot
 from pipelines.definitions import defs
 from pipelines.resources import build_resources
 from pipelines.schedules import nightly_refresh_schedule
 from pipelines.settings import Settings
+from pipelines.sources.schema import SOURCE_TABLES
 from tests.csv_store import write_store
 from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
-DBT = AssetSelection.groups("dbt")
+INGEST = AssetSelection.groups("ingest")
+RAW_KEYS = {AssetKey(["raw", table]) for table in SOURCE_TABLES}
+ML_KEYS = {key for assets in ml_assets for key in assets.keys}
+SERVING_KEY = serving_snapshot.key
 
 
 def test_revenue_daily_net_revenue_equals_an_independent_pandas_computation(sample_store, sample_warehouse):
@@ -50,28 +58,82 @@ def test_raw_transactions_hold_every_sample_transaction(sample_store, sample_war
     assert query(sample_warehouse, "select count(*) from raw.rejected_rows") == [(0,)]
 
 
-def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp_path, make_settings):
-    settings = make_settings(write_store(tmp_path / "store"))
-    run_pipeline(settings, dt.date(2025, 1, 1), dt.date(2025, 1, 2), selection=AssetSelection.groups("ingest"))
-    # A load that went wrong outside the pipeline: T1 is in raw twice, which breaks the unique
-    # test of stg_transactions.transaction_id (error severity).
-    with duckdb.connect(str(settings.warehouse)) as con:
-        con.execute("insert into raw.transactions select * from raw.transactions where transaction_id = 'T1'")
-
-    result = run_pipeline(settings, dt.date(2025, 1, 1), dt.date(2025, 1, 2), selection=DBT, raise_on_error=False)
-
-    failed_checks = [
-        (evaluation.asset_key, evaluation.check_name)
+def failed_checks(result: ExecuteInProcessResult) -> list[tuple[AssetKey, str, AssetCheckSeverity]]:
+    """Asset, name and severity of every asset check that failed in the run."""
+    return [
+        (evaluation.asset_key, evaluation.check_name, evaluation.severity)
         for evaluation in result.get_asset_check_evaluations()
         if not evaluation.passed
     ]
-    assert failed_checks == [(AssetKey(["staging", "stg_transactions"]), "unique_stg_transactions_transaction_id")]
-    materialized = {event.asset_key for event in result.get_asset_materialization_events()}
+
+
+def materialized_keys(result: ExecuteInProcessResult) -> set[AssetKey]:
+    """Every asset materialized in the run."""
+    return {event.asset_key for event in result.get_asset_materialization_events()}
+
+
+def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp_path, make_settings):
+    settings = make_settings(write_store(tmp_path / "store"))
+    run_pipeline(settings, dt.date(2025, 1, 1), dt.date(2025, 1, 2), selection=INGEST)
+    # A load that went wrong outside the pipeline: T1 (a row of 1 Jan) is in raw twice, which breaks
+    # the unique test of stg_transactions.transaction_id (error severity). The nightly run below
+    # reloads only 2 Jan, so the duplicate is still there when dbt builds.
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute("insert into raw.transactions select * from raw.transactions where transaction_id = 'T1'")
+
+    # Every asset, as the nightly job runs them: ingest, dbt, ml and serving.
+    result = run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), raise_on_error=False)
+
+    assert failed_checks(result) == [
+        (AssetKey(["staging", "stg_transactions"]), "unique_stg_transactions_transaction_id", AssetCheckSeverity.ERROR)
+    ]
+    materialized = materialized_keys(result)
+    assert materialized >= RAW_KEYS, "the ingest assets upstream of the failure ran"
     assert AssetKey(["staging", "stg_transactions"]) in materialized
     assert AssetKey(["staging", "stg_costs"]) in materialized, "models not downstream of the failure still build"
     assert AssetKey(["marts", "revenue_daily"]) not in materialized
     assert AssetKey(["marts", "kpi_summary"]) not in materialized
+    assert not materialized & ML_KEYS, "no ml table is built on a table that failed its tests"
+    assert SERVING_KEY not in materialized
+    assert not settings.serving.exists(), "nothing was published for readers"
+    # The failed check failed the dbt step and the steps after it never started: on this tiny store
+    # the ml steps would fail on their own, so only "never started" shows that the check stopped them.
+    assert [event.step_key for event in result.get_step_failure_events()] == [dbt_models.op.name]
+    started = {event.step_key for event in result.all_events if event.is_step_start}
+    assert dbt_models.op.name in started
+    assert started.isdisjoint({serving_snapshot.op.name, *(assets.op.name for assets in ml_assets)})
     assert not result.success
+
+
+def test_a_failing_warn_dbt_test_only_warns_and_the_run_still_publishes(sample_store, make_settings):
+    settings = make_settings(sample_store)
+    run_pipeline(settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date, selection=INGEST)
+    # Events recorded out of order, planted like the failure above: session P1's signup is stamped
+    # an hour before its visit, so its visit row in funnel_session_stages has minutes_to_next_stage
+    # = -60, which breaks the warn-severity accepted_range (min 0) test. The day is not the one the
+    # run below reloads.
+    planted_day = SAMPLE_FIRST_DAY + dt.timedelta(days=10)
+    visit_at = dt.datetime.combine(planted_day, dt.time(10, 0))
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.executemany(
+            "insert into raw.funnel_events values (?, 'P1', null, ?, ?, ?, 'planted', current_timestamp)",
+            [
+                ["P1-visit", "visit", visit_at, planted_day],
+                ["P1-signup", "signup", visit_at - dt.timedelta(hours=1), planted_day],
+            ],
+        )
+
+    result = run_pipeline(settings, SAMPLE_SPEC.end_date, SAMPLE_SPEC.end_date, raise_on_error=False)
+
+    funnel_session_stages = AssetKey(["marts", "funnel_session_stages"])
+    check_name = "accepted_range_funnel_session_stages_minutes_to_next_stage__0"
+    assert failed_checks(result) == [(funnel_session_stages, check_name, AssetCheckSeverity.WARN)]
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == check_name]
+    assert evaluation.metadata["dagster_dbt/failed_row_count"].value == 1, "exactly the planted visit row"
+    assert result.success
+    downstream = {AssetKey(["marts", name]) for name in ("funnel_stages", "funnel_daily", "kpi_summary")}
+    assert downstream | ML_KEYS | {funnel_session_stages, SERVING_KEY} <= materialized_keys(result)
+    assert settings.serving.exists(), "the snapshot was published"
 
 
 def dagster_cli(*args: str, dagster_home: Path) -> subprocess.CompletedProcess:
@@ -112,6 +174,65 @@ def test_the_nightly_schedule_refreshes_yesterdays_partition():
     assert nightly_refresh_schedule.cron_schedule == "0 2 * * *"
     assert [request.partition_key for request in requests] == ["2026-03-09"]
     assert nightly_refresh_schedule.job_name == "nightly_refresh"
+
+
+# Evaluates the code location's schedule at the tick given as argv[1] (ISO 8601 with offset) and
+# prints its timezone and the partitions it asks for. A process of its own, because the schedule
+# reads ANALYTICS_TIMEZONE when pipelines.definitions is imported, as the code location does.
+SCHEDULE_PROBE = """
+import datetime as dt
+import json
+import sys
+
+from dagster import build_schedule_context
+
+from pipelines.definitions import defs
+
+schedule = defs.get_schedule_def("nightly_refresh_schedule")
+tick = dt.datetime.fromisoformat(sys.argv[1])
+context = build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def())
+requests = schedule.evaluate_tick(context).run_requests
+print(json.dumps({"timezone": schedule.execution_timezone, "partitions": [r.partition_key for r in requests]}))
+"""
+
+
+def schedule_probe(timezone: str, tick: dt.datetime, data_dir: Path) -> subprocess.CompletedProcess:
+    """Run SCHEDULE_PROBE with ``ANALYTICS_TIMEZONE=timezone`` at ``tick``."""
+    return subprocess.run(
+        [sys.executable, "-c", SCHEDULE_PROBE, tick.isoformat()],
+        cwd=REPO,
+        env={**os.environ, "ANALYTICS_TIMEZONE": timezone, "ANALYTICS_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("timezone", "expected_partition"),
+    [
+        # 02:00 PDT on 10 Mar is 09:00 UTC: the last complete UTC day is 9 Mar, Los Angeles' yesterday.
+        ("America/Los_Angeles", "2026-03-09"),
+        # 02:00 JST on 10 Mar is 17:00 UTC on 9 Mar: UTC's 9 Mar (the partitions are UTC days) still
+        # has 7 hours to go, so the schedule asks for 8 Mar, the last complete one, not Tokyo's yesterday.
+        ("Asia/Tokyo", "2026-03-08"),
+    ],
+)
+def test_the_nightly_schedule_runs_at_2_in_the_configured_timezone(tmp_path, timezone, expected_partition):
+    tick = dt.datetime(2026, 3, 10, 2, 0, tzinfo=ZoneInfo(timezone))
+
+    probe = schedule_probe(timezone, tick, tmp_path)
+
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    assert json.loads(probe.stdout.splitlines()[-1]) == {"timezone": timezone, "partitions": [expected_partition]}
+
+
+def test_an_unknown_timezone_stops_the_code_location_naming_the_setting(tmp_path):
+    probe = schedule_probe("Mars/Olympus_Mons", dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.UTC), tmp_path)
+
+    assert probe.returncode != 0
+    assert "ANALYTICS_TIMEZONE='Mars/Olympus_Mons' is invalid: Value error, unknown IANA timezone" in probe.stderr
 
 
 def test_only_the_newest_dbt_target_folders_are_kept(tmp_path):

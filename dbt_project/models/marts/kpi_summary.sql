@@ -1,7 +1,8 @@
 {%- set window_days = var('kpi_window_days') -%}
 {%- set last_stage_order = var('funnel_stages') | length -%}
 {#- Every KPI has a value for the last window (`<kpi>`) and the window before (`<kpi>_prior`);
-    the totals are the same KPIs over the whole history (`total_<kpi>`). -#}
+    the totals are the same KPIs over the whole history (`total_<kpi>`). Growth compares a window
+    with the one before it, so the prior growth needs a third window, the one before the prior. -#}
 {%- set period_kpis = [
     'net_revenue', 'gross_revenue', 'orders', 'paying_customers', 'new_customers', 'average_order_value',
     'revenue_per_customer', 'mrr', 'customers', 'average_ltv', 'repeat_rate', 'churn_rate',
@@ -52,6 +53,14 @@ periods as (
         reference_date - {{ 2 * window_days - 1 }} as period_start,
         reference_date - {{ window_days }} as period_end,
         date_trunc('month', reference_date) - interval 1 month as mrr_month
+    from bounds
+    union all
+    -- Only its net revenue is reported, as the base of net_revenue_growth_prior.
+    select
+        'before_prior' as period,
+        reference_date - {{ 3 * window_days - 1 }} as period_start,
+        reference_date - {{ 2 * window_days }} as period_end,
+        date_trunc('month', reference_date) - interval 2 month as mrr_month
     from bounds
     union all
     select
@@ -261,6 +270,10 @@ prior_period as (
     select * from kpis where period = 'prior'
 ),
 
+before_prior_period as (
+    select * from kpis where period = 'before_prior'
+),
+
 all_time as (
     select * from kpis where period = 'all_time'
 ),
@@ -276,10 +289,13 @@ final as (
         current_period.{{ kpi }},
         prior_period.{{ kpi }} as {{ kpi }}_prior,
         {%- endfor %}
-        {{ safe_divide('current_period.net_revenue', 'prior_period.net_revenue') }} - 1 as net_revenue_growth
+        {{ safe_divide('current_period.net_revenue', 'prior_period.net_revenue') }} - 1 as net_revenue_growth,
+        {{ safe_divide('prior_period.net_revenue', 'before_prior_period.net_revenue') }} - 1
+            as net_revenue_growth_prior
     from bounds
     cross join current_period
     cross join prior_period
+    cross join before_prior_period
     cross join all_time
 )
 
