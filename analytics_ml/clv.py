@@ -48,7 +48,10 @@ p v / (q - 1), which needs q > 1.
 Fitting maximises the weighted log-likelihood over log-parameters with L-BFGS-B inside
 [1e-6, 1e6]. Customers sharing the same (x, t_x, T) have identical likelihood terms,
 so they are merged into one weighted row first: with whole-day recency and age, a
-million customers collapse to far fewer distinct rows.
+million customers collapse to far fewer distinct rows. A fit that stops before the
+optimizer converges (iteration limit, a line search that fails) still returns its last
+parameters, with ``converged`` False and the optimizer's message, and warns: the caller
+decides whether such parameters may be used.
 """
 
 from __future__ import annotations
@@ -64,12 +67,15 @@ from scipy.optimize import minimize
 from scipy.special import betaln, expit, gammaln, hyp2f1
 
 LOG_PARAM_BOUNDS = (np.log(1e-6), np.log(1e6))
+MAX_ITERATIONS = 15_000
+"""L-BFGS-B iterations a fit may take (scipy's own default)."""
 _A_AWAY_FROM_ONE = 1e-8
 
 
 @dataclass(frozen=True)
 class BGNBDParams:
-    """Fitted BG/NBD parameters; log_likelihood is the weighted total over n customers."""
+    """Fitted BG/NBD parameters; log_likelihood is the weighted total over n customers;
+    converged and optimizer_message are L-BFGS-B's verdict on the fit."""
 
     r: float
     alpha: float
@@ -77,17 +83,32 @@ class BGNBDParams:
     b: float
     log_likelihood: float
     n: float
+    converged: bool
+    optimizer_message: str
 
 
 @dataclass(frozen=True)
 class GammaGammaParams:
-    """Fitted Gamma-Gamma parameters; n counts the customers with x > 0 used."""
+    """Fitted Gamma-Gamma parameters; n counts the customers with x > 0 used; converged and
+    optimizer_message are L-BFGS-B's verdict on the fit."""
 
     p: float
     q: float
     v: float
     log_likelihood: float
     n: float
+    converged: bool
+    optimizer_message: str
+
+
+@dataclass(frozen=True)
+class _Optimum:
+    """Where L-BFGS-B stopped: the parameters, the mean log-likelihood there and whether it converged."""
+
+    params: tuple[float, ...]
+    mean_log_likelihood: float
+    converged: bool
+    message: str
 
 
 def bgnbd_log_likelihood(r_alpha_a_b: Sequence[float], x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
@@ -103,7 +124,14 @@ def bgnbd_log_likelihood(r_alpha_a_b: Sequence[float], x: ArrayLike, t_x: ArrayL
     return common + np.logaddexp(alive, np.where(repeat, dropped, -np.inf))
 
 
-def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None) -> BGNBDParams:
+def fit_bgnbd(
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    max_iterations: int = MAX_ITERATIONS,
+) -> BGNBDParams:
     """Maximum-likelihood BG/NBD fit; ``weights`` count customers per row (default 1)."""
     x, t_x, T = _purchase_history(frequency, recency, T)
     (x, t_x, T), w = _merge_identical_rows((x, t_x, T), _weights(weights, x))
@@ -111,8 +139,18 @@ def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: A
     def negative_mean_log_likelihood(log_params: np.ndarray) -> float:
         return -float(w @ bgnbd_log_likelihood(np.exp(log_params), x, t_x, T)) / w.sum()
 
-    (r, alpha, a, b), mean_ll = _maximise(negative_mean_log_likelihood, n_params=4)
-    return BGNBDParams(r=r, alpha=alpha, a=a, b=b, log_likelihood=float(mean_ll * w.sum()), n=float(w.sum()))
+    optimum = _maximise(negative_mean_log_likelihood, n_params=4, max_iterations=max_iterations, model="BG/NBD")
+    r, alpha, a, b = optimum.params
+    return BGNBDParams(
+        r=r,
+        alpha=alpha,
+        a=a,
+        b=b,
+        log_likelihood=float(optimum.mean_log_likelihood * w.sum()),
+        n=float(w.sum()),
+        converged=optimum.converged,
+        optimizer_message=optimum.message,
+    )
 
 
 def bgnbd_probability_alive(params: BGNBDParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
@@ -146,7 +184,11 @@ def bgnbd_expected_purchases(params: BGNBDParams, t: float, x: ArrayLike, t_x: A
 
 
 def fit_gamma_gamma(
-    frequency: ArrayLike, monetary_value: ArrayLike, weights: ArrayLike | None = None
+    frequency: ArrayLike,
+    monetary_value: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    max_iterations: int = MAX_ITERATIONS,
 ) -> GammaGammaParams:
     """Maximum-likelihood Gamma-Gamma fit on the customers with x > 0 (others ignored)."""
     x = np.asarray(frequency, dtype=float)
@@ -160,8 +202,17 @@ def fit_gamma_gamma(
     def negative_mean_log_likelihood(log_params: np.ndarray) -> float:
         return -float(w @ gamma_gamma_log_likelihood(np.exp(log_params), x, m)) / w.sum()
 
-    (p, q, v), mean_ll = _maximise(negative_mean_log_likelihood, n_params=3)
-    return GammaGammaParams(p=p, q=q, v=v, log_likelihood=float(mean_ll * w.sum()), n=float(w.sum()))
+    optimum = _maximise(negative_mean_log_likelihood, n_params=3, max_iterations=max_iterations, model="Gamma-Gamma")
+    p, q, v = optimum.params
+    return GammaGammaParams(
+        p=p,
+        q=q,
+        v=v,
+        log_likelihood=float(optimum.mean_log_likelihood * w.sum()),
+        n=float(w.sum()),
+        converged=optimum.converged,
+        optimizer_message=optimum.message,
+    )
 
 
 def gamma_gamma_log_likelihood(p_q_v: Sequence[float], x: ArrayLike, m: ArrayLike) -> np.ndarray:
@@ -282,18 +333,28 @@ def _merge_identical_rows(
 
 
 def _maximise(
-    negative_mean_log_likelihood: Callable[[np.ndarray], float], n_params: int
-) -> tuple[tuple[float, ...], float]:
-    """L-BFGS-B over log-parameters from all-ones; returns (parameters, mean log-likelihood)."""
+    negative_mean_log_likelihood: Callable[[np.ndarray], float], n_params: int, max_iterations: int, model: str
+) -> _Optimum:
+    """L-BFGS-B over log-parameters from all-ones, at most ``max_iterations`` iterations; warns
+    naming ``model`` when it stops without converging."""
+    if max_iterations < 1:
+        raise ValueError(f"max_iterations={max_iterations} must be at least 1")
     result = minimize(
         negative_mean_log_likelihood,
         x0=np.zeros(n_params),
         method="L-BFGS-B",
         bounds=[LOG_PARAM_BOUNDS] * n_params,
+        options={"maxiter": max_iterations},
     )
+    message = str(result.message)
     if not result.success:
-        warnings.warn(f"likelihood maximisation did not converge: {result.message}", RuntimeWarning, stacklevel=3)
-    return tuple(float(value) for value in np.exp(result.x)), -float(result.fun)
+        warnings.warn(f"{model} likelihood maximisation did not converge: {message}", RuntimeWarning, stacklevel=3)
+    return _Optimum(
+        params=tuple(float(value) for value in np.exp(result.x)),
+        mean_log_likelihood=-float(result.fun),
+        converged=bool(result.success),
+        message=message,
+    )
 
 
 def _away_from_one(a: float) -> float:

@@ -5,6 +5,12 @@ still fails is reported as failed, never raised, so the sensor stores it as fail
 on its next tick. Within one tick, a channel that failed once is not tried again for the other
 alerts: an endpoint that is down costs one bounded attempt per tick, not one per alert.
 
+Every failure of the transport counts: no connection, an answer that is not HTTP (the receiver
+speaks another protocol, or breaks off mid-answer: ``http.client.HTTPException``), no answer within
+the timeout. A tick's deliveries must end well inside Dagster's sensor tick limit, or the tick is
+cut off before it records them and they are sent again: :data:`DELIVERY_BUDGET_SECONDS` bounds
+:attr:`RetryPolicy.worst_case_seconds` summed over the channels (checked in :mod:`pipelines.settings`).
+
 Delivery is at least once: a receiver that answers after the timeout, or a tick that stops between
 sending and recording, means the same alert arrives again. Every payload carries an
 ``idempotency_key`` (also the ``Idempotency-Key`` header of the webhook) to drop such repeats by.
@@ -13,6 +19,7 @@ sending and recording, means the same alert arrives again. Every payload carries
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
 import time
 import urllib.error
@@ -30,6 +37,14 @@ from slack_sdk.errors import SlackClientError
 if TYPE_CHECKING:
     # Only a type here: the store imports the assets, which import the resources, which import this.
     from pipelines.alert_store import PendingDelivery
+
+DELIVERY_BUDGET_SECONDS = 45.0
+"""Longest the failing deliveries of one tick may take on all channels together: Dagster stops a
+sensor tick after 60 s by default, and the tick also needs time to read and record in the warehouse."""
+TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
+"""What an HTTP exchange can raise besides an HTTP status: no connection or a timeout (``OSError``,
+``urllib.error.URLError`` among them) and an answer that is not HTTP (``http.client.BadStatusLine``
+and the other ``http.client.HTTPException`` classes, which are not ``OSError`` ones)."""
 
 PAYLOAD_FIELDS = (
     "alert_key",
@@ -77,6 +92,17 @@ class RetryPolicy:
     retries: int
     backoff_seconds: float
 
+    def retry_waits(self) -> list[float]:
+        """The wait before each retry: ``backoff_seconds``, doubled for each further one."""
+        return [self.backoff_seconds * 2**retry for retry in range(self.retries)]
+
+    @property
+    def worst_case_seconds(self) -> float:
+        """Longest a delivery that fails takes on one channel: every attempt waits out the timeout,
+        and every wait between them is slept. (The timeout bounds each socket operation, so a
+        receiver that trickles its answer can stretch an attempt further; the budget leaves room.)"""
+        return self.timeout_seconds * (self.retries + 1) + sum(self.retry_waits())
+
 
 @dataclass(frozen=True)
 class DeliverySettings:
@@ -86,6 +112,8 @@ class DeliverySettings:
     slack_token: SecretStr | None
     slack_channel: str
     policy: RetryPolicy
+    slack_base_url: str = WebClient.BASE_URL
+    """Slack's Web API; another only for a stand-in server (the tests' loopback one)."""
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -103,7 +131,9 @@ class DeliverySettings:
             channels["webhook"] = WebhookChannel(self.webhook_url, self.policy.timeout_seconds)
         if self.slack_token is not None:
             client = SlackResource(token=self.slack_token.get_secret_value()).get_client()
-            channels["slack"] = SlackChannel(slack_client(client, self.policy.timeout_seconds), self.slack_channel)
+            channels["slack"] = SlackChannel(
+                slack_client(client, self.policy.timeout_seconds, self.slack_base_url), self.slack_channel
+            )
         return channels
 
 
@@ -138,7 +168,8 @@ class LogChannel:
 
 @dataclass(frozen=True)
 class WebhookChannel:
-    """HTTP POST of the JSON payload; any answer but 2xx, and no answer within the timeout, fail."""
+    """HTTP POST of the JSON payload; any answer but 2xx, an answer that is not HTTP, and no answer
+    within the timeout, fail."""
 
     url: SecretStr
     timeout_seconds: float
@@ -157,9 +188,13 @@ class WebhookChannel:
         # The URL may hold a token: errors name only its host, and are not chained.
         except urllib.error.HTTPError as error:
             raise DeliveryError(f"{self.host} answered HTTP {error.code}") from None
-        except (urllib.error.URLError, OSError) as error:
-            reason = error.reason if isinstance(error, urllib.error.URLError) else error
-            raise DeliveryError(f"{self.host} unreachable: {reason}") from None
+        except urllib.error.URLError as error:
+            raise DeliveryError(f"{self.host} unreachable: {error.reason}") from None
+        # urllib wraps only the sending in URLError: waiting for and reading the answer raise bare.
+        except TimeoutError:
+            raise DeliveryError(f"{self.host} did not answer within {self.timeout_seconds:g} s") from None
+        except TRANSPORT_ERRORS as error:
+            raise DeliveryError(f"{self.host} gave no HTTP answer: {type(error).__name__}: {error}") from None
 
     @property
     def host(self) -> str:
@@ -170,7 +205,8 @@ class WebhookChannel:
 
 @dataclass(frozen=True)
 class SlackChannel:
-    """A message to a Slack channel through the dagster-slack client."""
+    """A message to a Slack channel through the dagster-slack client; an answer ``"ok": false``
+    (slack_sdk's ``SlackApiError``) and any transport failure fail."""
 
     client: WebClient
     channel: str
@@ -180,14 +216,16 @@ class SlackChannel:
         text = f"*{str(payload['severity']).upper()}* {payload['rule']} ({payload['subject']}): {payload['message']}"
         try:
             self.client.chat_postMessage(channel=self.channel, text=text)
-        except (SlackClientError, urllib.error.URLError, OSError) as error:
+        except (SlackClientError, *TRANSPORT_ERRORS) as error:
             raise DeliveryError(f"Slack: {error}") from None
 
 
-def slack_client(client: WebClient, timeout_seconds: float) -> WebClient:
+def slack_client(client: WebClient, timeout_seconds: float, base_url: str) -> WebClient:
     """``client`` with the delivery timeout and without slack_sdk's own retries, so that
-    :class:`RetryPolicy` alone bounds the attempts."""
+    :class:`RetryPolicy` alone bounds the attempts, talking to the Web API at ``base_url``."""
     client.timeout = timeout_seconds
+    # WebClient appends the method name to its base URL, which must end in a slash as its own does.
+    client.base_url = base_url if base_url.endswith("/") else f"{base_url}/"
     client.retry_handlers = []
     return client
 
@@ -198,9 +236,10 @@ def send_with_retries(
     """Send ``payload``, retrying up to ``policy.retries`` times with doubling waits; returns
     (delivered, attempts, last error)."""
     error = None
-    for attempt in range(policy.retries + 1):
+    # The same waits as RetryPolicy.worst_case_seconds counts, so the settings' budget check holds.
+    for attempt, wait in enumerate([0.0, *policy.retry_waits()]):
         if attempt:
-            sleep(policy.backoff_seconds * 2 ** (attempt - 1))
+            sleep(wait)
         try:
             channel.send(payload)
         except DeliveryError as failure:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError
 
 from analytics_ml.alert_rules import SEVERITIES
 from analytics_ml.forecast import MAX_CONFIDENCE, MAX_DAYS_AHEAD, MIN_CONFIDENCE
+from pipelines.alert_delivery import DELIVERY_BUDGET_SECONDS, RetryPolicy
 from pipelines.sources.schema import FUNNEL_STAGES
 
 ENV_PREFIX = "ANALYTICS_"
@@ -39,6 +40,8 @@ DBT_VAR_SETTINGS = (
     "duckdb_memory_limit",
 )
 """Settings that are dbt vars of the same name."""
+REMOTE_CHANNEL_SETTINGS = {"webhook": "alert_webhook_url", "slack": "alert_slack_token"}
+"""The alert channels that go over the network, by the setting that turns each on; a tick delivers on them in turn."""
 
 
 class SettingsError(ValueError):
@@ -170,7 +173,11 @@ class Settings(BaseSettings):
     alert_delivery_timeout_seconds: float = Field(5.0, gt=0, le=60, description="Timeout of one delivery request.")
     alert_delivery_retries: int = Field(2, ge=0, le=10, description="Retries of a failed delivery within one tick.")
     alert_delivery_backoff_seconds: float = Field(
-        0.5, ge=0, le=30, description="Wait before the first retry, doubled for each further one."
+        0.5,
+        ge=0,
+        le=30,
+        description="Wait before the first retry, doubled for each further one. With the timeout and the retries, "
+        f"a failing delivery on every configured channel must fit a tick's {DELIVERY_BUDGET_SECONDS:g} s budget.",
     )
 
     # The marts' settings (dbt vars, defaults and meaning in dbt_project/dbt_project.yml). Unset: the
@@ -219,6 +226,30 @@ class Settings(BaseSettings):
         parts = urlsplit(value.get_secret_value()) if value is not None else None
         if parts is not None and (parts.scheme not in ("http", "https") or not parts.hostname):
             raise ValueError("not an http(s) URL with a host")
+        return value
+
+    @field_validator("alert_delivery_backoff_seconds")
+    @classmethod
+    def _deliveries_fit_a_sensor_tick(cls, value: float, info: ValidationInfo) -> float:
+        # Checked on the last of the three delivery settings, when the other two (and the channels,
+        # declared before them) are validated: a tick that outlasts Dagster's limit records nothing
+        # and sends its alerts again on the next one.
+        timeout = info.data.get("alert_delivery_timeout_seconds")
+        retries = info.data.get("alert_delivery_retries")
+        if timeout is None or retries is None:
+            return value  # invalid themselves: their own errors name them
+        channels = [name for name, setting in REMOTE_CHANNEL_SETTINGS.items() if info.data.get(setting) is not None]
+        policy = RetryPolicy(timeout_seconds=timeout, retries=retries, backoff_seconds=value)
+        worst = len(channels) * policy.worst_case_seconds
+        if worst > DELIVERY_BUDGET_SECONDS:
+            raise ValueError(
+                f"a failing delivery on the configured channels ({', '.join(channels)}) can take "
+                f"{len(channels)} × (ANALYTICS_ALERT_DELIVERY_TIMEOUT_SECONDS={timeout:g} × "
+                f"(ANALYTICS_ALERT_DELIVERY_RETRIES={retries} + 1) + {sum(policy.retry_waits()):g} s of "
+                f"ANALYTICS_ALERT_DELIVERY_BACKOFF_SECONDS waits) = {worst:g} s, over the "
+                f"{DELIVERY_BUDGET_SECONDS:g} s that a sensor tick's deliveries may take (Dagster stops a tick at "
+                "60 s); lower the timeout, the retries or the backoff"
+            )
         return value
 
     @field_validator("currency")

@@ -164,6 +164,48 @@ def test_funnel_steps_pair_each_stage_with_the_next_and_payment_success_leaves_p
     assert payments["rate"].iloc[0] == 0.9 and math.isnan(payments["rate"].iloc[1])
 
 
+def payment_days(orders_and_failed: list[tuple[int, int]]) -> pd.DataFrame:
+    """marts.revenue_daily's payment columns, one row a day from START."""
+    return pd.DataFrame(
+        {
+            "day": [day(offset) for offset in range(len(orders_and_failed))],
+            "orders": [orders for orders, _ in orders_and_failed],
+            "failed_orders": [failed for _, failed in orders_and_failed],
+        }
+    )
+
+
+# Three weeks alternating 90 paid / 10 failed and 95 / 5: rates 0.90 and 0.95.
+ORDINARY_PAYMENTS = [(90, 10), (95, 5)] * 10 + [(90, 10)]
+WEEK_THREE = [day(offset) for offset in range(14, 21)]
+
+
+def test_a_falling_payment_success_rate_fires_the_conversion_drop_alert():
+    # On 2025-03-23 (day 20) 60 of 100 payments succeed. Its 14 days before alternate 0.90 / 0.95:
+    # mean 0.925, sample sd sqrt(14 · 0.025² / 13) = 0.02594, so mean − 3 sd = 0.8472 and
+    # 0.8 · mean = 0.74: the threshold is the lower, 0.74, and 0.60 is below it.
+    falling = payment_days([*ORDINARY_PAYMENTS[:20], (60, 40)])
+
+    result = conversion_drop_alerts(payment_success_rates(falling), WEEK_THREE, CONVERSION_THRESHOLDS)
+
+    assert len(result.judged) == 7
+    (alert,) = result.alerts
+    assert alert.key == f"conversion_drop:{day(20)}/{PAYMENT_SUCCESS}"
+    assert (alert.observed, alert.expected, alert.threshold) == pytest.approx((0.6, 0.925, 0.74))
+    assert alert.metric == f"{PAYMENT_SUCCESS} rate"
+    assert alert.message.startswith(f"Payment success on {day(20)} was 60.0% of 100, 35% below its mean of 92.5%")
+
+
+def test_an_ordinary_payment_week_fires_nothing():
+    # The same alternation throughout: every day of week three is within its usual 0.90 to 0.95.
+    result = conversion_drop_alerts(
+        payment_success_rates(payment_days(ORDINARY_PAYMENTS)), WEEK_THREE, CONVERSION_THRESHOLDS
+    )
+
+    assert result.judged == tuple(f"{judged}/{PAYMENT_SUCCESS}" for judged in WEEK_THREE)
+    assert result.alerts == ()
+
+
 def test_robust_z_score_of_a_spike_against_the_days_before():
     values = pd.Series([10.0, 12, 11, 13, 9, 10, 11, 30], index=pd.date_range(START, periods=8))
 

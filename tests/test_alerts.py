@@ -16,6 +16,7 @@ import logging
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,6 +37,7 @@ from pydantic import SecretStr
 
 from analytics_ml.alert_rules import CONVERSION_DROP, REVENUE_DROP, RUN_FAILURE, Alert, RuleResult
 from pipelines.alert_checks import ALERT_CHECKS, CHURN_CHECK, CONVERSION_CHECK, REVENUE_CHECK, AlertCheck
+from pipelines.alert_delivery import RetryPolicy, WebhookChannel, send_with_retries
 from pipelines.alert_store import ALERTS_TABLE, FEED_VIEW
 from pipelines.definitions import defs
 from pipelines.resources import Alerting, build_resources
@@ -49,6 +51,7 @@ from pipelines.sensors import (
 )
 from pipelines.settings import Settings, SettingsError, load_settings
 from pipelines.sources.sample_store import generate_sample_store
+from tests.loopback_servers import NOT_HTTP, raw_server, slack_api
 from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, isolated_settings, query, run_pipeline
 
 PLANTED_SPEC = dataclasses.replace(SAMPLE_SPEC, customers=2000)
@@ -429,6 +432,145 @@ def test_a_webhook_that_is_down_gets_the_alert_once_it_is_up(tmp_path, caplog):
     assert (delivered[0]["webhook_delivery"], delivered[0]["delivery_error"]) == ("delivered", None)
 
 
+def fires(*alerts: Alert):
+    """An evaluation that fires ``alerts`` (each judged on its own subject)."""
+    return lambda con: [RuleResult(REVENUE_DROP, tuple(alert.subject for alert in alerts), alerts)]
+
+
+def test_an_answer_that_is_not_http_is_stored_as_failed_and_tried_again_next_tick(tmp_path):
+    alert = planted_alert(dt.date(2025, 3, 25))
+    log = logging.getLogger("test_alerts")
+    with raw_server(NOT_HTTP) as server:
+        settings = isolated_settings(
+            tmp_path,
+            tmp_path,
+            alert_webhook_url=SecretStr(server.url),
+            alert_delivery_retries=1,
+            alert_delivery_backoff_seconds=0.0,
+        )
+        first = process_alerts(settings.warehouse, fires(alert), alerting(settings), log)
+        after_first = stored_alerts(settings)
+        next_tick = process_alerts(settings.warehouse, None, alerting(settings), log)
+
+    assert [(outcome.channel, outcome.delivered, outcome.attempts) for outcome in first.deliveries] == [
+        ("log", True, 1),
+        ("webhook", False, 2),
+    ]
+    (stored,) = after_first
+    assert (stored["log_delivery"], stored["webhook_delivery"]) == ("delivered", "failed")
+    assert stored["delivery_error"].startswith(f"webhook: {server.address} gave no HTTP answer: BadStatusLine")
+    assert [(outcome.channel, outcome.delivered) for outcome in next_tick.deliveries] == [("webhook", False)]
+    assert server.requests == 4, "one attempt and one retry on each of the two ticks"
+
+
+def test_a_webhook_that_never_answers_fails_within_its_timeout(tmp_path):
+    timeout = 1.0
+    alert = planted_alert(dt.date(2025, 3, 25))
+    with raw_server(None) as server:
+        settings = isolated_settings(
+            tmp_path,
+            tmp_path,
+            alert_webhook_url=SecretStr(server.url),
+            alert_delivery_timeout_seconds=timeout,
+            alert_delivery_retries=1,
+            alert_delivery_backoff_seconds=0.0,
+        )
+        started = time.monotonic()
+        report = process_alerts(settings.warehouse, fires(alert), alerting(settings), logging.getLogger("test_alerts"))
+        elapsed = time.monotonic() - started
+
+    assert [(outcome.channel, outcome.delivered, outcome.attempts) for outcome in report.deliveries] == [
+        ("log", True, 1),
+        ("webhook", False, 2),
+    ]
+    (stored,) = stored_alerts(settings)
+    assert stored["webhook_delivery"] == "failed"
+    assert stored["delivery_error"] == f"webhook: {server.address} did not answer within 1 s"
+    # Two attempts of one timeout each; the bound only says the tick is not held by the silent server.
+    assert elapsed < 10 * timeout
+
+
+def test_retries_wait_what_the_worst_case_counts():
+    # 3 retries after 0.5 s doubling: waits 0.5, 1, 2; worst case 4 attempts × 2 s + 3.5 s = 11.5 s.
+    policy = RetryPolicy(timeout_seconds=2.0, retries=3, backoff_seconds=0.5)
+    slept: list[float] = []
+    closed_port = SecretStr(f"http://127.0.0.1:{free_port()}/hook")
+
+    delivered, attempts, error = send_with_retries(
+        WebhookChannel(closed_port, policy.timeout_seconds), {"idempotency_key": "k"}, policy, sleep=slept.append
+    )
+
+    assert (delivered, attempts) == (False, 4)
+    assert "unreachable" in error
+    assert slept == [0.5, 1.0, 2.0] == policy.retry_waits()
+    assert policy.worst_case_seconds == 11.5
+
+
+# ---------------------------------------------------------------------------------------------
+# Slack delivery
+
+
+SLACK_TOKEN = SecretStr("xoxb-test-token")
+
+
+def slack_alerting(settings: Settings, base_url: str) -> Alerting:
+    """The alerting of ``settings`` posting to the Slack Web API at ``base_url``."""
+    configured = alerting(settings)
+    return dataclasses.replace(configured, delivery=dataclasses.replace(configured.delivery, slack_base_url=base_url))
+
+
+def slack_text(alert: Alert) -> str:
+    """The message the Slack channel posts for ``alert``."""
+    return f"*{alert.severity.upper()}* {alert.rule} ({alert.subject}): {alert.message}"
+
+
+def test_each_alert_is_posted_to_slack_once_and_recorded_delivered(tmp_path):
+    alerts = (planted_alert(dt.date(2025, 3, 24)), planted_alert(dt.date(2025, 3, 25)))
+    settings = isolated_settings(tmp_path, tmp_path, alert_slack_token=SLACK_TOKEN, alert_slack_channel="#ops")
+    log = logging.getLogger("test_alerts")
+    with slack_api({"ok": True}) as (base_url, api):
+        first = process_alerts(settings.warehouse, fires(*alerts), slack_alerting(settings, base_url), log)
+        again = process_alerts(settings.warehouse, None, slack_alerting(settings, base_url), log)
+
+    assert [(post["path"], post["authorization"]) for post in api.posted] == [
+        ("/api/chat.postMessage", f"Bearer {SLACK_TOKEN.get_secret_value()}")
+    ] * 2
+    assert [(post["body"]["channel"], post["body"]["text"]) for post in api.posted] == [
+        ("#ops", slack_text(alert)) for alert in alerts
+    ]
+    assert [(outcome.channel, outcome.delivered) for outcome in first.deliveries if outcome.channel == "slack"] == [
+        ("slack", True),
+        ("slack", True),
+    ]
+    assert again.deliveries == [], "a delivered alert is not posted again"
+    assert [(alert["slack_delivery"], alert["delivery_error"]) for alert in stored_alerts(settings)] == [
+        ("delivered", None),
+        ("delivered", None),
+    ]
+
+
+def test_a_slack_answer_that_is_not_ok_is_stored_as_failed(tmp_path):
+    alert = planted_alert(dt.date(2025, 3, 25))
+    settings = isolated_settings(
+        tmp_path, tmp_path, alert_slack_token=SLACK_TOKEN, alert_delivery_retries=1, alert_delivery_backoff_seconds=0.0
+    )
+    with slack_api({"ok": False, "error": "channel_not_found"}) as (base_url, api):
+        report = process_alerts(
+            settings.warehouse, fires(alert), slack_alerting(settings, base_url), logging.getLogger("test_alerts")
+        )
+
+    assert len(api.posted) == 2, "one attempt and one retry"
+    assert [(outcome.channel, outcome.delivered, outcome.attempts) for outcome in report.deliveries] == [
+        ("log", True, 1),
+        ("slack", False, 2),
+    ]
+    (stored,) = stored_alerts(settings)
+    assert stored["slack_delivery"] == "failed"
+    assert stored["delivery_error"].startswith("slack: ")
+    assert "channel_not_found" in stored["delivery_error"]
+    assert SLACK_TOKEN.get_secret_value() not in stored["delivery_error"]
+
+
 def test_the_feed_lists_open_alerts_first_then_latest_first(tmp_path):
     path = tmp_path / "warehouse.duckdb"
     settings = isolated_settings(tmp_path, tmp_path)
@@ -482,3 +624,39 @@ def test_alert_thresholds_and_severities_come_from_the_environment(fresh_setting
     load_settings.cache_clear()
     with pytest.raises(SettingsError, match=r"ANALYTICS_ALERT_CONVERSION_DROP_SEVERITY='urgent' is invalid"):
         load_settings()
+
+
+def test_delivery_settings_that_could_outlast_a_sensor_tick_are_refused(fresh_settings):
+    fresh_settings.setenv("ANALYTICS_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/hook")
+    fresh_settings.setenv("ANALYTICS_ALERT_DELIVERY_TIMEOUT_SECONDS", "10")
+    fresh_settings.setenv("ANALYTICS_ALERT_DELIVERY_RETRIES", "3")
+    fresh_settings.setenv("ANALYTICS_ALERT_DELIVERY_BACKOFF_SECONDS", "1")
+
+    # 4 attempts × 10 s + waits of 1, 2 and 4 s = 47 s, over the 45 s budget.
+    with pytest.raises(
+        SettingsError,
+        match=r"ANALYTICS_ALERT_DELIVERY_BACKOFF_SECONDS='1' is invalid: .*\(webhook\) can take "
+        r"1 × \(ANALYTICS_ALERT_DELIVERY_TIMEOUT_SECONDS=10 × \(ANALYTICS_ALERT_DELIVERY_RETRIES=3 \+ 1\) "
+        r"\+ 7 s .*\) = 47 s, over the 45 s",
+    ):
+        load_settings()
+    # Waits of 0.5, 1 and 2 s: 43.5 s fits.
+    fresh_settings.setenv("ANALYTICS_ALERT_DELIVERY_BACKOFF_SECONDS", "0.5")
+    load_settings.cache_clear()
+    assert load_settings().alert_delivery_backoff_seconds == 0.5
+    # Slack too: the tick delivers on one channel after the other, 2 × 43.5 = 87 s.
+    fresh_settings.setenv("ANALYTICS_ALERT_SLACK_TOKEN", "xoxb-secret")
+    load_settings.cache_clear()
+    with pytest.raises(SettingsError, match=r"\(webhook, slack\) can take 2 × .* = 87 s, over the 45 s") as e:
+        load_settings()
+    assert "xoxb-secret" not in str(e.value)
+
+
+def test_only_the_log_channel_needs_no_delivery_budget(fresh_settings):
+    # Nothing goes over the network, so even 11 attempts of 60 s bound nothing.
+    fresh_settings.delenv("ANALYTICS_ALERT_WEBHOOK_URL", raising=False)
+    fresh_settings.delenv("ANALYTICS_ALERT_SLACK_TOKEN", raising=False)
+    fresh_settings.setenv("ANALYTICS_ALERT_DELIVERY_TIMEOUT_SECONDS", "60")
+    fresh_settings.setenv("ANALYTICS_ALERT_DELIVERY_RETRIES", "10")
+
+    assert Alerting.from_settings(load_settings()).delivery.channel_names == ("log",)

@@ -1,5 +1,7 @@
 """BG/NBD and Gamma-Gamma customer-lifetime-value models (analytics_ml.clv)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import integrate, stats
@@ -18,11 +20,15 @@ from analytics_ml.clv import (
     simulate_bgnbd,
     simulate_gamma_gamma,
 )
+from pipelines.assets.ml import CustomerModels, convergence_metadata, convergence_warnings
 
 # CDNOW estimates, time in weeks: BG/NBD from Fader, Hardie & Lee (2005, table 1),
 # Gamma-Gamma from Fader & Hardie (2013, "The Gamma-Gamma Model of Monetary Value").
-CDNOW = BGNBDParams(r=0.24, alpha=4.41, a=0.79, b=2.43, log_likelihood=float("nan"), n=0.0)
-CDNOW_SPEND = GammaGammaParams(p=6.25, q=3.74, v=15.44, log_likelihood=float("nan"), n=0.0)
+PUBLISHED = {"log_likelihood": float("nan"), "n": 0.0, "converged": True, "optimizer_message": "published estimate"}
+CDNOW = BGNBDParams(r=0.24, alpha=4.41, a=0.79, b=2.43, **PUBLISHED)
+CDNOW_SPEND = GammaGammaParams(p=6.25, q=3.74, v=15.44, **PUBLISHED)
+ITERATION_LIMIT_MESSAGE = "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"
+"""scipy's L-BFGS-B message when it stops at ``maxiter``."""
 
 
 def expected_purchases_by_quadrature(params: BGNBDParams, t: float, x: float, t_x: float, T: float) -> float:
@@ -108,6 +114,7 @@ def test_fit_bgnbd_recovers_the_cdnow_parameters_from_simulated_customers():
 
     fitted = fit_bgnbd(x, t_x, T)
 
+    assert fitted.converged, fitted.optimizer_message
     assert fitted.r == pytest.approx(CDNOW.r, rel=0.1)
     assert fitted.alpha == pytest.approx(CDNOW.alpha, rel=0.1)
     assert fitted.a == pytest.approx(CDNOW.a, rel=0.2)
@@ -132,6 +139,54 @@ def test_weights_count_customers_like_repeated_rows():
     assert [weighted.r, weighted.alpha, weighted.a, weighted.b] == pytest.approx(
         [repeated.r, repeated.alpha, repeated.a, repeated.b], rel=1e-6
     )
+
+
+def test_a_bgnbd_fit_stopped_by_its_iteration_limit_says_it_did_not_converge():
+    # From all-ones, one L-BFGS-B step cannot reach the maximum of a 2,000-customer likelihood
+    # (the full fit takes 15 iterations here), so the limit, not convergence, stops it.
+    rng = np.random.default_rng(4)
+    x, t_x, T = simulate_bgnbd(2_000, CDNOW.r, CDNOW.alpha, CDNOW.a, CDNOW.b, T=39.0, rng=rng)
+
+    with pytest.warns(RuntimeWarning, match="BG/NBD likelihood maximisation did not converge: STOP: TOTAL NO. OF"):
+        stopped = fit_bgnbd(x, t_x, T, max_iterations=1)
+    full = fit_bgnbd(x, t_x, T)
+
+    assert (stopped.converged, stopped.optimizer_message) == (False, ITERATION_LIMIT_MESSAGE)
+    assert full.converged and full.optimizer_message.startswith("CONVERGENCE")
+    assert stopped.log_likelihood < full.log_likelihood, "it stopped short of the maximum"
+
+
+def test_a_gamma_gamma_fit_stopped_by_its_iteration_limit_says_it_did_not_converge():
+    rng = np.random.default_rng(5)
+    x = rng.integers(1, 11, 2_000).astype(float)
+    m = simulate_gamma_gamma(x, CDNOW_SPEND.p, CDNOW_SPEND.q, CDNOW_SPEND.v, rng)
+
+    with pytest.warns(RuntimeWarning, match="Gamma-Gamma likelihood maximisation did not converge"):
+        stopped = fit_gamma_gamma(x, m, max_iterations=1)
+
+    assert (stopped.converged, stopped.optimizer_message) == (False, ITERATION_LIMIT_MESSAGE)
+    assert fit_gamma_gamma(x, m).converged
+
+
+def test_an_iteration_limit_below_one_is_rejected():
+    with pytest.raises(ValueError, match="max_iterations=0 must be at least 1"):
+        fit_bgnbd([1, 2], [5, 30], [39, 39], max_iterations=0)
+
+
+def test_the_customer_scores_asset_reports_an_unconverged_fit_by_its_model():
+    # The asset's metadata and warnings (pipelines.assets.ml) on a hand-made pair of fits.
+    stopped = dataclasses.replace(CDNOW, converged=False, optimizer_message=ITERATION_LIMIT_MESSAGE)
+    models = CustomerModels(bgnbd=stopped, gamma_gamma=CDNOW_SPEND, excluded_from_spend_fit=0)
+
+    assert convergence_metadata(models) == {
+        "bgnbd_converged": False,
+        "bgnbd_optimizer_message": ITERATION_LIMIT_MESSAGE,
+        "gamma_gamma_converged": True,
+        "gamma_gamma_optimizer_message": "published estimate",
+    }
+    (warning,) = convergence_warnings(models)
+    assert warning.startswith(f"The BG/NBD fit did not converge ({ITERATION_LIMIT_MESSAGE})")
+    assert convergence_warnings(dataclasses.replace(models, bgnbd=CDNOW)) == []
 
 
 def test_recency_beyond_age_is_rejected():

@@ -397,6 +397,33 @@ class CustomerModels:
         digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
         return f"clv-{digest[:12]}"
 
+    @property
+    def fits(self) -> dict[str, clv.BGNBDParams | clv.GammaGammaParams]:
+        """The two fits by their model's name (``bgnbd``, ``gamma_gamma``)."""
+        return {"bgnbd": self.bgnbd, "gamma_gamma": self.gamma_gamma}
+
+
+MODEL_NAMES = {"bgnbd": "BG/NBD", "gamma_gamma": "Gamma-Gamma"}
+
+
+def convergence_metadata(models: CustomerModels) -> dict[str, bool | str]:
+    """``<model>_converged`` and ``<model>_optimizer_message`` of each fit, for the asset's metadata."""
+    metadata: dict[str, bool | str] = {}
+    for name, fit in models.fits.items():
+        metadata[f"{name}_converged"] = fit.converged
+        metadata[f"{name}_optimizer_message"] = fit.optimizer_message
+    return metadata
+
+
+def convergence_warnings(models: CustomerModels) -> list[str]:
+    """One warning per fit that stopped without converging, naming the model and the optimizer's message."""
+    return [
+        f"The {MODEL_NAMES[name]} fit did not converge ({fit.optimizer_message}): ml.customer_scores "
+        "holds scores from the parameters where the optimizer stopped"
+        for name, fit in models.fits.items()
+        if not fit.converged
+    ]
+
 
 CUSTOMER_HISTORY_SQL = """
 with purchases as (
@@ -497,6 +524,10 @@ def customer_scores(
         scores = score_customers(histories, models, ml_settings.clv_horizon_days)
         with transaction(con):
             rows = replace_table(con, "customer_scores", scores.assign(reference_date=reference_date))
+    # The scores are still written (a fit that needs more iterations should not stop the nightly run),
+    # but never silently: the warning is on the run, the verdict in the metadata.
+    for warning in convergence_warnings(models):
+        context.log.warning(warning)
     if models.excluded_from_spend_fit:
         context.log.warning(
             f"{models.excluded_from_spend_fit} repeat customer(s) whose repeat purchases are worth 0 were left "
@@ -511,6 +542,7 @@ def customer_scores(
             "excluded_from_spend_fit": models.excluded_from_spend_fit,
             "bgnbd_parameters": MetadataValue.json(asdict(models.bgnbd)),
             "gamma_gamma_parameters": MetadataValue.json(asdict(models.gamma_gamma)),
+            **convergence_metadata(models),
             "mean_churn_probability": float(scores["churn_probability"].mean()),
             "total_predicted_clv": float(scores["predicted_clv"].sum()),
             "top_predicted_clv": preview(
