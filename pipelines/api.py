@@ -10,18 +10,22 @@ Run with ``make serve`` (``python -m pipelines.api``) or ``uvicorn --factory pip
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
+import logging
 import math
 import secrets
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field
 from decimal import Decimal
 from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import unquote_plus
 
 import duckdb
 import plotly
@@ -46,6 +50,8 @@ SERVE_PORT = 8000
 SNAPSHOT_CATALOG = "snapshot"
 TOP_ROWS = 20
 EXPORT_MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "json": "application/json"}
+ACCESS_LOGGER = "uvicorn.access"
+REDACTED = "[redacted]"
 
 Columns = dict[str, list[object]]
 
@@ -58,68 +64,107 @@ class SnapshotReader:
     when they differ the new file is attached and the answers computed from the old one are
     dropped. A snapshot never changes, so an answer computed from it stays right until then, and
     most requests are a ``stat`` and a lookup. Requests already under way keep the old connection,
-    and so the old snapshot, to their end. The file is attached to an in-memory database rather
-    than opened by path, because DuckDB hands a second ``connect`` of the same path the instance
-    already open, and so the old file.
+    and so the old snapshot, to their end; the old connection is closed when the last of them is
+    done (closing it earlier would close their cursors with it). The file is attached to an
+    in-memory database rather than opened by path, because DuckDB hands a second ``connect`` of
+    the same path the instance already open, and so the old file.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._connection: duckdb.DuckDBPyConnection | None = None
-        self._identity: tuple[int, int] | None = None
-        self._answers: dict[str, bytes] = {}
+        self._snapshot: _OpenSnapshot | None = None
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor on the current snapshot, its catalog the default one."""
-        with self._lock:
-            self._follow_file()
-            cursor = self._connection.cursor()
-        cursor.execute(f"use {SNAPSHOT_CATALOG}")
-        return cursor
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on the current snapshot, its catalog the default one, for the block's duration."""
+        with self._reading() as (_, cursor):
+            yield cursor
 
-    def cached(self, key: str) -> bytes | None:
+    def cached(self, key: Hashable) -> bytes | None:
         """The answer stored under ``key`` for the current snapshot, if any."""
         with self._lock:
-            self._follow_file()
-            return self._answers.get(key)
+            return self._follow_file().answers.get(key)
 
-    def compute(self, key: str, compute: Callable[[duckdb.DuckDBPyConnection, SnapshotInfo], object]) -> bytes:
+    def compute(self, key: Hashable, compute: Callable[[duckdb.DuckDBPyConnection, SnapshotInfo], object]) -> bytes:
         """``compute``'s answer as JSON, stored under ``key`` for as long as the snapshot lasts."""
-        with self._lock:
-            self._follow_file()
-            identity = self._identity
-        cursor = self.cursor()
-        try:
+        with self._reading() as (snapshot, cursor):
             body = json.dumps(compute(cursor, read_snapshot_info(cursor))).encode()
-        finally:
-            cursor.close()
         with self._lock:
-            if self._identity == identity:
-                self._answers[key] = body
+            # Stored with the snapshot it was computed from: if a newer one has replaced it
+            # meanwhile, the answer goes with the old one and the newer one computes its own.
+            snapshot.answers[key] = body
         return body
 
-    def _follow_file(self) -> None:
+    def answer_keys(self) -> set[Hashable]:
+        """The keys of the answers stored for the current snapshot: what the cache holds."""
+        with self._lock:
+            return set(self._follow_file().answers)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[tuple[_OpenSnapshot, duckdb.DuckDBPyConnection]]:
+        """The current snapshot and a cursor on it; the snapshot counts the cursor as a user until the block ends."""
+        with self._lock:
+            snapshot = self._follow_file()
+            snapshot.users += 1
+        try:
+            cursor = snapshot.connection.cursor()
+            try:
+                cursor.execute(f"use {SNAPSHOT_CATALOG}")
+                yield snapshot, cursor
+            finally:
+                cursor.close()
+        finally:
+            with self._lock:
+                snapshot.users -= 1
+                snapshot.close_if_unused()
+
+    def _follow_file(self) -> _OpenSnapshot:
+        """The open snapshot of the file as it is now (called with the lock held)."""
         try:
             stat = self.path.stat()
         except FileNotFoundError:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, f"no snapshot at {self.path} yet: run `make run` to publish one"
             ) from None
-        if self._identity != (stat.st_ino, stat.st_mtime_ns):
-            connection = duckdb.connect(":memory:")
-            connection.execute(f"attach {literal(str(self.path))} as {SNAPSHOT_CATALOG} (read_only)")
-            _check_snapshot(connection, self.path)
-            self._connection = connection
-            self._identity = (stat.st_ino, stat.st_mtime_ns)
-            self._answers = {}
+        identity = (stat.st_ino, stat.st_mtime_ns)
+        if self._snapshot is None or self._snapshot.identity != identity:
+            replaced = self._snapshot
+            self._snapshot = _OpenSnapshot(connection=open_snapshot(self.path), identity=identity)
+            if replaced is not None:
+                replaced.replaced = True
+                replaced.close_if_unused()
+        return self._snapshot
 
 
-def _check_snapshot(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """A 503 naming the file unless it is a snapshot this API reads (say, one published by an older
-    version, or another DuckDB file configured by mistake), rather than a 500 on every request."""
+@dataclass
+class _OpenSnapshot:
+    """One attached snapshot file, the answers computed from it, and how many requests read it now."""
+
+    connection: duckdb.DuckDBPyConnection
+    identity: tuple[int, int]
+    answers: dict[Hashable, bytes] = field(default_factory=dict)
+    users: int = 0
+    replaced: bool = False
+
+    def close_if_unused(self) -> None:
+        """Close the connection once a newer snapshot has replaced this one and no request reads it."""
+        if self.replaced and self.users == 0:
+            self.connection.close()
+
+
+def open_snapshot(path: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory database with ``path`` attached read-only as the snapshot catalog.
+
+    A 503 naming the file unless it is a snapshot this API reads (not a DuckDB file at all, a
+    corrupt one, one published by an older version, or another DuckDB file configured by
+    mistake), rather than a 500 on every request.
+    """
+    connection = duckdb.connect(":memory:")
     try:
-        read_snapshot_info(connection.cursor().execute(f"use {SNAPSHOT_CATALOG}"))
+        connection.execute(f"attach {literal(str(path))} as {SNAPSHOT_CATALOG} (read_only)")
+        connection.execute(f"use {SNAPSHOT_CATALOG}")
+        read_snapshot_info(connection)
     except duckdb.Error as error:
         connection.close()
         raise HTTPException(
@@ -127,6 +172,7 @@ def _check_snapshot(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
             f"{path} is not a snapshot this API can read ({type(error).__name__}: {error}); "
             "publish a new one with `make run` or check ANALYTICS_SERVING_PATH",
         ) from None
+    return connection
 
 
 def json_value(value: object) -> object:
@@ -307,16 +353,22 @@ async def authorized(
         )
 
 
-async def stored(request: Request, compute: Compute) -> bytes:
-    """The JSON answer of ``compute`` for this request's path and query, computed once per snapshot
-    (in a worker thread, so the event loop keeps serving stored answers meanwhile)."""
+async def stored(request: Request, compute: Compute, *parameters: Hashable) -> bytes:
+    """The JSON answer of ``compute`` for this request's endpoint and its validated ``parameters``,
+    computed once per snapshot (in a worker thread, so the event loop keeps serving stored answers
+    meanwhile).
+
+    Keyed by the matched route and the parameters, never by the raw query string: extra or
+    reordered query parameters would otherwise each store one more copy of the same answer, and
+    grow memory without bound.
+    """
     reader: SnapshotReader = request.app.state.reader
-    key = f"{request.url.path}?{request.url.query}"
+    key = (request.scope["route"].path, *parameters)
     return reader.cached(key) or await run_in_threadpool(reader.compute, key, compute)
 
 
-async def answer(request: Request, compute: Compute) -> Response:
-    return Response(content=await stored(request, compute), media_type="application/json")
+async def answer(request: Request, compute: Compute, *parameters: Hashable) -> Response:
+    return Response(content=await stored(request, compute, *parameters), media_type="application/json")
 
 
 def with_snapshot_of(body: Callable[[duckdb.DuckDBPyConnection], object]) -> Compute:
@@ -372,7 +424,7 @@ async def revenue_forecast_endpoint(
     request: Request, days: Annotated[int, Query(ge=1, le=MAX_FORECAST_DAYS)] = 30
 ) -> Response:
     """Actuals with the fitted values and band, and the next ``days`` days of forecast."""
-    return await answer(request, with_snapshot_of(lambda cursor: revenue_forecast(cursor, days)))
+    return await answer(request, with_snapshot_of(lambda cursor: revenue_forecast(cursor, days)), days)
 
 
 @protected.get("/customer-behavior")
@@ -426,7 +478,8 @@ async def export(
     """One published table as CSV, Parquet or JSON columns (JSON answers are stored per snapshot;
     CSV and Parquet, which can be large, are written on each request)."""
     if format == "json":
-        return await answer(request, lambda cursor, info: export_json(cursor, info, table))
+        # Only a published table's answer is stored: an unknown one raises the 422 before.
+        return await answer(request, lambda cursor, info: export_json(cursor, info, table), table)
     return await run_in_threadpool(export_file, request.app.state.reader, table, format)
 
 
@@ -446,16 +499,13 @@ def export_json(cursor: duckdb.DuckDBPyConnection, info: SnapshotInfo, table: st
 
 
 def export_file(reader: SnapshotReader, table: str, format: Literal["csv", "parquet"]) -> Response:  # noqa: A002
-    cursor = reader.cursor()
-    try:
+    with reader.cursor() as cursor:
         select = f"select * from {published_table(read_snapshot_info(cursor), table)}"
         buffer = io.BytesIO()
         if format == "parquet":
             pq.write_table(cursor.sql(select).to_arrow_table(), buffer)
         else:
             cursor.sql(select).df().to_csv(buffer, index=False)
-    finally:
-        cursor.close()
     return Response(
         content=buffer.getvalue(),
         media_type=EXPORT_MEDIA_TYPES[format],
@@ -477,6 +527,43 @@ def plotly_js() -> FileResponse:
     return FileResponse(PLOTLY_JS, media_type="text/javascript")
 
 
+def redact_tokens(path: str) -> str:
+    """``path`` (with its query) with the value of every query parameter named ``token`` or
+    ending in it (``access_token``) replaced by :data:`REDACTED`; other parameters kept."""
+    base, question_mark, query = path.partition("?")
+    if not question_mark:
+        return path
+    return f"{base}?{'&'.join(_redacted_parameter(parameter) for parameter in query.split('&'))}"
+
+
+def _redacted_parameter(parameter: str) -> str:
+    """One ``name=value`` of a query, its value redacted if the name is a token's."""
+    name, equals, _value = parameter.partition("=")
+    # Decoded first: ``%74oken`` is ``token`` to the page and to Starlette alike.
+    if equals and unquote_plus(name).lower().endswith("token"):
+        return f"{name}={REDACTED}"
+    return parameter
+
+
+class TokenRedaction(logging.Filter):
+    """Redacts tokens from the request lines of uvicorn's access log.
+
+    The dashboard's link carries the token (``/?token=…``) and uvicorn logs each request's path
+    with its query string, so without this the API token would be written to every log kept of
+    ``make serve``. uvicorn passes the request line's parts as the record's arguments, and its
+    access formatter reads them from there, so they are redacted in place.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_tokens(arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
+
+
+TOKEN_REDACTION = TokenRedaction()
+"""One instance, so that creating the app again does not add the filter twice."""
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API and dashboard over ``settings.serving`` (default: the environment's settings)."""
     settings = settings or load_settings()
@@ -489,6 +576,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token = settings.api_token.get_secret_value()
     app.state.reader = SnapshotReader(settings.serving)
     app.state.refresh_seconds = settings.api_refresh_seconds
+    # On the logger, not a handler: uvicorn replaces the logger's handlers when it configures
+    # logging (before or after this, depending on how it is started) but keeps its filters.
+    logging.getLogger(ACCESS_LOGGER).addFilter(TOKEN_REDACTION)
     for part in (router, protected, pages):
         app.include_router(part)
     app.mount("/static", StaticFiles(directory=DASHBOARD), name="static")

@@ -34,7 +34,7 @@ from pipelines.settings import Settings
 from pipelines.sources.files import register_source_rows
 from pipelines.sources.mapping import load_mapping
 from pipelines.sources.schema import SourceTable
-from pipelines.sources.sql import PullOptions, register_sql_rows
+from pipelines.sources.sql import PullOptions, register_sql_rows, safe_url
 
 
 class TableSource(Protocol):
@@ -77,6 +77,9 @@ class SqlSource:
     mapping_file: Path | None
     options: PullOptions
     currency: str = "USD"
+
+    def __repr__(self) -> str:
+        return f"SqlSource(url={safe_url(self.url)!r}, mapping_file={self.mapping_file!r}, options={self.options!r})"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SqlSource:

@@ -9,7 +9,9 @@ and it never holds a lock the build needs (the build writes a different file). A
 before publishing leaves the previous snapshot in place.
 
 The Parquet exports are written into a new folder per snapshot, and the ``current`` link is then
-switched to it in one rename, for the same reasons.
+switched to it in one rename, for the same reasons. The folder it pointed to before stays until
+the next publication, so that a reader part way through reading several of its files finds the
+rest; only older folders are removed.
 
 Two publishers never interleave: both :func:`publish_snapshot` (the ``serving`` asset) and
 :func:`refresh_alerts` (the alert sensors) work through a read-write connection to the build file,
@@ -202,12 +204,20 @@ def _write_exports(snapshot_path: Path, serving_path: Path, info: SnapshotInfo) 
 
 
 def _switch_exports(root: Path, folder: Path) -> None:
-    """Point ``root/current`` at ``folder`` in one rename, then remove the older folders."""
+    """Point ``root/current`` at ``folder`` in one rename, then remove every folder but the new one
+    and the one ``current`` pointed to until now.
+
+    The previous folder is kept until the next publication: a reader that resolved ``current``
+    just before the switch may still be reading its files one by one. (A folder left by a
+    publication that failed before switching is neither, and goes too.)
+    """
     link = root / CURRENT_EXPORTS
+    previous = os.readlink(link) if link.is_symlink() else None
     staging_link = root / f".{CURRENT_EXPORTS}.{os.getpid()}.new"
     staging_link.unlink(missing_ok=True)
     staging_link.symlink_to(folder.name, target_is_directory=True)
     os.replace(staging_link, link)
+    kept = {folder.name, previous}
     for old in root.iterdir():
-        if old.is_dir() and not old.is_symlink() and old.name != folder.name:
+        if old.is_dir() and not old.is_symlink() and old.name not in kept:
             shutil.rmtree(old)

@@ -24,6 +24,7 @@ from analytics_ml.alert_rules import SEVERITIES
 from analytics_ml.forecast import MAX_CONFIDENCE, MAX_DAYS_AHEAD, MIN_CONFIDENCE
 from pipelines.alert_delivery import DELIVERY_BUDGET_SECONDS, RetryPolicy
 from pipelines.sources.schema import FUNNEL_STAGES
+from pipelines.sources.sql import safe_url
 
 ENV_PREFIX = "ANALYTICS_"
 FunnelStage = Literal[FUNNEL_STAGES]
@@ -296,7 +297,7 @@ class Settings(BaseSettings):
     def source_label(self) -> str:
         """Where the raw data comes from, fit to print: the folder, or the database URL without its password."""
         if self.source == "sql":
-            return self.source_database_url.render_as_string(hide_password=True)
+            return safe_url(self.source_database_url)
         return str(self.source_folder)
 
     @property

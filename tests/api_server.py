@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import threading
 import time
@@ -11,8 +12,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TextIO
 
 import uvicorn
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from pipelines.api import create_app
@@ -20,6 +23,7 @@ from pipelines.settings import Settings
 
 TOKEN = "test-token"
 START_TIMEOUT_SECONDS = 30
+UVICORN_LOGGERS = ("uvicorn.error", "uvicorn.access")
 
 
 @dataclass(frozen=True)
@@ -38,24 +42,58 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def api_app(settings: Settings) -> FastAPI:
+    """The API over ``settings.serving`` with token :data:`TOKEN`."""
+    return create_app(settings.model_copy(update={"api_token": SecretStr(TOKEN)}))
+
+
 @contextlib.contextmanager
-def running_api(settings: Settings) -> Iterator[str]:
-    """The API over ``settings.serving`` with token :data:`TOKEN`; yields its base URL."""
-    app = create_app(settings.model_copy(update={"api_token": SecretStr(TOKEN)}))
+def running_api(settings: Settings, log: TextIO | None = None) -> Iterator[str]:
+    """The API over ``settings.serving`` with token :data:`TOKEN`; yields its base URL. With
+    ``log``, everything uvicorn logs meanwhile, its access log included, is written there too."""
+    with serving(api_app(settings), log) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(app: FastAPI, log: TextIO | None = None) -> Iterator[str]:
+    """``app`` served by uvicorn on a free loopback port in a thread; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the API did not start")
-        time.sleep(0.05)
+    # The Config configures uvicorn's logging, so the copy to ``log`` is added after it.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    with uvicorn_log_copied_to(log) if log else contextlib.nullcontext():
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the API did not start")
+            time.sleep(0.05)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join()
+
+
+@contextlib.contextmanager
+def uvicorn_log_copied_to(stream: TextIO) -> Iterator[None]:
+    """Every record uvicorn logs from INFO up (server messages, and the access log's request lines
+    as uvicorn's own handlers receive them, after the app's filters), also written to ``stream``."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    loggers = [logging.getLogger(name) for name in UVICORN_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield
     finally:
-        server.should_exit = True
-        thread.join()
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
 
 
 def get(url: str, token: str | None = TOKEN) -> Answer:

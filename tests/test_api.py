@@ -9,14 +9,19 @@ from __future__ import annotations
 import io
 import json
 import math
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from playwright.sync_api import sync_playwright
 
+from pipelines.api import API_PREFIX, redact_tokens
 from pipelines.settings import Settings, SettingsError
-from tests.api_server import get, running_api
+from tests.api_server import TOKEN, api_app, get, running_api, serving
+
+CHROMIUM = Path("/usr/bin/chromium")
 
 PROTECTED = [
     "comprehensive",
@@ -206,18 +211,113 @@ def test_exports_read_back_equal_to_the_table(api_url, sample_warehouse, table):
     assert len(as_json["columns"][expected.columns[0]]) == len(expected)
 
 
-@pytest.mark.parametrize("serving_file", ["missing", "not a snapshot"])
+@pytest.mark.parametrize("serving_file", ["missing", "not a snapshot", "not a DuckDB file"])
 def test_without_a_readable_snapshot_the_api_answers_503_naming_the_file(sample_warehouse, tmp_path, serving_file):
-    serving = tmp_path / "serving.duckdb"
+    serving_path = tmp_path / "serving.duckdb"
     if serving_file == "not a snapshot":
-        with duckdb.connect(str(serving)) as con:
+        with duckdb.connect(str(serving_path)) as con:
             con.execute("create table something_else as select 1 as x")
+    if serving_file == "not a DuckDB file":
+        # Say, a file half copied by hand, or another program's file configured by mistake.
+        serving_path.write_bytes(bytes(range(256)) * 64)
 
-    with running_api(sample_warehouse.model_copy(update={"serving_path": serving})) as url:
+    with running_api(sample_warehouse.model_copy(update={"serving_path": serving_path})) as url:
         answers = [get(f"{url}/api/analytics/{path}") for path in ("health-check", "comprehensive")]
 
     assert [answer.status for answer in answers] == [503, 503]
-    assert all(str(serving) in answer.json()["detail"] for answer in answers)
+    assert all(str(serving_path) in answer.json()["detail"] for answer in answers)
+
+
+def test_answers_are_stored_once_per_endpoint_and_parameters_whatever_the_query_says(sample_warehouse):
+    app = api_app(sample_warehouse)
+    # Extra parameters the API does not take, and the same parameters in another order or spelling.
+    paths = [
+        *(f"comprehensive?junk={n}" for n in range(20)),
+        *(f"revenue-forecast?days=7&junk={n}" for n in range(20)),
+        "revenue-forecast?junk=x&days=07",
+        "revenue-forecast?days=8",
+        "export?format=json&table=marts.kpi_summary&junk=1",
+        "export?table=marts.kpi_summary&format=json",
+        "export?table=marts.nope&format=json",
+    ]
+
+    with serving(app) as url:
+        statuses = [get(f"{url}{API_PREFIX}/{path}").status for path in paths]
+
+    assert statuses == [200] * (len(paths) - 1) + [422]
+    assert app.state.reader.answer_keys() == {
+        (f"{API_PREFIX}/comprehensive",),
+        (f"{API_PREFIX}/revenue-forecast", 7),
+        (f"{API_PREFIX}/revenue-forecast", 8),
+        (f"{API_PREFIX}/export", "marts.kpi_summary"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "redacted"),
+    [
+        ("/?token=abc", "/?token=[redacted]"),
+        ("/x?days=7&access_token=abc&table=t", "/x?days=7&access_token=[redacted]&table=t"),
+        ("/x?%74oken=abc&TOKEN=def", "/x?%74oken=[redacted]&TOKEN=[redacted]"),
+        ("/x?tokens=abc&days=7", "/x?tokens=abc&days=7"),
+        ("/x?token", "/x?token"),
+        ("/x", "/x"),
+    ],
+)
+def test_token_values_are_redacted_from_request_lines(path, redacted):
+    assert redact_tokens(path) == redacted
+
+
+def test_no_token_reaches_the_server_log(sample_warehouse):
+    log = io.StringIO()
+    requests = {
+        f"/?token={TOKEN}": 200,
+        f"{API_PREFIX}/comprehensive?token={TOKEN}": 200,
+        f"{API_PREFIX}/revenue-forecast?days=7&access_token={TOKEN}": 200,
+        # A token in the query is no credential: without the header the API answers 401.
+        f"{API_PREFIX}/alerts?token={TOKEN}": 401,
+    }
+
+    with running_api(sample_warehouse, log=log) as url:
+        statuses = {
+            path: get(f"{url}{path}", token=TOKEN if status == 200 else None).status
+            for path, status in requests.items()
+        }
+
+    assert statuses == requests
+    written = log.getvalue()
+    assert TOKEN not in written
+    # The request lines are there, only the tokens' values are not.
+    assert '"GET /?token=[redacted] HTTP/1.1" 200' in written
+    assert f'"GET {API_PREFIX}/revenue-forecast?days=7&access_token=[redacted] HTTP/1.1" 200' in written
+    assert f'"GET {API_PREFIX}/alerts?token=[redacted] HTTP/1.1" 401' in written
+
+
+def test_the_dashboard_takes_the_token_out_of_the_address_bar(sample_warehouse):
+    """The page opened from a ``/?token=…`` link in headless Chromium: the address loses the token
+    at once, the page keeps working with the stored token, and the server log has it nowhere."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    log = io.StringIO()
+    with running_api(sample_warehouse, log=log) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/?token={TOKEN}&tab=overview")
+            address_after_load = page.url
+            page.wait_for_selector("#kpis .card")
+            stored = page.evaluate("localStorage.getItem('analyticsToken')")
+            page.reload()
+            page.wait_for_selector("#kpis .card")
+            address_after_reload = page.url
+        finally:
+            browser.close()
+
+    assert address_after_load == f"{url}/?tab=overview", "other parameters of the link stay"
+    assert address_after_reload == address_after_load
+    assert stored == TOKEN, "the reloaded page drew its charts with the stored token"
+    assert TOKEN not in log.getvalue()
+    assert f"{API_PREFIX}/comprehensive" in log.getvalue(), "the page's own requests were logged"
 
 
 def test_the_api_refuses_to_start_without_a_token(sample_warehouse):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import time
@@ -14,7 +15,14 @@ import duckdb
 from dagster import AssetSelection
 
 from pipelines.api import SnapshotReader
-from pipelines.serving import current_exports, exports_root, publish_snapshot, read_snapshot_info, refresh_alerts
+from pipelines.serving import (
+    CURRENT_EXPORTS,
+    current_exports,
+    exports_root,
+    publish_snapshot,
+    read_snapshot_info,
+    refresh_alerts,
+)
 from pipelines.settings import Settings
 from tests.api_server import TOKEN, running_api
 from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, run_pipeline
@@ -58,7 +66,8 @@ def test_a_reader_keeps_its_snapshot_while_a_new_one_replaces_it(own_warehouse):
     reader = SnapshotReader(serving)
     old_connection = duckdb.connect(str(serving), read_only=True)
     (old_revenue,) = old_connection.execute("select net_revenue from marts.kpi_summary").fetchone()
-    old_run = read_snapshot_info(reader.cursor()).run_id
+    with reader.cursor() as cursor:
+        old_run = read_snapshot_info(cursor).run_id
     reader.compute("run", lambda cursor, info: info.run_id)
     stored_before = reader.cached("run")
 
@@ -69,27 +78,82 @@ def test_a_reader_keeps_its_snapshot_while_a_new_one_replaces_it(own_warehouse):
     assert old_connection.execute("select net_revenue from marts.kpi_summary").fetchone() == (old_revenue,)
     assert read_snapshot_info(old_connection).run_id == old_run, "the open snapshot is whole and unchanged"
     assert (stored_before, reader.cached("run")) == (f'"{old_run}"'.encode(), None), "answers last one snapshot"
-    new = reader.cursor()
-    assert read_snapshot_info(new).run_id == "a-later-run"
-    assert new.execute("select net_revenue from marts.kpi_summary").fetchone() == (-1,)
+    with reader.cursor() as new:
+        assert read_snapshot_info(new).run_id == "a-later-run"
+        assert new.execute("select net_revenue from marts.kpi_summary").fetchone() == (-1,)
     old_connection.close()
 
 
-def test_exports_are_switched_with_the_snapshot_and_old_ones_removed(own_warehouse):
-    with duckdb.connect(str(own_warehouse.warehouse)) as build:
-        info = publish_snapshot(build, own_warehouse.serving, "run-a")
-        publish_snapshot(build, own_warehouse.serving, "run-b")
+def handles_on_replaced_file(path: Path) -> int:
+    """How many of this process's open files are the file that was at ``path`` before a newer one
+    was renamed over it (Linux shows such a file's descriptor as ``<path> (deleted)``)."""
+    return sum(1 for target in open_file_targets() if target == f"{path} (deleted)")
 
-    exports = current_exports(own_warehouse.serving)
-    assert sorted(path.stem for path in exports.glob("*.parquet")) == sorted(info.row_counts)
+
+def open_file_targets() -> list[str]:
+    """What each of this process's open file descriptors points to."""
+    targets = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            targets.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except FileNotFoundError:
+            # Closed since the listing: the listing's own descriptor is, always.
+            continue
+    return targets
+
+
+def test_the_api_closes_a_replaced_snapshot_when_its_last_request_ends(own_warehouse):
+    serving = own_warehouse.serving
+    reader = SnapshotReader(serving)
+
+    with reader.cursor() as under_way:
+        (old_run,) = under_way.execute("select run_id from snapshot").fetchone()
+        with duckdb.connect(str(own_warehouse.warehouse)) as build:
+            publish_snapshot(build, serving, "a-later-run")
+        with reader.cursor() as new:
+            assert new.execute("select run_id from snapshot").fetchone() == ("a-later-run",)
+        assert under_way.execute("select run_id from snapshot").fetchone() == (old_run,), "the request keeps its own"
+        still_open = handles_on_replaced_file(serving)
+
+    assert still_open >= 1, "the replaced file stays open while a request reads it"
+    assert handles_on_replaced_file(serving) == 0, "and is closed when that request ends"
+    with reader.cursor() as after:
+        assert after.execute("select run_id from snapshot").fetchone() == ("a-later-run",)
+
+
+def parquet_row_counts(paths: list[Path]) -> dict[str, int]:
+    """Each ``<schema>.<table>.parquet`` file of ``paths`` by table, with its row count."""
     with duckdb.connect() as con:
-        counts = {
-            path.stem: con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
-            for path in exports.glob("*.parquet")
-        }
-    assert counts == info.row_counts
-    folders = [path.name for path in exports_root(own_warehouse.serving).iterdir()]
-    assert len(folders) == 2, "the current link and the one folder it points to"
+        return {path.stem: con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0] for path in paths}
+
+
+def exported(folder: Path) -> dict[str, int]:
+    """The row count of each table exported into ``folder``."""
+    return parquet_row_counts(sorted(folder.glob("*.parquet")))
+
+
+def test_exports_are_switched_with_the_snapshot_and_the_previous_ones_kept_one_publication(own_warehouse):
+    serving = own_warehouse.serving
+    with duckdb.connect(str(own_warehouse.warehouse)) as build:
+        info_a = publish_snapshot(build, serving, "run-a")
+        # A reader resolves `current` once and reads a's files one by one, while b is published.
+        folder_a = current_exports(serving).resolve()
+        first, *rest = sorted(folder_a.glob("*.parquet"))
+        read_before_b = parquet_row_counts([first])
+        build.execute("delete from marts.kpi_summary")
+        info_b = publish_snapshot(build, serving, "run-b")
+        read_after_b = parquet_row_counts(rest)
+        folder_b = current_exports(serving).resolve()
+        publish_snapshot(build, serving, "run-c")
+        folder_c = current_exports(serving).resolve()
+
+    assert {**read_before_b, **read_after_b} == info_a.row_counts, "the reader read all of a, none of b"
+    assert info_b.row_counts["marts.kpi_summary"] == 0
+    assert exported(folder_b) == info_b.row_counts
+    assert exported(folder_c) == info_b.row_counts, "c published the same tables as b"
+    assert sorted(path.name for path in exports_root(serving).iterdir()) == sorted(
+        [CURRENT_EXPORTS, folder_b.name, folder_c.name]
+    ), "the current link, its folder and the previous one; a's folder went with c's publication"
 
 
 def test_a_failed_run_leaves_the_previous_snapshot(own_warehouse, tmp_path):

@@ -1,13 +1,16 @@
 """The SQL source: the shop's own database, SQLite and a real PostgreSQL server, pulled incrementally.
 
 PostgreSQL is Debian's ``postgresql`` package (``.ci/run`` installs it): a module fixture starts a
-private server on a free loopback port in a temp dir and stops it at the end. Each warehouse is
-built once per module; tests that change a shop or a warehouse change their own copies.
+private server on a free loopback port in a temp dir and stops it at the end. The shop holds the
+session's sample store, so the warehouse built from its files is the session's
+``sample_warehouse``; each database's warehouse is built once per module; tests that change a shop
+or a warehouse change their own copies.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import shutil
 import socket
@@ -28,20 +31,24 @@ from pipelines.run import source_day_range
 from pipelines.settings import Settings, SettingsError, load_settings
 from pipelines.sources.files import SourceError
 from pipelines.sources.mapping import MappingError
-from pipelines.sources.sample_store import SampleStoreSpec, generate_sample_store
 from pipelines.sources.schema import SOURCE_TABLES
-from pipelines.sources.sql import shop_connection
+from pipelines.sources.sql import safe_url, shop_connection
 from tests.csv_store import GOOD_TRANSACTIONS, write_store
-from tests.pipeline_runs import isolated_settings, query, run_pipeline
+from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
 from tests.test_ingest import JAN_1, JAN_2, PLANTED
 
-SHOP_SPEC = SampleStoreSpec(seed=11, days=75, customers=200, end_date=dt.date(2025, 3, 31))
-FIRST_DAY = SHOP_SPEC.end_date - dt.timedelta(days=SHOP_SPEC.days - 1)
-LAST_DAY = SHOP_SPEC.end_date
+FIRST_DAY = SAMPLE_FIRST_DAY
+LAST_DAY = SAMPLE_SPEC.end_date
 NEXT_DAY = LAST_DAY + dt.timedelta(days=1)
 INGEST = AssetSelection.groups("ingest")
+# Every raw table and every dbt model: what the marts comparison needs, no ml or serving.
+WAREHOUSE = AssetSelection.groups("ingest", "dbt")
 # The ingest assets and revenue_daily with what it needs (stg_customers: the relationships test).
 REVENUE = INGEST | AssetSelection.assets(["marts", "revenue_daily"], ["staging", "stg_customers"]).upstream()
+TRANSACTIONS = AssetSelection.assets(["raw", "transactions"])
+LOOKBACK_DAYS = 3
+FLOAT_TOLERANCE = 1e-9
+"""Relative: sums of doubles may be added in another order by DuckDB's parallel aggregation."""
 # revenue_daily's columns that depend on the day's own orders only (growth and new customers
 # also look at other days).
 DAY_COLUMNS = (
@@ -74,7 +81,7 @@ class PostgresServer:
 
     port: int
 
-    def url(self, database: str, password: str = PASSWORD) -> sa.URL:
+    def url(self, database: str, password: str | None = PASSWORD) -> sa.URL:
         return sa.URL.create(
             "postgresql+psycopg",
             username="shop",
@@ -193,28 +200,25 @@ def sql_settings(data_dir: Path, url: sa.URL, **overrides: object) -> Settings:
     )
 
 
-def copy_warehouse(built: Settings, data_dir: Path, url: sa.URL) -> Settings:
+def copy_warehouse(built: Settings, data_dir: Path, url: sa.URL, **overrides: object) -> Settings:
     """Settings of a copy of ``built``'s warehouse, pulling from ``url``."""
-    settings = sql_settings(data_dir, url)
+    settings = sql_settings(data_dir, url, **overrides)
     data_dir.mkdir(parents=True)
     shutil.copy(built.warehouse, settings.warehouse)
     return settings
 
 
 @pytest.fixture(scope="module")
-def shop_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small sample store: 75 days, 200 customers."""
-    folder = tmp_path_factory.mktemp("shop_store")
-    generate_sample_store(folder, SHOP_SPEC)
-    return folder
+def shop_store(sample_store: Path) -> Path:
+    """The store the shop's database holds: the session's sample store (120 days, 400 customers)."""
+    return sample_store
 
 
 @pytest.fixture(scope="module")
-def files_warehouse(shop_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The warehouse built from the sample store's files: what every database must give too."""
-    settings = isolated_settings(tmp_path_factory.mktemp("files_warehouse"), shop_store)
-    run_pipeline(settings, FIRST_DAY, LAST_DAY, selection=REVENUE)
-    return settings
+def files_warehouse(sample_warehouse: Settings) -> Settings:
+    """The whole pipeline built from the shop store's files (the session's, shared with the other
+    test modules; only read): what every database must give too."""
+    return sample_warehouse
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -237,9 +241,10 @@ def shop(request: pytest.FixtureRequest, shop_store: Path, tmp_path_factory: pyt
 
 @pytest.fixture(scope="module")
 def sql_warehouse(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The warehouse built from the shop's database over the whole sample, once per database."""
+    """The raw tables and every dbt model built from the shop's database over the whole sample,
+    as the files warehouse was, once per database."""
     settings = sql_settings(tmp_path_factory.mktemp("sql_warehouse"), shop.url)
-    run_pipeline(settings, FIRST_DAY, LAST_DAY, selection=REVENUE)
+    run_pipeline(settings, FIRST_DAY, LAST_DAY, selection=WAREHOUSE)
     return settings
 
 
@@ -255,14 +260,51 @@ def revenue_by_day(settings: Settings) -> dict[dt.date, tuple]:
     return {day: tuple(round(value, 2) for value in figures) for day, *figures in rows}
 
 
+def mart_tables(settings: Settings) -> list[str]:
+    """Every table and view of schema ``marts``."""
+    rows = query(settings, "select table_name from information_schema.tables where table_schema = 'marts' order by 1")
+    return [name for (name,) in rows]
+
+
+def same_value(left: object, right: object) -> bool:
+    """Equal, floats within :data:`FLOAT_TOLERANCE` (NaN equal to NaN)."""
+    if isinstance(left, float) and isinstance(right, float):
+        return (math.isnan(left) and math.isnan(right)) or math.isclose(left, right, rel_tol=FLOAT_TOLERANCE)
+    return left == right
+
+
+def row_differences(table: str, actual: list[tuple], expected: list[tuple]) -> list[str]:
+    """Where two ordered row lists of ``table`` differ: the row count, or each differing value."""
+    if len(actual) != len(expected):
+        return [f"{table}: {len(actual)} rows, expected {len(expected)}"]
+    return [
+        f"{table} row {number} column {column}: {left!r}, expected {right!r}"
+        for number, (got, wanted) in enumerate(zip(actual, expected, strict=True))
+        for column, (left, right) in enumerate(zip(got, wanted, strict=True))
+        if not same_value(left, right)
+    ]
+
+
 # --- the same warehouse as from files ------------------------------------------------------------
 
 
 def test_the_database_gives_the_same_warehouse_as_the_files(files_warehouse, sql_warehouse):
     for table in SOURCE_TABLES:
         assert raw_rows(sql_warehouse, table) == raw_rows(files_warehouse, table), table
-    assert revenue_by_day(sql_warehouse) == revenue_by_day(files_warehouse)
     assert query(sql_warehouse, "select count(*) from raw.rejected_rows") == [(0,)]
+    marts = mart_tables(files_warehouse)
+    assert mart_tables(sql_warehouse) == marts
+    assert {"revenue_daily", "customer_rfm", "funnel_stages", "roi_monthly", "kpi_summary"} <= set(marts)
+    differences = [
+        difference
+        for table in marts
+        for difference in row_differences(
+            table,
+            query(sql_warehouse, f"select * from marts.{table} order by all"),
+            query(files_warehouse, f"select * from marts.{table} order by all"),
+        )
+    ]
+    assert differences == []
 
 
 def test_postgresql_sessions_count_days_in_utc(postgres):
@@ -401,6 +443,62 @@ def test_the_nightly_run_replaces_exactly_the_days_that_changed(shop, sql_wareho
     assert {table: raw_rows(settings, table) for table in SOURCE_TABLES} == loaded
 
 
+def as_utc(times: pd.Series) -> pd.Series:
+    """Times as naive UTC, whether the driver returned them with a zone (PostgreSQL) or without (SQLite)."""
+    return times.dt.tz_convert(None) if times.dt.tz is not None else times
+
+
+def set_order(url: sa.URL, transaction_id: str, **values: object) -> None:
+    """Change one order of the shop."""
+    engine = sa.create_engine(url)
+    transactions = sa.Table("transactions", sa.MetaData(), autoload_with=engine)
+    with engine.begin() as conn:
+        conn.execute(transactions.update().where(transactions.c.transaction_id == transaction_id).values(**values))
+    engine.dispose()
+
+
+def test_a_late_change_within_the_look_back_is_picked_up_and_one_before_it_is_not(shop, sql_warehouse, tmp_path):
+    """The look-back is counted on the change time: each pull reads again the rows whose
+    ``updated_at`` is on or after the watermark's day less ANALYTICS_SOURCE_LOOKBACK_DAYS, and
+    reloads their days. So a change that reaches the database late, stamped before the latest
+    change already loaded (a replica catching up, a long transaction committing), is picked up if
+    its time lies in the look-back, and not if it lies before it.
+
+    Two orders of old, otherwise quiet days (no row of theirs changed since the look-back's first
+    day, so nothing else reloads them) are refunded with such late stamps, half a day inside and
+    half a day outside the look-back; then the nightly run loads NEXT_DAY.
+    """
+    url = shop.copy("lookback")
+    settings = copy_warehouse(sql_warehouse, tmp_path / "data", url, source_lookback_days=LOOKBACK_DAYS)
+    ((watermark,),) = query(
+        settings, "select watermark from raw._source_watermarks where source_table = ?", ["transactions"]
+    )
+    look_back_from = dt.datetime.combine(watermark.date() - dt.timedelta(days=LOOKBACK_DAYS), dt.time())
+    orders = read_orders(url)
+    orders["day"], orders["changed"] = orders["created_at"].dt.date, as_utc(orders["updated_at"])
+    assert orders["changed"].notna().all(), "every sample order has a change time"
+    # The days reloaded anyway: those of the rows changed on or after the look-back's first day.
+    reread_days = set(orders.loc[orders["changed"] >= look_back_from, "day"])
+    candidates = orders[(orders["status"] == "completed") & ~orders["day"].isin(reread_days)].sort_values("day")
+    inside, outside = candidates.iloc[-1], candidates[candidates["day"] < candidates.iloc[-1]["day"]].iloc[-1]
+    half_day = dt.timedelta(hours=12)
+    for order, changed_at in ((inside, look_back_from + half_day), (outside, look_back_from - half_day)):
+        set_order(url, order["transaction_id"], status="refunded", updated_at=changed_at.replace(tzinfo=dt.UTC))
+    before = set(raw_rows(settings, "transactions"))
+
+    result = run_pipeline(settings, NEXT_DAY, NEXT_DAY, selection=TRANSACTIONS)
+
+    after = set(raw_rows(settings, "transactions"))
+    changed_ids = {row[0] for row in after ^ before}
+    assert changed_ids == {inside["transaction_id"]}, "the change inside the look-back, and only it, was loaded"
+    (loaded,) = (row for row in after if row[0] == inside["transaction_id"])
+    assert loaded[SOURCE_TABLES["transactions"].column_names.index("status")] == "refunded"
+    metadata = result.asset_materializations_for_node("raw__transactions")[0].metadata
+    assert days_listed(metadata["days_beyond_window"].value) == reread_days | {inside["day"]}
+    assert outside["day"] not in days_listed(metadata["days_beyond_window"].value)
+    assert "watermark" not in metadata, "both changes are older than the watermark, which stays"
+
+
 # --- names of the shop's own ---------------------------------------------------------------------
 
 RENAMED_COLUMNS = {
@@ -497,6 +595,28 @@ def test_a_wrong_password_fails_naming_the_server_and_leaves_the_warehouse(postg
     assert snapshot(settings) == snapshot(files_warehouse)
 
 
+def test_a_password_given_in_the_query_is_not_shown_either(postgres, files_warehouse, tmp_path, capfd):
+    wrong = "Wrong-Query-Pw-9d41"
+    # libpq takes the password as a connection parameter too: SQLAlchemy passes the query on.
+    url = postgres.url("shop", password=None).update_query_dict({"password": wrong})
+    settings = copy_warehouse(files_warehouse, tmp_path / "data", url)
+
+    result = run_pipeline(settings, LAST_DAY, LAST_DAY, selection=TRANSACTIONS, raise_on_error=False)
+
+    assert not result.success
+    message = failure_of(result, "transactions")
+    assert f"postgresql+psycopg://shop@127.0.0.1:{postgres.port}/shop?password=***" in message
+    assert "password authentication failed" in message
+    assert wrong not in everything_said(result, capfd)
+
+
+def test_every_password_of_a_url_is_hidden_when_it_is_shown():
+    url = sa.make_url(f"postgresql+psycopg://shop:{PASSWORD}@db.example/shop?sslmode=require&sslpassword=k1&PWD=k2")
+
+    # SQLAlchemy renders the query sorted by name.
+    assert safe_url(url) == "postgresql+psycopg://shop:***@db.example/shop?PWD=***&sslmode=require&sslpassword=***"
+
+
 def test_a_missing_table_fails_naming_it_and_leaves_its_data(postgres, shop_store, files_warehouse, tmp_path, capfd):
     tables = sample_tables(shop_store)
     tables["transactions_archive"] = tables.pop("transactions")
@@ -548,12 +668,13 @@ def settings_from_env() -> Iterator[Callable[[], Settings]]:
 
 
 def test_the_settings_and_the_source_show_the_url_without_its_password():
-    url = f"postgresql+psycopg://shop:{PASSWORD}@db.example:5432/shop"
+    url = f"postgresql+psycopg://shop:{PASSWORD}@db.example:5432/shop?sslpassword={PASSWORD}2"
     settings = Settings(source="sql", source_url=url)
     source = SqlSource.from_settings(settings)
 
-    assert PASSWORD not in repr(settings) + repr(source) + str(source)
-    assert settings.source_label == "postgresql+psycopg://shop:***@db.example:5432/shop"
+    assert PASSWORD not in repr(settings) + repr(source) + str(source) + settings.source_label
+    assert settings.source_label == "postgresql+psycopg://shop:***@db.example:5432/shop?sslpassword=***"
+    assert "db.example:5432/shop" in repr(source)
 
 
 def test_a_bad_url_is_reported_without_its_password(monkeypatch, settings_from_env):

@@ -1,5 +1,6 @@
 // The dashboard: fetches the API's chart-shaped answers and draws them with Plotly.js.
-// The token comes from ?token= or the form (kept in localStorage); the page polls health-check
+// The token comes from ?token= or the form (kept in localStorage; a token from the link is
+// taken out of the address bar at once, see tokenFromLink); the page polls health-check
 // and reloads its data when a new snapshot has been published (a nightly run, or the alert
 // sensors republishing it with new alerts: `snapshot_published_at` changes with both).
 "use strict";
@@ -24,9 +25,22 @@ const PERCENT_KPIS = new Set(["net_revenue_growth", "repeat_rate", "churn_rate",
 const LAYOUT = { margin: { t: 40, r: 20, b: 40, l: 60 }, legend: { orientation: "h" } };
 const CONFIG = { responsive: true, displaylogo: false };
 
-let token = new URLSearchParams(location.search).get("token") || localStorage.getItem("analyticsToken");
+let token = tokenFromLink() || localStorage.getItem("analyticsToken");
 let data = {};
 let currentTab = "overview";
+
+// The token of a `/?token=…` link, stored, then removed from the address bar (history.replaceState,
+// no reload): it does not stay in the tab's history entry, a bookmark, a copied link or the
+// Referer of the page's later requests. (The server's access log redacts it too: pipelines/api.py.)
+function tokenFromLink() {
+  const url = new URL(location.href);
+  const linked = url.searchParams.get("token");
+  if (linked === null) return null;
+  if (linked) localStorage.setItem("analyticsToken", linked);
+  url.searchParams.delete("token");
+  history.replaceState(history.state, "", url);
+  return linked;
+}
 
 // Every text from the API goes through this before it is put into HTML.
 function escapeHtml(value) {

@@ -11,8 +11,9 @@ rows. The new watermark (the latest change seen) is recorded with the load, in i
 Rows are read in chunks (``yield_per``: a server-side cursor on PostgreSQL) and appended to a
 DuckDB temporary table, so memory stays flat for any table size. The rows reach validation as
 ``_src`` with the same columns as the files source's, so the same bad rows are rejected for
-the same reasons. The database's password never appears in a message: URLs are shown with
-``render_as_string(hide_password=True)``.
+the same reasons. The database's password never appears in a message: URLs are shown by
+:func:`safe_url`, without the password of the user part nor one given as a query parameter
+(``?password=…``, which SQLAlchemy hands to the driver and does not hide itself).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import quote_plus
 
 import duckdb
 import pyarrow as pa
@@ -37,6 +39,10 @@ from pipelines.sources.validation import literal, quote
 CHUNK_VIEW = "_sql_chunk"
 """The DuckDB name under which each chunk read from the database is inserted."""
 NO_CHANGES: frozenset[dt.date] = frozenset()
+HIDDEN = "***"
+SECRET_QUERY_KEYS = frozenset({"passwd", "pwd"})
+"""Query parameters that hold a password although their name does not say ``password``
+(pymysql's ``passwd``, ODBC's ``pwd``); any name containing ``password`` is one too."""
 
 
 @dataclass(frozen=True)
@@ -94,14 +100,34 @@ class Changes:
     latest: dt.datetime | None
 
 
+def _secret_query_key(name: str) -> bool:
+    """Whether the URL's query parameter ``name`` holds a password (``password``, ``sslpassword``, ``passwd``)."""
+    lowered = name.lower()
+    return "password" in lowered or lowered in SECRET_QUERY_KEYS
+
+
 def safe_url(url: URL) -> str:
-    """The URL as it may be printed: without its password."""
-    return url.render_as_string(hide_password=True)
+    """The URL as it may be printed: without its password, in the user part or in the query."""
+    hidden = {key: HIDDEN for key in url.query if _secret_query_key(key)}
+    rendered = url.update_query_dict(hidden).render_as_string(hide_password=True)
+    # The query is rendered URL-encoded: shown as the user part's password is, `***`.
+    return rendered.replace(quote_plus(HIDDEN), HIDDEN)
+
+
+def _secrets(url: URL) -> list[str]:
+    """Every password the URL holds: the user part's and the query's (a query value may be repeated)."""
+    found = [url.password] if url.password else []
+    for key, value in url.query.items():
+        if _secret_query_key(key):
+            found.extend(value if isinstance(value, tuple) else [value])
+    return [secret for secret in found if secret]
 
 
 def _redacted(text: str, url: URL) -> str:
-    """``text`` with the password blanked, should a driver ever quote it."""
-    return text.replace(url.password, "***") if url.password else text
+    """``text`` with the URL's passwords blanked, should a driver ever quote one."""
+    for secret in _secrets(url):
+        text = text.replace(secret, HIDDEN)
+    return text
 
 
 @contextmanager
