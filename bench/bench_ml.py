@@ -1,6 +1,8 @@
 """Timings of the ``ml`` assets' heavy steps, on simulated data of production size.
 
-    .venv/bin/python bench/bench_ml.py [--customers 1000000] [--days 1095] [--seed 1]
+    .venv/bin/python -m bench.bench_ml [--customers 1000000] [--days 1095] [--seed 1]
+
+``make bench`` runs it too and keeps its figures under ``ml`` in ``bench/results.json``.
 
 1. Customer scores: BG/NBD + Gamma-Gamma fitted on ``--customers`` simulated customers (ages up
    to ``--days``, whole days as in the warehouse), then every customer scored, through the same
@@ -34,11 +36,12 @@ GAMMA_GAMMA_TRUTH = {"p": 6.0, "q": 4.0, "v": 15.0}
 T = TypeVar("T")
 
 
-def timed(label: str, step: Callable[[], T]) -> T:
-    """Run ``step``, print how long it took, return its result."""
+def timed(label: str, step: Callable[[], T], seconds: dict[str, float]) -> T:
+    """Run ``step``, print how long it took and keep it in ``seconds[label]``, return its result."""
     start = time.perf_counter()
     result = step()
-    print(f"  {label:<44} {time.perf_counter() - start:8.2f} s")
+    seconds[label] = round(time.perf_counter() - start, 3)
+    print(f"  {label:<44} {seconds[label]:8.2f} s")
     return result
 
 
@@ -71,26 +74,29 @@ def simulated_revenue(days: int, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame({"revenue_date": dates, "net_revenue": rng.normal(level, 0.1 * level), "promo_share": promo})
 
 
-def bench_customer_scores(customers: int, max_age_days: int, rng: np.random.Generator, horizon_days: int) -> None:
+def bench_customer_scores(
+    customers: int, max_age_days: int, rng: np.random.Generator, horizon_days: int
+) -> dict[str, object]:
     print(f"Customer scores: {customers:,} simulated customers, ages up to {max_age_days} days")
-    histories = timed("simulate", lambda: simulated_histories(customers, max_age_days, rng))
+    seconds: dict[str, float] = {}
+    histories = timed("simulate", lambda: simulated_histories(customers, max_age_days, rng), seconds)
     distinct = len(histories[["frequency", "recency_days", "t_days"]].drop_duplicates())
     print(f"  distinct (x, t_x, T) rows the BG/NBD fit sees: {distinct:,}")
-    models = timed("fit BG/NBD + Gamma-Gamma", lambda: fit_customer_models(histories))
-    timed(
-        f"score every customer (CLV over {horizon_days} days)", lambda: score_customers(histories, models, horizon_days)
-    )
+    models = timed("fit BG/NBD + Gamma-Gamma", lambda: fit_customer_models(histories), seconds)
+    timed("score every customer", lambda: score_customers(histories, models, horizon_days), seconds)
     fitted = models.bgnbd
     print(
         f"  BG/NBD r={fitted.r:.3f} alpha={fitted.alpha:.2f} a={fitted.a:.3f} b={fitted.b:.3f} "
         f"(simulated with {BGNBD_TRUTH})"
     )
+    return {"customers": customers, "distinct_histories": distinct, "seconds": seconds}
 
 
-def bench_forecast(days: int, rng: np.random.Generator, settings: MLSettings) -> None:
+def bench_forecast(days: int, rng: np.random.Generator, settings: MLSettings) -> dict[str, object]:
     print(f"Revenue forecast: {days} days of simulated daily revenue")
     revenue = simulated_revenue(days, rng)
-    trained = timed("backtest every candidate, choose, fit", lambda: train_forecast(revenue, settings))
+    seconds: dict[str, float] = {}
+    trained = timed("backtest every candidate, choose, fit", lambda: train_forecast(revenue, settings), seconds)
     metrics = trained.backtest.metrics
     fits = len(trained.candidates) * trained.n_origins + 1
     print(
@@ -101,6 +107,17 @@ def bench_forecast(days: int, rng: np.random.Generator, settings: MLSettings) ->
         f"  MASE {metrics.mase:.3f}, MAE / seasonal naive MAE {metrics.relative_mae:.3f}, "
         f"coverage {metrics.coverage:.1%} at {settings.confidence_level:.0%}"
     )
+    return {"days": days, "fits": fits, "chosen": trained.model.spec.label, "seconds": seconds}
+
+
+def bench_ml(customers: int = 1_000_000, days: int = 3 * 365, seed: int = 1) -> dict[str, object]:
+    """Both timings with the default settings, as a dict of figures."""
+    rng = np.random.default_rng(seed)
+    settings = MLSettings.from_settings(Settings())
+    return {
+        "customer_scores": bench_customer_scores(customers, days, rng, settings.clv_horizon_days),
+        "forecast": bench_forecast(days, rng, settings),
+    }
 
 
 def main() -> None:
@@ -109,10 +126,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=3 * 365)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    rng = np.random.default_rng(args.seed)
-    settings = MLSettings.from_settings(Settings())
-    bench_customer_scores(args.customers, args.days, rng, settings.clv_horizon_days)
-    bench_forecast(args.days, rng, settings)
+    bench_ml(args.customers, args.days, args.seed)
 
 
 if __name__ == "__main__":
