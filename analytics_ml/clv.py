@@ -110,6 +110,15 @@ class _Optimum:
     converged: bool
     message: str
 
+    def fit_record(self, weights: np.ndarray) -> dict[str, object]:
+        """The fields every fitted model records besides its parameters, for ``weights`` customers."""
+        return {
+            "log_likelihood": float(self.mean_log_likelihood * weights.sum()),
+            "n": float(weights.sum()),
+            "converged": self.converged,
+            "optimizer_message": self.message,
+        }
+
 
 def bgnbd_log_likelihood(r_alpha_a_b: Sequence[float], x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
     """Per-customer log of the BG/NBD likelihood (eq. 6, module docstring)."""
@@ -141,16 +150,7 @@ def fit_bgnbd(
 
     optimum = _maximise(negative_mean_log_likelihood, n_params=4, max_iterations=max_iterations, model="BG/NBD")
     r, alpha, a, b = optimum.params
-    return BGNBDParams(
-        r=r,
-        alpha=alpha,
-        a=a,
-        b=b,
-        log_likelihood=float(optimum.mean_log_likelihood * w.sum()),
-        n=float(w.sum()),
-        converged=optimum.converged,
-        optimizer_message=optimum.message,
-    )
+    return BGNBDParams(r=r, alpha=alpha, a=a, b=b, **optimum.fit_record(w))
 
 
 def bgnbd_probability_alive(params: BGNBDParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
@@ -204,15 +204,7 @@ def fit_gamma_gamma(
 
     optimum = _maximise(negative_mean_log_likelihood, n_params=3, max_iterations=max_iterations, model="Gamma-Gamma")
     p, q, v = optimum.params
-    return GammaGammaParams(
-        p=p,
-        q=q,
-        v=v,
-        log_likelihood=float(optimum.mean_log_likelihood * w.sum()),
-        n=float(w.sum()),
-        converged=optimum.converged,
-        optimizer_message=optimum.message,
-    )
+    return GammaGammaParams(p=p, q=q, v=v, **optimum.fit_record(w))
 
 
 def gamma_gamma_log_likelihood(p_q_v: Sequence[float], x: ArrayLike, m: ArrayLike) -> np.ndarray:

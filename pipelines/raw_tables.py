@@ -146,14 +146,20 @@ def load_days(
 
     Rows of those days that break a rule, and rows whose day cannot be read at all (they belong
     to no day, so every load reports them afresh), replace the table's earlier rejects. Rows of
-    ``_src`` on other days are left out.
+    ``_src`` on other days are left out before they are checked (DuckDB pushes the day filter
+    down to the scan: a nightly run checks one day's rows, not the whole history's), so a
+    repeated id is judged among the rows of the days loaded, as with the SQL source.
     """
     create_raw_table(con, table)
     on_days = _on_days("_partition_date", plan.days)
     columns = ", ".join(quote(c.name) for c in table.columns)
     name = quote(table.name)
     source_types = dict(con.execute("select column_name, column_type from (describe _src)").fetchall())
-    con.execute(f"create or replace temp table _checked as {checked_rows_sql(table, currency, source_types)}")
+    con.execute(
+        f"""create or replace temp table _checked as
+select * from ({checked_rows_sql(table, currency, source_types)})
+where _partition_date is null or {_on_days("_partition_date", plan.days)}"""
+    )
     if table.id_column is not None:
         _reject_duplicates(con, table)
     con.execute("begin transaction")
