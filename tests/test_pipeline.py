@@ -136,6 +136,41 @@ def test_a_failing_warn_dbt_test_only_warns_and_the_run_still_publishes(sample_s
     assert settings.serving.exists(), "the snapshot was published"
 
 
+def test_a_cost_category_outside_the_list_counts_as_other_and_warns(sample_store, make_settings):
+    settings = make_settings(sample_store)
+    run_pipeline(settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date, selection=INGEST)
+    planted_day = SAMPLE_FIRST_DAY + dt.timedelta(days=10)
+    month = planted_day.replace(day=1)
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute(
+            "insert into raw.costs values (?, 'rent', 1234.5, 'USD', ?, 'planted', current_timestamp)",
+            [planted_day, planted_day],
+        )
+        (others,) = con.execute(
+            "select coalesce(sum(amount), 0) from raw.costs "
+            "where category = 'other' and date_trunc('month', cost_date) = ?",
+            [month],
+        ).fetchone()
+
+    result = run_pipeline(
+        settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date, selection=AssetSelection.groups("dbt"), raise_on_error=False
+    )
+
+    ((key, check_name, severity),) = failed_checks(result)
+    assert (key, severity) == (AssetKey(["staging", "stg_costs"]), AssetCheckSeverity.WARN)
+    assert check_name.startswith("accepted_values_stg_costs_category")
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == check_name]
+    assert evaluation.metadata["dagster_dbt/failed_row_count"].value == 1, "one failing value: rent"
+    assert result.success
+    # The rent is not lost: its month's `other` column is the planted amount plus the real 'other' costs.
+    assert _cost_other_of(settings, month) == pytest.approx(float(others) + 1234.5)
+
+
+def _cost_other_of(settings: Settings, month: dt.date) -> float:
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        return con.execute("select cost_other from marts.roi_monthly where roi_month = ?", [month]).fetchone()[0]
+
+
 def dagster_cli(*args: str, dagster_home: Path) -> subprocess.CompletedProcess:
     """The ``dagster`` command of this environment on the project's workspace."""
     return subprocess.run(
