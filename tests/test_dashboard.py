@@ -25,9 +25,10 @@ DRAWN_CHARTS = """
 (tab) => [...document.querySelectorAll(`#tab-${tab} .chart`)].map((chart) => ({
     id: chart.id,
     traces: (chart.data || []).length,
-    points: (chart.data || []).reduce(
-        (total, trace) => total + Math.max(
-            (trace.x || []).length, (trace.values || []).length, (trace.z || []).length), 0),
+    // Every trace must have points: a forecast band or a fit line drawn empty is a broken chart too.
+    emptyTraces: (chart.data || [])
+        .filter((trace) => Math.max((trace.x || []).length, (trace.values || []).length, (trace.z || []).length) === 0)
+        .map((trace, index) => trace.name || `trace ${index}`),
 }))
 """
 
@@ -64,7 +65,8 @@ def test_every_tab_draws_every_chart_with_data_and_no_console_error(page: Page, 
     assert errors == []
     charts = [chart for tab in TABS for chart in drawn[tab]]
     assert len(charts) == 12
-    assert [chart["id"] for chart in charts if chart["traces"] == 0 or chart["points"] == 0] == []
+    assert [chart["id"] for chart in charts if chart["traces"] == 0] == []
+    assert {chart["id"]: chart["emptyTraces"] for chart in charts if chart["emptyTraces"]} == {}
     assert page.locator("#insights li").count() >= 1
     assert page.locator("#alerts-open li").all_inner_texts() == ["No open alerts."]
     assert sorted(path.name for path in tmp_path.glob("dashboard-*.png")) == sorted(f"dashboard-{t}.png" for t in TABS)
