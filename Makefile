@@ -12,8 +12,10 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # computes the same path from the same variable, and `:=` overrides a DAGSTER_HOME of the user's own:
 # otherwise `make ui` would open another instance than the one `make run` recorded its runs in.
 export DAGSTER_HOME := $(abspath $(or $(ANALYTICS_DATA_DIR),data))/dagster_home
-# A backfill launched as one run plans one event per asset, not one per asset and day (see pipelines/run.py).
+# A backfill launched as one run plans one event per asset, not one per asset and day (see pipelines/run.py),
+# and hands its materializations to the event log in batches (see pipelines/instance.py), from the UI too.
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
+export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 
 # System packages of the tests: Debian's headless Chromium (tests/test_dashboard.py drives it through
 # Playwright, never `playwright install`) and PostgreSQL's server binaries (tests/test_sql_source.py
@@ -59,7 +61,7 @@ lint: install
 	$(VENV)/bin/ruff format --check pipelines analytics_ml tests bench
 
 install: $(STAMP) $(MANIFEST)
-	mkdir -p "$(DAGSTER_HOME)"
+	$(PY) -m pipelines.instance "$(DAGSTER_HOME)"
 
 $(PY):
 	python3 -m venv $(VENV)

@@ -14,6 +14,7 @@ other Dagster process read them as usual.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._serdes import ConfigurableClassData
 
 EVENT_BATCH_SIZE_FLAG = "DAGSTER_EVENT_BATCH_SIZE"
-EVENT_BATCH_SIZE = 1000
+EVENT_BATCH_SIZE = 1000  # the Makefile exports the same default for `make ui`
 """Asset events Dagster buffers before handing them to the storage (a partition range's events
 arrive as batches of at most this many; the last one is flushed at the end of the step)."""
 INSTANCE_FILE = "dagster.yaml"
@@ -68,7 +69,8 @@ def instance_config(home: Path) -> dict[str, object]:
     without telemetry (nothing here may reach outside the machine)."""
     return {
         "event_log_storage": {
-            "module": __name__,
+            # Spelled out: run as ``python -m pipelines.instance`` this module's __name__ is __main__.
+            "module": "pipelines.instance",
             "class": BatchedSqliteEventLogStorage.__name__,
             "config": {"base_dir": str(home.resolve() / "history" / "runs")},
         },
@@ -84,3 +86,17 @@ def prepare_instance(home: Path) -> None:
     if not config_file.exists():
         config_file.write_text(yaml.safe_dump(instance_config(home), sort_keys=False))
     os.environ.setdefault(EVENT_BATCH_SIZE_FLAG, str(EVENT_BATCH_SIZE))
+
+
+def main(argv: list[str]) -> int:
+    """``python -m pipelines.instance HOME``: prepare the instance folder (``make install`` does, so
+    that ``make ui`` runs on the same ``dagster.yaml`` as ``make run``)."""
+    if len(argv) != 1:
+        print("usage: python -m pipelines.instance DAGSTER_HOME", file=sys.stderr)
+        return 2
+    prepare_instance(Path(argv[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

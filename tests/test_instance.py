@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -11,6 +14,7 @@ from dagster import AssetKey, AssetSelection, DagsterEventType, DagsterInstance
 from pipelines.instance import EVENT_BATCH_SIZE_FLAG, INSTANCE_FILE, BatchedSqliteEventLogStorage, prepare_instance
 from tests.pipeline_runs import SAMPLE_FIRST_DAY, run_pipeline
 
+REPOSITORY = Path(__file__).resolve().parent.parent
 DAYS = 5
 LAST_DAY = SAMPLE_FIRST_DAY + dt.timedelta(days=DAYS - 1)
 
@@ -40,6 +44,16 @@ def test_a_range_run_records_one_materialization_per_day_in_the_instance(
         assert sorted(record.partition_key for record in records) == sorted(days)
         # The run's own log (what the UI's run page shows) holds the same events as the index.
         assert len(instance.all_logs(result.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)) == 5 * DAYS
+
+
+def test_make_install_prepares_an_instance_that_dagster_loads(tmp_path):
+    home = tmp_path / "dagster_home"
+
+    subprocess.run([sys.executable, "-m", "pipelines.instance", str(home)], check=True, cwd=REPOSITORY)
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.event_log_storage, BatchedSqliteEventLogStorage)
+        assert instance.event_log_storage._base_dir == str(home / "history" / "runs")
 
 
 def test_prepare_instance_keeps_a_users_own_dagster_yaml(tmp_path):
