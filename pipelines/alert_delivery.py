@@ -250,16 +250,29 @@ def send_with_retries(
 
 
 def deliver(
-    pending: Sequence[PendingDelivery], channels: Mapping[str, Channel], policy: RetryPolicy
+    pending: Sequence[PendingDelivery],
+    channels: Mapping[str, Channel],
+    policy: RetryPolicy,
+    *,
+    budget_seconds: float = DELIVERY_BUDGET_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[DeliveryOutcome]:
     """Deliver each pending alert on its channels; a channel that fails is not tried again in this
-    call (it waits for the next tick)."""
+    call (it waits for the next tick).
+
+    No delivery starts that could end after ``budget_seconds``: many alerts that each take a
+    while could otherwise outlast the tick even when none fails. What is left stays pending and
+    goes out on the next tick (it has no outcome here, so its stored state does not change).
+    """
     outcomes, failed_channels = [], set()
+    started = clock()
     for item in pending:
         payload = alert_payload(item.alert)
         for name in item.channels:
             if name in failed_channels:
                 continue
+            if clock() - started + policy.worst_case_seconds > budget_seconds:
+                return outcomes
             delivered, attempts, error = send_with_retries(channels[name], payload, policy)
             if not delivered:
                 failed_channels.add(name)

@@ -37,8 +37,8 @@ from pydantic import SecretStr
 
 from analytics_ml.alert_rules import CONVERSION_DROP, REVENUE_DROP, RUN_FAILURE, Alert, RuleResult
 from pipelines.alert_checks import ALERT_CHECKS, CHURN_CHECK, CONVERSION_CHECK, REVENUE_CHECK, AlertCheck
-from pipelines.alert_delivery import RetryPolicy, WebhookChannel, send_with_retries
-from pipelines.alert_store import ALERTS_TABLE, FEED_VIEW
+from pipelines.alert_delivery import PAYLOAD_FIELDS, RetryPolicy, WebhookChannel, deliver, send_with_retries
+from pipelines.alert_store import ALERTS_TABLE, FEED_VIEW, PendingDelivery
 from pipelines.definitions import defs
 from pipelines.resources import Alerting, build_resources
 from pipelines.sensors import (
@@ -504,6 +504,41 @@ def test_retries_wait_what_the_worst_case_counts():
     assert "unreachable" in error
     assert slept == [0.5, 1.0, 2.0] == policy.retry_waits()
     assert policy.worst_case_seconds == 11.5
+
+
+@dataclasses.dataclass
+class SlowChannel:
+    """A channel whose every delivery takes ``seconds`` on the test's clock (``now[0]``)."""
+
+    now: list[float]
+    seconds: float
+    name: str = "webhook"
+    sent: list[str] = dataclasses.field(default_factory=list)
+
+    def send(self, payload) -> None:
+        self.now[0] += self.seconds
+        self.sent.append(payload["alert_key"])
+
+
+def test_no_delivery_starts_that_could_outlast_the_ticks_budget():
+    # Worst case 1 s a delivery (timeout 1 s, no retry), each one taking 0.3 s, and a budget of 2 s:
+    # deliveries start at 0, 0.3, 0.6 and 0.9 s (each could end by 1.9 s); the fifth would start at
+    # 1.2 s and could end at 2.2 s, so it and the sixth wait for the next tick, which sends both.
+    policy = RetryPolicy(timeout_seconds=1.0, retries=0, backoff_seconds=0.0)
+    now = [0.0]
+    channel = SlowChannel(now, seconds=0.3)
+    rows = [
+        {name: None for name in PAYLOAD_FIELDS} | {"alert_key": f"revenue_drop:2025-03-{day:02}"} for day in range(1, 7)
+    ]
+    pending = [PendingDelivery(row, ("webhook",)) for row in rows]
+
+    first = deliver(pending, {"webhook": channel}, policy, budget_seconds=2.0, clock=lambda: now[0])
+    left = [item for item in pending if item.alert["alert_key"] not in {o.alert_key for o in first}]
+    second = deliver(left, {"webhook": channel}, policy, budget_seconds=2.0, clock=lambda: now[0])
+
+    assert [outcome.alert_key for outcome in first] == channel.sent[:4] == [row["alert_key"] for row in rows[:4]]
+    assert [outcome.alert_key for outcome in second] == [row["alert_key"] for row in rows[4:]]
+    assert channel.sent == [row["alert_key"] for row in rows], "each alert sent once"
 
 
 # ---------------------------------------------------------------------------------------------
