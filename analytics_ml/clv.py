@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.optimize import minimize
-from scipy.special import betaln, expit, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 LOG_PARAM_BOUNDS = (np.log(1e-6), np.log(1e6))
 MAX_ITERATIONS = 15_000
@@ -133,6 +133,41 @@ def bgnbd_log_likelihood(r_alpha_a_b: Sequence[float], x: ArrayLike, t_x: ArrayL
     return common + np.logaddexp(alive, np.where(repeat, dropped, -np.inf))
 
 
+def bgnbd_log_likelihood_gradient(
+    r_alpha_a_b: Sequence[float], x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+) -> np.ndarray:
+    """Per-customer partial derivatives of :func:`bgnbd_log_likelihood` by (r, alpha, a, b), shape (n, 4).
+
+    With L = common + log(e^A + e^D) and the branch weights w_A = e^(A-L'), w_D = e^(D-L') (L' the
+    logaddexp; w_D = 0 without repeat purchases), and d/dp log B(p, q) = psi(p) - psi(p+q):
+
+      dL/dr     = psi(r+x) - psi(r) + log alpha - w_A log(alpha+T) - w_D log(alpha+t_x)
+      dL/dalpha = r/alpha - (r+x) (w_A/(alpha+T) + w_D/(alpha+t_x))
+      dL/da     = psi(a+b) - psi(a) + w_A (psi(a) - psi(a+b+x)) + w_D (psi(a+1) - psi(a+b+x))
+      dL/db     = psi(a+b) - psi(b) + w_A (psi(b+x) - psi(a+b+x)) + w_D (psi(b+x-1) - psi(a+b+x))
+    """
+    r, alpha, a, b = r_alpha_a_b
+    x, t_x, T = _purchase_history(x, t_x, T)
+    repeat = x > 0
+    x_or_1 = np.where(repeat, x, 1.0)
+    alive = betaln(a, b + x) - (r + x) * np.log(alpha + T)
+    dropped = np.where(repeat, betaln(a + 1, b + x_or_1 - 1) - (r + x) * np.log(alpha + t_x), -np.inf)
+    branches = np.logaddexp(alive, dropped)
+    w_alive, w_dropped = np.exp(alive - branches), np.exp(dropped - branches)
+    psi_abx = digamma(a + b + x)
+    return np.column_stack(
+        [
+            digamma(r + x) - digamma(r) + np.log(alpha) - w_alive * np.log(alpha + T) - w_dropped * np.log(alpha + t_x),
+            r / alpha - (r + x) * (w_alive / (alpha + T) + w_dropped / (alpha + t_x)),
+            digamma(a + b) - digamma(a) + w_alive * (digamma(a) - psi_abx) + w_dropped * (digamma(a + 1) - psi_abx),
+            digamma(a + b)
+            - digamma(b)
+            + w_alive * (digamma(b + x) - psi_abx)
+            + w_dropped * (digamma(b + x_or_1 - 1) - psi_abx),
+        ]
+    )
+
+
 def fit_bgnbd(
     frequency: ArrayLike,
     recency: ArrayLike,
@@ -145,10 +180,13 @@ def fit_bgnbd(
     x, t_x, T = _purchase_history(frequency, recency, T)
     (x, t_x, T), w = _merge_identical_rows((x, t_x, T), _weights(weights, x))
 
-    def negative_mean_log_likelihood(log_params: np.ndarray) -> float:
-        return -float(w @ bgnbd_log_likelihood(np.exp(log_params), x, t_x, T)) / w.sum()
+    def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        params = np.exp(log_params)
+        return _negative_mean(
+            w, params, bgnbd_log_likelihood(params, x, t_x, T), bgnbd_log_likelihood_gradient(params, x, t_x, T)
+        )
 
-    optimum = _maximise(negative_mean_log_likelihood, n_params=4, max_iterations=max_iterations, model="BG/NBD")
+    optimum = _maximise(objective, n_params=4, max_iterations=max_iterations, model="BG/NBD")
     r, alpha, a, b = optimum.params
     return BGNBDParams(r=r, alpha=alpha, a=a, b=b, **optimum.fit_record(w))
 
@@ -199,10 +237,13 @@ def fit_gamma_gamma(
     if not np.all(m > 0):
         raise ValueError("monetary_value must be positive for customers with frequency > 0")
 
-    def negative_mean_log_likelihood(log_params: np.ndarray) -> float:
-        return -float(w @ gamma_gamma_log_likelihood(np.exp(log_params), x, m)) / w.sum()
+    def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        params = np.exp(log_params)
+        return _negative_mean(
+            w, params, gamma_gamma_log_likelihood(params, x, m), gamma_gamma_log_likelihood_gradient(params, x, m)
+        )
 
-    optimum = _maximise(negative_mean_log_likelihood, n_params=3, max_iterations=max_iterations, model="Gamma-Gamma")
+    optimum = _maximise(objective, n_params=3, max_iterations=max_iterations, model="Gamma-Gamma")
     p, q, v = optimum.params
     return GammaGammaParams(p=p, q=q, v=v, **optimum.fit_record(w))
 
@@ -221,6 +262,27 @@ def gamma_gamma_log_likelihood(p_q_v: Sequence[float], x: ArrayLike, m: ArrayLik
         + (px - 1) * np.log(m)
         + px * np.log(x)
         - (px + q) * np.log(v + m * x)
+    )
+
+
+def gamma_gamma_log_likelihood_gradient(p_q_v: Sequence[float], x: ArrayLike, m: ArrayLike) -> np.ndarray:
+    """Per-customer partial derivatives of :func:`gamma_gamma_log_likelihood` by (p, q, v), shape (n, 3):
+
+    dL/dp = x (psi(px+q) - psi(px) + log m + log x - log(v + m x))
+    dL/dq = psi(px+q) - psi(q) + log v - log(v + m x)
+    dL/dv = q/v - (px+q)/(v + m x)
+    """
+    p, q, v = p_q_v
+    x = np.asarray(x, dtype=float)
+    m = np.asarray(m, dtype=float)
+    px = p * x
+    psi_pxq, log_vmx = digamma(px + q), np.log(v + m * x)
+    return np.column_stack(
+        [
+            x * (psi_pxq - digamma(px) + np.log(m) + np.log(x) - log_vmx),
+            psi_pxq - digamma(q) + np.log(v) - log_vmx,
+            q / v - (px + q) / (v + m * x),
+        ]
     )
 
 
@@ -324,16 +386,27 @@ def _merge_identical_rows(
     return tuple(merged[name].to_numpy() for name in names), merged["w"].to_numpy()
 
 
+def _negative_mean(
+    weights: np.ndarray, params: np.ndarray, log_likelihood: np.ndarray, gradient: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """The weighted mean negative log-likelihood and its gradient by the log-parameters
+    (d/d log p = p d/dp)."""
+    total = weights.sum()
+    return -float(weights @ log_likelihood) / total, -(weights @ gradient) * params / total
+
+
 def _maximise(
-    negative_mean_log_likelihood: Callable[[np.ndarray], float], n_params: int, max_iterations: int, model: str
+    objective: Callable[[np.ndarray], tuple[float, np.ndarray]], n_params: int, max_iterations: int, model: str
 ) -> _Optimum:
-    """L-BFGS-B over log-parameters from all-ones, at most ``max_iterations`` iterations; warns
-    naming ``model`` when it stops without converging."""
+    """L-BFGS-B over log-parameters from all-ones, with the objective's analytic gradient (a fourth
+    of the likelihood evaluations of finite differences), at most ``max_iterations`` iterations;
+    warns naming ``model`` when it stops without converging."""
     if max_iterations < 1:
         raise ValueError(f"max_iterations={max_iterations} must be at least 1")
     result = minimize(
-        negative_mean_log_likelihood,
+        objective,
         x0=np.zeros(n_params),
+        jac=True,
         method="L-BFGS-B",
         bounds=[LOG_PARAM_BOUNDS] * n_params,
         options={"maxiter": max_iterations},

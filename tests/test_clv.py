@@ -12,10 +12,13 @@ from analytics_ml.clv import (
     bgnbd_churn_probability,
     bgnbd_expected_purchases,
     bgnbd_log_likelihood,
+    bgnbd_log_likelihood_gradient,
     bgnbd_probability_alive,
     fit_bgnbd,
     fit_gamma_gamma,
     gamma_gamma_expected_spend,
+    gamma_gamma_log_likelihood,
+    gamma_gamma_log_likelihood_gradient,
     predicted_clv,
     simulate_bgnbd,
     simulate_gamma_gamma,
@@ -236,3 +239,37 @@ def test_clv_is_expected_purchases_times_expected_spend_discounted_per_period():
     # Week 1's purchases discounted once, week 2's twice.
     assert discounted == pytest.approx(spend * (week_1 / 1.01 + (weeks_1_2 - week_1) / 1.01**2))
     assert np.all((discounted > 0) & (discounted < undiscounted))
+
+
+@pytest.mark.parametrize("params", [(0.243, 4.414, 0.793, 2.426), (2.0, 0.5, 1.7, 0.4)])
+def test_bgnbd_gradient_matches_central_differences(params):
+    # Customers with and without repeat purchases, young and old, light and heavy.
+    x = np.array([0.0, 0.0, 1.0, 2.0, 7.0, 30.0])
+    t_x = np.array([0.0, 0.0, 10.0, 25.0, 30.0, 38.0])
+    T = np.array([5.0, 40.0, 39.0, 39.0, 40.0, 40.0])
+    step = 1e-6
+
+    analytic = bgnbd_log_likelihood_gradient(params, x, t_x, T)
+
+    for index in range(4):
+        up, down = list(params), list(params)
+        up[index] += step
+        down[index] -= step
+        numeric = (bgnbd_log_likelihood(up, x, t_x, T) - bgnbd_log_likelihood(down, x, t_x, T)) / (2 * step)
+        np.testing.assert_allclose(analytic[:, index], numeric, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("params", [(6.25, 3.74, 15.44), (1.3, 8.0, 120.0)])
+def test_gamma_gamma_gradient_matches_central_differences(params):
+    x = np.array([1.0, 2.0, 5.0, 40.0])
+    m = np.array([12.5, 30.0, 8.2, 55.0])
+    step = 1e-6
+
+    analytic = gamma_gamma_log_likelihood_gradient(params, x, m)
+
+    for index in range(3):
+        up, down = list(params), list(params)
+        up[index] += step
+        down[index] -= step
+        numeric = (gamma_gamma_log_likelihood(up, x, m) - gamma_gamma_log_likelihood(down, x, m)) / (2 * step)
+        np.testing.assert_allclose(analytic[:, index], numeric, rtol=1e-5, atol=1e-7)
