@@ -47,6 +47,11 @@ create table if not exists {ALERTS_TABLE} (
     delivery_error varchar
 )"""
 
+FEED_ORDER = (
+    f"status = '{OPEN}' desc, fired_at desc, case severity when 'critical' then 0 when 'warning' then 1 else 2 end, "
+    "alert_key"
+)
+"""The feed's order: open alerts first, then latest first, the most severe first among equals."""
 CREATE_FEED_SQL = f"""
 create or replace view {FEED_VIEW} as
 select
@@ -66,11 +71,7 @@ select
     delivery_error,
     alert_key
 from {ALERTS_TABLE}
-order by
-    status = '{OPEN}' desc,
-    fired_at desc,
-    case severity when 'critical' then 0 when 'warning' then 1 else 2 end,
-    alert_key
+order by {FEED_ORDER}
 """
 
 MEASURE_COLUMNS = ("severity", "metric", "observed", "expected", "threshold", "message")

@@ -37,7 +37,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from pipelines.alert_store import FEED_VIEW, OPEN, RESOLVED
+from pipelines.alert_store import FEED_ORDER, FEED_VIEW, OPEN, RESOLVED
 from pipelines.serving import SnapshotInfo, qualified, read_snapshot_info
 from pipelines.settings import Settings, SettingsError, load_settings
 from pipelines.sources.validation import literal
@@ -312,8 +312,7 @@ def alerts(cursor: duckdb.DuckDBPyConnection) -> dict[str, object]:
     # Ordered here too: a view copied into the snapshot is a table, whose row order SQL does not promise.
     feed = columns(
         cursor,
-        f"""select * from {FEED_VIEW} order by status = {literal(OPEN)} desc, fired_at desc,
-            case severity when 'critical' then 0 when 'warning' then 1 else 2 end, alert_key""",
+        f"select * from {FEED_VIEW} order by {FEED_ORDER}",
     )
     statuses = feed.get("status", [])
     return {"open": statuses.count(OPEN), "resolved": statuses.count(RESOLVED), "feed": feed}

@@ -158,7 +158,7 @@ def load_days(
     con.execute(
         f"""create or replace temp table _checked as
 select * from ({checked_rows_sql(table, currency, source_types)})
-where _partition_date is null or {_on_days("_partition_date", plan.days)}"""
+where _partition_date is null or {on_days}"""
     )
     if table.id_column is not None:
         _reject_duplicates(con, table)
