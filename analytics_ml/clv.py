@@ -124,19 +124,30 @@ def bgnbd_log_likelihood(r_alpha_a_b: Sequence[float], x: ArrayLike, t_x: ArrayL
     """Per-customer log of the BG/NBD likelihood (eq. 6, module docstring)."""
     r, alpha, a, b = r_alpha_a_b
     x, t_x, T = _purchase_history(x, t_x, T)
-    repeat = x > 0
+    alive, dropped = _bgnbd_branches(r_alpha_a_b, x, t_x, T)
     common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
+    return common + np.logaddexp(alive, dropped)
+
+
+def _bgnbd_branches(
+    r_alpha_a_b: Sequence[float], x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The logs of eq. 6's two terms without their common factor: still alive, and dropped out
+    after the last purchase (log 0 without repeat purchases)."""
+    r, alpha, a, b = r_alpha_a_b
+    repeat = x > 0
     alive = betaln(a, b + x) - (r + x) * np.log(alpha + T)
     # The dropped-out branch exists only for x > 0; a dummy x = 1 keeps betaln finite
     # elsewhere before the branch is replaced by log(0).
     dropped = betaln(a + 1, b + np.where(repeat, x, 1.0) - 1) - (r + x) * np.log(alpha + t_x)
-    return common + np.logaddexp(alive, np.where(repeat, dropped, -np.inf))
+    return alive, np.where(repeat, dropped, -np.inf)
 
 
-def bgnbd_log_likelihood_gradient(
+def bgnbd_log_likelihood_with_gradient(
     r_alpha_a_b: Sequence[float], x: ArrayLike, t_x: ArrayLike, T: ArrayLike
-) -> np.ndarray:
-    """Per-customer partial derivatives of :func:`bgnbd_log_likelihood` by (r, alpha, a, b), shape (n, 4).
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`bgnbd_log_likelihood` per customer and its partial derivatives by (r, alpha, a, b),
+    shape (n, 4), from one evaluation of the two terms (what each step of the fit needs).
 
     With L = common + log(e^A + e^D) and the branch weights w_A = e^(A-L'), w_D = e^(D-L') (L' the
     logaddexp; w_D = 0 without repeat purchases), and d/dp log B(p, q) = psi(p) - psi(p+q):
@@ -148,14 +159,14 @@ def bgnbd_log_likelihood_gradient(
     """
     r, alpha, a, b = r_alpha_a_b
     x, t_x, T = _purchase_history(x, t_x, T)
-    repeat = x > 0
-    x_or_1 = np.where(repeat, x, 1.0)
-    alive = betaln(a, b + x) - (r + x) * np.log(alpha + T)
-    dropped = np.where(repeat, betaln(a + 1, b + x_or_1 - 1) - (r + x) * np.log(alpha + t_x), -np.inf)
+    alive, dropped = _bgnbd_branches(r_alpha_a_b, x, t_x, T)
     branches = np.logaddexp(alive, dropped)
+    log_likelihood = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b) + branches
     w_alive, w_dropped = np.exp(alive - branches), np.exp(dropped - branches)
+    # w_dropped is 0 where x = 0; a dummy x = 1 keeps psi(b+x-1) finite there, as in the branches.
+    x_or_1 = np.where(x > 0, x, 1.0)
     psi_abx = digamma(a + b + x)
-    return np.column_stack(
+    gradient = np.column_stack(
         [
             digamma(r + x) - digamma(r) + np.log(alpha) - w_alive * np.log(alpha + T) - w_dropped * np.log(alpha + t_x),
             r / alpha - (r + x) * (w_alive / (alpha + T) + w_dropped / (alpha + t_x)),
@@ -166,6 +177,7 @@ def bgnbd_log_likelihood_gradient(
             + w_dropped * (digamma(b + x_or_1 - 1) - psi_abx),
         ]
     )
+    return log_likelihood, gradient
 
 
 def fit_bgnbd(
@@ -182,9 +194,7 @@ def fit_bgnbd(
 
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
         params = np.exp(log_params)
-        return _negative_mean(
-            w, params, bgnbd_log_likelihood(params, x, t_x, T), bgnbd_log_likelihood_gradient(params, x, t_x, T)
-        )
+        return _negative_mean(w, params, *bgnbd_log_likelihood_with_gradient(params, x, t_x, T))
 
     optimum = _maximise(objective, n_params=4, max_iterations=max_iterations, model="BG/NBD")
     r, alpha, a, b = optimum.params

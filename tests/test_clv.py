@@ -12,7 +12,7 @@ from analytics_ml.clv import (
     bgnbd_churn_probability,
     bgnbd_expected_purchases,
     bgnbd_log_likelihood,
-    bgnbd_log_likelihood_gradient,
+    bgnbd_log_likelihood_with_gradient,
     bgnbd_probability_alive,
     fit_bgnbd,
     fit_gamma_gamma,
@@ -249,8 +249,9 @@ def test_bgnbd_gradient_matches_central_differences(params):
     T = np.array([5.0, 40.0, 39.0, 39.0, 40.0, 40.0])
     step = 1e-6
 
-    analytic = bgnbd_log_likelihood_gradient(params, x, t_x, T)
+    log_likelihood, analytic = bgnbd_log_likelihood_with_gradient(params, x, t_x, T)
 
+    np.testing.assert_array_equal(log_likelihood, bgnbd_log_likelihood(params, x, t_x, T))
     for index in range(4):
         up, down = list(params), list(params)
         up[index] += step
