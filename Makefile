@@ -12,8 +12,8 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # computes the same path from the same variable, and `:=` overrides a DAGSTER_HOME of the user's own:
 # otherwise `make ui` would open another instance than the one `make run` recorded its runs in.
 export DAGSTER_HOME := $(abspath $(or $(ANALYTICS_DATA_DIR),data))/dagster_home
-# A backfill launched as one run plans one event per asset, not one per asset and day (see pipelines/run.py),
-# and hands its materializations to the event log in batches (see pipelines/instance.py), from the UI too.
+# A backfill launched as one run, from the UI too, plans one event per asset, not one per asset and day, and
+# hands its materializations to the event log in batches (pipelines/instance.py sets the same for make run).
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 
@@ -60,8 +60,10 @@ lint: install
 	$(VENV)/bin/ruff check pipelines analytics_ml tests bench
 	$(VENV)/bin/ruff format --check pipelines analytics_ml tests bench
 
+# The Dagster instance's folder and dagster.yaml, once: a shell test, not Python, on every later target
+# (and not a make target of its own, which a path with a space in it would break).
 install: $(STAMP) $(MANIFEST)
-	$(PY) -m pipelines.instance "$(DAGSTER_HOME)"
+	test -f "$(DAGSTER_HOME)/dagster.yaml" || $(PY) -m pipelines.instance "$(DAGSTER_HOME)"
 
 $(PY):
 	python3 -m venv $(VENV)

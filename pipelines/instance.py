@@ -26,9 +26,17 @@ from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._serdes import ConfigurableClassData
 
 EVENT_BATCH_SIZE_FLAG = "DAGSTER_EVENT_BATCH_SIZE"
-EVENT_BATCH_SIZE = 1000  # the Makefile exports the same default for `make ui`
-"""Asset events Dagster buffers before handing them to the storage (a partition range's events
-arrive as batches of at most this many; the last one is flushed at the end of the step)."""
+RANGE_RUN_FLAGS = {
+    # One "materialization planned" event per asset for the whole range instead of one per asset
+    # and day: a 2-year build plans 3,650 fewer events (35 s on SQLite storage). The cost, per
+    # Dagster: if the run fails, its partitions show as missing rather than failed.
+    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+    # Asset events Dagster buffers before handing them to the storage: a partition range's events
+    # arrive as batches of at most this many (the last one is flushed at the end of the step).
+    EVENT_BATCH_SIZE_FLAG: "1000",
+}
+"""Dagster's switches for recording a run over a range of days cheaply; the Makefile exports the
+same defaults for `make ui`."""
 INSTANCE_FILE = "dagster.yaml"
 
 
@@ -80,12 +88,13 @@ def instance_config(home: Path) -> dict[str, object]:
 
 def prepare_instance(home: Path) -> None:
     """Create the instance folder ``home`` with its ``dagster.yaml`` (unless the user wrote one) and
-    turn on Dagster's batching of asset events for this process."""
+    turn on :data:`RANGE_RUN_FLAGS` for this process (unless set already)."""
     home.mkdir(parents=True, exist_ok=True)
     config_file = home / INSTANCE_FILE
     if not config_file.exists():
         config_file.write_text(yaml.safe_dump(instance_config(home), sort_keys=False))
-    os.environ.setdefault(EVENT_BATCH_SIZE_FLAG, str(EVENT_BATCH_SIZE))
+    for flag, value in RANGE_RUN_FLAGS.items():
+        os.environ.setdefault(flag, value)
 
 
 def main(argv: list[str]) -> int:
