@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import socket
 import threading
 import time
 import urllib.error
@@ -20,6 +19,7 @@ from pydantic import SecretStr
 
 from pipelines.api import create_app
 from pipelines.settings import Settings
+from tests.loopback_servers import free_port
 
 TOKEN = "test-token"
 START_TIMEOUT_SECONDS = 30
@@ -34,12 +34,6 @@ class Answer:
 
     def json(self) -> dict:
         return json.loads(self.body)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def api_app(settings: Settings) -> FastAPI:

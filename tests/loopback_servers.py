@@ -14,6 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+
+def free_port() -> int:
+    """A loopback port nothing listens on (yet)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 NOT_HTTP = b"SSH-2.0-OpenSSH_9.6 this is not an HTTP answer\r\n"
 """What the garbage server answers: the greeting of another protocol, as a mistyped port gives."""
 

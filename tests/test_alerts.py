@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import logging
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -51,7 +50,7 @@ from pipelines.sensors import (
 )
 from pipelines.settings import Settings, SettingsError, load_settings
 from pipelines.sources.sample_store import generate_sample_store
-from tests.loopback_servers import NOT_HTTP, raw_server, slack_api
+from tests.loopback_servers import NOT_HTTP, free_port, raw_server, slack_api
 from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, isolated_settings, query, run_pipeline
 
 PLANTED_SPEC = dataclasses.replace(SAMPLE_SPEC, customers=2000)
@@ -151,13 +150,6 @@ def webhook_server(port: int = 0) -> Iterator[ThreadingHTTPServer]:
         server.shutdown()
         server.server_close()
         thread.join()
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (yet)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def alerting(settings: Settings, **overrides: object) -> Alerting:

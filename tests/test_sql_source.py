@@ -13,7 +13,6 @@ import datetime as dt
 import math
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -34,6 +33,7 @@ from pipelines.sources.mapping import MappingError
 from pipelines.sources.schema import SOURCE_TABLES
 from pipelines.sources.sql import safe_url, shop_connection
 from tests.csv_store import GOOD_TRANSACTIONS, write_store
+from tests.loopback_servers import free_port
 from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
 from tests.test_ingest import JAN_1, JAN_2, PLANTED
 
@@ -120,12 +120,6 @@ def _run(args: list[str]) -> None:
         raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server on a free loopback port, in a temp dir, password authentication over TCP.
@@ -147,7 +141,7 @@ def postgres() -> Iterator[PostgresServer]:
                 + ["--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C"]
             )
         )
-        port = _free_port()
+        port = free_port()
         options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c timezone=America/New_York -c fsync=off"
         pg_ctl = str(bin_dir / "pg_ctl")
         _run(_as_server_user([pg_ctl, "-D", str(data), "-l", str(home / "server.log"), "-o", options, "-w", "start"]))
