@@ -255,15 +255,18 @@ def main(argv: list[str] | None = None) -> int:
     sizes = ["100k"] if args.smoke else args.sizes
     started = time.perf_counter()
     results = {"machine": machine(), "targets": TARGETS, "sizes": {}}
+
+    def save() -> None:
+        # After each size and the ml timings, so a long run that stops keeps what it measured.
+        results["bench_seconds"] = round(time.perf_counter() - started, 1)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+
     for size in sizes:
         results["sizes"][size] = bench_size(size, with_readers=size != "empty")
-        results["bench_seconds"] = round(time.perf_counter() - started, 1)
-        # Written after each size, so a long run that stops keeps what it measured.
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        save()
     print("\nThe ml assets' heavy steps at production size:", flush=True)
     results["ml"] = bench_ml(customers=ML_SMOKE_CUSTOMERS if args.smoke else ML_CUSTOMERS)
-    results["bench_seconds"] = round(time.perf_counter() - started, 1)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    save()
     print_report(results)
     print(f"\nWrote {args.out} ({results['bench_seconds']:.0f} s)")
     missing = missing_figures(results)
