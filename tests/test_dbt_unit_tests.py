@@ -1,6 +1,7 @@
 """dbt's own unit tests (YAML `unit_tests` next to each mart): the SQL logic of every model on
-given rows. The nightly build skips them; here they run against the sample warehouse, whose
-relations give dbt the column types of each model's inputs."""
+given rows. The nightly build skips them; here they run against a copy of the sample warehouse
+(dbt opens it read-write, and other tests read the original), whose relations give dbt the
+column types of each model's inputs."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from pipelines.project import DBT_PROJECT_DIR
 
 
-def test_every_dbt_unit_test_passes(sample_warehouse, tmp_path):
+def test_every_dbt_unit_test_passes(own_warehouse, tmp_path):
     dbt = Path(sys.executable).parent / "dbt"
     completed = subprocess.run(
         [
@@ -21,7 +22,7 @@ def test_every_dbt_unit_test_passes(sample_warehouse, tmp_path):
             "--select",
             "test_type:unit",
             "--vars",
-            json.dumps({"warehouse_path": str(sample_warehouse.warehouse)}),
+            json.dumps({"warehouse_path": str(own_warehouse.warehouse)}),
             "--profiles-dir",
             str(DBT_PROJECT_DIR),
             # Its own target folder: the project's holds the manifest Dagster loads.
