@@ -4,7 +4,9 @@ Loading a set of days (a run's window, plus for the SQL source the days its chan
 to) deletes those days' rows and inserts their good rows in one transaction, so re-running a day
 replaces exactly that day, and a failure leaves the table as it was. Rows that break the source
 schema go to ``raw.rejected_rows``. The SQL source's watermark is recorded in the same
-transaction, so it only advances with the rows it stands for.
+transaction, so it only advances with the rows it stands for, and so is the load's entry in
+``raw.load_log`` (which days of which table it replaced): the incremental dbt models rebuild only
+what the loads since their last build changed.
 """
 
 from __future__ import annotations
@@ -37,6 +39,17 @@ create table if not exists raw._source_watermarks (
     watermark timestamp not null,
     run_id varchar not null,
     recorded_at timestamp not null
+)"""
+
+# One row per day a load replaced; `load_id` numbers the loads in order (all days of a load share it).
+# A day whose rows all went away is in the log too, which a look at the raw table alone would miss.
+LOAD_LOG_DDL = """
+create table if not exists raw.load_log (
+    load_id bigint not null,
+    source_table varchar not null,
+    partition_date date not null,
+    run_id varchar not null,
+    loaded_at timestamp not null
 )"""
 
 ONE_DAY = dt.timedelta(days=1)
@@ -137,6 +150,7 @@ def create_raw_table(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None
 )"""
     )
     con.execute(REJECTED_ROWS_DDL)
+    con.execute(LOAD_LOG_DDL)
 
 
 def load_days(
@@ -182,6 +196,7 @@ from _checked where _reason is not null and (_partition_date is null or {on_days
         ).fetchone()[0]
         if plan.watermark is not None:
             _record_watermark(con, plan.watermark, run_id)
+        _log_load(con, table, plan.days, run_id)
         con.execute("commit")
     except duckdb.Error:
         con.execute("rollback")
@@ -189,6 +204,17 @@ from _checked where _reason is not null and (_partition_date is null or {on_days
     table_rows = con.execute(f"select count(*) from raw.{name}").fetchone()[0]
     con.execute("drop table _checked")
     return LoadCounts(loaded=loaded, rejected=rejected, table_rows=table_rows)
+
+
+def _log_load(con: duckdb.DuckDBPyConnection, table: SourceTable, days: Iterable[dt.date], run_id: str) -> None:
+    """Record the days this load replaced under the next load id (inside the load's transaction)."""
+    con.execute(
+        f"""insert into raw.load_log
+select (select coalesce(max(load_id), 0) + 1 from raw.load_log), {literal(table.name)}, day, {literal(run_id)},
+       current_timestamp
+from unnest(?::date[]) as days(day)""",
+        [sorted(days)],
+    )
 
 
 def _reject_duplicates(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:

@@ -137,9 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here: loading the definitions reads the settings, which main() validates first.
     from pipelines.definitions import defs  # noqa: PLC0415
 
+    # A build of every day rebuilds the incremental models from scratch, which is quicker than
+    # replacing every row of them (and picks up any change of the dbt project); a day's refresh does not.
     result = defs.get_job_def("nightly_refresh").execute_in_process(
         instance=DagsterInstance.get(),
-        run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
+        run_config={
+            "loggers": {"console": {"config": {"log_level": settings.log_level}}},
+            "ops": {"dbt_models": {"config": {"full_refresh": args.day is None}}},
+        },
         tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
         raise_on_error=False,
     )

@@ -37,9 +37,9 @@ from pipelines.assets.ml import transaction
 from pipelines.sources.validation import literal, quote
 
 PUBLISHED_SCHEMAS = ("marts", "ml", ALERTS_SCHEMA)
-UNPUBLISHED_TABLES = frozenset({"marts.funnel_session_stages"})
-"""Build-only tables: one row per session and stage (tens of millions of rows at scale), from which
-the funnel marts are counted; readers use the marts."""
+UNPUBLISHED_TABLES = frozenset({"marts.funnel_sessions", "marts.funnel_session_stages"})
+"""Build-only relations: one row per session (tens of millions of rows at scale) and its view of a row
+per session and stage, from which the funnel marts are counted; readers use the marts."""
 SNAPSHOT_TABLE = "main.snapshot"
 """One row: when the snapshot was built and by which run, and when it was last published (later than
 the build when the alert sensors republished it with new alerts)."""

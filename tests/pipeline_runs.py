@@ -46,14 +46,17 @@ def run_pipeline(
     selection: AssetSelection | None = None,
     raise_on_error: bool = True,
     instance: DagsterInstance | None = None,
+    full_refresh: bool = False,
 ) -> ExecuteInProcessResult:
     """Materialize the assets over ``first_day .. last_day`` as one run, like a backfill, recorded in
-    ``instance`` if given (sensors read the materializations from there)."""
+    ``instance`` if given (sensors read the materializations from there); ``full_refresh`` rebuilds the
+    incremental dbt models from scratch."""
     return materialize(
         ALL_ASSETS,
         resources=build_resources(settings),
         instance=instance,
         selection=selection,
+        run_config={"ops": {"dbt_models": {"config": {"full_refresh": True}}}} if full_refresh else None,
         tags={
             ASSET_PARTITION_RANGE_START_TAG: first_day.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: last_day.isoformat(),

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext
+from dagster import AssetExecutionContext, Config
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from pipelines.project import dbt_project
 from pipelines.resources import DbtVars
@@ -23,6 +24,16 @@ KEPT_TARGET_FOLDERS = 10
 """dagster-dbt gives every invocation a target folder of its own (about 8 MB: manifest, run results,
 compiled SQL); the latest ones are kept for debugging, older ones are removed so nightly runs do not
 fill the disk."""
+
+
+class DbtBuildConfig(Config):
+    """Run configuration of the dbt step (the launchpad's ``ops.dbt_models.config``)."""
+
+    full_refresh: bool = Field(
+        False,
+        description="Rebuild the incremental models (funnel_sessions) from every row instead of the days loaded "
+        "since their last build (`dbt build --full-refresh`). `make run` over the whole source does.",
+    )
 
 
 class StorefrontDbtTranslator(DagsterDbtTranslator):
@@ -38,12 +49,20 @@ class StorefrontDbtTranslator(DagsterDbtTranslator):
     name="dbt_models",
     dagster_dbt_translator=StorefrontDbtTranslator(),
 )
-def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource, dbt_vars: DbtVars):
+def dbt_models(
+    context: AssetExecutionContext,
+    config: DbtBuildConfig,
+    dbt: DbtCliResource,
+    warehouse: DuckDBResource,
+    dbt_vars: DbtVars,
+):
     """Build and test every selected dbt model in the warehouse file of the ``warehouse`` resource, with the
     dbt vars of the settings."""
     # dbt unit tests check SQL logic, not data: the test suite runs them (tests/test_dbt_unit_tests.py),
     # so the nightly build does not pay for them.
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars.cli_vars(warehouse.database)]
+    if config.full_refresh:
+        args.append("--full-refresh")
     invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     keep_partial_parse(invocation.target_path, dbt_project.project_dir / dbt_project.target_path)

@@ -1,5 +1,4 @@
 {%- set window_days = var('kpi_window_days') -%}
-{%- set last_stage_order = var('funnel_stages') | length -%}
 {#- Every KPI has a value for the last window (`<kpi>`) and the window before (`<kpi>_prior`);
     the totals are the same KPIs over the whole history (`total_<kpi>`). Growth compares a window
     with the one before it, so the prior growth needs a third window, the one before the prior. -#}
@@ -25,8 +24,8 @@ marketing_spend as (
     select * from {{ ref('stg_marketing_spend') }}
 ),
 
-session_stages as (
-    select * from {{ ref('funnel_session_stages') }}
+funnel_sessions as (
+    select * from {{ ref('funnel_sessions') }}
 ),
 
 revenue_monthly as (
@@ -157,24 +156,6 @@ marketing_by_period as (
     from periods
     left join marketing_spend on marketing_spend.spend_date between periods.period_start and periods.period_end
     group by periods.period
-),
-
--- A session converted when it entered the last funnel stage; its conversion time runs from its
--- first-stage event to its last-stage event (sessions missing either have none).
-funnel_sessions as (
-    select
-        session_id,
-        session_date,
-        bool_or(stage_order = {{ last_stage_order }}) as is_converted,
-        date_diff(
-            'second',
-            min(reached_at) filter (where stage_order = 1),
-            min(reached_at) filter (where stage_order = {{ last_stage_order }})
-        ) / 60 as conversion_minutes
-    from session_stages
-    group by
-        session_id,
-        session_date
 ),
 
 funnel_by_period as (

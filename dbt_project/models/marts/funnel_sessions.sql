@@ -1,0 +1,168 @@
+{#- Incremental: after the first build, a build recomputes only the sessions that the loads since
+    the last build (raw.load_log) can have changed, from all of their events, and replaces their
+    rows; a nightly run at 10 million transactions touches tens of thousands of the 25 million
+    sessions instead of regrouping 60 million events. The result is the same as a full build's
+    (tests/test_incremental_marts.py): see the CTEs below for what counts as changed. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='session_id',
+    on_schema_change='sync_all_columns',
+    post_hook="delete from {{ this }} where started_at is null",
+) }}
+{%- set funnel_stages = var('funnel_stages') -%}
+{%- set last_stage_order = funnel_stages | length -%}
+{%- set stage_list = funnel_stages | join(',') -%}
+-- Not materialized: an incremental build reads it three times, and a copy of 60 million events
+-- would cost more than reading them again.
+with events as not materialized (
+    select * from {{ ref('stg_funnel_events') }}
+),
+
+bounds as (
+    select {{ reference_date() }} as reference_date
+),
+
+stages as (
+    select * from {{ ordered_values(funnel_stages, 'stage') }}
+),
+
+funnel_loads as (
+    select * from {{ source('raw', 'load_log') }}
+    where source_table = 'funnel_events'
+),
+
+{%- if is_incremental() %}
+
+-- What the latest build that wrote rows was built from. Taking an older build's state instead
+-- only recomputes more sessions than needed, never fewer.
+previous_build as (
+    select
+        max(_last_load_id) as last_load_id,
+        arg_max(_reference_date, _build_number) as reference_date,
+        max(_build_number) as build_number,
+        bool_or(_funnel_stages <> {{ sql_string(stage_list) }}) as stages_changed
+    from {{ this }}
+),
+
+-- Days whose sessions may differ from the stored ones: days loaded since the previous build
+-- (also days a reload left empty), days the reference date moved across, and every day when the
+-- configured stages changed.
+changed_days as (
+    select funnel_loads.partition_date as changed_day
+    from funnel_loads
+    cross join previous_build
+    where funnel_loads.load_id > coalesce(previous_build.last_load_id, 0)
+    union
+    select cast(unnest(generate_series(
+        cast(least(previous_build.reference_date, bounds.reference_date) + 1 as timestamp),
+        cast(greatest(previous_build.reference_date, bounds.reference_date) as timestamp),
+        interval 1 day
+    )) as date) as changed_day
+    from previous_build
+    cross join bounds
+    union
+    select events.event_date as changed_day
+    from events
+    cross join previous_build
+    where previous_build.stages_changed
+),
+
+-- Sessions with an event on a changed day now, and stored sessions that had one (a stored
+-- session's events lie between its session_date and last_event_date).
+affected_sessions as (
+    select events.session_id
+    from events
+    where events.event_date in (select changed_day from changed_days)
+    union
+    select stored.session_id
+    from {{ this }} as stored
+    where exists (
+        select 1
+        from changed_days
+        where changed_days.changed_day between stored.session_date and stored.last_event_date
+    )
+),
+
+-- All events of the affected sessions, gathered before anything else is done with them: left to
+-- itself, DuckDB filters all 60 million events by the reference date before it joins them to the
+-- few sessions (7 s instead of 1 s at 10 million transactions).
+session_events as materialized (
+    select events.*
+    from events
+    semi join affected_sessions on events.session_id = affected_sessions.session_id
+),
+{%- else %}
+
+session_events as (
+    select * from events
+),
+{%- endif %}
+
+-- One row per session with the first time it reached each configured stage, up to the reference
+-- date, in one pass over the events. Events of a stage that is not configured are not part of
+-- the funnel.
+sessions as (
+    select
+        events.session_id,
+        min(events.customer_id) as customer_id,
+        min(events.occurred_at) as started_at,
+        max(events.event_date) as last_event_date,
+        max(stages.stage_order) as furthest_stage_order,
+        {%- for stage in funnel_stages %}
+        min(events.occurred_at) filter (where stages.stage_order = {{ loop.index }}) as {{ stage }}_at
+        {{- "," if not loop.last }}
+        {%- endfor %}
+    from session_events as events
+    inner join stages on events.stage = stages.stage
+    cross join bounds
+    where events.event_date <= bounds.reference_date
+    group by events.session_id
+),
+
+final as (
+    select
+        sessions.session_id,
+        sessions.customer_id,
+        cast(sessions.started_at as date) as session_date,
+        sessions.started_at,
+        sessions.last_event_date,
+        sessions.furthest_stage_order,
+        {%- for stage in funnel_stages %}
+        sessions.{{ stage }}_at,
+        {%- endfor %}
+        -- Converted: the session entered the last stage; its conversion time runs from its
+        -- first-stage event to its last-stage event (none when it has no event at either).
+        sessions.furthest_stage_order = {{ last_stage_order }} as is_converted,
+        date_diff('second', sessions.{{ funnel_stages[0] }}_at, sessions.{{ funnel_stages[-1] }}_at) / 60
+            as conversion_minutes,
+        bounds.reference_date as _reference_date,
+        (select coalesce(max(load_id), 0) from funnel_loads) as _last_load_id,
+        {%- if is_incremental() %}
+        (select coalesce(build_number, 0) + 1 from previous_build) as _build_number,
+        {%- else %}
+        1 as _build_number,
+        {%- endif %}
+        {{ sql_string(stage_list) }} as _funnel_stages
+    from sessions
+    cross join bounds
+)
+
+{%- if is_incremental() %},
+
+-- Affected sessions left without any event (a reload took them away, or the reference date moved
+-- back before them): a row without started_at, so that the delete+insert by session_id removes
+-- their stored row; the post-hook deletes these rows before the build commits.
+vanished as (
+    select affected_sessions.session_id
+    from affected_sessions
+    anti join sessions on affected_sessions.session_id = sessions.session_id
+)
+
+select * from final
+union all by name
+select * from vanished
+{%- else %}
+
+select * from final
+{%- endif %}

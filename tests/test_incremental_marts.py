@@ -1,0 +1,98 @@
+"""The incremental funnel_sessions model against full builds: nightly runs on top of a backfill, and a
+reload of an old day that loses its events, leave every mart as a full build from scratch over
+the same source does."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+from dagster import AssetSelection
+
+from pipelines.settings import Settings
+from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, isolated_settings, query, run_pipeline
+
+INGEST_AND_DBT = AssetSelection.groups("ingest", "dbt")
+LAST_DAY = SAMPLE_SPEC.end_date
+BOOKKEEPING = {"_reference_date", "_last_load_id", "_build_number"}
+"""Columns of funnel_sessions that say which build wrote a row: they differ between builds by design."""
+
+
+def comparable(value: object) -> object:
+    """``value``, a float to 12 significant digits: sums over rows in another order differ in the last bits."""
+    return float(f"{value:.12g}") if isinstance(value, float) else value
+
+
+def mart_contents(settings: Settings) -> dict[str, list[tuple]]:
+    """Every row of every mart (the funnel_sessions bookkeeping columns left out, floats to 12 digits), sorted."""
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        marts = con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
+        tables = [name for (name,) in marts]
+        contents = {}
+        for table in tables:
+            columns = [
+                name
+                for (name,) in con.execute(
+                    "select column_name from duckdb_columns() where schema_name = 'marts' and table_name = ? "
+                    "order by column_index",
+                    [table],
+                ).fetchall()
+                if name not in BOOKKEEPING
+            ]
+            rows = con.execute(f"select {', '.join(columns)} from marts.{table}").fetchall()
+            contents[table] = sorted((tuple(map(comparable, row)) for row in rows), key=repr)
+    return contents
+
+
+def full_build(tmp_path: Path, source: Path, name: str) -> Settings:
+    settings = isolated_settings(tmp_path / name, source)
+    run_pipeline(settings, SAMPLE_FIRST_DAY, LAST_DAY, selection=INGEST_AND_DBT)
+    return settings
+
+
+def drop_funnel_events_of(source: Path, day: dt.date) -> None:
+    """Rewrite the source's funnel events without those of ``day``."""
+    folder = source / "funnel_events"
+    kept = source / "funnel_events_kept.parquet"
+    with duckdb.connect() as con:
+        con.execute(
+            f"copy (select * from read_parquet('{folder}/*.parquet') where cast(occurred_at as date) <> ?) "
+            f"to '{kept}' (format parquet)",
+            [day],
+        )
+    shutil.rmtree(folder)
+    folder.mkdir()
+    kept.rename(folder / "part-00000.parquet")
+
+
+def test_nightly_runs_and_a_reload_leave_the_marts_as_a_full_build_does(sample_store, tmp_path):
+    source = tmp_path / "store"
+    shutil.copytree(sample_store, source)
+    nightly = isolated_settings(tmp_path / "nightly", source)
+    run_pipeline(nightly, SAMPLE_FIRST_DAY, LAST_DAY - dt.timedelta(days=2), selection=INGEST_AND_DBT)
+    for day in (LAST_DAY - dt.timedelta(days=1), LAST_DAY):
+        run_pipeline(nightly, day, day, selection=INGEST_AND_DBT)
+
+    assert query(nightly, "select max(_build_number) from marts.funnel_sessions") == [(3,)]
+    assert mart_contents(nightly) == mart_contents(full_build(tmp_path, source, "full"))
+
+    # A day reloaded without any of its events: its sessions go, and the sessions that went on
+    # into the next day start on that next day.
+    emptied = LAST_DAY - dt.timedelta(days=10)
+    sessions_on = "select count(*) from marts.funnel_sessions where session_date = ?"
+    ((sessions_of_the_day,),) = query(nightly, sessions_on, [emptied])
+    drop_funnel_events_of(source, emptied)
+    run_pipeline(nightly, emptied, emptied, selection=INGEST_AND_DBT)
+
+    assert sessions_of_the_day > 0
+    assert query(nightly, sessions_on, [emptied]) == [(0,)]
+    assert query(nightly, "select count(*) from marts.funnel_sessions where started_at is null") == [(0,)]
+    after_reload = mart_contents(nightly)
+    assert after_reload == mart_contents(full_build(tmp_path, source, "full_after_reload"))
+
+    # The dbt step's full_refresh (make run over every day) builds funnel_sessions afresh.
+    run_pipeline(nightly, LAST_DAY, LAST_DAY, selection=INGEST_AND_DBT, full_refresh=True)
+    assert query(nightly, "select distinct _build_number from marts.funnel_sessions") == [(1,)]
+    assert mart_contents(nightly) == after_reload
