@@ -125,13 +125,19 @@ def test_rerunning_the_forecast_on_the_same_data_replaces_its_model_row(sample_w
 
 def completed_purchase_days(sample_store: Path) -> pd.DataFrame:
     """Per customer, from the source files: distinct days with a completed order up to the end of
-    the sample, their first and last day (BG/NBD counts purchase days)."""
-    transactions = pd.read_parquet(sample_store / "transactions", columns=["customer_id", "status", "created_at"])
+    the sample, their first and last day (BG/NBD counts purchase days), and the mean value of the
+    days after the first (Gamma-Gamma's monetary value, NaN for one-day customers)."""
+    transactions = pd.read_parquet(
+        sample_store / "transactions", columns=["customer_id", "status", "created_at", "amount"]
+    )
     completed = transactions[
         (transactions["status"] == "completed") & (transactions["created_at"].dt.date <= SAMPLE_SPEC.end_date)
     ]
-    days = completed.assign(day=completed["created_at"].dt.normalize())[["customer_id", "day"]].drop_duplicates()
-    return days.groupby("customer_id")["day"].agg(["count", "min", "max"])
+    days = completed.assign(day=completed["created_at"].dt.normalize()).groupby(["customer_id", "day"])["amount"].sum()
+    days = days.reset_index().sort_values(["customer_id", "day"])
+    summary = days.groupby("customer_id")["day"].agg(["count", "min", "max"])
+    repeat_days = days[days.duplicated("customer_id")]
+    return summary.assign(monetary=repeat_days.groupby("customer_id")["amount"].mean())
 
 
 def test_customer_scores_have_one_row_per_customer_with_a_completed_order(sample_store, sample_warehouse):
@@ -145,6 +151,7 @@ def test_customer_scores_have_one_row_per_customer_with_a_completed_order(sample
     np.testing.assert_array_equal(scores["frequency"], expected["count"] - 1)
     np.testing.assert_array_equal(scores["recency_days"], (expected["max"] - expected["min"]).dt.days)
     np.testing.assert_array_equal(scores["t_days"], (end - expected["min"]).dt.days)
+    np.testing.assert_allclose(scores["monetary"], expected["monetary"], rtol=1e-9)
 
 
 def test_customer_scores_are_probabilities_and_non_negative_expectations(sample_warehouse):
