@@ -15,15 +15,23 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    SqliteEventLogStorage,
+)
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._serdes import ConfigurableClassData
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
 
 EVENT_BATCH_SIZE_FLAG = "DAGSTER_EVENT_BATCH_SIZE"
 RANGE_RUN_FLAGS = {
@@ -38,17 +46,58 @@ RANGE_RUN_FLAGS = {
 """Dagster's switches for recording a run over a range of days cheaply; the Makefile exports the
 same defaults for `make ui`."""
 INSTANCE_FILE = "dagster.yaml"
+KEPT_ENGINES = 8
+"""SQLite files whose SQLAlchemy engine the event log keeps: the index and the latest runs' files."""
 
 
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     """Dagster's SQLite event log, storing a batch of one run's asset events in one transaction
-    per file instead of two connections per event; other batches are stored one event at a time."""
+    per file instead of two connections per event; other batches are stored one event at a time.
+
+    Every event, batched or not, reuses its file's SQLAlchemy engine: Dagster's own storage creates
+    and disposes of an engine for each event (the dialect set up afresh every time), which was
+    about two thirds of an event's cost and 4 s of a nightly run's 600 events (its 151 dbt tests).
+    Connections are still opened per event and never pooled, as Dagster's are, so other processes
+    (the UI, the daemon) share the files as before.
+    """
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
     def from_config_value(  # ty: ignore[invalid-method-override]
         cls, inst_data: ConfigurableClassData | None, config_value: dict[str, str]
     ) -> BatchedSqliteEventLogStorage:
         return cls(inst_data=inst_data, **config_value)
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        # As SqliteEventLogStorage._connect, with the engine kept (the least recently used beyond
+        # KEPT_ENGINES disposed of).
+        with self._db_lock:
+            engine = self._engines.pop(shard, None)
+            if engine is None:
+                engine = create_engine(
+                    self.conn_string_for_shard(shard),
+                    poolclass=NullPool,
+                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+                )
+                event.listen(engine, "connect", _relaxed_sync)
+                if shard not in self._initialized_dbs:
+                    self._initdb(engine)
+                    self._initialized_dbs.add(shard)
+            self._engines[shard] = engine
+            while len(self._engines) > KEPT_ENGINES:
+                self._engines.popitem(last=False)[1].dispose()
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+        super().dispose()
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         run_ids = {event.run_id for event in events}
@@ -70,6 +119,13 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             self._store_asset_event_tags(conn, events, event_ids)
             for event, event_id in zip(events, event_ids, strict=True):
                 self._store_asset_event(conn, event, event_id)
+
+
+def _relaxed_sync(dbapi_connection: object, _record: object) -> None:
+    """No fsync on every commit: in WAL mode SQLite stays consistent, a power cut loses at most the last events."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("pragma synchronous = normal")
+    cursor.close()
 
 
 def instance_config(home: Path) -> dict[str, object]:

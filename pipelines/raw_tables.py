@@ -18,7 +18,13 @@ from dataclasses import dataclass
 import duckdb
 
 from pipelines.sources.schema import SourceTable
-from pipelines.sources.validation import checked_rows_sql, duplicate_copies_sql, literal, quote
+from pipelines.sources.validation import (
+    checked_rows_sql,
+    duplicate_copies_sql,
+    ids_loaded_elsewhere_sql,
+    literal,
+    quote,
+)
 
 REJECTED_ROWS_DDL = """
 create table if not exists raw.rejected_rows (
@@ -175,7 +181,7 @@ select * from ({checked_rows_sql(table, currency, source_types)})
 where _partition_date is null or {on_days}"""
     )
     if table.id_column is not None:
-        _reject_duplicates(con, table)
+        _reject_duplicates(con, table, on_days)
     con.execute("begin transaction")
     try:
         con.execute(f"delete from raw.{name} where {on_days}")
@@ -217,13 +223,25 @@ from unnest(?::date[]) as days(day)""",
     )
 
 
-def _reject_duplicates(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
-    """Mark the good rows of ``_checked`` that a later copy of the same id replaces as duplicates."""
-    con.execute(f"create or replace temp table _copies as {duplicate_copies_sql(table, '_checked')}")
+def _reject_duplicates(con: duckdb.DuckDBPyConnection, table: SourceTable, on_days: str) -> None:
+    """Mark as duplicates the good rows of ``_checked`` that a later copy of the same id replaces, and
+    those whose id a row of ``raw.<table>`` on a day this load keeps (not ``on_days``) already holds:
+    the loaded row stays. The table's ids are then unique across all its days, not only within a
+    load's, and the dbt test of a nightly run can look at the loaded days alone."""
+    _mark_rejected(con, duplicate_copies_sql(table, "_checked"))
+    loaded = f"raw.{quote(table.name)}"
+    # A load of every day (the first build) keeps no day: nothing to compare with.
+    if con.execute(f"select exists (select 1 from {loaded} where not {on_days})").fetchone()[0]:
+        _mark_rejected(con, ids_loaded_elsewhere_sql(table, "_checked", loaded, f"not {on_days}"))
+
+
+def _mark_rejected(con: duckdb.DuckDBPyConnection, rejects_sql: str) -> None:
+    """Give the rows of ``_checked`` that ``rejects_sql`` selects (by file and row) its reason and raw values."""
+    con.execute(f"create or replace temp table _rejects as {rejects_sql}")
     con.execute(
-        f"""update _checked
-set _reason = {literal("duplicate " + table.id_column)}, _raw_values = c._raw_values
-from _copies as c
-where _checked._source_file = c._source_file and _checked._row_number = c._row_number"""
+        """update _checked
+set _reason = r._reason, _raw_values = r._raw_values
+from _rejects as r
+where _checked._source_file = r._source_file and _checked._row_number = r._row_number"""
     )
-    con.execute("drop table _copies")
+    con.execute("drop table _rejects")

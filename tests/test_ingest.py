@@ -73,6 +73,28 @@ def test_a_repeated_id_keeps_its_latest_version_and_rejects_the_others(tmp_path,
     assert query(settings, "select count(*) from raw.transactions") == [(3,)]
 
 
+def test_an_id_already_loaded_on_a_kept_day_is_rejected_naming_that_day(tmp_path, make_settings):
+    store = write_store(tmp_path / "store")
+    settings = make_settings(store)
+    run_pipeline(settings, JAN_1, JAN_2, selection=INGEST)
+    # Day 2 now also holds an order with day 1's id T1: reloading day 2 alone keeps day 1's T1.
+    repeated = transaction("T1", "C3", "2025-01-02 15:00:00", amount="99.00")
+    write_table(store, "transactions", [*GOOD_TRANSACTIONS, repeated])
+
+    run_pipeline(settings, JAN_2, JAN_2, selection=INGEST)
+
+    assert query(settings, "select transaction_id, amount, _partition_date from raw.transactions order by 1") == [
+        ("T1", 10.0, JAN_1),
+        ("T2", 25.5, JAN_1),
+        ("T3", 7.25, JAN_2),
+    ]
+    ((row_number, reason, raw_values),) = query(
+        settings, "select row_number, reason, raw_values from raw.rejected_rows"
+    )
+    assert (row_number, reason) == (4, "duplicate transaction_id of a row loaded on 2025-01-01")
+    assert json.loads(raw_values)["amount"] == "99.00"
+
+
 def test_reloading_a_day_replaces_exactly_that_day(tmp_path, make_settings):
     store = write_store(tmp_path / "store")
     settings = make_settings(store)

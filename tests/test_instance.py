@@ -11,7 +11,13 @@ import pytest
 import yaml
 from dagster import AssetKey, AssetSelection, DagsterEventType, DagsterInstance
 
-from pipelines.instance import EVENT_BATCH_SIZE_FLAG, INSTANCE_FILE, BatchedSqliteEventLogStorage, prepare_instance
+from pipelines.instance import (
+    EVENT_BATCH_SIZE_FLAG,
+    INSTANCE_FILE,
+    KEPT_ENGINES,
+    BatchedSqliteEventLogStorage,
+    prepare_instance,
+)
 from tests.pipeline_runs import SAMPLE_FIRST_DAY, run_pipeline
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -64,3 +70,30 @@ def test_prepare_instance_keeps_a_users_own_dagster_yaml(tmp_path):
     prepare_instance(home)
 
     assert yaml.safe_load((home / INSTANCE_FILE).read_text()) == {"telemetry": {"enabled": True}}
+
+
+def test_runs_beyond_the_kept_engines_are_all_recorded_and_read_back(sample_store, make_settings, tmp_path):
+    home = tmp_path / "dagster_home"
+    prepare_instance(home)
+    settings = make_settings(sample_store)
+    runs = KEPT_ENGINES + 2  # the first runs' engines are disposed of while later runs write
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        run_ids = [
+            run_pipeline(
+                settings,
+                SAMPLE_FIRST_DAY,
+                SAMPLE_FIRST_DAY,
+                selection=AssetSelection.assets(["raw", "costs"]),
+                instance=instance,
+            ).run_id
+            for _ in range(runs)
+        ]
+        assert len(instance.event_log_storage._engines) <= KEPT_ENGINES
+
+    # A second instance on the same files, as the UI opens them.
+    with DagsterInstance.from_config(str(home)) as reader:
+        for run_id in run_ids:
+            assert len(reader.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)) == 1
+            assert len(reader.all_logs(run_id, of_type=DagsterEventType.RUN_SUCCESS)) == 1
+        assert reader.get_latest_materialization_event(AssetKey(["raw", "costs"])).run_id == run_ids[-1]

@@ -72,20 +72,26 @@ def materialized_keys(result: ExecuteInProcessResult) -> set[AssetKey]:
     return {event.asset_key for event in result.get_asset_materialization_events()}
 
 
+UNKNOWN_STATUS_CHECK = "accepted_values_stg_transactions_status__pending__completed__failed__refunded__cancelled"
+
+
 def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp_path, make_settings):
     settings = make_settings(write_store(tmp_path / "store"))
     run_pipeline(settings, dt.date(2025, 1, 1), dt.date(2025, 1, 2), selection=INGEST)
-    # A load that went wrong outside the pipeline: T1 (a row of 1 Jan) is in raw twice, which breaks
-    # the unique test of stg_transactions.transaction_id (error severity). The nightly run below
-    # reloads only 2 Jan, so the duplicate is still there when dbt builds.
+    # A load that went wrong outside the pipeline: an order of 1 Jan has a status the source schema
+    # does not know, which breaks the accepted_values test of stg_transactions.status (error
+    # severity). The nightly run below reloads only 2 Jan, so the order is still there when dbt builds.
     with duckdb.connect(str(settings.warehouse)) as con:
-        con.execute("insert into raw.transactions select * from raw.transactions where transaction_id = 'T1'")
+        con.execute(
+            "insert into raw.transactions select * replace ('T9' as transaction_id, 'shipped' as status) "
+            "from raw.transactions where transaction_id = 'T1'"
+        )
 
     # Every asset, as the nightly job runs them: ingest, dbt, ml and serving.
     result = run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), raise_on_error=False)
 
     assert failed_checks(result) == [
-        (AssetKey(["staging", "stg_transactions"]), "unique_stg_transactions_transaction_id", AssetCheckSeverity.ERROR)
+        (AssetKey(["staging", "stg_transactions"]), UNKNOWN_STATUS_CHECK, AssetCheckSeverity.ERROR)
     ]
     materialized = materialized_keys(result)
     assert materialized >= RAW_KEYS, "the ingest assets upstream of the failure ran"
@@ -103,6 +109,27 @@ def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp
     assert dbt_models.op.name in started
     assert started.isdisjoint({serving_snapshot.op.name, *(assets.op.name for assets in ml_assets)})
     assert not result.success
+
+
+def test_the_unique_id_test_reads_the_days_of_the_latest_load(tmp_path, make_settings):
+    settings = make_settings(write_store(tmp_path / "store"))
+    run_pipeline(settings, dt.date(2025, 1, 1), dt.date(2025, 1, 2), selection=INGEST)
+    # T1 (1 Jan) twice in raw, written outside the pipeline: the ingest never lets that happen.
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute("insert into raw.transactions select * from raw.transactions where transaction_id = 'T1'")
+    unique_check = (AssetKey(["staging", "stg_transactions"]), "unique_stg_transactions_transaction_id")
+    dbt_only = AssetSelection.groups("dbt")
+
+    # The latest load holds 1 and 2 Jan: the test reads both and fails.
+    result = run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), selection=dbt_only, raise_on_error=False)
+    assert (*unique_check, AssetCheckSeverity.ERROR) in failed_checks(result)
+
+    # After a load of 2 Jan alone the test reads 2 Jan: the ingest keeps ids unique across days,
+    # so the nightly test does not read the whole history again.
+    run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), selection=INGEST)
+    result = run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), selection=dbt_only)
+    evaluations = {(e.asset_key, e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations[unique_check] is True
 
 
 def test_a_failing_warn_dbt_test_only_warns_and_the_run_still_publishes(sample_store, make_settings):

@@ -118,7 +118,7 @@ from (select *, {_reason(table, currency, source_types)} as _reason from _src as
 
 def duplicate_copies_sql(table: SourceTable, checked: str) -> str:
     """``SELECT`` of the good rows of ``checked`` that another good row with the same id replaces
-    (the latest version wins, else the last row read), with their raw values from ``_src``.
+    (the latest version wins, else the last row read), with their reason and raw values from ``_src``.
 
     Only ids held by more than one good row are ranked: one aggregate over the ids instead of a
     window over every row, which made the rare duplicate the price of every load.
@@ -137,7 +137,34 @@ ranked as (
     from {checked}
     where _reason is null and {id_column} in (select {id_column} from repeated)
 )
-select ranked._source_file, ranked._row_number, {_raw_values(table)} as _raw_values
+select
+    ranked._source_file,
+    ranked._row_number,
+    {literal("duplicate " + table.id_column)} as _reason,
+    {_raw_values(table)} as _raw_values
 from ranked
 join _src as s on s._source_file = ranked._source_file and s._row_number = ranked._row_number
 where ranked._copy > 1"""
+
+
+def ids_loaded_elsewhere_sql(table: SourceTable, checked: str, loaded: str, elsewhere: str) -> str:
+    """``SELECT`` of the good rows of ``checked`` whose id a row of the table ``loaded`` already holds
+    where ``elsewhere`` (a condition on its rows: the days a load keeps), with their reason, naming
+    the first such day, and raw values from ``_src``."""
+    id_column = quote(table.id_column)
+    return f"""
+with loaded_ids as (
+    select {id_column}, min(_partition_date) as loaded_on
+    from {loaded}
+    where {elsewhere} and {id_column} in (select {id_column} from {checked} where _reason is null)
+    group by {id_column}
+)
+select
+    c._source_file,
+    c._row_number,
+    {literal("duplicate " + table.id_column + " of a row loaded on ")} || loaded_ids.loaded_on as _reason,
+    {_raw_values(table)} as _raw_values
+from {checked} as c
+join loaded_ids on c.{id_column} = loaded_ids.{id_column}
+join _src as s on s._source_file = c._source_file and s._row_number = c._row_number
+where c._reason is null"""
