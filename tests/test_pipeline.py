@@ -117,7 +117,10 @@ def test_the_unique_id_test_reads_the_days_of_the_latest_load(tmp_path, make_set
     # T1 (1 Jan) twice in raw, written outside the pipeline: the ingest never lets that happen.
     with duckdb.connect(str(settings.warehouse)) as con:
         con.execute("insert into raw.transactions select * from raw.transactions where transaction_id = 'T1'")
-    unique_check = (AssetKey(["staging", "stg_transactions"]), "unique_stg_transactions_transaction_id")
+    unique_check = (
+        AssetKey(["staging", "stg_transactions"]),
+        "unique_in_latest_load_stg_transactions_transaction_id__transactions__created_at",
+    )
     dbt_only = AssetSelection.groups("dbt")
 
     # The latest load holds 1 and 2 Jan: the test reads both and fails.
@@ -130,6 +133,12 @@ def test_the_unique_id_test_reads_the_days_of_the_latest_load(tmp_path, make_set
     result = run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), selection=dbt_only)
     evaluations = {(e.asset_key, e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations[unique_check] is True
+
+    # A full refresh (make run over every day) reads every row again.
+    result = run_pipeline(
+        settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), selection=dbt_only, raise_on_error=False, full_refresh=True
+    )
+    assert (*unique_check, AssetCheckSeverity.ERROR) in failed_checks(result)
 
 
 def test_a_failing_warn_dbt_test_only_warns_and_the_run_still_publishes(sample_store, make_settings):

@@ -1,38 +1,46 @@
-with session_stages as (
-    select * from {{ ref('funnel_session_stages') }}
+with sessions as (
+    select * from {{ ref('funnel_sessions') }}
 ),
 
 stages as (
     select * from {{ ordered_values(var('funnel_stages'), 'stage') }}
 ),
 
--- Every stage on every day with a session, so that a stage nobody reached shows 0.
-days as (
-    select distinct session_date from session_stages
-),
-
-by_day_and_stage as (
+-- Sessions by day and the furthest stage they entered: a few rows a day, where the sessions
+-- themselves are tens of thousands.
+by_day_and_furthest_stage as (
     select
         session_date,
-        stage_order,
-        count(*) as entered
-    from session_stages
+        furthest_stage_order,
+        count(*) as sessions
+    from sessions
     group by
         session_date,
-        stage_order
+        furthest_stage_order
 ),
 
+days as (
+    select distinct session_date from by_day_and_furthest_stage
+),
+
+-- A session entered every stage up to its furthest, so a stage's entries are the sessions whose
+-- furthest stage is that one or a later one; every stage on every day with a session, so that
+-- a stage nobody reached shows 0.
 counted as (
     select
         days.session_date,
         stages.stage,
         stages.stage_order,
-        coalesce(by_day_and_stage.entered, 0) as entered
+        coalesce(sum(by_day_and_furthest_stage.sessions), 0) as entered
     from days
     cross join stages
-    left join by_day_and_stage
-        on days.session_date = by_day_and_stage.session_date
-        and stages.stage_order = by_day_and_stage.stage_order
+    left join by_day_and_furthest_stage
+        on days.session_date = by_day_and_furthest_stage.session_date
+        and by_day_and_furthest_stage.furthest_stage_order >= stages.stage_order
+    group by
+        days.session_date,
+        stages.stage,
+        stages.stage_order
 ),
 
 final as (

@@ -1,18 +1,17 @@
 {#- The payment step is the last two funnel stages: initiated, then completed. -#}
 {%- set initiated_stage = var('funnel_stages')[-2] -%}
-with session_stages as (
-    select * from {{ ref('funnel_session_stages') }}
+with sessions as (
+    select * from {{ ref('funnel_sessions') }}
 ),
 
--- Sessions with an event at the initiated stage, by the hour of that event; is_converted says
--- the session went on to the completed stage.
+-- Sessions with an event at the initiated stage, by the hour of their first one; a session that
+-- entered the last stage completed (is_converted).
 initiated as (
     select
-        extract('hour' from reached_at) as hour_of_day,
+        extract('hour' from {{ initiated_stage }}_at) as hour_of_day,
         is_converted
-    from session_stages
-    where stage = {{ sql_string(initiated_stage) }}
-        and reached_at is not null
+    from sessions
+    where {{ initiated_stage }}_at is not null
 ),
 
 hours as (
