@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy.special import stdtrit
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,8 +116,9 @@ def leverage(fit: OLSFit, X_new: np.ndarray) -> np.ndarray:
 
 
 def t_quantile(confidence: float, dof: int) -> float:
-    """Two-sided Student-t critical value t_{(1+c)/2, dof}."""
-    return float(stats.t.ppf(0.5 + confidence / 2.0, dof))
+    """Two-sided Student-t critical value t_{(1+c)/2, dof}: ``scipy.stats.t.ppf``'s own function, without
+    importing scipy.stats (0.6 s of every run's start)."""
+    return float(stdtrit(dof, 0.5 + confidence / 2.0))
 
 
 def prediction_interval(fit: OLSFit, X_new: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from analytics_ml.forecast import (
     seasonal_patterns,
     trend_summary,
 )
-from analytics_ml.regression import fit_ols, leverage, prediction_interval
+from analytics_ml.regression import fit_ols, leverage, prediction_interval, t_quantile
 
 # Revenue added on each weekday, Mon..Sun; the model sees them relative to their mean.
 WEEKDAY_EFFECT = np.array([0.0, 50.0, 80.0, 60.0, 150.0, 250.0, 120.0])
@@ -81,6 +81,15 @@ def test_prediction_interval_matches_hand_computation_on_four_points():
     assert mean[0] == pytest.approx(5.5)
     assert lower[0] == pytest.approx(5.5 - 7.904478, abs=1e-5)
     assert upper[0] == pytest.approx(5.5 + 7.904478, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("confidence", "dof", "critical_value"),
+    # Printed Student-t tables: t_{0.95, 10}, t_{0.975, 2}, t_{0.995, 30}.
+    [(0.90, 10, 1.812461), (0.95, 2, 4.302653), (0.99, 30, 2.749996)],
+)
+def test_t_quantile_matches_the_student_t_table(confidence, dof, critical_value):
+    assert t_quantile(confidence, dof) == pytest.approx(critical_value, abs=1e-6)
 
 
 @pytest.mark.parametrize("confidence", [0.80, 0.95])
