@@ -143,11 +143,9 @@ class DbtVars(ConfigurableResource):
 
     overrides_json: str = "{}"
 
-    def cli_vars(self, warehouse_path: str, *, full_refresh: bool = False) -> str:
-        """The ``--vars`` argument: the overrides, the warehouse file dbt builds in, and for a full refresh
-        ``test_whole_history`` (every day was loaded: the tests of the latest load read every row anyway)."""
-        run_vars = {"warehouse_path": warehouse_path, **({"test_whole_history": True} if full_refresh else {})}
-        return json.dumps({**json.loads(self.overrides_json), **run_vars})
+    def cli_vars(self, warehouse_path: str) -> str:
+        """The ``--vars`` argument: the overrides and the warehouse file dbt builds in."""
+        return json.dumps({**json.loads(self.overrides_json), "warehouse_path": warehouse_path})
 
 
 @dataclass(frozen=True)

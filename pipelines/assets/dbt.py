@@ -60,8 +60,7 @@ def dbt_models(
     dbt vars of the settings."""
     # dbt unit tests check SQL logic, not data: the test suite runs them (tests/test_dbt_unit_tests.py),
     # so the nightly build does not pay for them.
-    run_vars = dbt_vars.cli_vars(warehouse.database, full_refresh=config.full_refresh)
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", run_vars]
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars.cli_vars(warehouse.database)]
     if config.full_refresh:
         args.append("--full-refresh")
     invocation = dbt.cli(args, context=context)
