@@ -96,3 +96,17 @@ def test_nightly_runs_and_a_reload_leave_the_marts_as_a_full_build_does(sample_s
     run_pipeline(nightly, LAST_DAY, LAST_DAY, selection=INGEST_AND_DBT, full_refresh=True)
     assert query(nightly, "select distinct _build_number from marts.funnel_sessions") == [(1,)]
     assert mart_contents(nightly) == after_reload
+
+
+def test_a_nightly_run_after_the_funnel_stages_changed_rebuilds_every_session(sample_store, tmp_path):
+    before = isolated_settings(tmp_path / "nightly", sample_store)
+    run_pipeline(before, SAMPLE_FIRST_DAY, LAST_DAY - dt.timedelta(days=1), selection=INGEST_AND_DBT)
+    # Signup leaves the funnel: its column goes, and every stored session's stages are counted anew.
+    stages = ("visit", "upload", "checkout", "payment_initiated", "payment_completed")
+    after = isolated_settings(tmp_path / "nightly", sample_store, funnel_stages=stages)
+    run_pipeline(after, LAST_DAY, LAST_DAY, selection=INGEST_AND_DBT)
+
+    full = isolated_settings(tmp_path / "full", sample_store, funnel_stages=stages)
+    run_pipeline(full, SAMPLE_FIRST_DAY, LAST_DAY, selection=INGEST_AND_DBT)
+    assert query(after, "select distinct _funnel_stages from marts.funnel_sessions") == [(",".join(stages),)]
+    assert mart_contents(after) == mart_contents(full)
