@@ -10,7 +10,6 @@ or a warehouse change their own copies.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 import shutil
 import subprocess
@@ -34,6 +33,7 @@ from pipelines.sources.schema import SOURCE_TABLES
 from pipelines.sources.sql import safe_url, shop_connection
 from tests.csv_store import GOOD_TRANSACTIONS, write_store
 from tests.loopback_servers import free_port
+from tests.mart_comparison import mart_differences, mart_tables
 from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
 from tests.test_ingest import JAN_1, JAN_2, PLANTED
 
@@ -47,8 +47,6 @@ WAREHOUSE = AssetSelection.groups("ingest", "dbt")
 REVENUE = INGEST | AssetSelection.assets(["marts", "revenue_daily"], ["staging", "stg_customers"]).upstream()
 TRANSACTIONS = AssetSelection.assets(["raw", "transactions"])
 LOOKBACK_DAYS = 3
-FLOAT_TOLERANCE = 1e-9
-"""Relative: sums of doubles may be added in another order by DuckDB's parallel aggregation."""
 # revenue_daily's columns that depend on the day's own orders only (growth and new customers
 # also look at other days).
 DAY_COLUMNS = (
@@ -254,31 +252,6 @@ def revenue_by_day(settings: Settings) -> dict[dt.date, tuple]:
     return {day: tuple(round(value, 2) for value in figures) for day, *figures in rows}
 
 
-def mart_tables(settings: Settings) -> list[str]:
-    """Every table and view of schema ``marts``."""
-    rows = query(settings, "select table_name from information_schema.tables where table_schema = 'marts' order by 1")
-    return [name for (name,) in rows]
-
-
-def same_value(left: object, right: object) -> bool:
-    """Equal, floats within :data:`FLOAT_TOLERANCE` (NaN equal to NaN)."""
-    if isinstance(left, float) and isinstance(right, float):
-        return (math.isnan(left) and math.isnan(right)) or math.isclose(left, right, rel_tol=FLOAT_TOLERANCE)
-    return left == right
-
-
-def row_differences(table: str, actual: list[tuple], expected: list[tuple]) -> list[str]:
-    """Where two ordered row lists of ``table`` differ: the row count, or each differing value."""
-    if len(actual) != len(expected):
-        return [f"{table}: {len(actual)} rows, expected {len(expected)}"]
-    return [
-        f"{table} row {number} column {column}: {left!r}, expected {right!r}"
-        for number, (got, wanted) in enumerate(zip(actual, expected, strict=True))
-        for column, (left, right) in enumerate(zip(got, wanted, strict=True))
-        if not same_value(left, right)
-    ]
-
-
 # --- the same warehouse as from files ------------------------------------------------------------
 
 
@@ -289,16 +262,7 @@ def test_the_database_gives_the_same_warehouse_as_the_files(files_warehouse, sql
     marts = mart_tables(files_warehouse)
     assert mart_tables(sql_warehouse) == marts
     assert {"revenue_daily", "customer_rfm", "funnel_stages", "roi_monthly", "kpi_summary"} <= set(marts)
-    differences = [
-        difference
-        for table in marts
-        for difference in row_differences(
-            table,
-            query(sql_warehouse, f"select * from marts.{table} order by all"),
-            query(files_warehouse, f"select * from marts.{table} order by all"),
-        )
-    ]
-    assert differences == []
+    assert mart_differences(sql_warehouse, files_warehouse) == []
 
 
 def test_postgresql_sessions_count_days_in_utc(postgres):
