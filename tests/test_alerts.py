@@ -15,7 +15,6 @@ import json
 import logging
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -467,9 +466,10 @@ def test_a_webhook_that_never_answers_fails_within_its_timeout(tmp_path):
             alert_delivery_retries=1,
             alert_delivery_backoff_seconds=0.0,
         )
-        started = time.monotonic()
+        # The server holds every connection open until this block ends: the call can only return
+        # inside it because the client gave up on each attempt by itself.
         report = process_alerts(settings.warehouse, fires(alert), alerting(settings), logging.getLogger("test_alerts"))
-        elapsed = time.monotonic() - started
+        connections = server.requests
 
     assert [(outcome.channel, outcome.delivered, outcome.attempts) for outcome in report.deliveries] == [
         ("log", True, 1),
@@ -478,8 +478,8 @@ def test_a_webhook_that_never_answers_fails_within_its_timeout(tmp_path):
     (stored,) = stored_alerts(settings)
     assert stored["webhook_delivery"] == "failed"
     assert stored["delivery_error"] == f"webhook: {server.address} did not answer within 1 s"
-    # Two attempts of one timeout each; the bound only says the tick is not held by the silent server.
-    assert elapsed < 10 * timeout
+    # Two attempts, each given up by the timeout (the message above), not by the server closing.
+    assert connections == 2
 
 
 def test_retries_wait_what_the_worst_case_counts():
