@@ -36,6 +36,17 @@ ML_CUSTOMERS, ML_SMOKE_CUSTOMERS = 1_000_000, 100_000
 """Simulated customers of the BG/NBD + Gamma-Gamma timing (bench/bench_ml.py)."""
 ALL_SIZES = ("empty", "100k", "1M", "10M")
 MIB = 1024 * 1024
+RUN_FIGURES = ("seconds", "peak_rss_bytes", "steps", "dbt_nodes", "dagster")
+FIGURES = {
+    "transactions": (),
+    "full_build": RUN_FIGURES,
+    "nightly": RUN_FIGURES,
+    "api": ("endpoints",),
+    "naive": ("on_request_ms", "precomputed_ms", "ratio"),
+}
+"""Every figure of a store's results, by section; the empty store has no API or naive ones."""
+LATENCY_FIGURES = ("p50_ms", "p95_ms", "p99_ms")
+"""Of each endpoint at each number of clients (api_latency.CONCURRENCY)."""
 # The issue's targets (2 cores): seconds, bytes, or a ratio.
 TARGETS = {
     "1M": {"full_build_seconds": 30},
@@ -137,7 +148,7 @@ def machine() -> dict[str, object]:
 
 
 def missing_figures(results: dict[str, object]) -> list[str]:
-    """Paths of figures that are absent, None or not finite (bench-smoke fails on any)."""
+    """Paths of figures that are absent, None, not finite or an empty section (bench-smoke fails on any)."""
     missing = []
 
     def walk(value: object, path: str) -> None:
@@ -149,12 +160,22 @@ def missing_figures(results: dict[str, object]) -> list[str]:
         elif value is None or (isinstance(value, float) and not math.isfinite(value)):
             missing.append(path)
 
+    def require(figures: dict[str, object], keys: tuple[str, ...], path: str) -> None:
+        missing.extend(f"{path}.{key}" for key in keys if key not in figures)
+
     walk(results["sizes"], "sizes")
     walk(results.get("ml", {}), "ml")
     for size, figures in results["sizes"].items():
-        for key in ("transactions", "full_build", "nightly", "api", "naive"):
-            if key not in figures and size != "empty":
-                missing.append(f"sizes.{size}.{key}")
+        sections = {name: keys for name, keys in FIGURES.items() if size != "empty" or name not in ("api", "naive")}
+        require(figures, tuple(sections), f"sizes.{size}")
+        for name, keys in sections.items():
+            if isinstance(figures.get(name), dict):
+                require(figures[name], keys, f"sizes.{size}.{name}")
+        for endpoint, latencies in figures.get("api", {}).get("endpoints", {}).items():
+            path = f"sizes.{size}.api.endpoints.{endpoint}"
+            require(latencies, tuple(map(str, api_latency.CONCURRENCY)), path)
+            for clients, figures_at in latencies.items():
+                require(figures_at, LATENCY_FIGURES, f"{path}.{clients}")
     return missing
 
 
