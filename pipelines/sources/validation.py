@@ -116,6 +116,18 @@ select
 from (select *, {_reason(table, currency, source_types)} as _reason from _src as s) as s"""
 
 
+def _as_rejects(table: SourceTable, rejects: str, reason: str) -> str:
+    """The end of a rejects ``SELECT``: each row of the relation ``rejects`` (its file and row
+    number), the ``reason`` expression, and the row's raw values from ``_src``."""
+    return f"""select
+    {rejects}._source_file,
+    {rejects}._row_number,
+    {reason} as _reason,
+    {_raw_values(table)} as _raw_values
+from {rejects}
+join _src as s on s._source_file = {rejects}._source_file and s._row_number = {rejects}._row_number"""
+
+
 def duplicate_copies_sql(table: SourceTable, checked: str) -> str:
     """``SELECT`` of the good rows of ``checked`` that another good row with the same id replaces
     (the latest version wins, else the last row read), with their reason and raw values from ``_src``.
@@ -136,15 +148,11 @@ ranked as (
         row_number() over (partition by {id_column} order by {order}_source_file desc, _row_number desc) as _copy
     from {checked}
     where _reason is null and {id_column} in (select {id_column} from repeated)
+),
+replaced as (
+    select _source_file, _row_number from ranked where _copy > 1
 )
-select
-    ranked._source_file,
-    ranked._row_number,
-    {literal("duplicate " + table.id_column)} as _reason,
-    {_raw_values(table)} as _raw_values
-from ranked
-join _src as s on s._source_file = ranked._source_file and s._row_number = ranked._row_number
-where ranked._copy > 1"""
+{_as_rejects(table, "replaced", literal("duplicate " + table.id_column))}"""
 
 
 def ids_loaded_elsewhere_sql(table: SourceTable, checked: str, loaded: str, elsewhere: str) -> str:
@@ -152,19 +160,18 @@ def ids_loaded_elsewhere_sql(table: SourceTable, checked: str, loaded: str, else
     where ``elsewhere`` (a condition on its rows: the days a load keeps), with their reason, naming
     the first such day, and raw values from ``_src``."""
     id_column = quote(table.id_column)
+    reason = f"{literal('duplicate ' + table.id_column + ' of a row loaded on ')} || held_elsewhere.loaded_on"
     return f"""
 with loaded_ids as (
     select {id_column}, min(_partition_date) as loaded_on
     from {loaded}
     where {elsewhere} and {id_column} in (select {id_column} from {checked} where _reason is null)
     group by {id_column}
+),
+held_elsewhere as (
+    select c._source_file, c._row_number, loaded_ids.loaded_on
+    from {checked} as c
+    join loaded_ids on c.{id_column} = loaded_ids.{id_column}
+    where c._reason is null
 )
-select
-    c._source_file,
-    c._row_number,
-    {literal("duplicate " + table.id_column + " of a row loaded on ")} || loaded_ids.loaded_on as _reason,
-    {_raw_values(table)} as _raw_values
-from {checked} as c
-join loaded_ids on c.{id_column} = loaded_ids.{id_column}
-join _src as s on s._source_file = c._source_file and s._row_number = c._row_number
-where c._reason is null"""
+{_as_rejects(table, "held_elsewhere", reason)}"""
