@@ -27,7 +27,7 @@ MISSING_PACKAGES := $(if $(wildcard $(CHROMIUM)),,chromium chromium-driver) $(if
 .PHONY: run test ui serve install lint clean bench bench-smoke system-packages
 
 run: install  ## build the whole warehouse from the embedded sample store and print a summary
-	$(PY) -m pipelines.run
+	$(PY) -m pipelines.cli.run
 
 test: system-packages install  ## run the whole test suite
 	$(PY) -m pytest
@@ -48,7 +48,7 @@ ui: install  ## the Dagster UI on http://127.0.0.1:3000 with the runs of `make r
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 serve: install  ## the dashboard and JSON API on http://127.0.0.1:8000 (needs ANALYTICS_API_TOKEN)
-	$(PY) -m pipelines.api
+	$(PY) -m pipelines.cli.serve
 
 bench: install  ## build stores of 0.1, 1 and 10 million transactions; print the timings, write bench/results.json
 	$(PY) -m bench.pipeline_bench
@@ -60,10 +60,10 @@ lint: install
 	$(VENV)/bin/ruff check pipelines analytics_ml tests bench
 	$(VENV)/bin/ruff format --check pipelines analytics_ml tests bench
 
-# The Dagster instance's folder and dagster.yaml, once: a shell test, not Python, on every later target
-# (and not a make target of its own, which a path with a space in it would break).
+# The Dagster instance's folder and its dagster.yaml, written again when ANALYTICS_BATCHED_EVENT_LOG changes
+# (a command, not a make target of its own, which a path with a space in it would break).
 install: $(STAMP) $(MANIFEST)
-	test -f "$(DAGSTER_HOME)/dagster.yaml" || $(PY) -m pipelines.instance "$(DAGSTER_HOME)"
+	$(PY) -m pipelines.cli.instance "$(DAGSTER_HOME)"
 
 $(PY):
 	python3 -m venv $(VENV)

@@ -1,21 +1,43 @@
-"""The Dagster code location: gathers the assets, resources, jobs, schedules and sensors."""
+"""The Dagster code location: gathers the assets, resources, jobs, schedules and sensors.
 
-from dagster import Definitions
+Nothing is read at import: :func:`defs` is Dagster's lazy ``@definitions`` loader, which reads the
+settings when Dagster (``dagster dev``, ``dg``, the daemon) loads the code location, and
+:func:`build_definitions` builds everything of one configuration (``make run`` and the tests call it).
+"""
+
+from dagster import AssetsDefinition, AssetSpec, Definitions, definitions
 
 from pipelines.assets.dbt import dbt_models
-from pipelines.assets.ingest import ingest_assets
+from pipelines.assets.ingest import build_ingest_assets
 from pipelines.assets.ml import ml_assets
 from pipelines.assets.serving import serving_snapshot
-from pipelines.jobs import nightly_refresh
-from pipelines.resources import build_resources
-from pipelines.schedules import nightly_refresh_schedule
-from pipelines.sensors import alert_sensors, alerts_table
-from pipelines.settings import load_settings
+from pipelines.defs.jobs import nightly_refresh
+from pipelines.defs.partitions import daily_partitions
+from pipelines.defs.resources import build_resources
+from pipelines.defs.schedules import nightly_refresh_schedule
+from pipelines.defs.sensors import alerts_table, build_alert_sensors
+from pipelines.settings import Settings, load_settings
 
-defs = Definitions(
-    assets=[*ingest_assets, dbt_models, *ml_assets, serving_snapshot, alerts_table],
-    jobs=[nightly_refresh],
-    schedules=[nightly_refresh_schedule],
-    sensors=alert_sensors,
-    resources=build_resources(load_settings()),
-)
+
+def pipeline_assets(settings: Settings) -> list[AssetsDefinition]:
+    """Every asset a nightly run materializes: ingest, dbt, ml and the published snapshot."""
+    partitions = daily_partitions(settings.schedule.partition_start)
+    return [*build_ingest_assets(partitions), dbt_models, *ml_assets, serving_snapshot]
+
+
+def build_definitions(settings: Settings) -> Definitions:
+    """The code location of ``settings``."""
+    assets: list[AssetsDefinition | AssetSpec] = [*pipeline_assets(settings), alerts_table]
+    return Definitions(
+        assets=assets,
+        jobs=[nightly_refresh],
+        schedules=[nightly_refresh_schedule(nightly_refresh, settings.schedule.timezone)],
+        sensors=build_alert_sensors(settings.alerts, nightly_refresh),
+        resources=build_resources(settings),
+    )
+
+
+@definitions
+def defs() -> Definitions:
+    """The code location of the environment's settings."""
+    return build_definitions(load_settings())

@@ -1,4 +1,5 @@
-"""The dbt models (group ``dbt``) as Dagster assets, loaded from the prepared manifest.
+"""The dbt models as Dagster assets, loaded from the prepared manifest, grouped by their layer
+(``staging``, ``intermediate``, ``marts``: the model's folder).
 
 ``dbt build`` runs each model and then its tests; the tests are Dagster asset checks, and a test
 of severity ``error`` is a blocking check: dbt skips the models downstream of the failing one and
@@ -16,8 +17,8 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from pipelines.project import dbt_project
-from pipelines.resources import DbtVars
+from pipelines.defs.project import dbt_project
+from pipelines.defs.resources import DbtVars
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 KEPT_TARGET_FOLDERS = 10
@@ -37,10 +38,12 @@ class DbtBuildConfig(Config):
 
 
 class StorefrontDbtTranslator(DagsterDbtTranslator):
-    """Every dbt model in the ``dbt`` asset group (keys stay ``<schema>/<model>``)."""
+    """Each dbt model in the asset group of its layer, the folder under ``models/`` (keys stay
+    ``<schema>/<model>``)."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
-        return "dbt"
+        # fqn: the project's name, the folders under models/, the model's name.
+        return dbt_resource_props["fqn"][1]
 
 
 @dbt_assets(

@@ -12,6 +12,7 @@ from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
     BackfillPolicy,
+    DailyPartitionsDefinition,
     MaterializeResult,
     MetadataValue,
     ResourceParam,
@@ -19,19 +20,18 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from pipelines.partitions import daily_partitions
-from pipelines.raw_tables import days_between, describe_days, load_days
-from pipelines.resources import TableSource
-from pipelines.sources.schema import SOURCE_TABLES, SourceTable
+from pipelines.defs.resources import TableSource
+from pipelines.source_schema import SOURCE_TABLES, SourceTable
+from pipelines.sources.raw_tables import days_between, describe_days, load_days
 
 
-def build_ingest_asset(table: SourceTable) -> AssetsDefinition:
+def build_ingest_asset(table: SourceTable, partitions: DailyPartitionsDefinition) -> AssetsDefinition:
     """The asset that loads ``table`` for the run's window of days into ``raw.<table>``."""
 
     @asset(
         key=["raw", table.name],
         group_name="ingest",
-        partitions_def=daily_partitions,
+        partitions_def=partitions,
         backfill_policy=BackfillPolicy.single_run(),
         kinds={"duckdb"},
         description=f"Source table `{table.name}` validated and loaded by day into `raw.{table.name}`; "
@@ -66,4 +66,6 @@ def build_ingest_asset(table: SourceTable) -> AssetsDefinition:
     return _ingest
 
 
-ingest_assets = [build_ingest_asset(table) for table in SOURCE_TABLES.values()]
+def build_ingest_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:
+    """One ingest asset per source table, partitioned by ``partitions``."""
+    return [build_ingest_asset(table, partitions) for table in SOURCE_TABLES.values()]

@@ -4,10 +4,9 @@ business insights, read from the marts and written to schema ``ml``.
 The math is :mod:`analytics_ml`'s; these assets only read their inputs with DuckDB, call it and
 write the results, one connection per asset and one transaction per materialization, so a
 reader never sees a forecast without its model row. Settings come from the ``ml_settings``
-resource (:class:`pipelines.resources.MLSettings`).
+resource (:class:`pipelines.defs.resources.MLAssetSettings`).
 """
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -30,14 +29,15 @@ from analytics_ml.forecast import (
     seasonal_patterns,
     trend_summary,
 )
-from pipelines.model_store import (
+from pipelines.defs.resources import MLAssetSettings
+from pipelines.warehouse.model_store import (
     PERFORMANCE_TABLE,
     StoredForecastModel,
     forecast_model_record,
     load_forecast_model,
     record_model,
 )
-from pipelines.resources import MLSettings
+from pipelines.warehouse.sql import replace_table, transaction
 
 ML_SCHEMA = "ml"
 ML_GROUP = "ml"
@@ -57,30 +57,7 @@ def ml_table(name: str) -> AssetKey:
 
 
 # ---------------------------------------------------------------------------------------------
-# Writing
-
-
-@contextlib.contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Everything written inside commits together, or not at all."""
-    con.execute("begin transaction")
-    try:
-        yield
-    except BaseException:
-        con.execute("rollback")
-        raise
-    con.execute("commit")
-
-
-def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> int:
-    """Replace ``ml.<name>`` with the rows of ``frame``; returns the row count."""
-    con.execute(f"create schema if not exists {ML_SCHEMA}")
-    con.register("_ml_frame", frame)
-    try:
-        con.execute(f"create or replace table {ML_SCHEMA}.{name} as select * from _ml_frame")
-    finally:
-        con.unregister("_ml_frame")
-    return len(frame)
+# Metadata
 
 
 def preview(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> MetadataValue:
@@ -135,7 +112,7 @@ def usable_backtest_origins(n_days: int, horizon: int, requested: int) -> int:
     return min(requested, fitting)
 
 
-def train_forecast(revenue: pd.DataFrame, settings: MLSettings) -> TrainedForecast:
+def train_forecast(revenue: pd.DataFrame, settings: MLAssetSettings) -> TrainedForecast:
     """Choose the spec with the best rolling-origin backtest among ``candidates_for(model_type)``
     (horizon = days_ahead) and fit it on the whole series."""
     dates, values, promo = revenue["revenue_date"], revenue["net_revenue"], revenue["promo_share"]
@@ -158,7 +135,7 @@ def train_forecast(revenue: pd.DataFrame, settings: MLSettings) -> TrainedForeca
 
 
 def forecast_table(
-    trained: TrainedForecast, settings: MLSettings, version: str, trained_at: dt.datetime
+    trained: TrainedForecast, settings: MLAssetSettings, version: str, trained_at: dt.datetime
 ) -> pd.DataFrame:
     """DataFrame[date, forecast, lower, upper, confidence_level, model_version, trained_at] of the
     days_ahead days after the last revenue day, with no promotion planned (promo 0)."""
@@ -260,7 +237,7 @@ def candidates_markdown(candidates: list[BacktestResult], chosen: BacktestResult
     ],
 )
 def revenue_forecast_model(
-    context: AssetExecutionContext, warehouse: DuckDBResource, ml_settings: MLSettings
+    context: AssetExecutionContext, warehouse: DuckDBResource, ml_settings: MLAssetSettings
 ) -> Iterator[MaterializeResult]:
     """Choose the forecast spec by a rolling-origin backtest, fit it on all of ``marts.revenue_daily``
     and write the forecast, the fitted history, the trend and the model's performance row."""
@@ -284,9 +261,9 @@ def revenue_forecast_model(
         history = fitted_history_table(trained.model, revenue, ml_settings.confidence_level, record.version)
         trend = trend_table(trained.model, ml_settings.confidence_level, record.version)
         with transaction(con):
-            replace_table(con, "revenue_forecast", predicted)
-            replace_table(con, "revenue_fitted_history", history)
-            replace_table(con, "revenue_trend", trend)
+            replace_table(con, f"{ML_SCHEMA}.revenue_forecast", predicted)
+            replace_table(con, f"{ML_SCHEMA}.revenue_fitted_history", history)
+            replace_table(con, f"{ML_SCHEMA}.revenue_trend", trend)
             record_model(con, record)
         versions = con.execute(f"select count(*) from {PERFORMANCE_TABLE}").fetchone()[0]
 
@@ -360,7 +337,7 @@ def seasonal_patterns_table(stored: StoredForecastModel, confidence_level: float
     deps=[ml_table("model_performance")],
 )
 def seasonal_patterns_asset(
-    context: AssetExecutionContext, warehouse: DuckDBResource, ml_settings: MLSettings
+    context: AssetExecutionContext, warehouse: DuckDBResource, ml_settings: MLAssetSettings
 ) -> MaterializeResult:
     """Day-of-week and month effects of the latest forecast model (loaded back from
     ``ml.model_performance``) with standard errors and confidence bounds."""
@@ -368,7 +345,7 @@ def seasonal_patterns_asset(
         stored = load_forecast_model(con)
         table = seasonal_patterns_table(stored, ml_settings.confidence_level)
         with transaction(con):
-            rows = replace_table(con, "seasonal_patterns", table)
+            rows = replace_table(con, f"{ML_SCHEMA}.seasonal_patterns", table)
     return MaterializeResult(
         metadata={
             "dagster/row_count": rows,
@@ -509,7 +486,7 @@ def score_customers(histories: pd.DataFrame, models: CustomerModels, horizon_day
     deps=[AssetKey(["staging", "stg_transactions"]), mart("kpi_summary")],
 )
 def customer_scores(
-    context: AssetExecutionContext, warehouse: DuckDBResource, ml_settings: MLSettings
+    context: AssetExecutionContext, warehouse: DuckDBResource, ml_settings: MLAssetSettings
 ) -> MaterializeResult:
     """Churn probability, expected purchases and predicted lifetime value of every customer with a
     completed order, from BG/NBD + Gamma-Gamma fitted on all customers as of the marts' reference date."""
@@ -519,7 +496,7 @@ def customer_scores(
         models = fit_customer_models(histories)
         scores = score_customers(histories, models, ml_settings.clv_horizon_days)
         with transaction(con):
-            rows = replace_table(con, "customer_scores", scores.assign(reference_date=reference_date))
+            rows = replace_table(con, f"{ML_SCHEMA}.customer_scores", scores.assign(reference_date=reference_date))
     # The scores are still written (a fit that needs more iterations should not stop the nightly run),
     # but never silently: the warning is on the run, the verdict in the metadata.
     for warning in convergence_warnings(models):
@@ -592,7 +569,7 @@ def read_insight_inputs(con: duckdb.DuckDBPyConnection) -> insights.InsightInput
     ],
 )
 def business_insights(
-    context: AssetExecutionContext, warehouse: DuckDBResource, ml_settings: MLSettings
+    context: AssetExecutionContext, warehouse: DuckDBResource, ml_settings: MLAssetSettings
 ) -> MaterializeResult:
     """Ranked plain-language insights (revenue, forecast, profitability, customers, funnel,
     seasonality) from the marts and the model tables, by the rules of ``analytics_ml.insights``."""
@@ -603,7 +580,7 @@ def business_insights(
         with transaction(con):
             rows = replace_table(
                 con,
-                "business_insights",
+                f"{ML_SCHEMA}.business_insights",
                 table.assign(reference_date=pd.Timestamp(inputs.kpis["reference_date"]).date()),
             )
     without_finding = sorted(name for name, item in findings.items() if item is None)

@@ -2,7 +2,7 @@
 
 It depends on every mart and ``ml`` table, so it runs last in a nightly run and only when all of
 them were built: a run that fails earlier never publishes, and readers keep the previous
-snapshot. The copying is :mod:`pipelines.serving`'s.
+snapshot. The copying is :mod:`pipelines.warehouse.snapshot`'s.
 """
 
 from pathlib import Path
@@ -12,8 +12,8 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.assets.dbt import dbt_models
 from pipelines.assets.ml import ml_assets
-from pipelines.resources import ServingSnapshot
-from pipelines.serving import PUBLISHED_SCHEMAS, UNPUBLISHED_TABLES, current_exports, publish_snapshot
+from pipelines.defs.resources import ServingSnapshot
+from pipelines.warehouse.snapshot import PUBLISHED_SCHEMAS, UNPUBLISHED_TABLES, current_exports, publish_snapshot
 
 SERVING_GROUP = "serving"
 

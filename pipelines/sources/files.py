@@ -12,8 +12,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.sources.schema import SourceTable
-from pipelines.sources.validation import literal, quote
+from pipelines.source_schema import SourceTable
+from pipelines.warehouse.sql import literal, quote
 
 FORMATS = ("parquet", "csv")
 

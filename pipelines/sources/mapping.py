@@ -1,6 +1,6 @@
 """The mapping from a shop database's table and column names to the source schema.
 
-A shop whose tables or columns are named differently from :mod:`pipelines.sources.schema`
+A shop whose tables or columns are named differently from :mod:`pipelines.source_schema`
 describes the difference in a YAML (or JSON) file, ``ANALYTICS_SOURCE_MAPPING``, instead of
 writing code. Per source table, all keys optional::
 
@@ -22,8 +22,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pipelines.source_schema import SOURCE_TABLES, SourceTable
 from pipelines.sources.files import SourceError
-from pipelines.sources.schema import SOURCE_TABLES, SourceTable
 
 
 class MappingError(SourceError):

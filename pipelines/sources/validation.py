@@ -10,19 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pipelines.sources.schema import Column, SourceTable
+from pipelines.source_schema import Column, SourceTable
+from pipelines.warehouse.sql import literal, quote
 
 PROBLEM_WORD = {"TIMESTAMP": "unparseable", "DATE": "unparseable"}
-
-
-def quote(identifier: str) -> str:
-    """Quote a SQL identifier (all identifiers come from the source schema, never from input)."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def literal(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _same_type(source_type: str | None, sql_type: str) -> bool:

@@ -32,9 +32,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.alert_store import ALERTS_SCHEMA, ensure_alert_tables
-from pipelines.assets.ml import transaction
-from pipelines.sources.validation import literal, quote
+from pipelines.warehouse.alert_store import ALERTS_SCHEMA, ensure_alert_tables
+from pipelines.warehouse.sql import literal, qualified, quote, transaction
 
 PUBLISHED_SCHEMAS = ("marts", "ml", ALERTS_SCHEMA)
 UNPUBLISHED_TABLES = frozenset({"marts.funnel_sessions", "marts.funnel_session_stages"})
@@ -70,12 +69,6 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         order by 1"""
     ).fetchall()
     return [name for (name,) in rows if name not in UNPUBLISHED_TABLES]
-
-
-def qualified(name: str, catalog: str | None = None) -> str:
-    """``"catalog"."schema"."table"`` of a ``schema.table`` name."""
-    parts = ([catalog] if catalog else []) + name.split(".")
-    return ".".join(quote(part) for part in parts)
 
 
 def publish_snapshot(build: duckdb.DuckDBPyConnection, serving_path: Path, run_id: str) -> SnapshotInfo:

@@ -1,53 +1,97 @@
-"""The persistent Dagster instance under the data folder, with an event log that stores a batch of
-asset events in one transaction.
+"""The one corner of the project that relies on Dagster's (and dagster-dbt's) private API.
 
-A run over a range of days records one materialization per raw table and day: 3,650 events for
-two years of five tables. Dagster's SQLite event log opens, commits and closes two SQLite
-connections per event (the run's own file and the cross-run index), about 9 ms each here, which
-made the event log the slowest part of a full build (30 s of 50 s on an almost empty store).
-Dagster hands a partition range's materializations over as one batch when
-``DAGSTER_EVENT_BATCH_SIZE`` is set; :class:`BatchedSqliteEventLogStorage` writes such a batch in
-one transaction per file. The files and their tables are Dagster's own, so ``make ui`` and any
-other Dagster process read them as usual.
+Everything here reaches below the public interface, so an upgrade of Dagster may change it without
+notice; ``tests/unit/test_dagster_compat.py`` checks each thing relied on (the tags' values, the
+event log's methods and what they write, the dbt CLI resource's version hook) so that an upgrade
+that breaks one fails there, by name, rather than somewhere in a run.
+
+- **Run tags.** The tags Dagster puts on a run of one partition or of a partition range, read by
+  the run-failure alerts and written by ``make run`` to launch a backfill as one run.
+- **The instance by folder.** ``InstanceRef.from_dir``: a Dagster instance of a given folder without
+  setting ``DAGSTER_HOME`` in this process (the benchmark reads several).
+- **The dbt CLI's version.** :class:`StorefrontDbtCliResource` tells dagster-dbt the version of the
+  ``dbt`` installed with this interpreter instead of letting it start ``dbt --version`` before
+  every invocation.
+- **The batched event log.** :class:`BatchedSqliteEventLogStorage`, Dagster's own SQLite event log
+  storing a batch of one run's asset events in one transaction per file; ``dagster.yaml`` names it
+  when ``ANALYTICS_BATCHED_EVENT_LOG`` is on (:mod:`pipelines.cli.instance`). Why it exists and what
+  it saves against Dagster's supported options: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 
-import yaml
+from dagster import DagsterInstance
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
 )
 from dagster._core.storage.sqlalchemy_compat import db_result
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 from dagster._serdes import ConfigurableClassData
+from dagster_dbt import DbtCliResource
+from dagster_dbt.compat import DBT_PYTHON_VERSION
+from packaging import version
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-EVENT_BATCH_SIZE_FLAG = "DAGSTER_EVENT_BATCH_SIZE"
-RANGE_RUN_FLAGS = {
-    # One "materialization planned" event per asset for the whole range instead of one per asset
-    # and day: a 2-year build plans 3,650 fewer events (35 s on SQLite storage). The cost, per
-    # Dagster: if the run fails, its partitions show as missing rather than failed.
-    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
-    # Asset events Dagster buffers before handing them to the storage: a partition range's events
-    # arrive as batches of at most this many (the last one is flushed at the end of the step).
-    EVENT_BATCH_SIZE_FLAG: "1000",
-}
-"""Dagster's switches for recording a run over a range of days cheaply; the Makefile exports the
-same defaults for `make ui`."""
-INSTANCE_FILE = "dagster.yaml"
+__all__ = [
+    "ASSET_PARTITION_RANGE_END_TAG",
+    "ASSET_PARTITION_RANGE_START_TAG",
+    "PARTITION_NAME_TAG",
+    "BatchedSqliteEventLogStorage",
+    "StorefrontDbtCliResource",
+    "instance_at",
+    "range_run_tags",
+]
+
 KEPT_ENGINES = 8
 """SQLite files whose SQLAlchemy engine the event log keeps: the index and the latest runs' files."""
+
+
+def range_run_tags(first_day: str, last_day: str) -> dict[str, str]:
+    """The tags that make a run a backfill of the partitions ``first_day .. last_day`` as one run."""
+    return {ASSET_PARTITION_RANGE_START_TAG: first_day, ASSET_PARTITION_RANGE_END_TAG: last_day}
+
+
+def instance_at(home: Path) -> DagsterInstance:
+    """The Dagster instance whose folder (``DAGSTER_HOME``) is ``home``; the caller disposes of it."""
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+
+
+def dbt_executable() -> str:
+    """The ``dbt`` next to this interpreter, so that runs never depend on the caller's PATH."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+class StorefrontDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt CLI, which knows the version of the ``dbt`` installed with this interpreter.
+
+    dagster-dbt starts ``dbt --version`` before every invocation to learn it (its private
+    ``_cli_version``); the ``dbt`` next to this interpreter is the dbt-core package imported here,
+    whose version dagster-dbt already knows (``DBT_PYTHON_VERSION``). Any other ``dbt`` is asked.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable) == Path(sys.executable).parent / "dbt" and DBT_PYTHON_VERSION is not None:
+            return DBT_PYTHON_VERSION
+        return DbtCliResource._cli_version.func(self)
 
 
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
@@ -56,9 +100,8 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
 
     Every event, batched or not, reuses its file's SQLAlchemy engine (Dagster's own storage creates
     and disposes of one for each event, setting the dialect up afresh every time), and commits
-    without an fsync (:func:`_relaxed_sync`): together about 2 s of a nightly run's 600 events,
-    most of them the dbt tests' checks. Connections are still opened per event and never pooled,
-    as Dagster's are, so other processes (the UI, the daemon) share the files as before.
+    without an fsync (:func:`_relaxed_sync`). Connections are still opened per event and never
+    pooled, as Dagster's are, so other processes (the UI, the daemon) share the files as before.
     """
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
@@ -126,42 +169,3 @@ def _relaxed_sync(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("pragma synchronous = normal")
     cursor.close()
-
-
-def instance_config(home: Path) -> dict[str, object]:
-    """``dagster.yaml`` of an instance in ``home``: Dagster's defaults, with the batched event log and
-    without telemetry (nothing here may reach outside the machine)."""
-    return {
-        "event_log_storage": {
-            # Spelled out: run as ``python -m pipelines.instance`` this module's __name__ is __main__.
-            "module": "pipelines.instance",
-            "class": BatchedSqliteEventLogStorage.__name__,
-            "config": {"base_dir": str(home.resolve() / "history" / "runs")},
-        },
-        "telemetry": {"enabled": False},
-    }
-
-
-def prepare_instance(home: Path) -> None:
-    """Create the instance folder ``home`` with its ``dagster.yaml`` (unless the user wrote one) and
-    turn on :data:`RANGE_RUN_FLAGS` for this process (unless set already)."""
-    home.mkdir(parents=True, exist_ok=True)
-    config_file = home / INSTANCE_FILE
-    if not config_file.exists():
-        config_file.write_text(yaml.safe_dump(instance_config(home), sort_keys=False))
-    for flag, value in RANGE_RUN_FLAGS.items():
-        os.environ.setdefault(flag, value)
-
-
-def main(argv: list[str]) -> int:
-    """``python -m pipelines.instance HOME``: prepare the instance folder (``make install`` does, so
-    that ``make ui`` runs on the same ``dagster.yaml`` as ``make run``)."""
-    if len(argv) != 1:
-        print("usage: python -m pipelines.instance DAGSTER_HOME", file=sys.stderr)
-        return 2
-    prepare_instance(Path(argv[0]))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from analytics_ml.alert_rules import Alert, RuleResult
-from pipelines.assets.ml import transaction
+from pipelines.warehouse.sql import transaction
 
 ALERTS_SCHEMA = "alerts"
 ALERTS_TABLE = f"{ALERTS_SCHEMA}.alerts"

@@ -1,8 +1,9 @@
 """What each alert sensor watches, reads from the warehouse and judges with :mod:`analytics_ml.alert_rules`.
 
-A check is the data side of one sensor: the asset keys whose new materializations trigger it and
-a function from a warehouse connection and the thresholds to the rules' results. The sensors
-(:mod:`pipelines.sensors`) do the rest: when to run a check, storing and delivering what it found.
+A check is the data side of one sensor: the tables whose new materializations trigger it and a
+function from a warehouse connection and the thresholds to the rules' results. The tick's work
+(:mod:`pipelines.alerts.tick`) stores and delivers what it found; the sensors
+(:mod:`pipelines.defs.sensors`) decide when a tick runs.
 """
 
 from __future__ import annotations
@@ -13,11 +14,17 @@ from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
-from dagster import AssetKey
 
 from analytics_ml import alert_rules
-from analytics_ml.alert_rules import AlertThresholds, RuleResult
-from pipelines.assets.ml import mart, ml_table
+from analytics_ml.alert_rules import (
+    AlertThresholds,
+    ChurnRiskThresholds,
+    ConversionDropThresholds,
+    RevenueDropThresholds,
+    RuleResult,
+    UnusualPatternThresholds,
+)
+from pipelines.settings import AlertSettings
 
 SETTLEMENT_SQL = """
 with pending as (
@@ -50,13 +57,47 @@ order by date
 """
 
 
+def alert_thresholds(alerts: AlertSettings) -> AlertThresholds:
+    """The rules' thresholds of the alert settings (``ANALYTICS_ALERT_*``)."""
+    return AlertThresholds(
+        lookback_days=alerts.lookback_days,
+        max_pending_share=alerts.max_pending_share,
+        revenue_drop=RevenueDropThresholds(
+            drop=alerts.revenue_drop,
+            baseline_weeks=alerts.revenue_baseline_weeks,
+            severity=alerts.revenue_drop_severity,
+        ),
+        conversion_drop=ConversionDropThresholds(
+            std_devs=alerts.conversion_std_devs,
+            drop=alerts.conversion_drop,
+            baseline_days=alerts.conversion_baseline_days,
+            min_trials=alerts.conversion_min_entered,
+            severity=alerts.conversion_drop_severity,
+        ),
+        unusual_pattern=UnusualPatternThresholds(
+            robust_z=alerts.unusual_z,
+            window_days=alerts.unusual_window_days,
+            baseline_weeks=alerts.revenue_baseline_weeks,
+            severity=alerts.unusual_pattern_severity,
+        ),
+        churn_risk=ChurnRiskThresholds(
+            segments=alerts.churn_segments,
+            segment_revenue_share=alerts.churn_segment_revenue_share,
+            churn_probability=alerts.churn_probability,
+            customer_share=alerts.churn_customer_share,
+            severity=alerts.churn_risk_severity,
+        ),
+        run_failure_severity=alerts.run_failure_severity,
+    )
+
+
 @dataclass(frozen=True)
 class AlertCheck:
-    """One sensor's data: the tables it watches and how it judges them."""
+    """One sensor's data: the tables it watches (``schema.table``) and how it judges them."""
 
     sensor_name: str
     description: str
-    monitored: tuple[AssetKey, ...]
+    monitored: tuple[str, ...]
     evaluate: Callable[[duckdb.DuckDBPyConnection, AlertThresholds], list[RuleResult]]
 
 
@@ -111,21 +152,21 @@ REVENUE_CHECK = AlertCheck(
     sensor_name="revenue_drop_sensor",
     description="After marts.revenue_daily and the forecast's fitted history are rebuilt: revenue drops "
     "and unusual days (revenue or orders) among the latest settled days.",
-    monitored=(mart("revenue_daily"), ml_table("revenue_fitted_history")),
+    monitored=("marts.revenue_daily", "ml.revenue_fitted_history"),
     evaluate=evaluate_revenue,
 )
 CONVERSION_CHECK = AlertCheck(
     sensor_name="conversion_drop_sensor",
     description="After marts.funnel_daily and marts.revenue_daily are rebuilt: drops of a funnel step's "
     "daily conversion rate or of the payment success rate among the latest settled days.",
-    monitored=(mart("funnel_daily"), mart("revenue_daily")),
+    monitored=("marts.funnel_daily", "marts.revenue_daily"),
     evaluate=evaluate_conversion,
 )
 CHURN_CHECK = AlertCheck(
     sensor_name="churn_risk_sensor",
     description="After marts.customer_segments and ml.customer_scores are rebuilt: the revenue share of the "
     "at-risk RFM segments and the share of customers the model sees as likely churned.",
-    monitored=(mart("customer_segments"), ml_table("customer_scores")),
+    monitored=("marts.customer_segments", "ml.customer_scores"),
     evaluate=evaluate_churn,
 )
 ALERT_CHECKS = (REVENUE_CHECK, CONVERSION_CHECK, CHURN_CHECK)

@@ -1,15 +1,15 @@
 """Delivering alerts: the log always, a webhook (HTTP POST of JSON) and Slack when configured.
 
-Every request has a timeout and a bounded number of retries (:class:`RetryPolicy`); a delivery that
-still fails is reported as failed, never raised, so the sensor stores it as failed and tries again
-on its next tick. Within one tick, a channel that failed once is not tried again for the other
-alerts: an endpoint that is down costs one bounded attempt per tick, not one per alert.
+Every request has a timeout and a bounded number of retries
+(:class:`pipelines.settings.DeliverySettings`); a delivery that still fails is reported as failed,
+never raised, so the sensor stores it as failed and tries again on its next tick. Within one tick,
+a channel that failed once is not tried again for the other alerts: an endpoint that is down costs one bounded attempt per tick, not one per alert.
 
 Every failure of the transport counts: no connection, an answer that is not HTTP (the receiver
 speaks another protocol, or breaks off mid-answer: ``http.client.HTTPException``), no answer within
 the timeout. A tick's deliveries must end well inside Dagster's sensor tick limit, or the tick is
 cut off before it records them and they are sent again: :data:`DELIVERY_BUDGET_SECONDS` bounds
-:attr:`RetryPolicy.worst_case_seconds` summed over the channels (checked in :mod:`pipelines.settings`).
+its ``worst_case_seconds`` summed over the channels (checked in :mod:`pipelines.settings`).
 
 Delivery is at least once: a receiver that answers after the timeout, or a tick that stops between
 sending and recording, means the same alert arrives again. Every payload carries an
@@ -26,21 +26,17 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
-from dagster_slack import SlackResource
 from pydantic import SecretStr
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-if TYPE_CHECKING:
-    # Only a type here: the store imports the assets, which import the resources, which import this.
-    from pipelines.alert_store import PendingDelivery
+from pipelines.settings import DELIVERY_BUDGET_SECONDS, DeliverySettings
+from pipelines.warehouse.alert_store import PendingDelivery
 
-DELIVERY_BUDGET_SECONDS = 45.0
-"""Longest the failing deliveries of one tick may take on all channels together: Dagster stops a
-sensor tick after 60 s by default, and the tick also needs time to read and record in the warehouse."""
+SLACK_API = WebClient.BASE_URL
 TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
 """What an HTTP exchange can raise besides an HTTP status: no connection or a timeout (``OSError``,
 ``urllib.error.URLError`` among them) and an answer that is not HTTP (``http.client.BadStatusLine``
@@ -83,58 +79,18 @@ class Channel(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Timeout of one request, retries after a failed one, wait before the first retry (doubled for
-    each further one)."""
-
-    timeout_seconds: float
-    retries: int
-    backoff_seconds: float
-
-    def retry_waits(self) -> list[float]:
-        """The wait before each retry: ``backoff_seconds``, doubled for each further one."""
-        return [self.backoff_seconds * 2**retry for retry in range(self.retries)]
-
-    @property
-    def worst_case_seconds(self) -> float:
-        """Longest a delivery that fails takes on one channel: every attempt waits out the timeout,
-        and every wait between them is slept. (The timeout bounds each socket operation, so a
-        receiver that trickles its answer can stretch an attempt further; the budget leaves room.)"""
-        return self.timeout_seconds * (self.retries + 1) + sum(self.retry_waits())
-
-
-@dataclass(frozen=True)
-class DeliverySettings:
-    """Where alerts go besides the log (``ANALYTICS_ALERT_*``); URL and token stay secret."""
-
-    webhook_url: SecretStr | None
-    slack_token: SecretStr | None
-    slack_channel: str
-    policy: RetryPolicy
-    slack_base_url: str = WebClient.BASE_URL
-    """Slack's Web API; another only for a stand-in server (the tests' loopback one)."""
-
-    @property
-    def channel_names(self) -> tuple[str, ...]:
-        """The configured channels: the log, and the webhook and Slack when set."""
-        return (
-            "log",
-            *(["webhook"] if self.webhook_url is not None else []),
-            *(["slack"] if self.slack_token is not None else []),
+def configured_channels(delivery: DeliverySettings, log: Logger, slack_base_url: str = SLACK_API) -> dict[str, Channel]:
+    """The channels ``delivery`` turns on, by name, the log channel writing to ``log`` (``slack_base_url``:
+    Slack's Web API, another only for a stand-in server such as the tests' loopback one)."""
+    channels: dict[str, Channel] = {"log": LogChannel(log)}
+    if delivery.webhook_url is not None:
+        channels["webhook"] = WebhookChannel(delivery.webhook_url, delivery.delivery_timeout_seconds)
+    if delivery.slack_token is not None:
+        client = WebClient(token=delivery.slack_token.get_secret_value())
+        channels["slack"] = SlackChannel(
+            slack_client(client, delivery.delivery_timeout_seconds, slack_base_url), delivery.slack_channel
         )
-
-    def channels(self, log: Logger) -> dict[str, Channel]:
-        """The configured channels by name, the log channel writing to ``log``."""
-        channels: dict[str, Channel] = {"log": LogChannel(log)}
-        if self.webhook_url is not None:
-            channels["webhook"] = WebhookChannel(self.webhook_url, self.policy.timeout_seconds)
-        if self.slack_token is not None:
-            client = SlackResource(token=self.slack_token.get_secret_value()).get_client()
-            channels["slack"] = SlackChannel(
-                slack_client(client, self.policy.timeout_seconds, self.slack_base_url), self.slack_channel
-            )
-        return channels
+    return channels
 
 
 @dataclass(frozen=True)
@@ -205,7 +161,7 @@ class WebhookChannel:
 
 @dataclass(frozen=True)
 class SlackChannel:
-    """A message to a Slack channel through the dagster-slack client; an answer ``"ok": false``
+    """A message to a Slack channel through slack_sdk's Web API client; an answer ``"ok": false``
     (slack_sdk's ``SlackApiError``) and any transport failure fail."""
 
     client: WebClient
@@ -222,7 +178,7 @@ class SlackChannel:
 
 def slack_client(client: WebClient, timeout_seconds: float, base_url: str) -> WebClient:
     """``client`` with the delivery timeout and without slack_sdk's own retries, so that
-    :class:`RetryPolicy` alone bounds the attempts, talking to the Web API at ``base_url``."""
+    the delivery settings' retries alone bound the attempts, talking to the Web API at ``base_url``."""
     client.timeout = timeout_seconds
     # WebClient appends the method name to its base URL, which must end in a slash as its own does.
     client.base_url = base_url if base_url.endswith("/") else f"{base_url}/"
@@ -231,12 +187,15 @@ def slack_client(client: WebClient, timeout_seconds: float, base_url: str) -> We
 
 
 def send_with_retries(
-    channel: Channel, payload: Mapping[str, object], policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep
+    channel: Channel,
+    payload: Mapping[str, object],
+    policy: DeliverySettings,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[bool, int, str | None]:
-    """Send ``payload``, retrying up to ``policy.retries`` times with doubling waits; returns
+    """Send ``payload``, retrying up to ``policy.delivery_retries`` times with doubling waits; returns
     (delivered, attempts, last error)."""
     error = None
-    # The same waits as RetryPolicy.worst_case_seconds counts, so the settings' budget check holds.
+    # The same waits as DeliverySettings.worst_case_seconds counts, so the settings' budget check holds.
     for attempt, wait in enumerate([0.0, *policy.retry_waits()]):
         if attempt:
             sleep(wait)
@@ -246,13 +205,13 @@ def send_with_retries(
             error = str(failure)
         else:
             return True, attempt + 1, None
-    return False, policy.retries + 1, error
+    return False, policy.delivery_retries + 1, error
 
 
 def deliver(
     pending: Sequence[PendingDelivery],
     channels: Mapping[str, Channel],
-    policy: RetryPolicy,
+    policy: DeliverySettings,
     *,
     budget_seconds: float = DELIVERY_BUDGET_SECONDS,
     clock: Callable[[], float] = time.monotonic,

@@ -17,14 +17,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.sources.schema import SourceTable
-from pipelines.sources.validation import (
-    checked_rows_sql,
-    duplicate_copies_sql,
-    ids_loaded_elsewhere_sql,
-    literal,
-    quote,
-)
+from pipelines.source_schema import SourceTable
+from pipelines.sources.validation import checked_rows_sql, duplicate_copies_sql, ids_loaded_elsewhere_sql
+from pipelines.warehouse.sql import literal, quote
 
 REJECTED_ROWS_DDL = """
 create table if not exists raw.rejected_rows (

@@ -2,7 +2,7 @@
 
 VectorCraft sells image-to-vector conversions. The generator simulates its customers, their
 purchases, the web funnel around them, the running costs and the marketing spend, and writes
-the five source tables of :mod:`pipelines.sources.schema` as ``<out_dir>/<table>/part-NNNNN.parquet``
+the five source tables of :mod:`pipelines.source_schema` as ``<out_dir>/<table>/part-NNNNN.parquet``
 plus a manifest ``<out_dir>/_sample_store.json``.
 
 How the data is made (so that marts, forecasts and alerts have something real to find):
@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.sources.schema import FUNNEL_STAGES, TRANSACTION_STATUSES
+from pipelines.source_schema import FUNNEL_STAGES, TRANSACTION_STATUSES
 
 GENERATOR_VERSION = 1
 MANIFEST_NAME = "_sample_store.json"

@@ -22,7 +22,6 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import quote_plus
 
 import duckdb
 import pyarrow as pa
@@ -30,19 +29,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
 
-from pipelines.raw_tables import LoadPlan, Watermark, day_ranges, days_between, read_watermark
+from pipelines.settings import HIDDEN, safe_url, url_secrets
+from pipelines.source_schema import SourceTable
 from pipelines.sources.files import SourceError
 from pipelines.sources.mapping import SourceMapping
-from pipelines.sources.schema import SourceTable
-from pipelines.sources.validation import literal, quote
+from pipelines.sources.raw_tables import LoadPlan, Watermark, day_ranges, days_between, read_watermark
+from pipelines.warehouse.sql import literal, quote
 
 CHUNK_VIEW = "_sql_chunk"
 """The DuckDB name under which each chunk read from the database is inserted."""
 NO_CHANGES: frozenset[dt.date] = frozenset()
-HIDDEN = "***"
-SECRET_QUERY_KEYS = frozenset({"passwd", "pwd"})
-"""Query parameters that hold a password although their name does not say ``password``
-(pymysql's ``passwd``, ODBC's ``pwd``); any name containing ``password`` is one too."""
 
 
 @dataclass(frozen=True)
@@ -100,32 +96,9 @@ class Changes:
     latest: dt.datetime | None
 
 
-def _secret_query_key(name: str) -> bool:
-    """Whether the URL's query parameter ``name`` holds a password (``password``, ``sslpassword``, ``passwd``)."""
-    lowered = name.lower()
-    return "password" in lowered or lowered in SECRET_QUERY_KEYS
-
-
-def safe_url(url: URL) -> str:
-    """The URL as it may be printed: without its password, in the user part or in the query."""
-    hidden = {key: HIDDEN for key in url.query if _secret_query_key(key)}
-    rendered = url.update_query_dict(hidden).render_as_string(hide_password=True)
-    # The query is rendered URL-encoded: shown as the user part's password is, `***`.
-    return rendered.replace(quote_plus(HIDDEN), HIDDEN)
-
-
-def _secrets(url: URL) -> list[str]:
-    """Every password the URL holds: the user part's and the query's (a query value may be repeated)."""
-    found = [url.password] if url.password else []
-    for key, value in url.query.items():
-        if _secret_query_key(key):
-            found.extend(value if isinstance(value, tuple) else [value])
-    return [secret for secret in found if secret]
-
-
 def _redacted(text: str, url: URL) -> str:
     """``text`` with the URL's passwords blanked, should a driver ever quote one."""
-    for secret in _secrets(url):
+    for secret in url_secrets(url):
         text = text.replace(secret, HIDDEN)
     return text
 

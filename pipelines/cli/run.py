@@ -15,17 +15,19 @@ import sys
 import duckdb
 import pandas as pd
 from dagster import DagsterInstance
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from pipelines.instance import prepare_instance
-from pipelines.serving import current_exports
+from pipelines.cli.instance import prepare_instance
+from pipelines.definitions import build_definitions
+from pipelines.defs.dagster_compat import range_run_tags
+from pipelines.defs.partitions import daily_partitions
+from pipelines.sample_store.generator import MANIFEST_NAME, SampleStoreSpec, generate_sample_store
 from pipelines.settings import Settings, SettingsError, load_settings
+from pipelines.source_schema import SOURCE_TABLES, SourceTable
+from pipelines.sources.database import day_range
 from pipelines.sources.files import register_source_rows
 from pipelines.sources.mapping import load_mapping
-from pipelines.sources.sample_store import SampleStoreSpec, generate_sample_store
-from pipelines.sources.schema import SOURCE_TABLES, SourceTable
-from pipelines.sources.sql import day_range
-from pipelines.sources.validation import quote
+from pipelines.warehouse.snapshot import current_exports
+from pipelines.warehouse.sql import quote
 
 SUMMARY_TABLES = ("raw", "staging", "marts", "ml", "alerts")
 HEADLINE_KPIS = (
@@ -39,17 +41,17 @@ HEADLINE_KPIS = (
 
 def ensure_sample_store(settings: Settings) -> None:
     """Generate the sample store into the source folder unless it is already there."""
-    if settings.source != "sample" or (settings.source_folder / "_sample_store.json").exists():
+    if settings.source.kind != "sample" or (settings.source_folder / MANIFEST_NAME).exists():
         return
-    spec = SampleStoreSpec(seed=settings.sample_seed, days=settings.sample_days, customers=settings.sample_customers)
+    spec = SampleStoreSpec(seed=settings.sample.seed, days=settings.sample.days, customers=settings.sample.customers)
     print(f"Generating the sample store into {settings.source_folder} ...", flush=True)
     generate_sample_store(settings.source_folder, spec)
 
 
 def table_day_range(settings: Settings, table: SourceTable) -> tuple[dt.date, dt.date] | None:
     """First and last day of one source table's rows, None if it has no readable day."""
-    if settings.source == "sql":
-        return day_range(settings.source_database_url, load_mapping(settings.source_mapping), table)
+    if settings.source.kind == "sql":
+        return day_range(settings.source.database_url, load_mapping(settings.source.mapping), table)
     with duckdb.connect() as con:
         register_source_rows(con, settings.source_folder, table)
         column = quote(table.partition_column)
@@ -74,15 +76,13 @@ def source_day_range(settings: Settings) -> tuple[dt.date, dt.date]:
 
 def partition_range(settings: Settings, first: dt.date, last: dt.date) -> tuple[str, str]:
     """The partition keys covering the source, bounded by the partitions that exist."""
-    # Imported here: the partitions read the settings, which main() validates first.
-    from pipelines.partitions import daily_partitions  # noqa: PLC0415
-
-    if first < settings.partition_start:
+    start = settings.schedule.partition_start
+    if first < start:
         raise SystemExit(
-            f"the source starts on {first}, before ANALYTICS_PARTITION_START={settings.partition_start}: "
+            f"the source starts on {first}, before ANALYTICS_PARTITION_START={start}: "
             "set ANALYTICS_PARTITION_START to that day or earlier"
         )
-    last_key = daily_partitions.get_last_partition_key()
+    last_key = daily_partitions(start).get_last_partition_key()
     if first.isoformat() > last_key:
         raise SystemExit(f"{first} has no partition yet: the last complete day is {last_key}")
     return first.isoformat(), min(last.isoformat(), last_key)
@@ -90,7 +90,7 @@ def partition_range(settings: Settings, first: dt.date, last: dt.date) -> tuple[
 
 def print_summary(settings: Settings, run_id: str) -> None:
     """Rows per table, the headline KPIs and where to look next."""
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with duckdb.connect(str(settings.warehouse_file), read_only=True) as con:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
             f"where table_schema in {SUMMARY_TABLES} order by 1, 2"
@@ -104,8 +104,8 @@ def print_summary(settings: Settings, run_id: str) -> None:
     for column, label, fmt in HEADLINE_KPIS:
         value = kpis[column]
         print(f"  {label:<32} {'n/a' if pd.isna(value) else fmt.format(value)}")
-    print(f"\nWarehouse: {settings.warehouse}")
-    print(f"Readers' snapshot: {settings.serving} (Parquet in {current_exports(settings.serving)})")
+    print(f"\nWarehouse: {settings.warehouse_file}")
+    print(f"Readers' snapshot: {settings.serving_file} (Parquet in {current_exports(settings.serving_file)})")
     print("Dashboard and JSON API: ANALYTICS_API_TOKEN=<a secret> make serve, then http://127.0.0.1:8000")
     print(f"Dagster run {run_id} is recorded in {settings.dagster_home}")
     print("Open the Dagster UI with `make ui`, then http://127.0.0.1:3000 (Runs, Lineage).")
@@ -129,24 +129,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    prepare_instance(settings.dagster_home)
+    prepare_instance(settings.dagster_home, batched_event_log=settings.warehouse.batched_event_log)
     ensure_sample_store(settings)
     first, last = partition_range(settings, *((args.day, args.day) if args.day else source_day_range(settings)))
     print(f"Building the warehouse from {settings.source_label}, days {first} .. {last}, as one run ...", flush=True)
 
-    # Imported here: loading the definitions reads the settings, which main() validates first.
-    from pipelines.definitions import defs  # noqa: PLC0415
-
     # A build of every day rebuilds the incremental models from scratch, which is quicker than
     # replacing every row of them (and picks up any change of the dbt project); a day's refresh does not.
-    result = defs.get_job_def("nightly_refresh").execute_in_process(
-        instance=DagsterInstance.get(),
-        run_config={
-            "loggers": {"console": {"config": {"log_level": settings.log_level}}},
-            "ops": {"dbt_models": {"config": {"full_refresh": args.day is None}}},
-        },
-        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
-        raise_on_error=False,
+    result = (
+        build_definitions(settings)
+        .resolve_job_def("nightly_refresh")
+        .execute_in_process(
+            instance=DagsterInstance.get(),
+            run_config={
+                "loggers": {"console": {"config": {"log_level": settings.warehouse.log_level}}},
+                "ops": {"dbt_models": {"config": {"full_refresh": args.day is None}}},
+            },
+            tags=range_run_tags(first, last),
+            raise_on_error=False,
+        )
     )
     if not result.success:
         print(f"the run {result.run_id} failed: see `make ui` for the failing step", file=sys.stderr)

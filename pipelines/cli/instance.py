@@ -1,0 +1,100 @@
+"""The persistent Dagster instance under the data folder: its ``dagster.yaml`` and the switches for
+recording a run over a range of days cheaply.
+
+``python -m pipelines.cli.instance HOME`` (``make install`` runs it) writes ``HOME/dagster.yaml``:
+Dagster's defaults without telemetry, and with ``ANALYTICS_BATCHED_EVENT_LOG`` on (the default)
+the event log :class:`pipelines.defs.dagster_compat.BatchedSqliteEventLogStorage`, which stores a
+partition range's materializations in one transaction per file. A ``dagster.yaml`` the user wrote
+is left alone; one this module wrote is rewritten, so the setting takes effect.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from pipelines.settings import SettingsError, load_settings
+
+EVENT_BATCH_SIZE_FLAG = "DAGSTER_EVENT_BATCH_SIZE"
+PLANNED_EVENTS_FLAG = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+RANGE_RUN_FLAGS = {
+    # One "materialization planned" event per asset for the whole range instead of one per asset
+    # and day. The cost, per Dagster: if the run fails, its partitions show as missing rather than failed.
+    PLANNED_EVENTS_FLAG: "true",
+}
+BATCH_FLAGS = {
+    # Asset events Dagster buffers before handing them to the storage: a partition range's events
+    # arrive as batches of at most this many (the last one is flushed at the end of the step).
+    EVENT_BATCH_SIZE_FLAG: "1000",
+}
+"""Dagster's switches for recording a run over a range of days cheaply; the Makefile exports the
+same defaults for ``make ui``. The batch size only pays with the batched event log."""
+INSTANCE_FILE = "dagster.yaml"
+WRITTEN_BY = "# Written by pipelines.cli.instance (ANALYTICS_BATCHED_EVENT_LOG); rewritten when that changes.\n"
+"""The first line of a ``dagster.yaml`` this module wrote, which it may therefore rewrite."""
+EARLIER_MODULE = "module: pipelines.instance\n"
+"""How a ``dagster.yaml`` written before the module moved names the batched event log."""
+BATCHED_EVENT_LOG = ("pipelines.defs.dagster_compat", "BatchedSqliteEventLogStorage")
+"""Module and class of the batched event log, spelled out: importing it here would import Dagster
+into ``make install``."""
+
+
+def instance_config(home: Path, *, batched_event_log: bool) -> dict[str, object]:
+    """``dagster.yaml`` of an instance in ``home``: Dagster's defaults without telemetry (nothing here
+    may reach outside the machine), with the batched event log if asked for."""
+    config: dict[str, object] = {"telemetry": {"enabled": False}}
+    if batched_event_log:
+        module, class_name = BATCHED_EVENT_LOG
+        config["event_log_storage"] = {
+            "module": module,
+            "class": class_name,
+            "config": {"base_dir": str(home.resolve() / "history" / "runs")},
+        }
+    return config
+
+
+def written_here(config_file: Path) -> bool:
+    """Whether ``config_file`` is a ``dagster.yaml`` this module wrote (now or before it moved)."""
+    text = config_file.read_text()
+    return text.startswith(WRITTEN_BY) or EARLIER_MODULE in text
+
+
+def run_flags(*, batched_event_log: bool) -> dict[str, str]:
+    """The environment switches of a range run with or without the batched event log."""
+    return {**RANGE_RUN_FLAGS, **(BATCH_FLAGS if batched_event_log else {})}
+
+
+def prepare_instance(home: Path, *, batched_event_log: bool) -> None:
+    """Create the instance folder ``home`` with its ``dagster.yaml`` (unless the user wrote one) and
+    turn on the range-run switches for this process (unless set already)."""
+    home.mkdir(parents=True, exist_ok=True)
+    config_file = home / INSTANCE_FILE
+    if not config_file.exists() or written_here(config_file):
+        config = instance_config(home, batched_event_log=batched_event_log)
+        text = WRITTEN_BY + yaml.safe_dump(config, sort_keys=False)
+        if not config_file.exists() or config_file.read_text() != text:
+            config_file.write_text(text)
+    for flag, value in run_flags(batched_event_log=batched_event_log).items():
+        os.environ.setdefault(flag, value)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m pipelines.cli.instance HOME``: prepare the instance folder (``make install`` does, so
+    that ``make ui`` runs on the same ``dagster.yaml`` as ``make run``)."""
+    if len(argv) != 1:
+        print("usage: python -m pipelines.cli.instance DAGSTER_HOME", file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    prepare_instance(Path(argv[0]), batched_event_log=settings.warehouse.batched_event_log)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,171 @@
+"""Resources: the build warehouse, the source the raw tables come from, the dbt CLI, the settings
+of the ``ml`` assets and the alerting of the sensors, all built from :class:`Settings` by
+:func:`build_resources`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+from dagster import ConfigurableResource
+from dagster_duckdb import DuckDBResource
+from sqlalchemy.engine import URL
+
+from analytics_ml.insights import InsightThresholds
+from pipelines.alerts.tick import Alerting
+from pipelines.defs.dagster_compat import StorefrontDbtCliResource, dbt_executable
+from pipelines.defs.project import dbt_project
+from pipelines.settings import Settings, safe_url
+from pipelines.source_schema import SourceTable
+from pipelines.sources.database import PullOptions, register_sql_rows
+from pipelines.sources.files import register_source_rows
+from pipelines.sources.mapping import load_mapping
+from pipelines.sources.raw_tables import LoadPlan, days_between
+
+
+class TableSource(Protocol):
+    """What the ingest assets need of a source (the ``source`` resource)."""
+
+    currency: str
+
+    def register_rows(
+        self, con: duckdb.DuckDBPyConnection, table: SourceTable, *, start: dt.date, end: dt.date
+    ) -> LoadPlan:
+        """Expose the rows of the run's window ``start <= day < end`` to ``con`` as ``_src``; say which days to
+        replace."""
+        ...
+
+
+class FilesSource(ConfigurableResource):
+    """Source tables read from a folder of CSV or Parquet files (the sample store is one)."""
+
+    folder: str
+    currency: str = "USD"
+
+    def register_rows(
+        self, con: duckdb.DuckDBPyConnection, table: SourceTable, *, start: dt.date, end: dt.date
+    ) -> LoadPlan:
+        """Expose the table's source rows to ``con`` as the temporary view ``_src``; the window's days are replaced."""
+        register_source_rows(con, Path(self.folder), table)
+        return LoadPlan(days=days_between(start, end))
+
+
+@dataclass(frozen=True)
+class SqlSource:
+    """Source tables pulled from the shop's database by a SQLAlchemy URL (``ANALYTICS_SOURCE=sql``).
+
+    A plain object rather than a ``ConfigurableResource``: Dagster shows a configurable
+    resource's values in its UI, and the URL holds the database password. ``repr`` shows the URL
+    without it.
+    """
+
+    url: URL
+    mapping_file: Path | None
+    options: PullOptions
+    currency: str = "USD"
+
+    def __repr__(self) -> str:
+        return f"SqlSource(url={safe_url(self.url)!r}, mapping_file={self.mapping_file!r}, options={self.options!r})"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SqlSource:
+        """The SQL source of ``settings`` (``ANALYTICS_SOURCE_*``)."""
+        source = settings.source
+        return cls(
+            url=source.database_url,
+            mapping_file=source.mapping,
+            options=PullOptions(
+                lookback_days=source.lookback_days,
+                chunk_rows=source.chunk_rows,
+                first_day=settings.schedule.partition_start,
+            ),
+            currency=source.currency,
+        )
+
+    def register_rows(
+        self, con: duckdb.DuckDBPyConnection, table: SourceTable, *, start: dt.date, end: dt.date
+    ) -> LoadPlan:
+        """Land the window's rows and those of the days changed since the watermark as ``_src``; see
+        :func:`pipelines.sources.database.register_sql_rows`."""
+        mapping = load_mapping(self.mapping_file)
+        return register_sql_rows(con, table, url=self.url, mapping=mapping, start=start, end=end, options=self.options)
+
+
+class MLAssetSettings(ConfigurableResource):
+    """The forecast, customer-model and insight settings of the ``ml`` assets.
+
+    Built from the ``ml`` and ``insights`` sections of :class:`Settings` (validated there, ranges in
+    the README), so that the assets get them as a resource, shown in the UI, and never read the
+    environment. The fields are the ml section's names and the insight section's with ``insight_``.
+    """
+
+    days_ahead: int
+    confidence_level: float
+    model_type: str
+    backtest_origins: int
+    clv_horizon_days: int
+    insight_revenue_decline: float
+    insight_at_risk_segments: list[str]
+    insight_at_risk_revenue_share: float
+    insight_funnel_drop_off: float
+    insight_ltv_cac_healthy: float
+    insight_margin_drop: float
+    insight_margin_baseline_months: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MLAssetSettings:
+        """The resource holding the ml and insight settings' values."""
+        insights = {f"insight_{name}": value for name, value in settings.insights}
+        return cls(**dict(settings.ml), **insights)
+
+    def insight_thresholds(self) -> InsightThresholds:
+        """The ``insight_*`` fields as analytics_ml's thresholds."""
+        values = {item.name: getattr(self, f"insight_{item.name}") for item in fields(InsightThresholds)}
+        return InsightThresholds(**{**values, "at_risk_segments": tuple(self.insight_at_risk_segments)})
+
+
+class DbtVars(ConfigurableResource):
+    """The dbt vars that the settings set (:meth:`Settings.dbt_var_overrides`), for every dbt build.
+
+    Vars left out keep the default of ``dbt_project.yml``, so the dbt project alone stays runnable.
+    """
+
+    overrides_json: str = "{}"
+
+    def cli_vars(self, warehouse_path: str) -> str:
+        """The ``--vars`` argument: the overrides and the warehouse file dbt builds in."""
+        return json.dumps({**json.loads(self.overrides_json), "warehouse_path": warehouse_path})
+
+
+class ServingSnapshot(ConfigurableResource):
+    """Where the ``serving`` asset publishes the readers' snapshot (``ANALYTICS_SERVING_PATH``)."""
+
+    path: str
+
+
+def build_source(settings: Settings) -> FilesSource | SqlSource:
+    """The source of ``ANALYTICS_SOURCE``: the SQL database, or the folder of files (the sample store's too)."""
+    if settings.source.kind == "sql":
+        return SqlSource.from_settings(settings)
+    return FilesSource(folder=str(settings.source_folder), currency=settings.source.currency)
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    """The resources of one configuration (the dbt asset hands ``warehouse``'s path to dbt)."""
+    settings.warehouse_file.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "warehouse": DuckDBResource(
+            database=str(settings.warehouse_file),
+            connection_config={"memory_limit": settings.warehouse.duckdb_memory_limit},
+        ),
+        "source": build_source(settings),
+        "dbt": StorefrontDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+        "dbt_vars": DbtVars(overrides_json=json.dumps(settings.dbt_var_overrides())),
+        "ml_settings": MLAssetSettings.from_settings(settings),
+        "alerting": Alerting.from_settings(settings),
+        "serving": ServingSnapshot(path=str(settings.serving_file)),
+    }
