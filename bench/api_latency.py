@@ -1,6 +1,6 @@
 """API read latency: every GET endpoint of the running API, at 1 and 16 concurrent clients.
 
-The API runs as ``make serve`` runs it (``python -m pipelines.api``, one uvicorn process) on a free
+The API runs as ``make serve`` runs it (``python -m pipelines.cli.serve``, one uvicorn process) on a free
 loopback port, over the snapshot the benchmark's build published. Each client is a thread with
 its own keep-alive HTTP connection; latency is the wall time of one request and its whole answer.
 """
@@ -34,11 +34,11 @@ def free_port() -> int:
 
 @contextmanager
 def running_api(env: dict[str, str]) -> Iterator[int]:
-    """``python -m pipelines.api`` on a free port with ``env`` (which sets the token); yields the port."""
+    """The app of ``make serve`` on a free port with ``env`` (which sets the token); yields the port."""
     port = free_port()
     code = (
-        "import uvicorn; from pipelines.api import create_app; "
-        f"uvicorn.run(create_app(), port={port}, log_level='warning')"
+        "import uvicorn; from pipelines.cli.serve import environment_app; "
+        f"uvicorn.run(environment_app(), port={port}, log_level='warning')"
     )
     process = subprocess.Popen([sys.executable, "-c", code], env={**env, "ANALYTICS_API_TOKEN": TOKEN})
     try:

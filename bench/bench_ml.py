@@ -25,7 +25,7 @@ import pandas as pd
 
 from analytics_ml import clv
 from pipelines.assets.ml import fit_customer_models, score_customers, train_forecast
-from pipelines.resources import MLSettings
+from pipelines.defs.resources import MLAssetSettings
 from pipelines.settings import Settings
 
 # Population parameters of the simulation (times in days): a mean purchase rate of
@@ -92,7 +92,7 @@ def bench_customer_scores(
     return {"customers": customers, "distinct_histories": distinct, "seconds": seconds}
 
 
-def bench_forecast(days: int, rng: np.random.Generator, settings: MLSettings) -> dict[str, object]:
+def bench_forecast(days: int, rng: np.random.Generator, settings: MLAssetSettings) -> dict[str, object]:
     print(f"Revenue forecast: {days} days of simulated daily revenue")
     revenue = simulated_revenue(days, rng)
     seconds: dict[str, float] = {}
@@ -113,7 +113,7 @@ def bench_forecast(days: int, rng: np.random.Generator, settings: MLSettings) ->
 def bench_ml(customers: int = 1_000_000, days: int = 3 * 365, seed: int = 1) -> dict[str, object]:
     """Both timings with the default settings, as a dict of figures."""
     rng = np.random.default_rng(seed)
-    settings = MLSettings.from_settings(Settings())
+    settings = MLAssetSettings.from_settings(Settings())
     return {
         "customer_scores": bench_customer_scores(customers, days, rng, settings.clv_horizon_days),
         "forecast": bench_forecast(days, rng, settings),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dagster import DagsterEventType, DagsterInstance
 
-from pipelines.project import dbt_project
+from pipelines.defs.project import dbt_project
 
 
 def latest_run_id(instance: DagsterInstance) -> str:

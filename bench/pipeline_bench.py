@@ -4,7 +4,7 @@ comparison at 0.1, 1 and 10 million transactions, plus the fixed cost of an almo
     make bench           # every size; prints the table, writes bench/results.json
     make bench-smoke     # 100k only, and fails if any figure is missing
 
-Builds run as the README's `make run` does (``python -m pipelines.run``, a persistent Dagster
+Builds run as the README's `make run` does (``python -m pipelines.cli.run``, a persistent Dagster
 instance), each in a fresh data folder under ``bench/.cache/runs``. Nothing here asserts a time:
 the targets are printed next to the figures, with how far each is from its target.
 """
@@ -23,13 +23,13 @@ from pathlib import Path
 
 import duckdb
 import psutil
-from dagster import DagsterInstance
 
 from bench import api_latency, dagster_timings
 from bench.bench_ml import bench_ml
 from bench.naive import comprehensive_on_request
 from bench.process_tree import run_measured
 from bench.stores import CACHE, NEXT_DAY, add_next_day, cached_store, remove_next_day
+from pipelines.defs.dagster_compat import instance_at
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 ML_CUSTOMERS, ML_SMOKE_CUSTOMERS = 1_000_000, 100_000
@@ -94,9 +94,9 @@ def pipeline_env(store: Path, data_dir: Path) -> dict[str, str]:
 
 
 def measured_build(env: dict[str, str], data_dir: Path, args: list[str]) -> dict[str, object]:
-    """Run ``python -m pipelines.run`` with ``args``: wall time, peak memory and where the time went."""
-    measured = run_measured([sys.executable, "-m", "pipelines.run", *args], env)
-    instance = DagsterInstance.from_ref(_instance_ref(data_dir / "dagster_home"))
+    """Run ``python -m pipelines.cli.run`` with ``args``: wall time, peak memory and where the time went."""
+    measured = run_measured([sys.executable, "-m", "pipelines.cli.run", *args], env)
+    instance = instance_at(data_dir / "dagster_home")
     try:
         run_id = dagster_timings.latest_run_id(instance)
         return {
@@ -108,12 +108,6 @@ def measured_build(env: dict[str, str], data_dir: Path, args: list[str]) -> dict
         }
     finally:
         instance.dispose()
-
-
-def _instance_ref(home: Path):
-    from dagster._core.instance.ref import InstanceRef  # noqa: PLC0415
-
-    return InstanceRef.from_dir(str(home))
 
 
 def count_rows(store: Path, table: str) -> int:

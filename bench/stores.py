@@ -16,9 +16,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.sources.sample_store import SampleStoreSpec, generate_sample_store
-from pipelines.sources.schema import SOURCE_TABLES, SourceTable
-from pipelines.sources.validation import quote
+from pipelines.sample_store.generator import SampleStoreSpec, generate_sample_store
+from pipelines.source_schema import SOURCE_TABLES, SourceTable
+from pipelines.warehouse.sql import quote
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 END_DATE = dt.date(2025, 3, 31)

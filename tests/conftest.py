@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.project import dbt_project
+from pipelines.defs.project import dbt_project
+from pipelines.sample_store.generator import generate_sample_store
 from pipelines.settings import Settings
-from pipelines.sources.sample_store import generate_sample_store
-from tests.api_server import running_api
-from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, isolated_settings, run_pipeline
+from tests.support.api_server import running_api
+from tests.support.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, isolated_settings, run_pipeline
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def dbt_manifest_prepared() -> None:
     """dagster-dbt loads the manifest at import; `make test` prepares it before pytest starts."""
     if not dbt_project.manifest_path.exists():
@@ -34,14 +34,16 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Settings for a warehouse of this test's own, reading ``source_dir``."""
 
-    def _make(source_dir: Path, **overrides: object) -> Settings:
-        return isolated_settings(tmp_path / "data", source_dir, **overrides)
+    def _make(source_dir: Path, **sections: dict[str, object]) -> Settings:
+        return isolated_settings(tmp_path / "data", source_dir, **sections)
 
     return _make
 
 
 @pytest.fixture(scope="session")
-def sample_warehouse(sample_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def sample_warehouse(
+    sample_store: Path, tmp_path_factory: pytest.TempPathFactory, dbt_manifest_prepared: None
+) -> Settings:
     """The whole pipeline built once over the sample store; tests only read it."""
     settings = isolated_settings(tmp_path_factory.mktemp("sample_warehouse"), sample_store)
     run_pipeline(settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date)
@@ -58,12 +60,9 @@ def api_url(sample_warehouse: Settings) -> Iterator[str]:
 @pytest.fixture
 def own_warehouse(sample_warehouse: Settings, tmp_path: Path) -> Settings:
     """A copy of the sample warehouse and its snapshot, for a test that changes them."""
-    shutil.copy(sample_warehouse.warehouse, tmp_path / "warehouse.duckdb")
-    shutil.copy(sample_warehouse.serving, tmp_path / "serving.duckdb")
-    return sample_warehouse.model_copy(
-        update={
-            "data_dir": tmp_path,
-            "warehouse_path": tmp_path / "warehouse.duckdb",
-            "serving_path": tmp_path / "serving.duckdb",
-        }
+    shutil.copy(sample_warehouse.warehouse_file, tmp_path / "warehouse.duckdb")
+    shutil.copy(sample_warehouse.serving_file, tmp_path / "serving.duckdb")
+    return sample_warehouse.updated(
+        warehouse={"data_dir": tmp_path, "warehouse_path": tmp_path / "warehouse.duckdb"},
+        serving={"path": tmp_path / "serving.duckdb"},
     )

@@ -3,7 +3,8 @@
 Every request has a timeout and a bounded number of retries
 (:class:`pipelines.settings.DeliverySettings`); a delivery that still fails is reported as failed,
 never raised, so the sensor stores it as failed and tries again on its next tick. Within one tick,
-a channel that failed once is not tried again for the other alerts: an endpoint that is down costs one bounded attempt per tick, not one per alert.
+a channel that failed once is not tried again for the other alerts: an endpoint that is down costs
+one bounded attempt per tick, not one per alert.
 
 Every failure of the transport counts: no connection, an answer that is not HTTP (the receiver
 speaks another protocol, or breaks off mid-answer: ``http.client.HTTPException``), no answer within

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from pipelines.settings import Settings
-from tests.pipeline_runs import query
+from tests.support.pipeline_runs import query
 
 FLOAT_TOLERANCE = 1e-9
 """Relative: sums of doubles may be added in another order by DuckDB's parallel aggregation."""

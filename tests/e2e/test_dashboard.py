@@ -13,9 +13,9 @@ import duckdb
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 
-from pipelines.serving import refresh_alerts
-from tests.api_server import TOKEN, running_api
-from tests.planted_alerts import plant_alert
+from pipelines.warehouse.snapshot import refresh_alerts
+from tests.support.api_server import TOKEN, running_api
+from tests.support.planted_alerts import plant_alert
 
 CHROMIUM = Path("/usr/bin/chromium")
 FASTEST_REFRESH_SECONDS = 5
@@ -83,7 +83,7 @@ def test_a_wrong_token_asks_for_the_token(page: Page, api_url):
 
 
 def test_the_page_reloads_by_itself_when_alerts_are_republished(page: Page, own_warehouse):
-    settings = own_warehouse.model_copy(update={"api_refresh_seconds": FASTEST_REFRESH_SECONDS})
+    settings = own_warehouse.updated(api={"refresh_seconds": FASTEST_REFRESH_SECONDS})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     with running_api(settings) as api_url:
@@ -92,11 +92,11 @@ def test_the_page_reloads_by_itself_when_alerts_are_republished(page: Page, own_
         page.click("#tabs button[data-tab=alerts]")
         header = page.locator("#snapshot").inner_text()
 
-        with duckdb.connect(str(settings.warehouse)) as build:
+        with duckdb.connect(str(settings.warehouse_file)) as build:
             fired = dt.datetime(2025, 3, 20, 6, tzinfo=dt.UTC)
             plant_alert(build, "revenue_drop:2025-03-19", fired, resolved_at=fired + dt.timedelta(days=1))
             plant_alert(build, "revenue_drop:2025-03-29", fired + dt.timedelta(days=9), message="<b>not bold</b>")
-            refresh_alerts(build, settings.serving)
+            refresh_alerts(build, settings.serving_file)
         # The page polls every FASTEST_REFRESH_SECONDS; allow two polls and the reload.
         page.wait_for_selector("#alerts-open li.open", timeout=(2 * FASTEST_REFRESH_SECONDS + 5) * 1000)
 

@@ -17,9 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 from playwright.sync_api import sync_playwright
 
-from pipelines.api import API_PREFIX, redact_tokens
+from pipelines.readers.app import API_PREFIX
+from pipelines.readers.redaction import redact_tokens
 from pipelines.settings import Settings, SettingsError
-from tests.api_server import TOKEN, api_app, get, running_api, serving
+from tests.support.api_server import TOKEN, api_app, get, running_api, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -44,12 +45,12 @@ def api(api_url: str, path: str, **kwargs) -> object:
 
 
 def snapshot_rows(settings: Settings, sql: str) -> list[tuple]:
-    with duckdb.connect(str(settings.serving), read_only=True) as con:
+    with duckdb.connect(str(settings.serving_file), read_only=True) as con:
         return con.execute(sql).fetchall()
 
 
 def snapshot_frame(settings: Settings, table: str) -> pd.DataFrame:
-    with duckdb.connect(str(settings.serving), read_only=True) as con:
+    with duckdb.connect(str(settings.serving_file), read_only=True) as con:
         return con.execute(f"select * from {table}").df()
 
 
@@ -205,7 +206,7 @@ def test_exports_read_back_equal_to_the_table(api_url, sample_warehouse, table):
             ), column
         else:
             assert from_csv[column].astype(str).tolist() == expected[column].astype(str).tolist(), column
-    with duckdb.connect(str(sample_warehouse.serving), read_only=True) as con:
+    with duckdb.connect(str(sample_warehouse.serving_file), read_only=True) as con:
         expected_arrow = con.sql(f"select * from {table}").to_arrow_table()
     assert pq.read_table(io.BytesIO(parquet.body)).equals(expected_arrow)
     assert as_json["columns"].keys() == set(expected.columns)
@@ -222,7 +223,7 @@ def test_without_a_readable_snapshot_the_api_answers_503_naming_the_file(sample_
         # Say, a file half copied by hand, or another program's file configured by mistake.
         serving_path.write_bytes(bytes(range(256)) * 64)
 
-    with running_api(sample_warehouse.model_copy(update={"serving_path": serving_path})) as url:
+    with running_api(sample_warehouse.updated(serving={"path": serving_path})) as url:
         answers = [get(f"{url}/api/analytics/{path}") for path in ("health-check", "comprehensive")]
 
     assert [answer.status for answer in answers] == [503, 503]
@@ -322,10 +323,10 @@ def test_the_dashboard_takes_the_token_out_of_the_address_bar(sample_warehouse):
 
 
 def test_the_api_refuses_to_start_without_a_token(sample_warehouse):
-    from pipelines.api import create_app  # noqa: PLC0415 (the point of the test is this call)
+    from pipelines.readers.app import create_app  # noqa: PLC0415 (the point of the test is this call)
 
     with pytest.raises(SettingsError, match="ANALYTICS_API_TOKEN is not set"):
-        create_app(sample_warehouse.model_copy(update={"api_token": None}))
+        create_app(sample_warehouse.updated(api={"token": None}))
 
 
 def test_openapi_docs_list_every_endpoint(api_url):

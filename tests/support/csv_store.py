@@ -6,7 +6,7 @@ import csv
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from pipelines.sources.schema import SOURCE_TABLES
+from pipelines.source_schema import SOURCE_TABLES
 
 CUSTOMERS = [
     {"customer_id": "C1", "signup_at": "2025-01-01 09:00:00", "acquisition_channel": "organic", "country": "US"},

@@ -18,18 +18,19 @@ from pydantic import ValidationError
 from analytics_ml.backtest import MODEL_TYPES
 from analytics_ml.forecast import forecast
 from pipelines.assets.ml import ml_assets, revenue_forecast_model, train_forecast
-from pipelines.model_store import load_forecast_model
-from pipelines.resources import MLSettings, build_resources
-from pipelines.settings import Settings, SettingsError, describe_validation_error, load_settings
-from pipelines.sources.sample_store import SampleStoreSpec, generate_sample_store
-from tests.pipeline_runs import ALL_ASSETS, SAMPLE_SPEC, query
+from pipelines.definitions import pipeline_assets
+from pipelines.defs.resources import MLAssetSettings, build_resources
+from pipelines.sample_store.generator import SampleStoreSpec, generate_sample_store
+from pipelines.settings import MLSettings, Settings, SettingsError, describe_validation_error, load_settings
+from pipelines.warehouse.model_store import load_forecast_model
+from tests.support.pipeline_runs import SAMPLE_SPEC, query
 
 PROBABILITIES = ("probability_alive", "churn_probability")
 
 
 def frame(settings: Settings, sql: str) -> pd.DataFrame:
     """Rows of ``sql`` against the warehouse as a DataFrame, opened read-only."""
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with duckdb.connect(str(settings.warehouse_file), read_only=True) as con:
         return con.execute(sql).df()
 
 
@@ -69,7 +70,7 @@ def test_model_performance_holds_the_backtest_of_the_forecasts_model(sample_ware
 def test_the_stored_model_json_reproduces_the_stored_forecast(sample_warehouse):
     stored_forecast = frame(sample_warehouse, "select * from ml.revenue_forecast order by date")
 
-    with duckdb.connect(str(sample_warehouse.warehouse), read_only=True) as con:
+    with duckdb.connect(str(sample_warehouse.warehouse_file), read_only=True) as con:
         stored = load_forecast_model(con)
     again = forecast(stored.model, sample_warehouse.days_ahead, stored.confidence_level)
 
@@ -109,10 +110,10 @@ def test_seasonal_patterns_centre_the_weekday_effects_on_the_average_day(sample_
 
 
 def test_rerunning_the_forecast_on_the_same_data_replaces_its_model_row(sample_warehouse, tmp_path, monkeypatch):
-    copy = Settings(data_dir=tmp_path, warehouse_path=tmp_path / "copy.duckdb")
+    copy = Settings().updated(warehouse={"data_dir": tmp_path, "warehouse_path": tmp_path / "copy.duckdb"})
     # build_resources exports the path for dbt; monkeypatch restores it after the test.
-    monkeypatch.setenv("ANALYTICS_WAREHOUSE_PATH", str(copy.warehouse))
-    shutil.copy(sample_warehouse.warehouse, copy.warehouse)
+    monkeypatch.setenv("ANALYTICS_WAREHOUSE_PATH", str(copy.warehouse_file))
+    shutil.copy(sample_warehouse.warehouse_file, copy.warehouse_file)
     before = query(copy, "select model, version from ml.model_performance")
 
     materialize([revenue_forecast_model], resources=build_resources(copy))
@@ -185,8 +186,8 @@ def test_business_insights_are_ranked_and_each_names_its_metric(sample_warehouse
 def test_ml_assets_depend_on_the_dbt_models_they_read(tmp_path, make_settings):
     # The assets of pipelines/definitions.py with this test's own resources, so the graph is
     # resolved without the developer's ANALYTICS_* settings.
-    resources = build_resources(make_settings(tmp_path))
-    graph = Definitions(assets=ALL_ASSETS, resources=resources).resolve_asset_graph()
+    settings = make_settings(tmp_path)
+    graph = Definitions(assets=pipeline_assets(settings), resources=build_resources(settings)).resolve_asset_graph()
     dbt_keys = {key for key in graph.get_all_asset_keys() if key.path[0] in ("staging", "marts")}
     for assets_def in ml_assets:
         for key in assets_def.keys:
@@ -202,9 +203,9 @@ def test_ml_assets_depend_on_the_dbt_models_they_read(tmp_path, make_settings):
 
 DEFAULTS = Settings()
 MAKE_RUN_SPEC = SampleStoreSpec(
-    seed=DEFAULTS.sample_seed,
-    days=DEFAULTS.sample_days,
-    customers=DEFAULTS.sample_customers,
+    seed=DEFAULTS.sample.seed,
+    days=DEFAULTS.sample.days,
+    customers=DEFAULTS.sample.customers,
     end_date=dt.date(2025, 3, 31),  # `make run` ends yesterday; a fixed day keeps the test repeatable
 )
 
@@ -229,7 +230,7 @@ def test_the_chosen_forecast_beats_seasonal_naive_on_the_sample_store(sample_sto
     """Over 5 origins x 30 days the chosen model beats the seasonal naive forecast: MASE below 1
     (scaled by the naive's in-sample error over the 13 weeks before each origin) and a lower MAE
     than the naive's on the same test days."""
-    settings = MLSettings.from_settings(Settings())
+    settings = MLAssetSettings.from_settings(Settings())
 
     trained = train_forecast(sample_store_revenue, settings)
 
@@ -262,17 +263,15 @@ def test_the_chosen_forecast_beats_seasonal_naive_on_the_sample_store(sample_sto
 )
 def test_a_bad_ml_setting_is_named_with_its_range(overrides, message):
     with pytest.raises(ValidationError) as caught:
-        Settings(**overrides)
+        MLSettings(**overrides)
 
     assert message in describe_validation_error(caught.value)
 
 
 @pytest.fixture
 def fresh_settings(monkeypatch: pytest.MonkeyPatch):
-    """load_settings reads the environment again, before and after the test."""
-    load_settings.cache_clear()
+    """The environment of one test (load_settings reads it at every call)."""
     yield monkeypatch
-    load_settings.cache_clear()
 
 
 def test_a_bad_days_ahead_in_the_environment_stops_load_settings(fresh_settings):
@@ -296,7 +295,7 @@ def test_the_ml_settings_resource_carries_the_environments_values(fresh_settings
     fresh_settings.setenv("ANALYTICS_INSIGHT_AT_RISK_SEGMENTS", '["At Risk"]')
     fresh_settings.setenv("ANALYTICS_INSIGHT_MARGIN_DROP", "0.1")
 
-    resource = MLSettings.from_settings(load_settings())
+    resource = MLAssetSettings.from_settings(load_settings())
 
     assert resource.days_ahead == 14
     thresholds = resource.insight_thresholds()
@@ -305,4 +304,4 @@ def test_the_ml_settings_resource_carries_the_environments_values(fresh_settings
 
 
 def test_the_model_type_setting_offers_exactly_analytics_mls_model_types():
-    assert get_args(Settings.model_fields["model_type"].annotation) == MODEL_TYPES
+    assert get_args(MLSettings.model_fields["model_type"].annotation) == MODEL_TYPES

@@ -1,8 +1,10 @@
-"""The persistent Dagster instance of `make run`: its batched event log records what Dagster's own does."""
+"""The persistent Dagster instance of `make run`: its batched event log records what Dagster's own does,
+and ANALYTICS_BATCHED_EVENT_LOG turns it off and on."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,33 +12,38 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import AssetKey, AssetSelection, DagsterEventType, DagsterInstance
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-from pipelines.instance import (
-    EVENT_BATCH_SIZE_FLAG,
-    INSTANCE_FILE,
-    KEPT_ENGINES,
-    BatchedSqliteEventLogStorage,
-    prepare_instance,
-)
-from tests.pipeline_runs import SAMPLE_FIRST_DAY, run_pipeline
+from pipelines.cli.instance import EVENT_BATCH_SIZE_FLAG, INSTANCE_FILE, prepare_instance
+from pipelines.defs.dagster_compat import KEPT_ENGINES, BatchedSqliteEventLogStorage
+from tests.support.pipeline_runs import SAMPLE_FIRST_DAY, run_pipeline
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+REPOSITORY = Path(__file__).resolve().parents[2]
 DAYS = 5
 LAST_DAY = SAMPLE_FIRST_DAY + dt.timedelta(days=DAYS - 1)
 
 
-@pytest.mark.parametrize("batch_size", ["1000", "2"])
+@pytest.mark.parametrize(
+    "event_log",
+    # "2" splits the five days of each table into batches of 2, 2 and 1 (the last is flushed at the end);
+    # without the batched event log, Dagster's own stores the same events one by one.
+    [(True, "1000"), (True, "2"), (False, None)],
+)
 def test_a_range_run_records_one_materialization_per_day_in_the_instance(
-    sample_store, make_settings, tmp_path, monkeypatch, batch_size
+    sample_store, make_settings, tmp_path, monkeypatch, event_log
 ):
-    # "2" splits the five days of each table into batches of 2, 2 and 1 (the last is flushed at the end).
-    monkeypatch.setenv(EVENT_BATCH_SIZE_FLAG, batch_size)
+    batched, batch_size = event_log
+    if batch_size is None:
+        monkeypatch.delenv(EVENT_BATCH_SIZE_FLAG, raising=False)
+    else:
+        monkeypatch.setenv(EVENT_BATCH_SIZE_FLAG, batch_size)
     home = tmp_path / "dagster_home"
-    prepare_instance(home)
+    prepare_instance(home, batched_event_log=batched)
     settings = make_settings(sample_store)
 
     with DagsterInstance.from_config(str(home)) as instance:
-        assert isinstance(instance.event_log_storage, BatchedSqliteEventLogStorage)
+        assert isinstance(instance.event_log_storage, BatchedSqliteEventLogStorage) == batched
+        assert isinstance(instance.event_log_storage, SqliteEventLogStorage)
         result = run_pipeline(
             settings, SAMPLE_FIRST_DAY, LAST_DAY, selection=AssetSelection.groups("ingest"), instance=instance
         )
@@ -52,14 +59,36 @@ def test_a_range_run_records_one_materialization_per_day_in_the_instance(
         assert len(instance.all_logs(result.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)) == 5 * DAYS
 
 
-def test_make_install_prepares_an_instance_that_dagster_loads(tmp_path):
+def prepare_with_env(home: Path, batched_event_log: str) -> None:
+    """``make install``'s step: ``python -m pipelines.cli.instance HOME`` with ANALYTICS_BATCHED_EVENT_LOG set."""
+    env = {**os.environ, "ANALYTICS_BATCHED_EVENT_LOG": batched_event_log}
+    subprocess.run([sys.executable, "-m", "pipelines.cli.instance", str(home)], check=True, cwd=REPOSITORY, env=env)
+
+
+def test_make_install_prepares_an_instance_that_dagster_loads_and_follows_the_setting(tmp_path):
     home = tmp_path / "dagster_home"
 
-    subprocess.run([sys.executable, "-m", "pipelines.instance", str(home)], check=True, cwd=REPOSITORY)
-
+    prepare_with_env(home, "true")
     with DagsterInstance.from_config(str(home)) as instance:
         assert isinstance(instance.event_log_storage, BatchedSqliteEventLogStorage)
         assert instance.event_log_storage._base_dir == str(home / "history" / "runs")
+    prepare_with_env(home, "false")
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.event_log_storage) is SqliteEventLogStorage
+    assert "telemetry" in yaml.safe_load((home / INSTANCE_FILE).read_text())
+
+
+def test_a_dagster_yaml_written_before_the_module_moved_is_rewritten(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / INSTANCE_FILE).write_text(
+        "event_log_storage:\n  module: pipelines.instance\n  class: BatchedSqliteEventLogStorage\n"
+    )
+
+    prepare_instance(home, batched_event_log=True)
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.event_log_storage, BatchedSqliteEventLogStorage)
 
 
 def test_prepare_instance_keeps_a_users_own_dagster_yaml(tmp_path):
@@ -67,14 +96,14 @@ def test_prepare_instance_keeps_a_users_own_dagster_yaml(tmp_path):
     home.mkdir()
     (home / INSTANCE_FILE).write_text("telemetry:\n  enabled: true\n")
 
-    prepare_instance(home)
+    prepare_instance(home, batched_event_log=True)
 
     assert yaml.safe_load((home / INSTANCE_FILE).read_text()) == {"telemetry": {"enabled": True}}
 
 
 def test_runs_beyond_the_kept_engines_are_all_recorded_and_read_back(sample_store, make_settings, tmp_path):
     home = tmp_path / "dagster_home"
-    prepare_instance(home)
+    prepare_instance(home, batched_event_log=True)
     settings = make_settings(sample_store)
     runs = KEPT_ENGINES + 2  # the first runs' engines are disposed of while later runs write
 

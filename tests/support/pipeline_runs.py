@@ -8,34 +8,29 @@ from pathlib import Path
 
 import duckdb
 from dagster import AssetSelection, DagsterInstance, ExecuteInProcessResult, materialize
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from pipelines.assets.dbt import dbt_models
-from pipelines.assets.ingest import ingest_assets
-from pipelines.assets.ml import ml_assets
-from pipelines.assets.serving import serving_snapshot
-from pipelines.resources import build_resources
-from pipelines.settings import Settings
-from pipelines.sources.sample_store import SampleStoreSpec
+from pipelines.definitions import pipeline_assets
+from pipelines.defs.dagster_compat import range_run_tags
+from pipelines.defs.resources import build_resources
+from pipelines.sample_store.generator import SampleStoreSpec
+from pipelines.settings import Settings, SourceSettings, WarehouseSettings
 
 SAMPLE_SPEC = SampleStoreSpec(seed=7, days=120, customers=400, end_date=dt.date(2025, 3, 31))
 SAMPLE_FIRST_DAY = SAMPLE_SPEC.end_date - dt.timedelta(days=SAMPLE_SPEC.days - 1)
-ALL_ASSETS = [*ingest_assets, dbt_models, *ml_assets, serving_snapshot]
 
 
-def isolated_settings(data_dir: Path, source_dir: Path, **overrides: object) -> Settings:
-    """Settings of a warehouse in ``data_dir`` reading the files in ``source_dir``.
+def isolated_settings(data_dir: Path, source_dir: Path, **sections: dict[str, object]) -> Settings:
+    """Settings of a warehouse in ``data_dir`` reading the files in ``source_dir``, with some fields
+    of some sections replaced (``ml={"days_ahead": 7}``).
 
     Every path is given explicitly, so a developer's own ``ANALYTICS_*`` variables never point a
     test at their warehouse.
     """
-    return Settings(
-        data_dir=data_dir,
-        warehouse_path=data_dir / "warehouse.duckdb",
-        source="files",
-        source_dir=source_dir,
-        **overrides,
+    settings = Settings(
+        warehouse=WarehouseSettings(data_dir=data_dir, warehouse_path=data_dir / "warehouse.duckdb"),
+        source=SourceSettings(kind="files", dir=source_dir),
     )
+    return settings.updated(**sections) if sections else settings
 
 
 def run_pipeline(
@@ -52,20 +47,17 @@ def run_pipeline(
     ``instance`` if given (sensors read the materializations from there); ``full_refresh`` rebuilds the
     incremental dbt models from scratch."""
     return materialize(
-        ALL_ASSETS,
+        pipeline_assets(settings),
         resources=build_resources(settings),
         instance=instance,
         selection=selection,
         run_config={"ops": {"dbt_models": {"config": {"full_refresh": True}}}} if full_refresh else None,
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: first_day.isoformat(),
-            ASSET_PARTITION_RANGE_END_TAG: last_day.isoformat(),
-        },
+        tags=range_run_tags(first_day.isoformat(), last_day.isoformat()),
         raise_on_error=raise_on_error,
     )
 
 
 def query(settings: Settings, sql: str, params: Sequence[object] = ()) -> list[tuple]:
     """Rows of ``sql`` against the test's warehouse, opened read-only."""
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with duckdb.connect(str(settings.warehouse_file), read_only=True) as con:
         return con.execute(sql, list(params)).fetchall()

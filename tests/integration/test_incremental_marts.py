@@ -12,8 +12,8 @@ import duckdb
 from dagster import AssetSelection
 
 from pipelines.settings import Settings
-from tests.mart_comparison import mart_differences
-from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, isolated_settings, query, run_pipeline
+from tests.support.mart_comparison import mart_differences
+from tests.support.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, isolated_settings, query, run_pipeline
 
 INGEST_AND_DBT = AssetSelection.groups("ingest", "dbt")
 LAST_DAY = SAMPLE_SPEC.end_date
@@ -85,10 +85,10 @@ def test_a_nightly_run_after_the_funnel_stages_changed_rebuilds_every_session(sa
     run_pipeline(before, SAMPLE_FIRST_DAY, LAST_DAY - dt.timedelta(days=1), selection=INGEST_AND_DBT)
     # Signup leaves the funnel: its column goes, and every stored session's stages are counted anew.
     stages = ("visit", "upload", "checkout", "payment_initiated", "payment_completed")
-    after = isolated_settings(tmp_path / "nightly", sample_store, funnel_stages=stages)
+    after = isolated_settings(tmp_path / "nightly", sample_store, marts={"funnel_stages": stages})
     run_pipeline(after, LAST_DAY, LAST_DAY, selection=INGEST_AND_DBT)
 
-    full = isolated_settings(tmp_path / "full", sample_store, funnel_stages=stages)
+    full = isolated_settings(tmp_path / "full", sample_store, marts={"funnel_stages": stages})
     run_pipeline(full, SAMPLE_FIRST_DAY, LAST_DAY, selection=INGEST_AND_DBT)
     assert query(after, "select distinct _funnel_stages from marts.funnel_sessions") == [(",".join(stages),)]
     assert differences(after, full) == []

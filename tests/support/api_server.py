@@ -17,9 +17,9 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from pipelines.api import create_app
+from pipelines.readers.app import create_app
 from pipelines.settings import Settings
-from tests.loopback_servers import free_port
+from tests.support.loopback_servers import free_port
 
 TOKEN = "test-token"
 START_TIMEOUT_SECONDS = 30
@@ -37,13 +37,13 @@ class Answer:
 
 
 def api_app(settings: Settings) -> FastAPI:
-    """The API over ``settings.serving`` with token :data:`TOKEN`."""
-    return create_app(settings.model_copy(update={"api_token": SecretStr(TOKEN)}))
+    """The API over ``settings.serving_file`` with token :data:`TOKEN`."""
+    return create_app(settings.updated(api={"token": SecretStr(TOKEN)}))
 
 
 @contextlib.contextmanager
 def running_api(settings: Settings, log: TextIO | None = None) -> Iterator[str]:
-    """The API over ``settings.serving`` with token :data:`TOKEN`; yields its base URL. With
+    """The API over ``settings.serving_file`` with token :data:`TOKEN`; yields its base URL. With
     ``log``, everything uvicorn logs meanwhile, its access log included, is written there too."""
     with serving(api_app(settings), log) as url:
         yield url

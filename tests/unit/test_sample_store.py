@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.sources.sample_store import (
+from pipelines.sample_store.generator import (
     SampleStoreSpec,
     customers_for_transactions,
     generate_sample_store,

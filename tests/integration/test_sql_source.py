@@ -23,19 +23,19 @@ import pytest
 import sqlalchemy as sa
 from dagster import AssetSelection, ExecuteInProcessResult
 
-from pipelines.raw_tables import day_ranges, describe_days
-from pipelines.resources import SqlSource
-from pipelines.run import source_day_range
+from pipelines.cli.run import source_day_range
+from pipelines.defs.resources import SqlSource
 from pipelines.settings import Settings, SettingsError, load_settings
+from pipelines.source_schema import SOURCE_TABLES
+from pipelines.sources.database import safe_url, shop_connection
 from pipelines.sources.files import SourceError
 from pipelines.sources.mapping import MappingError
-from pipelines.sources.schema import SOURCE_TABLES
-from pipelines.sources.sql import safe_url, shop_connection
-from tests.csv_store import GOOD_TRANSACTIONS, write_store
-from tests.loopback_servers import free_port
-from tests.mart_comparison import mart_differences, mart_tables
-from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
-from tests.test_ingest import JAN_1, JAN_2, PLANTED
+from pipelines.sources.raw_tables import day_ranges, describe_days
+from tests.integration.test_ingest import JAN_1, JAN_2, PLANTED
+from tests.support.csv_store import GOOD_TRANSACTIONS, write_store
+from tests.support.loopback_servers import free_port
+from tests.support.mart_comparison import mart_differences, mart_tables
+from tests.support.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
 
 FIRST_DAY = SAMPLE_FIRST_DAY
 LAST_DAY = SAMPLE_SPEC.end_date
@@ -180,23 +180,25 @@ def sample_tables(store: Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def sql_settings(data_dir: Path, url: sa.URL, **overrides: object) -> Settings:
-    """Settings of a warehouse in ``data_dir`` pulling from the database at ``url``."""
-    return Settings(
-        data_dir=data_dir,
-        warehouse_path=data_dir / "warehouse.duckdb",
-        source="sql",
-        source_url=url.render_as_string(hide_password=False),
-        source_chunk_rows=CHUNK_ROWS,
-        **overrides,
+def sql_settings(data_dir: Path, url: sa.URL, **source: object) -> Settings:
+    """Settings of a warehouse in ``data_dir`` pulling from the database at ``url``, with some other
+    fields of the source section (``lookback_days``, ``mapping``) set."""
+    return Settings().updated(
+        warehouse={"data_dir": data_dir, "warehouse_path": data_dir / "warehouse.duckdb"},
+        source={
+            "kind": "sql",
+            "url": url.render_as_string(hide_password=False),
+            "chunk_rows": CHUNK_ROWS,
+            **source,
+        },
     )
 
 
-def copy_warehouse(built: Settings, data_dir: Path, url: sa.URL, **overrides: object) -> Settings:
+def copy_warehouse(built: Settings, data_dir: Path, url: sa.URL, **source: object) -> Settings:
     """Settings of a copy of ``built``'s warehouse, pulling from ``url``."""
-    settings = sql_settings(data_dir, url, **overrides)
+    settings = sql_settings(data_dir, url, **source)
     data_dir.mkdir(parents=True)
-    shutil.copy(built.warehouse, settings.warehouse)
+    shutil.copy(built.warehouse_file, settings.warehouse_file)
     return settings
 
 
@@ -427,7 +429,7 @@ def test_a_late_change_within_the_look_back_is_picked_up_and_one_before_it_is_no
     half a day outside the look-back; then the nightly run loads NEXT_DAY.
     """
     url = shop.copy("lookback")
-    settings = copy_warehouse(sql_warehouse, tmp_path / "data", url, source_lookback_days=LOOKBACK_DAYS)
+    settings = copy_warehouse(sql_warehouse, tmp_path / "data", url, lookback_days=LOOKBACK_DAYS)
     ((watermark,),) = query(
         settings, "select watermark from raw._source_watermarks where source_table = ?", ["transactions"]
     )
@@ -489,7 +491,7 @@ def test_a_shop_with_its_own_names_loads_through_the_mapping_alone(shop_store, f
         {"orders": orders, "accounts": accounts, **tables},
     )
     (tmp_path / "mapping.yml").write_text(MAPPING)
-    settings = sql_settings(tmp_path / "data", url, source_mapping=tmp_path / "mapping.yml")
+    settings = sql_settings(tmp_path / "data", url, mapping=tmp_path / "mapping.yml")
 
     run_pipeline(settings, FIRST_DAY, LAST_DAY, selection=INGEST)
 
@@ -596,7 +598,7 @@ def test_a_missing_column_names_the_column_and_what_it_stands_for(shop_store, tm
     tables = sample_tables(shop_store)
     url = write_shop(sa.URL.create("sqlite", database=str(tmp_path / "shop.db")), tables)
     (tmp_path / "mapping.yml").write_text("transactions:\n  columns: {amount: total}\n")
-    settings = sql_settings(tmp_path / "data", url, source_mapping=tmp_path / "mapping.yml")
+    settings = sql_settings(tmp_path / "data", url, mapping=tmp_path / "mapping.yml")
 
     with pytest.raises(SourceError, match=r"shop table 'transactions' .* lacks column\(s\) total \(for amount\)"):
         run_pipeline(settings, LAST_DAY, LAST_DAY, selection=AssetSelection.assets(["raw", "transactions"]))
@@ -606,7 +608,7 @@ def test_a_mapping_error_names_the_file_and_the_key(tmp_path):
     (tmp_path / "mapping.yml").write_text("transactions:\n  table: orders\n  columns: {amout: total}\n")
     # The mapping is read before the database is opened.
     unopened = sa.URL.create("sqlite", database=str(tmp_path / "shop.db"))
-    settings = sql_settings(tmp_path / "data", unopened, source_mapping=tmp_path / "mapping.yml")
+    settings = sql_settings(tmp_path / "data", unopened, mapping=tmp_path / "mapping.yml")
 
     with pytest.raises(MappingError, match=r"mapping\.yml.*transactions\.columns: 'amout' is not a column"):
         run_pipeline(settings, LAST_DAY, LAST_DAY, selection=AssetSelection.assets(["raw", "transactions"]))
@@ -614,15 +616,13 @@ def test_a_mapping_error_names_the_file_and_the_key(tmp_path):
 
 @pytest.fixture
 def settings_from_env() -> Iterator[Callable[[], Settings]]:
-    """``load_settings`` read afresh from this test's environment (its cache cleared before and after)."""
-    load_settings.cache_clear()
+    """``load_settings``, which reads this test's environment at every call."""
     yield load_settings
-    load_settings.cache_clear()
 
 
 def test_the_settings_and_the_source_show_the_url_without_its_password():
     url = f"postgresql+psycopg://shop:{PASSWORD}@db.example:5432/shop?sslpassword={PASSWORD}2"
-    settings = Settings(source="sql", source_url=url)
+    settings = Settings().updated(source={"kind": "sql", "url": url})
     source = SqlSource.from_settings(settings)
 
     assert PASSWORD not in repr(settings) + repr(source) + str(source) + settings.source_label

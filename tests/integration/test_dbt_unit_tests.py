@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipelines.project import DBT_PROJECT_DIR
+from pipelines.defs.project import DBT_PROJECT_DIR
 
 
 def test_every_dbt_unit_test_passes(own_warehouse, tmp_path):
@@ -22,7 +22,7 @@ def test_every_dbt_unit_test_passes(own_warehouse, tmp_path):
             "--select",
             "test_type:unit",
             "--vars",
-            json.dumps({"warehouse_path": str(own_warehouse.warehouse)}),
+            json.dumps({"warehouse_path": str(own_warehouse.warehouse_file)}),
             "--profiles-dir",
             str(DBT_PROJECT_DIR),
             # Its own target folder: the project's holds the manifest Dagster loads.

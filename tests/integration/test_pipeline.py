@@ -21,13 +21,12 @@ from pydantic import ValidationError
 from pipelines.assets.dbt import dbt_models, prune_target_folders
 from pipelines.assets.ml import ml_assets
 from pipelines.assets.serving import serving_snapshot
-from pipelines.definitions import defs
-from pipelines.resources import build_resources
-from pipelines.schedules import nightly_refresh_schedule
-from pipelines.settings import Settings
-from pipelines.sources.schema import SOURCE_TABLES
-from tests.csv_store import write_store
-from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
+from pipelines.definitions import build_definitions
+from pipelines.defs.resources import build_resources
+from pipelines.settings import Settings, WarehouseSettings
+from pipelines.source_schema import SOURCE_TABLES
+from tests.support.csv_store import write_store
+from tests.support.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 INGEST = AssetSelection.groups("ingest")
@@ -81,7 +80,7 @@ def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp
     # A load that went wrong outside the pipeline: an order of 1 Jan has a status the source schema
     # does not know, which breaks the accepted_values test of stg_transactions.status (error
     # severity). The nightly run below reloads only 2 Jan, so the order is still there when dbt builds.
-    with duckdb.connect(str(settings.warehouse)) as con:
+    with duckdb.connect(str(settings.warehouse_file)) as con:
         con.execute(
             "insert into raw.transactions select * replace ('T9' as transaction_id, 'shipped' as status) "
             "from raw.transactions where transaction_id = 'T1'"
@@ -101,7 +100,7 @@ def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp
     assert AssetKey(["marts", "kpi_summary"]) not in materialized
     assert not materialized & ML_KEYS, "no ml table is built on a table that failed its tests"
     assert SERVING_KEY not in materialized
-    assert not settings.serving.exists(), "nothing was published for readers"
+    assert not settings.serving_file.exists(), "nothing was published for readers"
     # The failed check failed the dbt step and the steps after it never started: on this tiny store
     # the ml steps would fail on their own, so only "never started" shows that the check stopped them.
     assert [event.step_key for event in result.get_step_failure_events()] == [dbt_models.op.name]
@@ -115,7 +114,7 @@ def test_the_unique_id_test_reads_the_days_of_the_latest_load(tmp_path, make_set
     settings = make_settings(write_store(tmp_path / "store"))
     run_pipeline(settings, dt.date(2025, 1, 1), dt.date(2025, 1, 2), selection=INGEST)
     # T1 (1 Jan) twice in raw, written outside the pipeline: the ingest never lets that happen.
-    with duckdb.connect(str(settings.warehouse)) as con:
+    with duckdb.connect(str(settings.warehouse_file)) as con:
         con.execute("insert into raw.transactions select * from raw.transactions where transaction_id = 'T1'")
     unique_check = (
         AssetKey(["staging", "stg_transactions"]),
@@ -150,7 +149,7 @@ def test_a_failing_warn_dbt_test_only_warns_and_the_run_still_publishes(sample_s
     # run below reloads.
     planted_day = SAMPLE_FIRST_DAY + dt.timedelta(days=10)
     visit_at = dt.datetime.combine(planted_day, dt.time(10, 0))
-    with duckdb.connect(str(settings.warehouse)) as con:
+    with duckdb.connect(str(settings.warehouse_file)) as con:
         con.executemany(
             "insert into raw.funnel_events values (?, 'P1', null, ?, ?, ?, 'planted', current_timestamp)",
             [
@@ -169,7 +168,7 @@ def test_a_failing_warn_dbt_test_only_warns_and_the_run_still_publishes(sample_s
     assert result.success
     downstream = {AssetKey(["marts", name]) for name in ("funnel_stages", "funnel_daily", "kpi_summary")}
     assert downstream | ML_KEYS | {funnel_session_stages, SERVING_KEY} <= materialized_keys(result)
-    assert settings.serving.exists(), "the snapshot was published"
+    assert settings.serving_file.exists(), "the snapshot was published"
 
 
 def test_a_cost_category_outside_the_list_counts_as_other_and_warns(sample_store, make_settings):
@@ -177,7 +176,7 @@ def test_a_cost_category_outside_the_list_counts_as_other_and_warns(sample_store
     run_pipeline(settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date, selection=INGEST)
     planted_day = SAMPLE_FIRST_DAY + dt.timedelta(days=10)
     month = planted_day.replace(day=1)
-    with duckdb.connect(str(settings.warehouse)) as con:
+    with duckdb.connect(str(settings.warehouse_file)) as con:
         con.execute(
             "insert into raw.costs values (?, 'rent', 1234.5, 'USD', ?, 'planted', current_timestamp)",
             [planted_day, planted_day],
@@ -203,7 +202,7 @@ def test_a_cost_category_outside_the_list_counts_as_other_and_warns(sample_store
 
 
 def _cost_other_of(settings: Settings, month: dt.date) -> float:
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with duckdb.connect(str(settings.warehouse_file), read_only=True) as con:
         return con.execute("select cost_other from marts.roi_monthly where roi_month = ?", [month]).fetchone()[0]
 
 
@@ -236,8 +235,10 @@ def test_definitions_validate_on_the_workspace_and_list_the_sensors(tmp_path):
     }
 
 
-def test_the_nightly_schedule_refreshes_yesterdays_partition():
+def test_the_nightly_schedule_refreshes_yesterdays_partition(tmp_path):
     tick = dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.UTC)
+    defs = build_definitions(Settings().updated(warehouse={"data_dir": tmp_path}, schedule={"timezone": "UTC"}))
+    nightly_refresh_schedule = defs.get_schedule_def("nightly_refresh_schedule")
     context = build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def())
 
     requests = nightly_refresh_schedule.evaluate_tick(context).run_requests
@@ -248,8 +249,8 @@ def test_the_nightly_schedule_refreshes_yesterdays_partition():
 
 
 # Evaluates the code location's schedule at the tick given as argv[1] (ISO 8601 with offset) and
-# prints its timezone and the partitions it asks for. A process of its own, because the schedule
-# reads ANALYTICS_TIMEZONE when pipelines.definitions is imported, as the code location does.
+# prints its timezone and the partitions it asks for. A process of its own, whose code location is
+# loaded as Dagster loads it: the lazy loader reads ANALYTICS_TIMEZONE.
 SCHEDULE_PROBE = """
 import datetime as dt
 import json
@@ -257,8 +258,9 @@ import sys
 
 from dagster import build_schedule_context
 
-from pipelines.definitions import defs
+from pipelines.definitions import defs as load_defs
 
+defs = load_defs()
 schedule = defs.get_schedule_def("nightly_refresh_schedule")
 tick = dt.datetime.fromisoformat(sys.argv[1])
 context = build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def())
@@ -320,7 +322,7 @@ def test_only_the_newest_dbt_target_folders_are_kept(tmp_path):
 
 
 def test_the_duckdb_memory_limit_reaches_the_warehouse_and_dbt(tmp_path):
-    settings = Settings(data_dir=tmp_path, duckdb_memory_limit="512MB")
+    settings = Settings().updated(warehouse={"data_dir": tmp_path, "duckdb_memory_limit": "512MB"})
 
     with build_resources(settings)["warehouse"].get_connection() as con:
         (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
@@ -328,4 +330,4 @@ def test_the_duckdb_memory_limit_reaches_the_warehouse_and_dbt(tmp_path):
     assert limit == "488.2 MiB", "512 MB is 488.3 MiB"
     assert settings.dbt_var_overrides()["duckdb_memory_limit"] == "512MB"
     with pytest.raises(ValidationError, match="duckdb_memory_limit"):
-        Settings(duckdb_memory_limit="a lot")
+        WarehouseSettings(duckdb_memory_limit="a lot")

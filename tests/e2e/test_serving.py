@@ -14,8 +14,9 @@ from pathlib import Path
 import duckdb
 from dagster import AssetSelection
 
-from pipelines.api import SnapshotReader
-from pipelines.serving import (
+from pipelines.readers.snapshot_reader import SnapshotReader
+from pipelines.settings import Settings
+from pipelines.warehouse.snapshot import (
     CURRENT_EXPORTS,
     current_exports,
     exports_root,
@@ -23,10 +24,9 @@ from pipelines.serving import (
     read_snapshot_info,
     refresh_alerts,
 )
-from pipelines.settings import Settings
-from tests.api_server import TOKEN, running_api
-from tests.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, run_pipeline
-from tests.planted_alerts import plant_alert
+from tests.support.api_server import TOKEN, running_api
+from tests.support.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, run_pipeline
+from tests.support.planted_alerts import plant_alert
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 READER_START_TIMEOUT_SECONDS = 30
@@ -34,14 +34,14 @@ READER_CATCH_UP_SECONDS = 60
 
 
 def published(settings: Settings) -> list[str]:
-    with duckdb.connect(str(settings.serving), read_only=True) as con:
+    with duckdb.connect(str(settings.serving_file), read_only=True) as con:
         return [name for (name,) in con.execute("select table_name from snapshot_tables order by 1").fetchall()]
 
 
 def test_the_snapshot_holds_every_finished_table_as_built(sample_warehouse):
     tables = published(sample_warehouse)
 
-    with duckdb.connect(str(sample_warehouse.warehouse), read_only=True) as build:
+    with duckdb.connect(str(sample_warehouse.warehouse_file), read_only=True) as build:
         schemas = ("marts", "ml", "alerts")
         built = {
             f"{schema}.{name}"
@@ -49,7 +49,7 @@ def test_the_snapshot_holds_every_finished_table_as_built(sample_warehouse):
                 "select table_schema, table_name from information_schema.tables where table_schema in ?", [schemas]
             ).fetchall()
         }
-        build.execute(f"attach '{sample_warehouse.serving}' as snapshot (read_only)")
+        build.execute(f"attach '{sample_warehouse.serving_file}' as snapshot (read_only)")
         differences = {
             name: build.execute(
                 f"select count(*) from ((select * from {name} except all select * from snapshot.{name}) "
@@ -62,7 +62,7 @@ def test_the_snapshot_holds_every_finished_table_as_built(sample_warehouse):
 
 
 def test_a_reader_keeps_its_snapshot_while_a_new_one_replaces_it(own_warehouse):
-    serving = own_warehouse.serving
+    serving = own_warehouse.serving_file
     reader = SnapshotReader(serving)
     old_connection = duckdb.connect(str(serving), read_only=True)
     (old_revenue,) = old_connection.execute("select net_revenue from marts.kpi_summary").fetchone()
@@ -71,7 +71,7 @@ def test_a_reader_keeps_its_snapshot_while_a_new_one_replaces_it(own_warehouse):
     reader.compute("run", lambda cursor, info: info.run_id)
     stored_before = reader.cached("run")
 
-    with duckdb.connect(str(own_warehouse.warehouse)) as build:
+    with duckdb.connect(str(own_warehouse.warehouse_file)) as build:
         build.execute("update marts.kpi_summary set net_revenue = -1")
         publish_snapshot(build, serving, "a-later-run")
 
@@ -103,12 +103,12 @@ def open_file_targets() -> list[str]:
 
 
 def test_the_api_closes_a_replaced_snapshot_when_its_last_request_ends(own_warehouse):
-    serving = own_warehouse.serving
+    serving = own_warehouse.serving_file
     reader = SnapshotReader(serving)
 
     with reader.cursor() as under_way:
         (old_run,) = under_way.execute("select run_id from snapshot").fetchone()
-        with duckdb.connect(str(own_warehouse.warehouse)) as build:
+        with duckdb.connect(str(own_warehouse.warehouse_file)) as build:
             publish_snapshot(build, serving, "a-later-run")
         with reader.cursor() as new:
             assert new.execute("select run_id from snapshot").fetchone() == ("a-later-run",)
@@ -133,8 +133,8 @@ def exported(folder: Path) -> dict[str, int]:
 
 
 def test_exports_are_switched_with_the_snapshot_and_the_previous_ones_kept_one_publication(own_warehouse):
-    serving = own_warehouse.serving
-    with duckdb.connect(str(own_warehouse.warehouse)) as build:
+    serving = own_warehouse.serving_file
+    with duckdb.connect(str(own_warehouse.warehouse_file)) as build:
         info_a = publish_snapshot(build, serving, "run-a")
         # A reader resolves `current` once and reads a's files one by one, while b is published.
         folder_a = current_exports(serving).resolve()
@@ -157,13 +157,13 @@ def test_exports_are_switched_with_the_snapshot_and_the_previous_ones_kept_one_p
 
 
 def test_a_failed_run_leaves_the_previous_snapshot(own_warehouse, tmp_path):
-    before = read_snapshot_info(duckdb.connect(str(own_warehouse.serving), read_only=True))
-    broken = own_warehouse.model_copy(update={"source_dir": tmp_path / "missing"})
+    before = read_snapshot_info(duckdb.connect(str(own_warehouse.serving_file), read_only=True))
+    broken = own_warehouse.updated(source={"dir": tmp_path / "missing"})
 
     result = run_pipeline(broken, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date, raise_on_error=False)
 
     assert not result.success
-    with duckdb.connect(str(own_warehouse.serving), read_only=True) as con:
+    with duckdb.connect(str(own_warehouse.serving_file), read_only=True) as con:
         after = read_snapshot_info(con)
     assert after == before
 
@@ -178,13 +178,13 @@ def reopened(serving: Path) -> duckdb.DuckDBPyConnection:
 
 
 def test_refresh_alerts_republishes_the_alerts_and_nothing_else(own_warehouse):
-    serving = own_warehouse.serving
+    serving = own_warehouse.serving_file
     old_reader = duckdb.connect(str(serving), read_only=True)
     before = read_snapshot_info(old_reader)
     (kpi_revenue,) = old_reader.execute("select net_revenue from marts.kpi_summary").fetchone()
     fired_at = dt.datetime(2025, 3, 30, 6, tzinfo=dt.UTC)
 
-    with duckdb.connect(str(own_warehouse.warehouse)) as build:
+    with duckdb.connect(str(own_warehouse.warehouse_file)) as build:
         plant_alert(build, "revenue_drop:2025-03-29", fired_at)
         # A mart half rebuilt by a failing run: the alerts' republishing must not carry it to readers.
         build.execute("update marts.kpi_summary set net_revenue = -1")
@@ -212,7 +212,7 @@ def test_refresh_alerts_republishes_the_alerts_and_nothing_else(own_warehouse):
 def test_refresh_alerts_before_any_snapshot_publishes_nothing(own_warehouse, tmp_path):
     serving = tmp_path / "nothing-yet" / "serving.duckdb"
 
-    with duckdb.connect(str(own_warehouse.warehouse)) as build:
+    with duckdb.connect(str(own_warehouse.warehouse_file)) as build:
         assert refresh_alerts(build, serving) is None
 
     assert not serving.parent.exists()
@@ -224,7 +224,7 @@ def test_readers_see_whole_snapshots_while_refreshes_publish(own_warehouse, tmp_
     forecasts a different number of days, so every answer's forecast length says which snapshot
     it came from; every answer must match the run it names, and nothing may fail."""
     out, stop = tmp_path / "observations.jsonl", tmp_path / "stop"
-    original = read_snapshot_info(duckdb.connect(str(own_warehouse.serving), read_only=True))
+    original = read_snapshot_info(duckdb.connect(str(own_warehouse.serving_file), read_only=True))
     # The sample build forecasts 30 days with one model version; each refresh trains one more.
     expected = {original.run_id: (30, 1)}
     refresh = AssetSelection.groups("ml", "serving")
@@ -234,8 +234,8 @@ def test_readers_see_whole_snapshots_while_refreshes_publish(own_warehouse, tmp_
             [
                 sys.executable,
                 "-m",
-                "tests.snapshot_reader",
-                str(own_warehouse.serving),
+                "tests.support.snapshot_reader",
+                str(own_warehouse.serving_file),
                 api_url,
                 TOKEN,
                 str(out),
@@ -247,7 +247,7 @@ def test_readers_see_whole_snapshots_while_refreshes_publish(own_warehouse, tmp_
             wait_for(lambda: observations(out), READER_START_TIMEOUT_SECONDS, "the reader's first observations")
             refreshes = []
             for days_ahead in (10, 20):
-                settings = own_warehouse.model_copy(update={"days_ahead": days_ahead})
+                settings = own_warehouse.updated(ml={"days_ahead": days_ahead})
                 began = time.time()
                 result = run_pipeline(settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date, selection=refresh)
                 refreshes.append((began, time.time()))

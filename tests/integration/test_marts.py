@@ -17,9 +17,9 @@ import pytest
 from dagster import AssetKey, AssetSelection
 from pydantic import ValidationError
 
-from pipelines.settings import Settings
-from tests.csv_store import transaction, write_table
-from tests.pipeline_runs import isolated_settings, query, run_pipeline
+from pipelines.settings import MartSettings, Settings, SourceSettings, WarehouseSettings
+from tests.support.csv_store import transaction, write_table
+from tests.support.pipeline_runs import isolated_settings, query, run_pipeline
 
 FIRST_DAY, LAST_DAY = dt.date(2025, 1, 1), dt.date(2025, 3, 31)
 
@@ -310,9 +310,10 @@ def test_mart_settings_from_the_environment_reach_dbt(hand_warehouse, tmp_path, 
     monkeypatch.setenv("ANALYTICS_CHURN_INACTIVITY_DAYS", "60")
     monkeypatch.setenv("ANALYTICS_TOP_CUSTOMERS_LIMIT", "2")
     settings = Settings(
-        data_dir=tmp_path, warehouse_path=tmp_path / "warehouse.duckdb", source="files", source_dir=tmp_path
+        warehouse=WarehouseSettings(data_dir=tmp_path, warehouse_path=tmp_path / "warehouse.duckdb"),
+        source=SourceSettings(kind="files", dir=tmp_path),
     )
-    shutil.copy(hand_warehouse.warehouse, settings.warehouse)
+    shutil.copy(hand_warehouse.warehouse_file, settings.warehouse_file)
     marts = [AssetKey(["marts", name]) for name in ("customer_rfm", "customer_metrics", "top_customers", "kpi_summary")]
 
     run_pipeline(settings, FIRST_DAY, LAST_DAY, selection=AssetSelection.assets(*marts))
@@ -325,6 +326,6 @@ def test_mart_settings_from_the_environment_reach_dbt(hand_warehouse, tmp_path, 
 
 def test_bad_mart_settings_name_the_variable():
     with pytest.raises(ValidationError, match="churn_risk_medium_multiplier"):
-        Settings(churn_risk_low_multiplier=2, churn_risk_medium_multiplier=1.5)
+        MartSettings(churn_risk_low_multiplier=2, churn_risk_medium_multiplier=1.5)
     with pytest.raises(ValidationError, match="funnel_stages"):
-        Settings(funnel_stages=["visit", "basket"])
+        MartSettings(funnel_stages=["visit", "basket"])

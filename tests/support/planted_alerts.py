@@ -7,7 +7,7 @@ import datetime as dt
 
 import duckdb
 
-from pipelines.alert_store import ALERTS_TABLE, OPEN, RESOLVED, ensure_alert_tables
+from pipelines.warehouse.alert_store import ALERTS_TABLE, OPEN, RESOLVED, ensure_alert_tables
 
 
 def plant_alert(

@@ -1,0 +1,1 @@
+"""Helpers the tests share: running the real pipeline, real servers on loopback, small stores."""
