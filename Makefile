@@ -24,13 +24,19 @@ CHROMIUM := /usr/bin/chromium
 INITDB   := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
 MISSING_PACKAGES := $(if $(wildcard $(CHROMIUM)),,chromium chromium-driver) $(if $(INITDB),,postgresql)
 
-.PHONY: run test ui serve install lint clean bench bench-smoke system-packages
+.PHONY: run test test-unit ui serve install lint docs clean bench bench-smoke system-packages
 
 run: install  ## build the whole warehouse from the embedded sample store and print a summary
 	$(PY) -m pipelines.cli.run
 
-test: system-packages install  ## run the whole test suite
+test: system-packages install  ## run the whole test suite: unit, integration (Dagster, dbt, PostgreSQL), e2e (API, Chromium)
 	$(PY) -m pytest
+
+test-unit: install  ## the unit tests alone: no Dagster run, no dbt, no servers
+	$(PY) -m pytest tests/unit
+
+docs: install  ## write the README's settings tables from pipelines/settings.py
+	$(PY) -m pipelines.cli.settings_docs
 
 # Installs the missing ones with apt-get as root (CI); anyone else is told the command to run.
 system-packages:
@@ -56,9 +62,10 @@ bench: install  ## build stores of 0.1, 1 and 10 million transactions; print the
 bench-smoke: install  ## the benchmark at 100k transactions only; fails if any figure is missing
 	$(PY) -m bench.pipeline_bench --smoke --out bench/.cache/smoke-results.json
 
-lint: install
+lint: install  ## ruff, and the README's settings tables against the settings
 	$(VENV)/bin/ruff check pipelines analytics_ml tests bench
 	$(VENV)/bin/ruff format --check pipelines analytics_ml tests bench
+	$(PY) -m pipelines.cli.settings_docs --check
 
 # The Dagster instance's folder and its dagster.yaml, written again when ANALYTICS_BATCHED_EVENT_LOG changes
 # (a command, not a make target of its own, which a path with a space in it would break).

@@ -117,7 +117,7 @@ def leverage(fit: OLSFit, X_new: np.ndarray) -> np.ndarray:
 
 def t_quantile(confidence: float, dof: int) -> float:
     """Two-sided Student-t critical value t_{(1+c)/2, dof}: ``scipy.stats.t.ppf``'s own function, without
-    importing scipy.stats (0.6 s of every run's start)."""
+    importing scipy.stats, slow to import, at every run's start."""
     return float(stdtrit(dof, 0.5 + confidence / 2.0))
 
 

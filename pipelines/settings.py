@@ -42,6 +42,11 @@ SECRET_QUERY_KEYS = frozenset({"passwd", "pwd"})
 (pymysql's ``passwd``, ODBC's ``pwd``); any name containing ``password`` is one too."""
 
 
+def shown(default: str) -> dict[str, str]:
+    """A field's ``json_schema_extra``: how the README shows a default that is derived, not a value."""
+    return {"shown_default": default}
+
+
 class SettingsError(ValueError):
     """A setting has a value outside what the pipeline accepts."""
 
@@ -69,7 +74,11 @@ class WarehouseSettings(BaseSettings):
     data_dir: Path = Field(
         Path("data"), description="Folder for the warehouse, the sample store and Dagster's run history."
     )
-    warehouse_path: Path | None = Field(None, description="The DuckDB file the pipeline builds.")
+    warehouse_path: Path | None = Field(
+        None,
+        description="The DuckDB file the pipeline builds.",
+        json_schema_extra=shown("`<data dir>/warehouse.duckdb`"),
+    )
     duckdb_memory_limit: str = Field(
         "1GB",
         pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
@@ -112,7 +121,11 @@ class SourceSettings(BaseSettings):
         validation_alias="ANALYTICS_SOURCE",
         description="`sample` (generated if missing), `files` or `sql`.",
     )
-    dir: Path | None = Field(None, description="Folder of CSV/Parquet source files ([schema](docs/source-schema.md)).")
+    dir: Path | None = Field(
+        None,
+        description="Folder of CSV/Parquet source files ([schema](docs/source-schema.md)).",
+        json_schema_extra=shown("`<data dir>/sample_store`"),
+    )
     # The URL is secret: only ever shown without its password (safe_url).
     url: SecretStr | None = Field(
         None,
@@ -120,11 +133,13 @@ class SourceSettings(BaseSettings):
         description="SQLAlchemy URL of the shop's database (`ANALYTICS_SOURCE=sql`), e.g. "
         "`postgresql+psycopg://user:password@host:5432/shop` or `sqlite:////path/shop.db`; the password is "
         "never printed.",
+        json_schema_extra=shown("(none; required for `sql`)"),
     )
     mapping: Path | None = Field(
         None,
         description="YAML/JSON file naming the shop's tables and columns "
         "([mapping](docs/source-schema.md#mapping-the-shops-names)).",
+        json_schema_extra=shown("(none: the schema's names)"),
     )
     lookback_days: int = Field(
         3,
@@ -191,37 +206,46 @@ class MartSettings(BaseSettings):
 
     reference_date: dt.date | None = Field(
         None,
-        description='Day the marts\' "as of" metrics (recency, last-period KPIs) are computed for; '
-        "default the last day with a transaction.",
+        description='Day the marts\' "as of" metrics (recency, last-period KPIs) are computed for.',
+        json_schema_extra=shown("the last day with a transaction"),
     )
     kpi_window_days: int | None = Field(
-        None, ge=1, le=366, description="Days of the KPI period compared with the one before it (default 30)."
+        None,
+        ge=1,
+        le=366,
+        description="Days of the KPI period compared with the one before it.",
+        json_schema_extra=shown("`30`"),
     )
     churn_inactivity_days: int | None = Field(
         None,
         ge=1,
         le=3650,
-        description="A customer without a paid order for this many days counts as churned (default 90).",
+        description="A customer without a paid order for this many days counts as churned.",
+        json_schema_extra=shown("`90`"),
     )
     churn_risk_low_multiplier: float | None = Field(
         None,
         gt=0,
-        description="Rule-based churn risk: recency up to this × the customer's own days between orders is low "
-        "(default 1.5).",
+        description="Rule-based churn risk: recency up to this × the customer's own days between orders is low.",
+        json_schema_extra=shown("`1.5`"),
     )
     churn_risk_medium_multiplier: float | None = Field(
         None,
         gt=0,
-        description="Recency up to this × the customer's own interval is medium, beyond is high (default 3).",
+        description="Recency up to this × the customer's own interval is medium, beyond is high.",
+        json_schema_extra=shown("`3`"),
     )
     churn_risk_default_interval_days: int | None = Field(
-        None, ge=1, description="The interval one-time buyers are judged against (default 30)."
+        None, ge=1, description="The interval one-time buyers are judged against.", json_schema_extra=shown("`30`")
     )
     top_customers_limit: int | None = Field(
-        None, ge=1, le=100_000, description="Rows of `marts.top_customers` (default 100)."
+        None, ge=1, le=100_000, description="Rows of `marts.top_customers`.", json_schema_extra=shown("`100`")
     )
     funnel_stages: tuple[FunnelStage, ...] | None = Field(
-        None, min_length=2, description="Funnel stages in order, a JSON list of the source's stages (default all six)."
+        None,
+        min_length=2,
+        description="Funnel stages in order, a JSON list of the source's stages.",
+        json_schema_extra=shown("all six stages"),
     )
 
     @field_validator("churn_risk_medium_multiplier")
@@ -348,8 +372,10 @@ class DeliverySettings(BaseSettings):
 
     model_config = section_config("ALERT_")
 
-    webhook_url: SecretStr | None = Field(None, description="URL that every alert is POSTed to as JSON.")
-    slack_token: SecretStr | None = Field(None, description="Slack bot token to post alerts with.")
+    webhook_url: SecretStr | None = Field(
+        None, description="http(s) URL that every alert is POSTed to as JSON; never printed."
+    )
+    slack_token: SecretStr | None = Field(None, description="Slack bot token to post alerts with; never printed.")
     slack_channel: str = Field("#alerts", min_length=1, description="Slack channel the alerts are posted to.")
     delivery_timeout_seconds: float = Field(5.0, gt=0, le=60, description="Timeout of one delivery request.")
     delivery_retries: int = Field(2, ge=0, le=10, description="Retries of a failed delivery within one tick.")
@@ -432,7 +458,9 @@ class ServingSettings(BaseSettings):
     model_config = section_config("SERVING_")
 
     path: Path | None = Field(
-        None, description="The published snapshot (DuckDB file); default `serving.duckdb` beside the warehouse."
+        None,
+        description="The published snapshot (DuckDB file).",
+        json_schema_extra=shown("`serving.duckdb` beside the warehouse"),
     )
 
 
@@ -442,7 +470,9 @@ class ApiSettings(BaseSettings):
     model_config = section_config("API_")
 
     token: SecretStr | None = Field(
-        None, description="Bearer token of the API (required by `make serve`); never printed."
+        None,
+        description="Bearer token of the API; never printed.",
+        json_schema_extra=shown("(none; required by `make serve`)"),
     )
     refresh_seconds: int = Field(30, ge=5, le=3600, description="How often the dashboard checks for a new snapshot.")
 

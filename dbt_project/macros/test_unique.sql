@@ -1,6 +1,6 @@
 {#- dbt's built-in `unique` test, for DuckDB: the same failing rows, found by grouping a hash of
     the column first. Grouping 60 million event ids by their text outgrew the memory limit and
-    spilled (20 s of a 10M-order build); a table of 8-byte hashes does not. Only values whose hash
+    spilled (docs/benchmarks.md); a table of 8-byte hashes does not. Only values whose hash
     repeats are then grouped by value, so a hash collision never fails the test (the idea of
     tests/generic/unique_combination.sql). -#}
 {% macro duckdb__test_unique(model, column_name) %}

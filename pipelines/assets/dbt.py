@@ -22,8 +22,8 @@ from pipelines.defs.resources import DbtVars
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 KEPT_TARGET_FOLDERS = 10
-"""dagster-dbt gives every invocation a target folder of its own (about 8 MB: manifest, run results,
-compiled SQL); the latest ones are kept for debugging, older ones are removed so nightly runs do not
+"""dagster-dbt gives every invocation a target folder of its own (manifest, run results, compiled
+SQL); the latest ones are kept for debugging, older ones are removed so nightly runs do not
 fill the disk."""
 
 
@@ -61,7 +61,7 @@ def dbt_models(
 ):
     """Build and test every selected dbt model in the warehouse file of the ``warehouse`` resource, with the
     dbt vars of the settings."""
-    # dbt unit tests check SQL logic, not data: the test suite runs them (tests/test_dbt_unit_tests.py),
+    # dbt unit tests check SQL logic, not data: the test suite runs them (tests/integration/test_dbt_unit_tests.py),
     # so the nightly build does not pay for them.
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars.cli_vars(warehouse.database)]
     if config.full_refresh:
@@ -78,7 +78,7 @@ def keep_partial_parse(invocation_target: Path, project_target: Path) -> None:
     dagster-dbt seeds each invocation's target folder with the project's ``partial_parse.msgpack``,
     but dbt parses everything again when the vars or the profile differ from those it was saved
     with, and ``make``'s ``dbt parse`` runs without the warehouse path var. Keeping the latest
-    build's state lets the next night with the same settings skip the full parse (2.5 s).
+    build's state lets the next night with the same settings skip the full parse.
     """
     state = invocation_target / PARTIAL_PARSE_FILE
     if not state.exists():

@@ -419,7 +419,7 @@ select
     date_diff('day', min(order_date), max(order_date)) as recency_days,
     date_diff('day', min(order_date), $reference_date) as t_days,
     -- Gamma-Gamma's monetary value: the mean of the repeat purchases only, all but the first day's
-    -- (null without any). One grouping, no window over the purchases: half the time at 10M orders.
+    -- (null without any). One grouping, no window over the purchases, which is quicker at scale.
     (sum(purchase_value) - arg_min(purchase_value, order_date)) / nullif(count(*) - 1, 0) as monetary
 from purchases
 group by customer_id

@@ -46,7 +46,8 @@ GENERATOR_VERSION = 1
 MANIFEST_NAME = "_sample_store.json"
 BLOCK_CUSTOMERS = 25_000
 """Customers per block: one part file per block per table. At the default purchase model a block
-holds about 250k transactions and 1.5M funnel events, about 0.5 GB at peak."""
+holds about 250k transactions and 1.5M funnel events, small enough to build in memory
+(its peak: docs/benchmarks.md)."""
 MAX_BLOCK_CUSTOMERS = 1_000_000
 """Above this a block's id strings could outgrow the 2 GiB offsets of an Arrow string array."""
 

@@ -28,7 +28,7 @@ from tests.support.api_server import TOKEN, running_api
 from tests.support.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, run_pipeline
 from tests.support.planted_alerts import plant_alert
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+REPOSITORY = Path(__file__).resolve().parents[2]
 READER_START_TIMEOUT_SECONDS = 30
 READER_CATCH_UP_SECONDS = 60
 
@@ -219,7 +219,7 @@ def test_refresh_alerts_before_any_snapshot_publishes_nothing(own_warehouse, tmp
 
 
 def test_readers_see_whole_snapshots_while_refreshes_publish(own_warehouse, tmp_path):
-    """A reader process (tests/snapshot_reader.py) queries the serving file, through a connection it
+    """A reader process (tests/support/snapshot_reader.py) queries the serving file, through a connection it
     holds and through fresh ones, and the API, while two refreshes run and publish. Each refresh
     forecasts a different number of days, so every answer's forecast length says which snapshot
     it came from; every answer must match the run it names, and nothing may fail."""

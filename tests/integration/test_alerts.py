@@ -379,7 +379,7 @@ def test_a_failed_night_alerts_once_and_resolves_when_the_day_is_rerun(planted_b
     assert [(alert["rule"], alert["subject"], alert["status"]) for alert in open_alerts] == [
         (RUN_FAILURE, subject, "open")
     ]
-    assert f"{missing_source.source_dir} does not exist" in open_alerts[0]["message"]
+    assert f"{missing_source.source_folder} does not exist" in open_alerts[0]["message"]
     assert {(alert["rule"], alert["subject"], alert["status"]) for alert in stored_alerts(warehouse)} == {
         (RUN_FAILURE, subject, "resolved"),
         (REVENUE_DROP, REVENUE_DROP_DAY.isoformat(), "open"),
@@ -505,7 +505,7 @@ def test_retries_wait_what_the_worst_case_counts():
     closed_port = SecretStr(f"http://127.0.0.1:{free_port()}/hook")
 
     delivered, attempts, error = send_with_retries(
-        WebhookChannel(closed_port, policy.timeout_seconds), {"idempotency_key": "k"}, policy, sleep=slept.append
+        WebhookChannel(closed_port, policy.delivery_timeout_seconds), {"idempotency_key": "k"}, policy, sleep=slept.append
     )
 
     assert (delivered, attempts) == (False, 4)

@@ -9,13 +9,20 @@ import shutil
 from pathlib import Path
 
 import duckdb
-from dagster import AssetSelection
 
 from pipelines.settings import Settings
 from tests.support.mart_comparison import mart_differences
-from tests.support.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, isolated_settings, query, run_pipeline
+from tests.support.pipeline_runs import (
+    DBT_MODELS,
+    INGEST,
+    SAMPLE_FIRST_DAY,
+    SAMPLE_SPEC,
+    isolated_settings,
+    query,
+    run_pipeline,
+)
 
-INGEST_AND_DBT = AssetSelection.groups("ingest", "dbt")
+INGEST_AND_DBT = INGEST | DBT_MODELS
 LAST_DAY = SAMPLE_SPEC.end_date
 BOOKKEEPING = {"funnel_sessions": ("_reference_date", "_last_load_id", "_build_number")}
 """Columns that say which build wrote a row: they differ between builds by design."""

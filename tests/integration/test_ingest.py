@@ -11,9 +11,8 @@ from dagster import AssetSelection
 from pipelines.cli.run import source_day_range
 from pipelines.sources.files import SourceError
 from tests.support.csv_store import CUSTOMERS, GOOD_TRANSACTIONS, transaction, write_store, write_table
-from tests.support.pipeline_runs import SAMPLE_FIRST_DAY, query, run_pipeline
+from tests.support.pipeline_runs import INGEST, SAMPLE_FIRST_DAY, query, run_pipeline
 
-INGEST = AssetSelection.groups("ingest")
 JAN_1, JAN_2 = dt.date(2025, 1, 1), dt.date(2025, 1, 2)
 
 # One planted row per rule, each breaking only that rule, after the three good rows (CSV data

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from pipelines.settings import MartSettings, Settings, SourceSettings, WarehouseSettings
 from tests.support.csv_store import transaction, write_table
-from tests.support.pipeline_runs import isolated_settings, query, run_pipeline
+from tests.support.pipeline_runs import DBT_MODELS, INGEST, isolated_settings, query, run_pipeline
 
 FIRST_DAY, LAST_DAY = dt.date(2025, 1, 1), dt.date(2025, 3, 31)
 
@@ -138,7 +138,7 @@ def hand_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     ]:
         write_table(store, table, rows)
     settings = isolated_settings(tmp_path_factory.mktemp("hand_warehouse"), store)
-    run_pipeline(settings, FIRST_DAY, LAST_DAY, selection=AssetSelection.groups("ingest", "dbt"))
+    run_pipeline(settings, FIRST_DAY, LAST_DAY, selection=INGEST | DBT_MODELS)
     return settings
 
 

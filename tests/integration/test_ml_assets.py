@@ -41,11 +41,11 @@ def test_the_forecast_covers_days_ahead_consecutive_days_after_the_last_revenue_
     [(last_day,)] = query(sample_warehouse, "select max(revenue_date) from marts.revenue_daily")
     forecast_rows = frame(sample_warehouse, "select * from ml.revenue_forecast order by date")
 
-    expected_days = [last_day + dt.timedelta(days=step) for step in range(1, sample_warehouse.days_ahead + 1)]
+    expected_days = [last_day + dt.timedelta(days=step) for step in range(1, sample_warehouse.ml.days_ahead + 1)]
     assert [day.date() for day in forecast_rows["date"]] == expected_days
     assert (forecast_rows["lower"] <= forecast_rows["forecast"]).all()
     assert (forecast_rows["forecast"] <= forecast_rows["upper"]).all()
-    assert (forecast_rows["confidence_level"] == sample_warehouse.confidence_level).all()
+    assert (forecast_rows["confidence_level"] == sample_warehouse.ml.confidence_level).all()
     assert forecast_rows["model_version"].nunique() == 1
 
 
@@ -61,7 +61,7 @@ def test_model_performance_holds_the_backtest_of_the_forecasts_model(sample_ware
         assert np.isfinite(row[metric]), metric
     assert 0 <= row["coverage"] <= 1
     # The test windows tile the last origins x horizon days, every test day once.
-    assert row["n_points"] == row["backtest_origins"] * sample_warehouse.days_ahead
+    assert row["n_points"] == row["backtest_origins"] * sample_warehouse.ml.days_ahead
     # 120 days hold (120 - 14) // 30 = 3 origins of 30 days, fewer than the 5 asked for.
     assert row["backtest_origins"] == 3
     assert row["n_obs"] == 120
@@ -72,7 +72,7 @@ def test_the_stored_model_json_reproduces_the_stored_forecast(sample_warehouse):
 
     with duckdb.connect(str(sample_warehouse.warehouse_file), read_only=True) as con:
         stored = load_forecast_model(con)
-    again = forecast(stored.model, sample_warehouse.days_ahead, stored.confidence_level)
+    again = forecast(stored.model, sample_warehouse.ml.days_ahead, stored.confidence_level)
 
     assert stored.version == stored_forecast.at[0, "model_version"]
     for column in ("forecast", "lower", "upper"):

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 import pytest
-from dagster import AssetCheckSeverity, AssetKey, AssetSelection, ExecuteInProcessResult, build_schedule_context
+from dagster import AssetCheckSeverity, AssetKey, ExecuteInProcessResult, build_schedule_context
 from pydantic import ValidationError
 
 from pipelines.assets.dbt import dbt_models, prune_target_folders
@@ -26,10 +26,9 @@ from pipelines.defs.resources import build_resources
 from pipelines.settings import Settings, WarehouseSettings
 from pipelines.source_schema import SOURCE_TABLES
 from tests.support.csv_store import write_store
-from tests.support.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
+from tests.support.pipeline_runs import DBT_MODELS, INGEST, SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
 
-REPO = Path(__file__).resolve().parent.parent
-INGEST = AssetSelection.groups("ingest")
+REPO = Path(__file__).resolve().parents[2]
 RAW_KEYS = {AssetKey(["raw", table]) for table in SOURCE_TABLES}
 ML_KEYS = {key for assets in ml_assets for key in assets.keys}
 SERVING_KEY = serving_snapshot.key
@@ -120,7 +119,7 @@ def test_the_unique_id_test_reads_the_days_of_the_latest_load(tmp_path, make_set
         AssetKey(["staging", "stg_transactions"]),
         "unique_in_latest_load_stg_transactions_transaction_id__transactions__created_at",
     )
-    dbt_only = AssetSelection.groups("dbt")
+    dbt_only = DBT_MODELS
 
     # The latest load holds 1 and 2 Jan: the test reads both and fails.
     result = run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), selection=dbt_only, raise_on_error=False)
@@ -187,9 +186,7 @@ def test_a_cost_category_outside_the_list_counts_as_other_and_warns(sample_store
             [month],
         ).fetchone()
 
-    result = run_pipeline(
-        settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date, selection=AssetSelection.groups("dbt"), raise_on_error=False
-    )
+    result = run_pipeline(settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date, selection=DBT_MODELS, raise_on_error=False)
 
     ((key, check_name, severity),) = failed_checks(result)
     assert (key, severity) == (AssetKey(["staging", "stg_costs"]), AssetCheckSeverity.WARN)

@@ -35,14 +35,13 @@ from tests.integration.test_ingest import JAN_1, JAN_2, PLANTED
 from tests.support.csv_store import GOOD_TRANSACTIONS, write_store
 from tests.support.loopback_servers import free_port
 from tests.support.mart_comparison import mart_differences, mart_tables
-from tests.support.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
+from tests.support.pipeline_runs import DBT_MODELS, INGEST, SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
 
 FIRST_DAY = SAMPLE_FIRST_DAY
 LAST_DAY = SAMPLE_SPEC.end_date
 NEXT_DAY = LAST_DAY + dt.timedelta(days=1)
-INGEST = AssetSelection.groups("ingest")
 # Every raw table and every dbt model: what the marts comparison needs, no ml or serving.
-WAREHOUSE = AssetSelection.groups("ingest", "dbt")
+WAREHOUSE = INGEST | DBT_MODELS
 # The ingest assets and revenue_daily with what it needs (stg_customers: the relationships test).
 REVENUE = INGEST | AssetSelection.assets(["marts", "revenue_daily"], ["staging", "stg_customers"]).upstream()
 TRANSACTIONS = AssetSelection.assets(["raw", "transactions"])

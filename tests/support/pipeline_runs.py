@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 from dagster import AssetSelection, DagsterInstance, ExecuteInProcessResult, materialize
 
+from pipelines.assets.dbt import dbt_models
 from pipelines.definitions import pipeline_assets
 from pipelines.defs.dagster_compat import range_run_tags
 from pipelines.defs.resources import build_resources
@@ -17,6 +18,9 @@ from pipelines.settings import Settings, SourceSettings, WarehouseSettings
 
 SAMPLE_SPEC = SampleStoreSpec(seed=7, days=120, customers=400, end_date=dt.date(2025, 3, 31))
 SAMPLE_FIRST_DAY = SAMPLE_SPEC.end_date - dt.timedelta(days=SAMPLE_SPEC.days - 1)
+INGEST = AssetSelection.groups("ingest")
+DBT_MODELS = AssetSelection.assets(dbt_models)
+"""Every dbt model, whichever layer's group it is in."""
 
 
 def isolated_settings(data_dir: Path, source_dir: Path, **sections: dict[str, object]) -> Settings:

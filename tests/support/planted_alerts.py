@@ -1,5 +1,5 @@
 """An alert written straight into a build warehouse, as an alert sensor would have recorded it, for
-tests of what readers see of alerts (the sensors themselves are tested in tests/test_alerts.py)."""
+tests of what readers see of alerts (the sensors themselves are tested in tests/integration/test_alerts.py)."""
 
 from __future__ import annotations
 

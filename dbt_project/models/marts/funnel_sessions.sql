@@ -2,7 +2,7 @@
     the last build (raw.load_log) can have changed, from all of their events, and replaces their
     rows; a nightly run at 10 million transactions touches tens of thousands of the 25 million
     sessions instead of regrouping 60 million events. The result is the same as a full build's
-    (tests/test_incremental_marts.py): see the CTEs below for what counts as changed. -#}
+    (tests/integration/test_incremental_marts.py): see the CTEs below for what counts as changed. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -86,7 +86,7 @@ affected_sessions as (
 
 -- All events of the affected sessions, gathered before anything else is done with them: left to
 -- itself, DuckDB filters all 60 million events by the reference date before it joins them to the
--- few sessions (7 s instead of 1 s at 10 million transactions).
+-- few sessions, several times slower at scale (docs/benchmarks.md).
 session_events as materialized (
     select events.*
     from events

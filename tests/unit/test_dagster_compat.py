@@ -1,0 +1,120 @@
+"""What :mod:`pipelines.defs.dagster_compat` relies on in Dagster's and dagster-dbt's private API.
+
+Each test names one thing an upgrade could change: if it fails after an upgrade, the compatibility
+module (and nothing else) needs adapting. What the batched event log writes is compared with
+Dagster's own storage in tests/integration/test_instance.py.
+"""
+
+from __future__ import annotations
+
+import inspect
+from functools import cached_property
+from importlib.metadata import version
+from pathlib import Path
+
+from dagster import DagsterEventType, DagsterInstance
+from dagster._core.events import ASSET_EVENTS
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster_dbt import DbtCliResource
+from dagster_dbt.compat import DBT_PYTHON_VERSION
+
+from pipelines.cli.instance import BATCHED_EVENT_LOG
+from pipelines.defs import dagster_compat
+from pipelines.defs.dagster_compat import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+    BatchedSqliteEventLogStorage,
+    StorefrontDbtCliResource,
+    instance_at,
+    range_run_tags,
+)
+from pipelines.defs.project import dbt_project
+
+
+def test_the_run_tags_are_the_ones_dagster_puts_on_partitioned_runs():
+    # The values Dagster writes on a run of one partition and on a backfill run of a range.
+    assert PARTITION_NAME_TAG == "dagster/partition"
+    assert ASSET_PARTITION_RANGE_START_TAG == "dagster/asset_partition_range_start"
+    assert ASSET_PARTITION_RANGE_END_TAG == "dagster/asset_partition_range_end"
+    assert range_run_tags("2025-01-01", "2025-01-31") == {
+        "dagster/asset_partition_range_start": "2025-01-01",
+        "dagster/asset_partition_range_end": "2025-01-31",
+    }
+
+
+def test_the_instance_of_a_folder_is_a_dagster_instance_on_that_folder(tmp_path):
+    instance = instance_at(tmp_path)
+    try:
+        assert isinstance(instance, DagsterInstance)
+        assert Path(instance.root_directory) == tmp_path
+    finally:
+        instance.dispose()
+
+
+def test_the_dbt_cli_version_hook_is_a_cached_property_whose_function_can_be_called():
+    hook = inspect.getattr_static(DbtCliResource, "_cli_version")
+
+    assert isinstance(hook, cached_property)
+    assert list(inspect.signature(hook.func).parameters) == ["self"]
+    assert str(DBT_PYTHON_VERSION) == version("dbt-core")
+
+
+def test_the_dbt_cli_resource_knows_the_installed_dbt_without_starting_it(monkeypatch):
+    dbt = StorefrontDbtCliResource(project_dir=dbt_project, dbt_executable=dagster_compat.dbt_executable())
+
+    def no_process(*args, **kwargs):
+        raise AssertionError("dbt --version was started")
+
+    monkeypatch.setattr("subprocess.run", no_process)
+    monkeypatch.setattr("subprocess.Popen", no_process)
+    monkeypatch.setattr("subprocess.check_output", no_process)
+    assert dbt._cli_version == DBT_PYTHON_VERSION
+
+
+def test_the_sqlite_event_log_still_has_what_the_batched_one_builds_on():
+    # The batched storage overrides _connect and store_event_batch and calls these of Dagster's.
+    for name in (
+        "_connect",
+        "_initdb",
+        "conn_string_for_shard",
+        "prepare_insert_event",
+        "run_connection",
+        "index_transaction",
+        "_store_asset_event_tags",
+        "_store_asset_event",
+        "store_event_batch",
+        "store_event",
+        "dispose",
+        "from_config_value",
+    ):
+        assert callable(getattr(SqliteEventLogStorage, name, None)), name
+    assert list(inspect.signature(SqliteEventLogStorage.store_event_batch).parameters) == ["self", "events"]
+    assert list(inspect.signature(SqliteEventLogStorage._store_asset_event_tags).parameters)[:4] == [
+        "self",
+        "conn",
+        "events",
+        "event_ids",
+    ]
+    assert DagsterEventType.ASSET_MATERIALIZATION in ASSET_EVENTS
+
+
+def test_the_batched_event_log_keeps_dagsters_state_of_initialised_files(tmp_path):
+    storage = BatchedSqliteEventLogStorage(str(tmp_path))
+    try:
+        # _connect reads these attributes of Dagster's storage.
+        assert isinstance(storage._initialized_dbs, set)
+        assert storage._db_lock is not None
+        with storage.index_connection() as conn:
+            assert conn is not None
+        assert len(storage._engines) == 1
+    finally:
+        storage.dispose()
+
+
+def test_the_dagster_yaml_names_the_batched_event_log_where_it_is():
+    module, class_name = BATCHED_EVENT_LOG
+
+    assert f"{BatchedSqliteEventLogStorage.__module__}.{BatchedSqliteEventLogStorage.__name__}" == (
+        f"{module}.{class_name}"
+    )
