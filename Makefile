@@ -51,7 +51,7 @@ ifneq ($(strip $(MISSING_PACKAGES)),)
 endif
 
 ui: install  ## the Dagster UI on http://127.0.0.1:3000 with the runs of `make run`
-	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(VENV)/bin/dg dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 serve: install  ## the dashboard and JSON API on http://127.0.0.1:8000 (needs ANALYTICS_API_TOKEN)
 	$(PY) -m pipelines.cli.serve

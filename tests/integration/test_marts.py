@@ -15,9 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from dagster import AssetKey, AssetSelection
-from pydantic import ValidationError
 
-from pipelines.settings import MartSettings, Settings, SourceSettings, WarehouseSettings
+from pipelines.settings import Settings, SourceSettings, WarehouseSettings
 from tests.support.csv_store import transaction, write_table
 from tests.support.pipeline_runs import DBT_MODELS, INGEST, isolated_settings, query, run_pipeline
 
@@ -322,10 +321,3 @@ def test_mart_settings_from_the_environment_reach_dbt(hand_warehouse, tmp_path, 
     assert query(settings, "select churn_rate from marts.customer_metrics") == [(0.2,)]
     # The two highest lifetime values: BEN 400, ANNA 240.
     assert query(settings, "select customer_id from marts.top_customers order by ltv_rank") == [("BEN",), ("ANNA",)]
-
-
-def test_bad_mart_settings_name_the_variable():
-    with pytest.raises(ValidationError, match="churn_risk_medium_multiplier"):
-        MartSettings(churn_risk_low_multiplier=2, churn_risk_medium_multiplier=1.5)
-    with pytest.raises(ValidationError, match="funnel_stages"):
-        MartSettings(funnel_stages=["visit", "basket"])

@@ -6,22 +6,19 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from pathlib import Path
-from typing import get_args
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from dagster import AssetKey, Definitions, materialize
-from pydantic import ValidationError
 
-from analytics_ml.backtest import MODEL_TYPES
 from analytics_ml.forecast import forecast
 from pipelines.assets.ml import ml_assets, revenue_forecast_model, train_forecast
 from pipelines.definitions import pipeline_assets
 from pipelines.defs.resources import MLAssetSettings, build_resources
 from pipelines.sample_store.generator import SampleStoreSpec, generate_sample_store
-from pipelines.settings import MLSettings, Settings, SettingsError, describe_validation_error, load_settings
+from pipelines.settings import Settings
 from pipelines.warehouse.model_store import load_forecast_model
 from tests.support.pipeline_runs import SAMPLE_SPEC, query
 
@@ -243,65 +240,3 @@ def test_the_chosen_forecast_beats_seasonal_naive_on_the_sample_store(sample_sto
 
 
 # --- settings -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        ({"days_ahead": 120}, "ANALYTICS_DAYS_AHEAD=120 is invalid: Input should be less than or equal to 90"),
-        ({"days_ahead": 0}, "ANALYTICS_DAYS_AHEAD=0 is invalid: Input should be greater than or equal to 1"),
-        (
-            {"confidence_level": 0.999},
-            "ANALYTICS_CONFIDENCE_LEVEL=0.999 is invalid: Input should be less than or equal to 0.99",
-        ),
-        (
-            {"confidence_level": 0.05},
-            "ANALYTICS_CONFIDENCE_LEVEL=0.05 is invalid: Input should be greater than or equal to 0.1",
-        ),
-        ({"model_type": "arima"}, "ANALYTICS_MODEL_TYPE='arima' is invalid: Input should be 'auto', 'linear'"),
-    ],
-)
-def test_a_bad_ml_setting_is_named_with_its_range(overrides, message):
-    with pytest.raises(ValidationError) as caught:
-        MLSettings(**overrides)
-
-    assert message in describe_validation_error(caught.value)
-
-
-@pytest.fixture
-def fresh_settings(monkeypatch: pytest.MonkeyPatch):
-    """The environment of one test (load_settings reads it at every call)."""
-    yield monkeypatch
-
-
-def test_a_bad_days_ahead_in_the_environment_stops_load_settings(fresh_settings):
-    fresh_settings.setenv("ANALYTICS_DAYS_AHEAD", "120")
-
-    with pytest.raises(SettingsError, match=r"ANALYTICS_DAYS_AHEAD='120' is invalid: .*less than or equal to 90"):
-        load_settings()
-
-
-def test_a_bad_confidence_level_in_the_environment_stops_load_settings(fresh_settings):
-    fresh_settings.setenv("ANALYTICS_CONFIDENCE_LEVEL", "1.5")
-
-    with pytest.raises(
-        SettingsError, match=r"ANALYTICS_CONFIDENCE_LEVEL='1.5' is invalid: .*less than or equal to 0.99"
-    ):
-        load_settings()
-
-
-def test_the_ml_settings_resource_carries_the_environments_values(fresh_settings):
-    fresh_settings.setenv("ANALYTICS_DAYS_AHEAD", "14")
-    fresh_settings.setenv("ANALYTICS_INSIGHT_AT_RISK_SEGMENTS", '["At Risk"]')
-    fresh_settings.setenv("ANALYTICS_INSIGHT_MARGIN_DROP", "0.1")
-
-    resource = MLAssetSettings.from_settings(load_settings())
-
-    assert resource.days_ahead == 14
-    thresholds = resource.insight_thresholds()
-    assert thresholds.at_risk_segments == ("At Risk",)
-    assert thresholds.margin_drop == 0.1
-
-
-def test_the_model_type_setting_offers_exactly_analytics_mls_model_types():
-    assert get_args(MLSettings.model_fields["model_type"].annotation) == MODEL_TYPES

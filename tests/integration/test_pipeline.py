@@ -203,12 +203,13 @@ def _cost_other_of(settings: Settings, month: dt.date) -> float:
         return con.execute("select cost_other from marts.roi_monthly where roi_month = ?", [month]).fetchone()[0]
 
 
-def dagster_cli(*args: str, dagster_home: Path) -> subprocess.CompletedProcess:
-    """The ``dagster`` command of this environment on the project's workspace."""
+def project_cli(command: str, *args: str, dagster_home: Path) -> subprocess.CompletedProcess:
+    """The ``dagster`` or ``dg`` command of this environment in the project's folder."""
+    bin_dir = Path(sys.executable).parent
     return subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), *args, "-w", "workspace.yaml"],
+        [str(bin_dir / command), *args],
         cwd=REPO,
-        env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
+        env={**os.environ, "DAGSTER_HOME": str(dagster_home), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
         capture_output=True,
         text=True,
         timeout=300,
@@ -217,10 +218,11 @@ def dagster_cli(*args: str, dagster_home: Path) -> subprocess.CompletedProcess:
 
 
 def test_definitions_validate_on_the_workspace_and_list_the_sensors(tmp_path):
-    validated = dagster_cli("definitions", "validate", dagster_home=tmp_path)
-    sensors = dagster_cli("sensor", "list", dagster_home=tmp_path)
+    validated = project_cli("dagster", "definitions", "validate", "-w", "workspace.yaml", dagster_home=tmp_path)
+    sensors = project_cli("dagster", "sensor", "list", "-w", "workspace.yaml", dagster_home=tmp_path)
 
     assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert "Validation successful for code location storefront_metrics" in validated.stdout + validated.stderr
     assert sensors.returncode == 0, sensors.stdout + sensors.stderr
     listed = set(re.findall(r"Sensor: (\w+) \[RUNNING\]", sensors.stdout))
     assert listed == {
@@ -230,6 +232,21 @@ def test_definitions_validate_on_the_workspace_and_list_the_sensors(tmp_path):
         "nightly_run_failure_sensor",
         "nightly_run_success_sensor",
     }
+
+
+def test_dg_checks_and_lists_the_project_with_the_dbt_models_grouped_by_layer(tmp_path):
+    checked = project_cli("dg", "check", "defs", dagster_home=tmp_path)
+    listed = project_cli("dg", "list", "defs", "--json", dagster_home=tmp_path)
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    assets = json.loads(listed.stdout[listed.stdout.index("{") :])["assets"]
+    groups = {asset["asset_key"]: asset["group_name"] for asset in assets}
+    assert groups["staging/stg_transactions"] == "staging"
+    assert groups["marts/revenue_daily"] == "marts"
+    assert groups["raw/transactions"] == "ingest"
+    assert "dbt" not in groups.values()
 
 
 def test_the_nightly_schedule_refreshes_yesterdays_partition(tmp_path):

@@ -24,10 +24,9 @@ import sqlalchemy as sa
 from dagster import AssetSelection, ExecuteInProcessResult
 
 from pipelines.cli.run import source_day_range
-from pipelines.defs.resources import SqlSource
-from pipelines.settings import Settings, SettingsError, load_settings
+from pipelines.settings import Settings
 from pipelines.source_schema import SOURCE_TABLES
-from pipelines.sources.database import safe_url, shop_connection
+from pipelines.sources.database import shop_connection
 from pipelines.sources.files import SourceError
 from pipelines.sources.mapping import MappingError
 from pipelines.sources.raw_tables import day_ranges, describe_days
@@ -564,13 +563,6 @@ def test_a_wrong_password_fails_naming_the_server_without_it_and_leaves_the_ware
     assert snapshot(settings) == snapshot(files_warehouse)
 
 
-def test_every_password_of_a_url_is_hidden_when_it_is_shown():
-    url = sa.make_url(f"postgresql+psycopg://shop:{PASSWORD}@db.example/shop?sslmode=require&sslpassword=k1&PWD=k2")
-
-    # SQLAlchemy renders the query sorted by name.
-    assert safe_url(url) == "postgresql+psycopg://shop:***@db.example/shop?PWD=***&sslmode=require&sslpassword=***"
-
-
 def test_a_missing_table_fails_naming_it_and_leaves_its_data(postgres, shop_store, files_warehouse, tmp_path, capfd):
     tables = sample_tables(shop_store)
     tables["transactions_archive"] = tables.pop("transactions")
@@ -611,41 +603,6 @@ def test_a_mapping_error_names_the_file_and_the_key(tmp_path):
 
     with pytest.raises(MappingError, match=r"mapping\.yml.*transactions\.columns: 'amout' is not a column"):
         run_pipeline(settings, LAST_DAY, LAST_DAY, selection=AssetSelection.assets(["raw", "transactions"]))
-
-
-@pytest.fixture
-def settings_from_env() -> Iterator[Callable[[], Settings]]:
-    """``load_settings``, which reads this test's environment at every call."""
-    yield load_settings
-
-
-def test_the_settings_and_the_source_show_the_url_without_its_password():
-    url = f"postgresql+psycopg://shop:{PASSWORD}@db.example:5432/shop?sslpassword={PASSWORD}2"
-    settings = Settings().updated(source={"kind": "sql", "url": url})
-    source = SqlSource.from_settings(settings)
-
-    assert PASSWORD not in repr(settings) + repr(source) + str(source) + settings.source_label
-    assert settings.source_label == "postgresql+psycopg://shop:***@db.example:5432/shop?sslpassword=***"
-    assert "db.example:5432/shop" in repr(source)
-
-
-def test_a_bad_url_is_reported_without_its_password(monkeypatch, settings_from_env):
-    monkeypatch.setenv("ANALYTICS_SOURCE", "sql")
-    monkeypatch.setenv("ANALYTICS_SOURCE_URL", f"not a url {PASSWORD}")
-
-    with pytest.raises(SettingsError, match="ANALYTICS_SOURCE_URL='\\*+' is invalid: .*not a SQLAlchemy URL") as raised:
-        settings_from_env()
-    assert PASSWORD not in str(raised.value)
-
-
-def test_the_sql_source_needs_a_url(monkeypatch, settings_from_env):
-    monkeypatch.setenv("ANALYTICS_SOURCE", "sql")
-    monkeypatch.delenv("ANALYTICS_SOURCE_URL", raising=False)
-
-    with pytest.raises(
-        SettingsError, match="ANALYTICS_SOURCE_URL=None is invalid: .*required when ANALYTICS_SOURCE=sql"
-    ):
-        settings_from_env()
 
 
 def test_days_are_grouped_into_runs_of_consecutive_days():
