@@ -24,14 +24,13 @@ RANGE_RUN_FLAGS = {
     # One "materialization planned" event per asset for the whole range instead of one per asset
     # and day. The cost, per Dagster: if the run fails, its partitions show as missing rather than failed.
     PLANNED_EVENTS_FLAG: "true",
-}
-BATCH_FLAGS = {
     # Asset events Dagster buffers before handing them to the storage: a partition range's events
-    # arrive as batches of at most this many (the last one is flushed at the end of the step).
+    # arrive as batches of at most this many (the last one is flushed at the end of the step). The
+    # batched event log stores a batch in one transaction, and so does Dagster's PostgreSQL storage.
     EVENT_BATCH_SIZE_FLAG: "1000",
 }
 """Dagster's switches for recording a run over a range of days cheaply; the Makefile exports the
-same defaults for ``make ui``. The batch size only pays with the batched event log."""
+same defaults for ``make ui``."""
 INSTANCE_FILE = "dagster.yaml"
 WRITTEN_BY = "# Written by pipelines.cli.instance (ANALYTICS_BATCHED_EVENT_LOG); rewritten when that changes.\n"
 """The first line of a ``dagster.yaml`` this module wrote, which it may therefore rewrite."""
@@ -62,11 +61,6 @@ def written_here(config_file: Path) -> bool:
     return text.startswith(WRITTEN_BY) or EARLIER_MODULE in text
 
 
-def run_flags(*, batched_event_log: bool) -> dict[str, str]:
-    """The environment switches of a range run with or without the batched event log."""
-    return {**RANGE_RUN_FLAGS, **(BATCH_FLAGS if batched_event_log else {})}
-
-
 def prepare_instance(home: Path, *, batched_event_log: bool) -> None:
     """Create the instance folder ``home`` with its ``dagster.yaml`` (unless the user wrote one) and
     turn on the range-run switches for this process (unless set already)."""
@@ -77,7 +71,7 @@ def prepare_instance(home: Path, *, batched_event_log: bool) -> None:
         text = WRITTEN_BY + yaml.safe_dump(config, sort_keys=False)
         if not config_file.exists() or config_file.read_text() != text:
             config_file.write_text(text)
-    for flag, value in run_flags(batched_event_log=batched_event_log).items():
+    for flag, value in RANGE_RUN_FLAGS.items():
         os.environ.setdefault(flag, value)
 
 
