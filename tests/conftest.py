@@ -66,3 +66,21 @@ def own_warehouse(sample_warehouse: Settings, tmp_path: Path) -> Settings:
         warehouse={"data_dir": tmp_path, "warehouse_path": tmp_path / "warehouse.duckdb"},
         serving={"path": tmp_path / "serving.duckdb"},
     )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the unit tests' share of the suite's time (setup, call and teardown of every test)."""
+    seconds = {"unit": 0.0, "all": 0.0}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            duration = getattr(report, "duration", None)
+            if duration is None or not hasattr(report, "nodeid"):
+                continue
+            seconds["all"] += duration
+            if report.nodeid.startswith("tests/unit/"):
+                seconds["unit"] += duration
+    if seconds["all"]:
+        terminalreporter.write_line(
+            f"tests/unit: {seconds['unit']:.1f} s of the {seconds['all']:.1f} s these tests took "
+            f"({seconds['unit'] / seconds['all']:.1%})"
+        )

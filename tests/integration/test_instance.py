@@ -15,7 +15,7 @@ from dagster import AssetKey, AssetSelection, DagsterEventType, DagsterInstance
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from pipelines.cli.instance import EVENT_BATCH_SIZE_FLAG, INSTANCE_FILE, prepare_instance
-from pipelines.defs.dagster_compat import KEPT_ENGINES, BatchedSqliteEventLogStorage
+from pipelines.defs.dagster_compat import KEPT_ENGINES, BatchedSqliteEventLogStorage, instance_at
 from tests.support.pipeline_runs import SAMPLE_FIRST_DAY, run_pipeline
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -126,3 +126,25 @@ def test_runs_beyond_the_kept_engines_are_all_recorded_and_read_back(sample_stor
             assert len(reader.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)) == 1
             assert len(reader.all_logs(run_id, of_type=DagsterEventType.RUN_SUCCESS)) == 1
         assert reader.get_latest_materialization_event(AssetKey(["raw", "costs"])).run_id == run_ids[-1]
+
+
+def test_the_instance_of_a_folder_is_a_dagster_instance_on_that_folder(tmp_path):
+    instance = instance_at(tmp_path)
+    try:
+        assert isinstance(instance, DagsterInstance)
+        assert Path(instance.root_directory) == tmp_path
+    finally:
+        instance.dispose()
+
+
+def test_the_batched_event_log_keeps_dagsters_state_of_initialised_files(tmp_path):
+    storage = BatchedSqliteEventLogStorage(str(tmp_path))
+    try:
+        # _connect reads these attributes of Dagster's storage.
+        assert isinstance(storage._initialized_dbs, set)
+        assert storage._db_lock is not None
+        with storage.index_connection() as conn:
+            assert conn is not None
+        assert len(storage._engines) == 1
+    finally:
+        storage.dispose()

@@ -10,9 +10,8 @@ from __future__ import annotations
 import inspect
 from functools import cached_property
 from importlib.metadata import version
-from pathlib import Path
 
-from dagster import DagsterEventType, DagsterInstance
+from dagster import DagsterEventType
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster_dbt import DbtCliResource
@@ -26,7 +25,6 @@ from pipelines.defs.dagster_compat import (
     PARTITION_NAME_TAG,
     BatchedSqliteEventLogStorage,
     StorefrontDbtCliResource,
-    instance_at,
     range_run_tags,
 )
 from pipelines.defs.project import dbt_project
@@ -41,15 +39,6 @@ def test_the_run_tags_are_the_ones_dagster_puts_on_partitioned_runs():
         "dagster/asset_partition_range_start": "2025-01-01",
         "dagster/asset_partition_range_end": "2025-01-31",
     }
-
-
-def test_the_instance_of_a_folder_is_a_dagster_instance_on_that_folder(tmp_path):
-    instance = instance_at(tmp_path)
-    try:
-        assert isinstance(instance, DagsterInstance)
-        assert Path(instance.root_directory) == tmp_path
-    finally:
-        instance.dispose()
 
 
 def test_the_dbt_cli_version_hook_is_a_cached_property_whose_function_can_be_called():
@@ -97,19 +86,6 @@ def test_the_sqlite_event_log_still_has_what_the_batched_one_builds_on():
         "event_ids",
     ]
     assert DagsterEventType.ASSET_MATERIALIZATION in ASSET_EVENTS
-
-
-def test_the_batched_event_log_keeps_dagsters_state_of_initialised_files(tmp_path):
-    storage = BatchedSqliteEventLogStorage(str(tmp_path))
-    try:
-        # _connect reads these attributes of Dagster's storage.
-        assert isinstance(storage._initialized_dbs, set)
-        assert storage._db_lock is not None
-        with storage.index_connection() as conn:
-            assert conn is not None
-        assert len(storage._engines) == 1
-    finally:
-        storage.dispose()
 
 
 def test_the_dagster_yaml_names_the_batched_event_log_where_it_is():
