@@ -219,7 +219,7 @@ def test_refresh_alerts_before_any_snapshot_publishes_nothing(own_warehouse, tmp
 
 
 def test_readers_see_whole_snapshots_while_refreshes_publish(own_warehouse, tmp_path):
-    """A reader process (tests/support/snapshot_reader.py) queries the serving file, through a connection it
+    """A reader process (tests/support/reader_process.py) queries the serving file, through a connection it
     holds and through fresh ones, and the API, while two refreshes run and publish. Each refresh
     forecasts a different number of days, so every answer's forecast length says which snapshot
     it came from; every answer must match the run it names, and nothing may fail."""
@@ -234,7 +234,7 @@ def test_readers_see_whole_snapshots_while_refreshes_publish(own_warehouse, tmp_
             [
                 sys.executable,
                 "-m",
-                "tests.support.snapshot_reader",
+                "tests.support.reader_process",
                 str(own_warehouse.serving_file),
                 api_url,
                 TOKEN,

@@ -164,3 +164,13 @@ def test_importing_every_module_reads_no_settings_and_makes_no_folder(import_pro
     assert "dagster" in imported_after(probe, 2)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["cwd"], "no data folder was made"
     assert list((tmp_path / "cwd").iterdir()) == [], "nothing was written in the working folder"
+
+
+def test_no_two_modules_share_a_file_name():
+    names: dict[str, list[str]] = {}
+    for folder in (*PACKAGES, "tests", "bench"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name != "__init__.py":
+                names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}

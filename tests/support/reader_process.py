@@ -1,6 +1,6 @@
 """A reader process for the concurrency test: queries the serving file and the API in a loop.
 
-Run as ``python -m tests.support.snapshot_reader SERVING API_URL TOKEN OUT STOP``. Until the file STOP
+Run as ``python -m tests.support.reader_process SERVING API_URL TOKEN OUT STOP``. Until the file STOP
 exists it keeps observing, and appends each observation to OUT as a JSON line:
 
 - ``held``: a read-only connection opened once at the start and kept open the whole time (a BI
