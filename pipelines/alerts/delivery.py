@@ -28,7 +28,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import SecretStr
 from slack_sdk import WebClient
@@ -38,6 +38,8 @@ from pipelines.settings import DELIVERY_BUDGET_SECONDS, DeliverySettings
 from pipelines.warehouse.alert_store import PendingDelivery
 
 SLACK_API = WebClient.BASE_URL
+HEADER_SAFE = "".join(chr(code) for code in range(0x21, 0x7F) if chr(code) != "%")
+"""Printable ASCII but ``%``: what a header value keeps as it is (HTTP/1.1 headers are Latin-1 bytes)."""
 TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
 """What an HTTP exchange can raise besides an HTTP status: no connection or a timeout (``OSError``,
 ``urllib.error.URLError`` among them) and an answer that is not HTTP (``http.client.BadStatusLine``
@@ -105,6 +107,13 @@ class DeliveryOutcome:
     error: str | None
 
 
+def header_value(text: str) -> str:
+    """``text`` fit for an HTTP header: printable ASCII kept, everything else (``→`` in a conversion
+    alert's key, ``%``, spaces) percent-encoded as UTF-8, so a receiver decodes it back to the
+    payload's ``idempotency_key`` with any URL decoder."""
+    return quote(text, safe=HEADER_SAFE)
+
+
 def alert_payload(alert: Mapping[str, object]) -> dict[str, object]:
     """The JSON document of an alert row: its :data:`PAYLOAD_FIELDS` (dates as ISO text) and the
     ``idempotency_key`` ``<alert_key>@<fired_at>``, which changes only when a resolved alert fires again."""
@@ -136,7 +145,10 @@ class WebhookChannel:
         request = urllib.request.Request(
             self.url.get_secret_value(),
             data=json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json", "Idempotency-Key": str(payload["idempotency_key"])},
+            headers={
+                "Content-Type": "application/json",
+                "Idempotency-Key": header_value(str(payload["idempotency_key"])),
+            },
             method="POST",
         )
         try:
@@ -204,6 +216,10 @@ def send_with_retries(
             channel.send(payload)
         except DeliveryError as failure:
             error = str(failure)
+        # Anything else a channel raises is a failed delivery of this alert too, never a crashed tick:
+        # a tick that crashes records nothing and sends every pending alert again on the next one.
+        except Exception as failure:
+            error = f"{channel.name} failed: {type(failure).__name__}: {failure}"
         else:
             return True, attempt + 1, None
     return False, policy.delivery_retries + 1, error

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 import duckdb
 import pytest
@@ -640,3 +641,63 @@ def test_the_feed_lists_open_alerts_first_then_latest_first(tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 # Settings
+
+
+def conversion_alert(day: dt.date) -> Alert:
+    """A conversion drop: its key holds `→`, which an HTTP header cannot carry as it is."""
+    return Alert(
+        rule=CONVERSION_DROP,
+        severity="warning",
+        subject=f"{day.isoformat()}/{CHECKOUT_STEP}",
+        alert_date=day,
+        metric="conversion_rate",
+        observed=0.2,
+        expected=0.6,
+        threshold=0.48,
+        message=f"Checkout conversion on {day} fell to 20 %.",
+    )
+
+
+def test_a_conversion_alert_key_reaches_the_webhook_percent_encoded_and_every_alert_once(tmp_path):
+    alerts = (conversion_alert(dt.date(2025, 3, 24)), planted_alert(dt.date(2025, 3, 25)))
+    log = logging.getLogger("test_alerts")
+    with webhook_server() as server:
+        settings = with_alert_settings(
+            isolated_settings(tmp_path, tmp_path),
+            alert_webhook_url=SecretStr(f"http://127.0.0.1:{server.server_port}/hook"),
+        )
+        ticks = [process_alerts(settings.warehouse_file, fires(*alerts), alerting(settings), log)]
+        ticks += [process_alerts(settings.warehouse_file, None, alerting(settings), log) for _ in range(3)]
+
+    keys = sorted(body["idempotency_key"] for _, body in server.received)
+    assert len(server.received) == 2, "each alert POSTed once over four ticks"
+    assert all(unquote(header) == body["idempotency_key"] for header, body in server.received)
+    assert any("→" in key for key in keys)
+    assert all(header.isascii() for header, _ in server.received)
+    assert [outcome.delivered for outcome in ticks[0].deliveries] == [True] * 4, "log and webhook, each alert"
+    assert all(tick.deliveries == [] for tick in ticks[1:])
+    assert {row["webhook_delivery"] for row in stored_alerts(settings)} == {"delivered"}
+
+
+@dataclasses.dataclass
+class BrokenChannel:
+    """A channel whose sending raises what no channel should: the tick must survive it."""
+
+    name: str = "webhook"
+
+    def send(self, payload: object) -> None:
+        raise UnicodeEncodeError("latin-1", "→", 0, 1, "ordinal not in range(256)")
+
+
+def test_an_unexpected_error_in_a_channel_is_a_failed_delivery_not_a_crashed_tick():
+    policy = DeliverySettings(delivery_timeout_seconds=1.0, delivery_retries=1, delivery_backoff_seconds=0.0)
+    pending = [
+        PendingDelivery(alert={name: "x" for name in PAYLOAD_FIELDS} | {"alert_key": key}, channels=("webhook",))
+        for key in ("a", "b")
+    ]
+
+    outcomes = deliver(pending, {"webhook": BrokenChannel()}, policy)
+
+    # The first alert fails after its retry; the channel is then not tried again in this tick.
+    assert [(o.alert_key, o.delivered, o.attempts) for o in outcomes] == [("a", False, 2)]
+    assert outcomes[0].error.startswith("webhook failed: UnicodeEncodeError")
