@@ -19,7 +19,7 @@ import duckdb
 
 from pipelines.source_schema import SourceTable
 from pipelines.sources.validation import checked_rows_sql, duplicate_copies_sql, ids_loaded_elsewhere_sql
-from pipelines.warehouse.sql import literal, quote
+from pipelines.warehouse.sql import literal, quote, transaction
 
 REJECTED_ROWS_DDL = """
 create table if not exists raw.rejected_rows (
@@ -177,8 +177,7 @@ where _partition_date is null or {on_days}"""
     )
     if table.id_column is not None:
         _reject_duplicates(con, table, on_days)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(f"delete from raw.{name} where {on_days}")
         loaded = con.execute(
             f"""insert into raw.{name}
@@ -198,10 +197,6 @@ from _checked where _reason is not null and (_partition_date is null or {on_days
         if plan.watermark is not None:
             _record_watermark(con, plan.watermark, run_id)
         _log_load(con, table, plan.days, run_id)
-        con.execute("commit")
-    except duckdb.Error:
-        con.execute("rollback")
-        raise
     table_rows = con.execute(f"select count(*) from raw.{name}").fetchone()[0]
     con.execute("drop table _checked")
     return LoadCounts(loaded=loaded, rejected=rejected, table_rows=table_rows)
