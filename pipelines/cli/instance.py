@@ -55,9 +55,8 @@ def instance_config(home: Path, *, batched_event_log: bool) -> dict[str, object]
     return config
 
 
-def written_here(config_file: Path) -> bool:
-    """Whether ``config_file`` is a ``dagster.yaml`` this module wrote (now or before it moved)."""
-    text = config_file.read_text()
+def written_here(text: str) -> bool:
+    """Whether ``text`` is a ``dagster.yaml`` this module wrote (now or before it moved)."""
     return text.startswith(WRITTEN_BY) or EARLIER_MODULE in text
 
 
@@ -66,10 +65,11 @@ def prepare_instance(home: Path, *, batched_event_log: bool) -> None:
     turn on the range-run switches for this process (unless set already)."""
     home.mkdir(parents=True, exist_ok=True)
     config_file = home / INSTANCE_FILE
-    if not config_file.exists() or written_here(config_file):
+    existing = config_file.read_text() if config_file.exists() else None
+    if existing is None or written_here(existing):
         config = instance_config(home, batched_event_log=batched_event_log)
         text = WRITTEN_BY + yaml.safe_dump(config, sort_keys=False)
-        if not config_file.exists() or config_file.read_text() != text:
+        if text != existing:
             config_file.write_text(text)
     for flag, value in RANGE_RUN_FLAGS.items():
         os.environ.setdefault(flag, value)
