@@ -2,7 +2,8 @@
 
 Everything here reaches below the public interface, so an upgrade of Dagster may change it without
 notice; ``tests/unit/test_dagster_compat.py`` checks each thing relied on (the tags' values, the
-event log's methods and what they write, the dbt CLI resource's version hook) so that an upgrade
+event log's methods, the dbt CLI resource's version hook), and ``tests/integration/test_instance.py``
+what needs an instance (the instance of a folder, what the event log writes), so that an upgrade
 that breaks one fails there, by name, rather than somewhere in a run.
 
 - **Run tags.** The tags Dagster puts on a run of one partition or of a partition range, read by

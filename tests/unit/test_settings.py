@@ -4,6 +4,7 @@ secrets never shown, sections composed into one Settings."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from typing import get_args
 
@@ -30,7 +31,7 @@ PASSWORD = "Shop-Pw-7f3a91"
 @pytest.fixture
 def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     """This test's environment, which load_settings reads at every call, without the developer's settings."""
-    for name in [name for name in __import__("os").environ if name.startswith("ANALYTICS_")]:
+    for name in [name for name in os.environ if name.startswith("ANALYTICS_")]:
         monkeypatch.delenv(name)
     yield monkeypatch
 
