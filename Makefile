@@ -8,12 +8,12 @@ DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f
 # dagster-dbt runs the `dbt` executable: the venv's bin/ comes first on PATH for every target.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 # Runs launched by `make run` and the UI of `make ui` share one Dagster instance under the data folder.
-# pipelines/run.py always records in Settings.dagster_home (<ANALYTICS_DATA_DIR>/dagster_home), so this
+# pipelines/cli/run.py always records in Settings.dagster_home (<ANALYTICS_DATA_DIR>/dagster_home), so this
 # computes the same path from the same variable, and `:=` overrides a DAGSTER_HOME of the user's own:
 # otherwise `make ui` would open another instance than the one `make run` recorded its runs in.
 export DAGSTER_HOME := $(abspath $(or $(ANALYTICS_DATA_DIR),data))/dagster_home
 # A backfill launched as one run, from the UI too, plans one event per asset, not one per asset and day, and
-# hands its materializations to the event log in batches (pipelines/instance.py sets the same for make run).
+# hands its materializations to the event log in batches (pipelines/cli/instance.py sets the same for make run).
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 
