@@ -155,6 +155,28 @@ class SourceSettings(BaseSettings):
         validation_alias="ANALYTICS_CURRENCY",
         description="Reporting currency; rows in another currency are rejected.",
     )
+    encoding: Literal["utf-8", "latin-1", "utf-16"] = Field(
+        "utf-8",
+        description="Character encoding of CSV source files; a row that is not valid in it is rejected, the rest load.",
+    )
+    timestamp_offsets: Literal["convert", "reject"] = Field(
+        "convert",
+        description="Times written with a UTC offset (`2026-08-01 23:30:00-03:00`, `...Z`): `convert` them to UTC, "
+        "or `reject` the row (times must then be naive UTC). Times without an offset are read as UTC.",
+    )
+    future_tolerance_hours: int = Field(
+        1,
+        ge=0,
+        le=168,
+        description="A row whose time is more than this many hours after the run's clock is rejected as in the "
+        "future (a margin for the shop's clock running ahead).",
+    )
+    max_amount: float = Field(
+        1_000_000.0,
+        gt=0,
+        le=1e13,
+        description="Largest plausible amount of one row; a larger one is rejected as out of range.",
+    )
 
     @field_validator("url")
     @classmethod

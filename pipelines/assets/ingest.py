@@ -6,6 +6,7 @@ window; with the SQL source also the earlier days that rows changed since the wa
 to, which the metadata lists (``days_beyond_window``).
 """
 
+import datetime as dt
 from contextlib import closing
 
 from dagster import (
@@ -20,7 +21,7 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs.resources import TableSource
+from pipelines.defs.resources import SourceRowRules, TableSource
 from pipelines.source_schema import SOURCE_TABLES, SourceTable
 from pipelines.sources.raw_tables import days_between, describe_days, load_days
 
@@ -38,14 +39,18 @@ def build_ingest_asset(table: SourceTable, partitions: DailyPartitionsDefinition
         "rows that break the source schema go to `raw.rejected_rows`.",
     )
     def _ingest(
-        context: AssetExecutionContext, warehouse: DuckDBResource, source: ResourceParam[TableSource]
+        context: AssetExecutionContext,
+        warehouse: DuckDBResource,
+        source: ResourceParam[TableSource],
+        row_rules: SourceRowRules,
     ) -> MaterializeResult:
         start, end = context.partition_time_window.start.date(), context.partition_time_window.end.date()
+        rules = row_rules.at(dt.datetime.now(dt.UTC).replace(tzinfo=None))
         # closing(): dagster-duckdb closes the connection only when the block succeeds, and a failed
         # load must not keep the warehouse file open for the rest of the process.
         with warehouse.get_connection() as con, closing(con):
             plan = source.register_rows(con, table, start=start, end=end)
-            counts = load_days(con, table, plan, run_id=context.run.run_id, currency=source.currency)
+            counts = load_days(con, table, plan, run_id=context.run.run_id, rules=rules)
         beyond_window = describe_days(plan.days - days_between(start, end))
         if beyond_window:
             context.log.info(f"{table.name}: also replaced days with rows changed since the watermark: {beyond_window}")

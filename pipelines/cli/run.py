@@ -26,8 +26,8 @@ from pipelines.source_schema import SOURCE_TABLES, SourceTable
 from pipelines.sources.database import day_range
 from pipelines.sources.files import register_source_rows
 from pipelines.sources.mapping import load_mapping
+from pipelines.sources.validation import partition_time_sql
 from pipelines.warehouse.snapshot import current_exports
-from pipelines.warehouse.sql import quote
 
 SUMMARY_TABLES = ("raw", "staging", "marts", "ml", "alerts")
 HEADLINE_KPIS = (
@@ -53,11 +53,10 @@ def table_day_range(settings: Settings, table: SourceTable) -> tuple[dt.date, dt
     if settings.source.kind == "sql":
         return day_range(settings.source.database_url, load_mapping(settings.source.mapping), table)
     with duckdb.connect() as con:
-        register_source_rows(con, settings.source_folder, table)
-        column = quote(table.partition_column)
-        first, last = con.execute(
-            f"select min(try_cast({column} as date)), max(try_cast({column} as date)) from _src"
-        ).fetchone()
+        register_source_rows(con, settings.source_folder, table, encoding=settings.source.encoding)
+        source_types = dict(con.execute("select column_name, column_type from (describe _src)").fetchall())
+        day = f"cast({partition_time_sql(table, source_types)} as date)"
+        first, last = con.execute(f"select min({day}), max({day}) from _src as s").fetchone()
     return None if first is None else (first, last)
 
 
@@ -75,17 +74,20 @@ def source_day_range(settings: Settings) -> tuple[dt.date, dt.date]:
 
 
 def partition_range(settings: Settings, first: dt.date, last: dt.date) -> tuple[str, str]:
-    """The partition keys covering the source, bounded by the partitions that exist."""
+    """The partition keys covering the source, bounded by the partitions that exist.
+
+    Rows before ``ANALYTICS_PARTITION_START`` or after the last complete day belong to no
+    partition: the load rejects the first (with the reason) and leaves the second to later nights.
+    """
     start = settings.schedule.partition_start
-    if first < start:
-        raise SystemExit(
-            f"the source starts on {first}, before ANALYTICS_PARTITION_START={start}: "
-            "set ANALYTICS_PARTITION_START to that day or earlier"
-        )
     last_key = daily_partitions(start).get_last_partition_key()
-    if first.isoformat() > last_key:
-        raise SystemExit(f"{first} has no partition yet: the last complete day is {last_key}")
-    return first.isoformat(), min(last.isoformat(), last_key)
+    first_key = max(first, start).isoformat()
+    if first_key > last_key or last < start:
+        raise SystemExit(
+            f"the source's days {first} .. {last} have no partition: partitions run from "
+            f"ANALYTICS_PARTITION_START={start} to the last complete day {last_key}"
+        )
+    return first_key, min(last.isoformat(), last_key)
 
 
 def print_summary(settings: Settings, run_id: str) -> None:

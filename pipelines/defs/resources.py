@@ -25,12 +25,11 @@ from pipelines.sources.database import PullOptions, register_sql_rows
 from pipelines.sources.files import register_source_rows
 from pipelines.sources.mapping import load_mapping
 from pipelines.sources.raw_tables import LoadPlan, days_between
+from pipelines.sources.validation import RowRules
 
 
 class TableSource(Protocol):
     """What the ingest assets need of a source (the ``source`` resource)."""
-
-    currency: str
 
     def register_rows(
         self, con: duckdb.DuckDBPyConnection, table: SourceTable, *, start: dt.date, end: dt.date
@@ -44,13 +43,13 @@ class FilesSource(ConfigurableResource):
     """Source tables read from a folder of CSV or Parquet files (the sample store is one)."""
 
     folder: str
-    currency: str = "USD"
+    encoding: str = "utf-8"
 
     def register_rows(
         self, con: duckdb.DuckDBPyConnection, table: SourceTable, *, start: dt.date, end: dt.date
     ) -> LoadPlan:
         """Expose the table's source rows to ``con`` as the temporary view ``_src``; the window's days are replaced."""
-        register_source_rows(con, Path(self.folder), table)
+        register_source_rows(con, Path(self.folder), table, encoding=self.encoding)
         return LoadPlan(days=days_between(start, end))
 
 
@@ -66,7 +65,6 @@ class SqlSource:
     url: URL
     mapping_file: Path | None
     options: PullOptions
-    currency: str = "USD"
 
     def __repr__(self) -> str:
         return f"SqlSource(url={safe_url(self.url)!r}, mapping_file={self.mapping_file!r}, options={self.options!r})"
@@ -83,7 +81,6 @@ class SqlSource:
                 chunk_rows=source.chunk_rows,
                 first_day=settings.schedule.partition_start,
             ),
-            currency=source.currency,
         )
 
     def register_rows(
@@ -93,6 +90,39 @@ class SqlSource:
         :func:`pipelines.sources.database.register_sql_rows`."""
         mapping = load_mapping(self.mapping_file)
         return register_sql_rows(con, table, url=self.url, mapping=mapping, start=start, end=end, options=self.options)
+
+
+class SourceRowRules(ConfigurableResource):
+    """The rules every source row must pass beyond its columns' types (``ANALYTICS_CURRENCY``,
+    ``ANALYTICS_SOURCE_MAX_AMOUNT``, ``..._TIMESTAMP_OFFSETS``, ``..._FUTURE_TOLERANCE_HOURS`` and
+    ``ANALYTICS_PARTITION_START``), the same whichever source the rows come from."""
+
+    currency: str = "USD"
+    max_amount: float = 1_000_000.0
+    timestamp_offsets: str = "convert"
+    future_tolerance_hours: int = 1
+    partition_start: str = "2024-01-01"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SourceRowRules:
+        source = settings.source
+        return cls(
+            currency=source.currency,
+            max_amount=source.max_amount,
+            timestamp_offsets=source.timestamp_offsets,
+            future_tolerance_hours=source.future_tolerance_hours,
+            partition_start=settings.schedule.partition_start.isoformat(),
+        )
+
+    def at(self, now: dt.datetime) -> RowRules:
+        """The rules of a run whose clock says ``now`` (naive UTC)."""
+        return RowRules(
+            currency=self.currency,
+            max_amount=self.max_amount,
+            first_day=dt.date.fromisoformat(self.partition_start),
+            latest_time=now + dt.timedelta(hours=self.future_tolerance_hours),
+            reject_offsets=self.timestamp_offsets == "reject",
+        )
 
 
 class MLAssetSettings(ConfigurableResource):
@@ -151,7 +181,7 @@ def build_source(settings: Settings) -> FilesSource | SqlSource:
     """The source of ``ANALYTICS_SOURCE``: the SQL database, or the folder of files (the sample store's too)."""
     if settings.source.kind == "sql":
         return SqlSource.from_settings(settings)
-    return FilesSource(folder=str(settings.source_folder), currency=settings.source.currency)
+    return FilesSource(folder=str(settings.source_folder), encoding=settings.source.encoding)
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
@@ -163,6 +193,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             connection_config={"memory_limit": settings.warehouse.duckdb_memory_limit},
         ),
         "source": build_source(settings),
+        "row_rules": SourceRowRules.from_settings(settings),
         "dbt": StorefrontDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         "dbt_vars": DbtVars(overrides_json=json.dumps(settings.dbt_var_overrides())),
         "ml_settings": MLAssetSettings.from_settings(settings),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import duckdb
 
 from pipelines.source_schema import SourceTable
-from pipelines.sources.validation import checked_rows_sql, duplicate_copies_sql, ids_loaded_elsewhere_sql
+from pipelines.sources.validation import RowRules, checked_rows_sql, duplicate_copies_sql, ids_loaded_elsewhere_sql
 from pipelines.warehouse.sql import literal, quote, transaction
 
 REJECTED_ROWS_DDL = """
@@ -155,12 +155,13 @@ def create_raw_table(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None
 
 
 def load_days(
-    con: duckdb.DuckDBPyConnection, table: SourceTable, plan: LoadPlan, *, run_id: str, currency: str
+    con: duckdb.DuckDBPyConnection, table: SourceTable, plan: LoadPlan, *, run_id: str, rules: RowRules
 ) -> LoadCounts:
     """Replace the days of ``plan`` in ``raw.<table>`` with the good rows of ``_src``; record its watermark.
 
-    Rows of those days that break a rule, and rows whose day cannot be read at all (they belong
-    to no day, so every load reports them afresh), replace the table's earlier rejects. Rows of
+    Rows of those days that break a rule, and rows that belong to no day (their day cannot be
+    read, or lies outside ``rules``' calendar: every load reports them afresh), replace the table's
+    earlier rejects. Rows of
     ``_src`` on other days are left out before they are checked (DuckDB pushes the day filter
     down to the scan: a nightly run checks one day's rows, not the whole history's), so a
     repeated id is judged among the rows of the days loaded, as with the SQL source.
@@ -172,7 +173,7 @@ def load_days(
     source_types = dict(con.execute("select column_name, column_type from (describe _src)").fetchall())
     con.execute(
         f"""create or replace temp table _checked as
-select * from ({checked_rows_sql(table, currency, source_types)})
+select * from ({checked_rows_sql(table, rules, source_types)})
 where _partition_date is null or {on_days}"""
     )
     if table.id_column is not None:

@@ -8,12 +8,39 @@ row's partition day and ``_reason``: ``NULL`` for a good row, otherwise every ru
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from pipelines.source_schema import Column, SourceTable
 from pipelines.warehouse.sql import literal, quote
 
 PROBLEM_WORD = {"TIMESTAMP": "unparseable", "DATE": "unparseable"}
+UTC_OFFSET = r"[T ]\d{1,2}:\d{2}(:\d{2}(\.\d*)?)?\s*([zZ]|[+-]\d{2}(:?\d{2})?)$"
+"""A time written with its UTC offset (``2026-08-01 23:30:00-03:00``, ``2026-08-01T23:30:00Z``); the
+time part is required so that the day of a plain date (``2026-08-01``) is not taken for an offset."""
+OFFSET_TYPE = "TIMESTAMP WITH TIME ZONE"
+READ_ERROR = "_read_error"
+"""Column of ``_src`` (files source) holding why a CSV row could not be split into its fields."""
+RAW_LINE = "_raw_line"
+"""Column of ``_src`` (files source) holding such a row's text as it is in the file."""
+
+
+@dataclass(frozen=True)
+class RowRules:
+    """What a source row must satisfy beyond its columns' types, in one run.
+
+    ``first_day`` is the first day of the partitions (``ANALYTICS_PARTITION_START``); ``latest_time``
+    the run's clock plus the tolerance for the shop's clock running ahead, as naive UTC. A row
+    whose day is outside ``first_day .. latest_time`` belongs to no partition: it is rejected, and
+    every load reports it afresh, like a row whose day cannot be read.
+    """
+
+    currency: str
+    max_amount: float
+    first_day: dt.date
+    latest_time: dt.datetime
+    reject_offsets: bool = False
 
 
 def _same_type(source_type: str | None, sql_type: str) -> bool:
@@ -27,35 +54,87 @@ def _source_value(column: Column, source_type: str | None) -> str:
     A typed source (Parquet, a database) is not sent through text: formatting and re-parsing every
     timestamp was most of a large load's time, and a typed value has no blanks to trim.
     """
-    if source_type is None or source_type == "VARCHAR":
+    if _is_text(source_type):
         return f"nullif(trim(cast(s.{quote(column.name)} as varchar)), '')"
     return f"s.{quote(column.name)}"
 
 
 def _typed_source_value(column: Column, source_type: str | None) -> str:
+    """The value in the column's type, NULL if it does not convert; times as naive UTC.
+
+    A time written with a UTC offset is converted to UTC (a plain cast to ``TIMESTAMP`` would drop
+    the offset and put the row on the wrong day); one without is read as UTC. A source column
+    that holds instants (``TIMESTAMP WITH TIME ZONE``) is converted the same way, independent of
+    the session's time zone.
+    """
     value = _source_value(column, source_type)
-    return value if _same_type(source_type, column.sql_type) else f"try_cast({value} as {column.sql_type})"
+    if _same_type(source_type, column.sql_type):
+        return value
+    if column.sql_type == "TIMESTAMP" and _same_type(source_type, OFFSET_TYPE):
+        return f"timezone('UTC', {value})"
+    if column.sql_type == "TIMESTAMP" and _is_text(source_type):
+        return (
+            f"case when regexp_matches({value}, {literal(UTC_OFFSET)}) "
+            f"then timezone('UTC', try_cast({value} as timestamptz)) else try_cast({value} as timestamp) end"
+        )
+    return f"try_cast({value} as {column.sql_type})"
 
 
-def _column_problems(table: SourceTable, column: Column, currency: str, source_type: str | None) -> list[str]:
-    """``CASE`` branches that name what is wrong with one column of one row."""
+def _is_text(source_type: str | None) -> bool:
+    return source_type is None or source_type == "VARCHAR"
+
+
+def _column_problems(table: SourceTable, column: Column, rules: RowRules, source_type: str | None) -> list[str]:
+    """``CASE`` branches that name what is wrong with one column of one row (the first that holds)."""
     raw = _source_value(column, source_type)
     typed = _typed_source_value(column, source_type)
-    problem = PROBLEM_WORD.get(column.sql_type, "non-numeric" if column.sql_type.startswith("DECIMAL") else "bad")
     checks = []
     if column.required:
         checks.append(f"when {raw} is null then {literal('missing ' + column.name)}")
-    if not _same_type(source_type, column.sql_type):
-        checks.append(f"when {raw} is not null and {typed} is null then {literal(problem + ' ' + column.name)}")
     if column.name == table.amount_column:
-        checks.append(f"when {typed} < 0 then {literal('negative ' + column.name)}")
+        checks += _amount_problems(column, raw, typed, rules)
+    elif not _same_type(source_type, column.sql_type):
+        problem = PROBLEM_WORD.get(column.sql_type, "bad")
+        checks.append(f"when {raw} is not null and {typed} is null then {literal(problem + ' ' + column.name)}")
+    if rules.reject_offsets and column.sql_type == "TIMESTAMP" and _is_text(source_type):
+        reason = literal(f"UTC offset in {column.name} (ANALYTICS_SOURCE_TIMESTAMP_OFFSETS=reject)")
+        checks.append(f"when regexp_matches({raw}, {literal(UTC_OFFSET)}) then {reason}")
+    if column.name == table.partition_column:
+        checks += _calendar_problems(column, typed, rules)
     if column.name in table.accepted_values:
         allowed = ", ".join(literal(value) for value in table.accepted_values[column.name])
         checks.append(f"when lower({raw}) not in ({allowed}) then {literal('unknown ' + column.name)}")
     if column.name == table.currency_column:
-        reason = literal(f"currency is not the reporting currency {currency}")
-        checks.append(f"when upper({raw}) <> {literal(currency)} then {reason}")
+        reason = literal(f"currency is not the reporting currency {rules.currency}")
+        checks.append(f"when upper({raw}) <> {literal(rules.currency)} then {reason}")
     return checks
+
+
+def _amount_problems(column: Column, raw: str, typed: str, rules: RowRules) -> list[str]:
+    """A number that is no number, one that is negative, and one too large to be an order's or a
+    day's amount: beyond the column's type, or beyond ``ANALYTICS_SOURCE_MAX_AMOUNT``, which keeps
+    a typo of a thousand times from passing ingest and then failing the marts' tests."""
+    as_number = f"try_cast({raw} as double)"
+    out_of_range = literal(f"{column.name} out of range (above ANALYTICS_SOURCE_MAX_AMOUNT={rules.max_amount:g})")
+    return [
+        f"when {raw} is not null and {as_number} is null then {literal('non-numeric ' + column.name)}",
+        f"when {as_number} < 0 then {literal('negative ' + column.name)}",
+        f"when {raw} is not null and ({typed} is null or {as_number} > {rules.max_amount!r}) then {out_of_range}",
+    ]
+
+
+def _calendar_problems(column: Column, typed: str, rules: RowRules) -> list[str]:
+    """The partition time outside the partitions: before their first day, or in the future."""
+    before = literal(f"{column.name} before ANALYTICS_PARTITION_START {rules.first_day}")
+    future = literal(f"{column.name} in the future (after the run's clock + ANALYTICS_SOURCE_FUTURE_TOLERANCE_HOURS)")
+    return [
+        f"when cast({typed} as date) < {literal(str(rules.first_day))} then {before}",
+        f"when {typed} > {_latest(rules)} then {future}",
+    ]
+
+
+def _latest(rules: RowRules) -> str:
+    return f"cast({literal(rules.latest_time.isoformat(sep=' '))} as timestamp)"
 
 
 def _typed_value(table: SourceTable, column: Column, source_type: str | None) -> str:
@@ -67,44 +146,59 @@ def _typed_value(table: SourceTable, column: Column, source_type: str | None) ->
     return f"{value} as {quote(column.name)}"
 
 
-def _reason(table: SourceTable, currency: str, source_types: Mapping[str, str]) -> str:
-    """All problems of a row joined by '; ' (``concat_ws`` skips the NULLs of columns that are fine)."""
+def _reason(table: SourceTable, rules: RowRules, source_types: Mapping[str, str]) -> str:
+    """All problems of a row joined by '; ' (``concat_ws`` skips the NULLs of columns that are fine);
+    a row that could not be read into its fields has that as its only problem."""
     parts = []
     for column in table.columns:
-        checks = _column_problems(table, column, currency, source_types.get(column.name))
+        checks = _column_problems(table, column, rules, source_types.get(column.name))
         if checks:
             parts.append("case " + " ".join(checks) + " end")
-    return "nullif(concat_ws('; ', " + ", ".join(parts) + "), '')"
+    reason = "nullif(concat_ws('; ', " + ", ".join(parts) + "), '')"
+    return f"coalesce(s.{READ_ERROR}, {reason})" if READ_ERROR in source_types else reason
 
 
-def _raw_values(table: SourceTable) -> str:
-    """The row's values as read, as JSON text."""
+def _raw_values(table: SourceTable, source_types: Mapping[str, str] | None = None) -> str:
+    """The row's values as read, as JSON text (a row that could not be split: its line)."""
     fields = ", ".join(f"{quote(c.name)} := cast(s.{quote(c.name)} as varchar)" for c in table.columns)
-    return f"cast(to_json(struct_pack({fields})) as varchar)"
+    values = f"cast(to_json(struct_pack({fields})) as varchar)"
+    if source_types is not None and RAW_LINE in source_types:
+        line = f"cast(to_json(struct_pack(line := s.{RAW_LINE})) as varchar)"
+        return f"case when s.{READ_ERROR} is not null then {line} else {values} end"
+    return values
 
 
-def checked_rows_sql(table: SourceTable, currency: str, source_types: Mapping[str, str]) -> str:
+def checked_rows_sql(table: SourceTable, rules: RowRules, source_types: Mapping[str, str]) -> str:
     """``SELECT`` over ``_src`` giving typed columns, ``_partition_date``, ``_reason`` and ``_raw_values``.
 
-    ``source_types`` are the DuckDB types of ``_src``'s columns. Repeated ids are not judged here:
-    see :func:`duplicate_copies_sql`.
+    ``source_types`` are the DuckDB types of ``_src``'s columns. ``_partition_date`` is NULL for a
+    row that belongs to no partition (its day cannot be read, or is outside ``rules``' calendar).
+    Repeated ids are not judged here: see :func:`duplicate_copies_sql`.
     """
     typed_columns = ",\n    ".join(
         _typed_value(table, column, source_types.get(column.name)) for column in table.columns
     )
-    partition_column = table.column(table.partition_column)
-    partition = _typed_source_value(Column(partition_column.name, "TIMESTAMP"), source_types.get(partition_column.name))
+    partition = partition_time_sql(table, source_types)
     return f"""
 select
     {typed_columns},
-    cast({partition} as date) as _partition_date,
+    case
+        when cast({partition} as date) >= {literal(str(rules.first_day))} and {partition} <= {_latest(rules)}
+        then cast({partition} as date)
+    end as _partition_date,
     _reason,
     -- The raw values only for the rejected rows: writing them for every good row was a third of
     -- a large load's time.
-    case when _reason is not null then {_raw_values(table)} end as _raw_values,
+    case when _reason is not null then {_raw_values(table, source_types)} end as _raw_values,
     s._source_file,
     s._row_number
-from (select *, {_reason(table, currency, source_types)} as _reason from _src as s) as s"""
+from (select *, {_reason(table, rules, source_types)} as _reason from _src as s) as s"""
+
+
+def partition_time_sql(table: SourceTable, source_types: Mapping[str, str]) -> str:
+    """The row's partition time (naive UTC) over ``_src as s``, NULL where it cannot be read."""
+    column = table.column(table.partition_column)
+    return _typed_source_value(Column(column.name, "TIMESTAMP"), source_types.get(column.name))
 
 
 def _as_rejects(table: SourceTable, rejects: str, reason: str) -> str:
