@@ -2,14 +2,36 @@ with source as (
     select * from {{ source('raw', 'customers') }}
 ),
 
-renamed as (
+transactions as (
+    select * from {{ source('raw', 'transactions') }}
+),
+
+known as (
     select
         customer_id,
         signup_at,
         cast(signup_at as date) as signup_date,
         coalesce(acquisition_channel, 'unknown') as acquisition_channel,
-        coalesce(country, 'unknown') as country
+        coalesce(country, 'unknown') as country,
+        true as is_known_customer
     from source
+),
+
+-- A guest checkout, or an order exported before its customer: the order and its revenue stay,
+-- and its customer is one the shop has not described, first seen with that order.
+unknown as (
+    select
+        customer_id,
+        min(created_at) as signup_at,
+        cast(min(created_at) as date) as signup_date,
+        'unknown' as acquisition_channel,
+        'unknown' as country,
+        false as is_known_customer
+    from transactions
+    where not exists (select 1 from source where source.customer_id = transactions.customer_id)
+    group by customer_id
 )
 
-select * from renamed
+select * from known
+union all
+select * from unknown
