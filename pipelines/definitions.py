@@ -12,6 +12,7 @@ from pipelines.assets.ingest import build_ingest_assets
 from pipelines.assets.ml import ml_assets
 from pipelines.assets.serving import serving_snapshot
 from pipelines.defs.jobs import nightly_refresh
+from pipelines.defs.loggers import console_logger
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import build_resources
 from pipelines.defs.schedules import nightly_refresh_schedule
@@ -34,6 +35,7 @@ def build_definitions(settings: Settings) -> Definitions:
         schedules=[nightly_refresh_schedule(nightly_refresh, settings.schedule.timezone)],
         sensors=build_alert_sensors(settings.alerts, nightly_refresh),
         resources=build_resources(settings),
+        loggers={"console": console_logger},
     )
 
 

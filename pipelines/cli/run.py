@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+import traceback
 
 import duckdb
 import pandas as pd
@@ -20,16 +21,19 @@ from pipelines.cli.instance import prepare_instance
 from pipelines.definitions import build_definitions
 from pipelines.defs.dagster_compat import range_run_tags
 from pipelines.defs.partitions import daily_partitions
+from pipelines.defs.run_errors import first_step_error
 from pipelines.sample_store.generator import MANIFEST_NAME, SampleStoreSpec, generate_sample_store
 from pipelines.settings import Settings, SettingsError, load_settings
 from pipelines.source_schema import SOURCE_TABLES, SourceTable
 from pipelines.sources.database import day_range
-from pipelines.sources.files import register_source_rows
+from pipelines.sources.files import SourceError, register_source_rows
 from pipelines.sources.mapping import load_mapping
 from pipelines.sources.validation import partition_time_sql
 from pipelines.warehouse.snapshot import current_exports
 
 SUMMARY_TABLES = ("raw", "staging", "marts", "ml", "alerts")
+FAILED_BEFORE_START_TAG = "storefront/failed_before_start"
+"""Tag of a run recorded only to say that the build failed before Dagster could start it."""
 HEADLINE_KPIS = (
     ("net_revenue", "Net revenue, last 30 days", "{:,.2f}"),
     ("net_revenue_growth", "Growth vs the 30 days before", "{:+.1%}"),
@@ -37,6 +41,10 @@ HEADLINE_KPIS = (
     ("revenue_per_customer", "Revenue per paying customer", "{:,.2f}"),
     ("payment_success_rate", "Payment success rate", "{:.1%}"),
 )
+
+
+class NoPartition(ValueError):
+    """The source holds no day that a partition covers."""
 
 
 def ensure_sample_store(settings: Settings) -> None:
@@ -68,7 +76,7 @@ def source_day_range(settings: Settings) -> tuple[dt.date, dt.date]:
     """
     ranges = {name: table_day_range(settings, table) for name, table in SOURCE_TABLES.items()}
     if ranges["transactions"] is None:
-        raise SystemExit(f"the source {settings.source_label} holds no transactions with a readable created_at")
+        raise NoPartition(f"the source {settings.source_label} holds no transactions with a readable created_at")
     found = [days for days in ranges.values() if days is not None]
     return min(first for first, _ in found), max(last for _, last in found)
 
@@ -83,7 +91,7 @@ def partition_range(settings: Settings, first: dt.date, last: dt.date) -> tuple[
     last_key = daily_partitions(start).get_last_partition_key()
     first_key = max(first, start).isoformat()
     if first_key > last_key or last < start:
-        raise SystemExit(
+        raise NoPartition(
             f"the source's days {first} .. {last} have no partition: partitions run from "
             f"ANALYTICS_PARTITION_START={start} to the last complete day {last_key}"
         )
@@ -123,6 +131,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def record_failed_run(settings: Settings, message: str) -> str:
+    """Record in the instance a ``nightly_refresh`` run that failed before it could start, so that the
+    run-failure sensor alerts on it like on any failed night; its id."""
+    instance = DagsterInstance.get()
+    job = build_definitions(settings).resolve_job_def("nightly_refresh")
+    run = instance.create_run_for_job(job_def=job, tags={FAILED_BEFORE_START_TAG: "true"})
+    instance.report_run_failed(run, message)
+    return run.run_id
+
+
+def user_error(settings: Settings, message: str, *, run_id: str | None = None) -> int:
+    """Print a failure the user's data or settings caused as one line (with the traceback only at
+    ``ANALYTICS_LOG_LEVEL=DEBUG``); the exit status."""
+    if settings.warehouse.log_level == "DEBUG":
+        traceback.print_exc()
+    where = f" (Dagster run {run_id}; `make ui` shows it)" if run_id else ""
+    print(f"error: {message}{where}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -132,8 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     prepare_instance(settings.dagster_home, batched_event_log=settings.warehouse.batched_event_log)
-    ensure_sample_store(settings)
-    first, last = partition_range(settings, *((args.day, args.day) if args.day else source_day_range(settings)))
+    try:
+        ensure_sample_store(settings)
+        first, last = partition_range(settings, *((args.day, args.day) if args.day else source_day_range(settings)))
+    except (SourceError, NoPartition) as error:
+        return user_error(settings, str(error), run_id=record_failed_run(settings, str(error)))
     print(f"Building the warehouse from {settings.source_label}, days {first} .. {last}, as one run ...", flush=True)
 
     # A build of every day rebuilds the incremental models from scratch, which is quicker than
@@ -152,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     if not result.success:
-        print(f"the run {result.run_id} failed: see `make ui` for the failing step", file=sys.stderr)
+        reason = first_step_error(result.get_step_failure_events()) or "see `make ui` for the failing step"
+        print(f"error: the run {result.run_id} failed at {reason}", file=sys.stderr)
         return 1
     print_summary(settings, result.run_id)
     return 0

@@ -54,6 +54,7 @@ from pipelines.defs.dagster_compat import (
     PARTITION_NAME_TAG,
 )
 from pipelines.defs.resources import ServingSnapshot
+from pipelines.defs.run_errors import first_step_error
 from pipelines.settings import AlertSettings
 from pipelines.warehouse.alert_store import ALERTS_SCHEMA
 
@@ -180,14 +181,7 @@ def run_failure_alert(run: DagsterRun, error: str, severity: str) -> Alert:
 
 def run_failure_reason(context: RunFailureSensorContext) -> str:
     """The first failed step and its error (what someone needs to act), else the run's own message."""
-    for event in context.get_step_failure_events():
-        error = event.step_failure_data.error
-        # Dagster wraps the asset's own exception; its message is the innermost cause's.
-        while error is not None and error.cause is not None:
-            error = error.cause
-        if error is not None:
-            return f"step {event.step_key}: {error.message.strip()}"
-    return context.failure_event.message or "no error message"
+    return first_step_error(context.get_step_failure_events()) or context.failure_event.message or "no error message"
 
 
 def process_run_alert(

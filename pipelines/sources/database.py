@@ -214,11 +214,17 @@ def _undated(column: sa.ColumnClause, dialect: str) -> sa.ColumnElement[bool]:
     return column.is_(None)
 
 
-def _rows_query(shop: ShopTable, days: Iterable[dt.date], dialect: str) -> sa.Select:
-    """Every row of ``days`` (whole days) and every undated row, as the source schema's columns."""
+def _rows_query(
+    shop: ShopTable, days: Iterable[dt.date], dialect: str, first_day: dt.date, today: dt.date
+) -> sa.Select:
+    """Every row of ``days`` (whole days) and every row that belongs to no partition, as the source
+    schema's columns: undated, dated before ``first_day`` (the partitions' first), or on ``today``
+    (UTC) or later, where the rows in the future are; validation rejects those and leaves today's
+    other rows to their night."""
     table = shop.clause()
     partition = table.c[shop.partition_column]
     on_days = [_between(partition, first, end) for first, end in day_ranges(days)]
+    outside = [partition < _day(first_day), partition >= _day(today)]
     selected = [
         table.c[column].label(name) if column is not None else sa.null().label(name)
         for name, column in shop.columns.items()
@@ -228,7 +234,7 @@ def _rows_query(shop: ShopTable, days: Iterable[dt.date], dialect: str) -> sa.Se
     return (
         sa.select(*selected)
         .select_from(table)
-        .where(sa.or_(*on_days, _undated(partition, dialect)))
+        .where(sa.or_(*on_days, *outside, _undated(partition, dialect)))
         .order_by(table.c[order])
     )
 
@@ -364,7 +370,7 @@ def register_sql_rows(
             _land(
                 con,
                 shop_db,
-                _rows_query(shop, days, shop_db.dialect.name),
+                _rows_query(shop, days, shop_db.dialect.name, options.first_day, dt.datetime.now(dt.UTC).date()),
                 target="_sql_rows",
                 chunk_rows=options.chunk_rows,
             )

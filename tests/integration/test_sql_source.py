@@ -31,7 +31,7 @@ from pipelines.sources.files import SourceError
 from pipelines.sources.mapping import MappingError
 from pipelines.sources.raw_tables import day_ranges, describe_days
 from tests.integration.test_ingest import JAN_1, JAN_2, PLANTED
-from tests.support.csv_store import GOOD_TRANSACTIONS, write_store
+from tests.support.csv_store import GOOD_TRANSACTIONS, transaction, write_store
 from tests.support.loopback_servers import free_port
 from tests.support.mart_comparison import mart_differences, mart_tables
 from tests.support.pipeline_runs import DBT_MODELS, INGEST, SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
@@ -518,6 +518,37 @@ def test_rows_that_break_the_schema_are_rejected_as_from_files(tmp_path, make_se
     assert query(from_sql, rejected) == query(from_files, rejected)
     assert sorted(reason for reason, *_ in query(from_sql, rejected)) == sorted(reason for _, reason in PLANTED)
     assert query(from_sql, "select distinct source_file from raw.rejected_rows") == [("sql:transactions",)]
+    assert raw_rows(from_sql, "transactions") == raw_rows(from_files, "transactions")
+
+
+@pytest.mark.adversarial
+def test_rows_outside_the_partitions_and_times_with_offsets_are_judged_as_from_files(tmp_path, make_settings):
+    future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
+    outside = [
+        transaction("E1", "C1", "2024-12-30 12:00:00"),
+        transaction("F1", "C1", future),
+        transaction("Z1", "C1", "2025-01-01 23:30:00-03:00"),
+    ]
+    store = write_store(tmp_path / "store", transactions=[*GOOD_TRANSACTIONS, *outside])
+    tables = {name: pd.read_csv(store / f"{name}.csv", dtype=str) for name in SOURCE_TABLES}
+    url = write_shop(sa.URL.create("sqlite", database=str(tmp_path / "shop.db")), tables)
+    first_day = {"partition_start": JAN_1}
+    from_files = make_settings(store, schedule=first_day)
+    from_sql = sql_settings(tmp_path / "sql", url).updated(schedule=first_day)
+
+    for settings in (from_files, from_sql):
+        run_pipeline(settings, JAN_1, JAN_2, selection=INGEST)
+        run_pipeline(settings, JAN_2, JAN_2, selection=INGEST)
+
+    rejected = "select reason, partition_date from raw.rejected_rows order by all"
+    assert query(from_sql, rejected) == query(from_files, rejected)
+    assert [reason.split(" (")[0] for reason, _ in query(from_sql, rejected)] == [
+        "created_at before ANALYTICS_PARTITION_START 2025-01-01",
+        "created_at in the future",
+    ]
+    assert query(from_sql, "select created_at from raw.transactions where transaction_id = 'Z1'") == [
+        (dt.datetime(2025, 1, 2, 2, 30),)
+    ]
     assert raw_rows(from_sql, "transactions") == raw_rows(from_files, "transactions")
 
 
