@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
 
+from pipelines.definitions import build_definitions
 from pipelines.defs.dagster_compat import instance_at
 from tests.support.csv_store import write_store
+from tests.support.pipeline_runs import isolated_settings, query, run_sensor_context
 
 pytestmark = pytest.mark.adversarial
 
@@ -48,28 +50,39 @@ def make_run(data_dir: Path, store: Path, *args: str, **env: str) -> subprocess.
     )
 
 
-def failed_runs(data_dir: Path) -> list[str]:
-    """The failure message of every failed run recorded in the data dir's Dagster instance."""
+def failed_runs(data_dir: Path) -> list[tuple[str, str]]:
+    """Run id and failure message of every failed run recorded in the data dir's Dagster instance."""
     with instance_at(data_dir / "dagster_home") as instance:
         records = instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
         return [
-            event.message
+            (record.dagster_run.run_id, event.message)
             for record in records
             for event in instance.all_logs(record.dagster_run.run_id)
             if event.dagster_event is not None and event.dagster_event.event_type == DagsterEventType.RUN_FAILURE
         ]
 
 
-def test_a_source_error_before_the_run_is_one_line_and_a_failed_run(tmp_path):
+def test_a_source_error_before_the_run_is_one_line_and_a_failed_run_alerted_on(tmp_path):
     store = store_without_a_required_column(tmp_path / "store")
+    settings = isolated_settings(tmp_path / "data", store)
 
     done = make_run(tmp_path / "data", store)
 
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: " + MISSING_COLUMN.format(store / "costs.csv"))
-    assert failed_runs(tmp_path / "data") == [MISSING_COLUMN.format(store / "costs.csv")]
+    message = MISSING_COLUMN.format(store / "costs.csv")
+    assert done.stderr.strip().splitlines()[-1].startswith("error: " + message)
+    ((run_id, failure),) = failed_runs(tmp_path / "data")
+    assert failure == message
+    failure_sensor = build_definitions(settings).resolve_sensor_def("nightly_run_failure_sensor")
+    with (
+        instance_at(tmp_path / "data" / "dagster_home") as instance,
+        run_sensor_context(failure_sensor.name, settings, instance, run_id, DagsterEventType.RUN_FAILURE) as context,
+    ):
+        failure_sensor(context.for_run_failure())
+    (alert,) = query(settings, "select rule, status, message from alerts.alerts")
+    assert alert[:2] == ("run_failure", "open")
+    assert message in alert[2]
 
 
 def test_a_source_error_inside_the_run_ends_in_one_line_naming_the_step(tmp_path):
