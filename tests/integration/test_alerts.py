@@ -27,10 +27,8 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     MultiAssetSensorDefinition,
-    RunStatusSensorContext,
     SensorResult,
     build_multi_asset_sensor_context,
-    build_run_status_sensor_context,
 )
 from pydantic import SecretStr
 
@@ -45,7 +43,14 @@ from pipelines.sample_store.generator import generate_sample_store
 from pipelines.settings import AlertSettings, DeliverySettings, Settings
 from pipelines.warehouse.alert_store import ALERTS_TABLE, FEED_VIEW, PendingDelivery
 from tests.support.loopback_servers import NOT_HTTP, free_port, raw_server, slack_api
-from tests.support.pipeline_runs import SAMPLE_FIRST_DAY, SAMPLE_SPEC, isolated_settings, query, run_pipeline
+from tests.support.pipeline_runs import (
+    SAMPLE_FIRST_DAY,
+    SAMPLE_SPEC,
+    isolated_settings,
+    query,
+    run_pipeline,
+    run_sensor_context,
+)
 
 PLANTED_SPEC = dataclasses.replace(SAMPLE_SPEC, customers=2000)
 REVENUE_DROP_DAY = dt.date(2025, 3, 25)  # a Tuesday, settled (the last two days still have pending orders)
@@ -362,20 +367,6 @@ def execute_nightly(settings: Settings, instance: DagsterInstance, day: dt.date)
         instance=instance,
         resources=build_resources(settings),
         raise_on_error=False,
-    )
-
-
-def run_sensor_context(
-    sensor_name: str, settings: Settings, instance: DagsterInstance, run_id: str, event_type: DagsterEventType
-) -> RunStatusSensorContext:
-    """The context a run status sensor gets for the run's ``event_type`` event."""
-    (record,) = instance.get_records_for_run(run_id, of_type=event_type).records
-    return build_run_status_sensor_context(
-        sensor_name=sensor_name,
-        dagster_event=record.event_log_entry.dagster_event,
-        dagster_instance=instance,
-        dagster_run=instance.get_run_by_id(run_id),
-        resources=build_resources(settings),
     )
 
 

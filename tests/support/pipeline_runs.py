@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
-from dagster import AssetSelection, DagsterInstance, ExecuteInProcessResult, materialize
+from dagster import (
+    AssetSelection,
+    DagsterEventType,
+    DagsterInstance,
+    ExecuteInProcessResult,
+    RunStatusSensorContext,
+    build_run_status_sensor_context,
+    materialize,
+)
 
 from pipelines.assets.dbt import dbt_models
 from pipelines.definitions import pipeline_assets
@@ -65,3 +73,17 @@ def query(settings: Settings, sql: str, params: Sequence[object] = ()) -> list[t
     """Rows of ``sql`` against the test's warehouse, opened read-only."""
     with duckdb.connect(str(settings.warehouse_file), read_only=True) as con:
         return con.execute(sql, list(params)).fetchall()
+
+
+def run_sensor_context(
+    sensor_name: str, settings: Settings, instance: DagsterInstance, run_id: str, event_type: DagsterEventType
+) -> RunStatusSensorContext:
+    """The context a run status sensor gets for the run's ``event_type`` event."""
+    (record,) = instance.get_records_for_run(run_id, of_type=event_type).records
+    return build_run_status_sensor_context(
+        sensor_name=sensor_name,
+        dagster_event=record.event_log_entry.dagster_event,
+        dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(run_id),
+        resources=build_resources(settings),
+    )
