@@ -113,9 +113,9 @@ def print_summary(settings: Settings, run_id: str) -> None:
 
 
 def fail_orphaned_runs(instance: DagsterInstance) -> None:
-    r"""Mark failed the runs of earlier ``make run``\ s whose process died mid-run (``kill -9``, a crash,
-    the machine's power): they would otherwise stay in progress for ever and hold back the alert
-    sensors. The run-failure sensor alerts on each."""
+    """Mark failed the runs of an earlier ``make run`` whose process died mid-run (``kill -9``, a
+    crash, the machine's power): they would otherwise stay in progress for ever and hold back the
+    alert sensors. The run-failure sensor alerts on each."""
     for run in settle_active_runs(instance, marked_by="the next `make run`").failed:
         print(f"The run {run.run_id} lost its process mid-run: marked failed.", file=sys.stderr, flush=True)
 

@@ -10,9 +10,9 @@
 
 The data sensors never open the warehouse while a run is in progress (DuckDB allows one writing
 process per file, and dbt, which opens the file without waiting, would fail), but never wait on a
-run whose process is gone either: they mark it failed (:mod:`pipelines.defs.run_liveness`). The tick's work
-itself, judging, recording and delivering, is :mod:`pipelines.alerts.tick`'s; these sensors decide
-when it runs and report it to Dagster. They are built from the alert settings by
+run whose process is gone either: they mark it failed (:mod:`pipelines.defs.run_liveness`). The
+tick's work itself, judging, recording and delivering, is :mod:`pipelines.alerts.tick`'s; these
+sensors decide when it runs and report it to Dagster. They are built from the alert settings by
 :func:`build_alert_sensors` (interval, whether they start running).
 """
 
