@@ -2,9 +2,19 @@
 
 Every request has a timeout and a bounded number of retries
 (:class:`pipelines.settings.DeliverySettings`); a delivery that still fails is reported as failed,
-never raised, so the sensor stores it as failed and tries again on its next tick. Within one tick,
-a channel that failed once is not tried again for the other alerts: an endpoint that is down costs
-one bounded attempt per tick, not one per alert.
+never raised, so the sensor stores it as failed and tries again on its next tick.
+
+One alert's failure never holds back the others. The rule, within one tick:
+
+- A failure that says the *endpoint* is down (no connection, no answer within the timeout, an answer
+  that is not HTTP: :attr:`DeliveryError.channel_down`) stops that channel for the rest of the tick:
+  an endpoint that is down costs one bounded attempt per tick, not one per alert.
+- A failure of *this alert* (the endpoint answered, but not 2xx: a 400 or a 500 for this payload;
+  Slack's ``"ok": false``; anything unexpected a channel raises) is recorded for that alert only, and
+  the channel goes on with the next one.
+- Alerts that have failed before go after those never tried
+  (:func:`pipelines.warehouse.alert_store.pending_deliveries`), so a poisoned alert that fails
+  every tick cannot use up the tick's budget ahead of new ones.
 
 Every failure of the transport counts: no connection, an answer that is not HTTP (the receiver
 speaks another protocol, or breaks off mid-answer: ``http.client.HTTPException``), no answer within
@@ -32,7 +42,7 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import SecretStr
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from pipelines.settings import DELIVERY_BUDGET_SECONDS, DeliverySettings
 from pipelines.warehouse.alert_store import PendingDelivery
@@ -63,7 +73,12 @@ PAYLOAD_FIELDS = (
 
 
 class DeliveryError(Exception):
-    """One attempt to deliver an alert on a channel failed."""
+    """One attempt to deliver an alert on a channel failed; ``channel_down`` when the endpoint itself is
+    unreachable (so other alerts would fail the same way), not when it refused this alert."""
+
+    def __init__(self, message: str, *, channel_down: bool) -> None:
+        super().__init__(message)
+        self.channel_down = channel_down
 
 
 class Logger(Protocol):
@@ -105,6 +120,8 @@ class DeliveryOutcome:
     delivered: bool
     attempts: int
     error: str | None
+    channel_down: bool = False
+    """The last failure said the endpoint is down: the channel is not tried again in this tick."""
 
 
 def header_value(text: str) -> str:
@@ -155,15 +172,20 @@ class WebhookChannel:
             with urllib.request.urlopen(request, timeout=self.timeout_seconds):
                 return
         # The URL may hold a token: errors name only its host, and are not chained.
+        # An HTTP status is the endpoint's answer to this alert; the others say the endpoint is down.
         except urllib.error.HTTPError as error:
-            raise DeliveryError(f"{self.host} answered HTTP {error.code}") from None
+            raise DeliveryError(f"{self.host} answered HTTP {error.code}", channel_down=False) from None
         except urllib.error.URLError as error:
-            raise DeliveryError(f"{self.host} unreachable: {error.reason}") from None
+            raise DeliveryError(f"{self.host} unreachable: {error.reason}", channel_down=True) from None
         # urllib wraps only the sending in URLError: waiting for and reading the answer raise bare.
         except TimeoutError:
-            raise DeliveryError(f"{self.host} did not answer within {self.timeout_seconds:g} s") from None
+            raise DeliveryError(
+                f"{self.host} did not answer within {self.timeout_seconds:g} s", channel_down=True
+            ) from None
         except TRANSPORT_ERRORS as error:
-            raise DeliveryError(f"{self.host} gave no HTTP answer: {type(error).__name__}: {error}") from None
+            raise DeliveryError(
+                f"{self.host} gave no HTTP answer: {type(error).__name__}: {error}", channel_down=True
+            ) from None
 
     @property
     def host(self) -> str:
@@ -185,8 +207,11 @@ class SlackChannel:
         text = f"*{str(payload['severity']).upper()}* {payload['rule']} ({payload['subject']}): {payload['message']}"
         try:
             self.client.chat_postMessage(channel=self.channel, text=text)
+        # Slack answered "ok": false to this message (a bad channel, a message too long).
+        except SlackApiError as error:
+            raise DeliveryError(f"Slack: {error}", channel_down=False) from None
         except (SlackClientError, *TRANSPORT_ERRORS) as error:
-            raise DeliveryError(f"Slack: {error}") from None
+            raise DeliveryError(f"Slack: {error}", channel_down=True) from None
 
 
 def slack_client(client: WebClient, timeout_seconds: float, base_url: str) -> WebClient:
@@ -204,10 +229,11 @@ def send_with_retries(
     payload: Mapping[str, object],
     policy: DeliverySettings,
     sleep: Callable[[float], None] = time.sleep,
-) -> tuple[bool, int, str | None]:
-    """Send ``payload``, retrying up to ``policy.delivery_retries`` times with doubling waits; returns
-    (delivered, attempts, last error)."""
-    error = None
+) -> DeliveryOutcome:
+    """Send ``payload``, retrying up to ``policy.delivery_retries`` times with doubling waits; the
+    outcome holds the attempts made and, if all failed, the last error and whether it said the
+    endpoint is down."""
+    error, channel_down = None, False
     # The same waits as DeliverySettings.worst_case_seconds counts, so the settings' budget check holds.
     for attempt, wait in enumerate([0.0, *policy.retry_waits()]):
         if attempt:
@@ -215,14 +241,17 @@ def send_with_retries(
         try:
             channel.send(payload)
         except DeliveryError as failure:
-            error = str(failure)
-        # Anything else a channel raises is a failed delivery of this alert too, never a crashed tick:
-        # a tick that crashes records nothing and sends every pending alert again on the next one.
+            error, channel_down = str(failure), failure.channel_down
+        # Anything else a channel raises is a failed delivery of this alert too, never a crashed tick
+        # (a tick that crashes records nothing and sends every pending alert again on the next one),
+        # and says nothing about the endpoint: the other alerts are still tried.
         except Exception as failure:
-            error = f"{channel.name} failed: {type(failure).__name__}: {failure}"
+            error, channel_down = f"{channel.name} failed: {type(failure).__name__}: {failure}", False
         else:
-            return True, attempt + 1, None
-    return False, policy.delivery_retries + 1, error
+            return DeliveryOutcome(str(payload["alert_key"]), channel.name, True, attempt + 1, None)
+    return DeliveryOutcome(
+        str(payload["alert_key"]), channel.name, False, policy.delivery_retries + 1, error, channel_down
+    )
 
 
 def deliver(
@@ -233,26 +262,27 @@ def deliver(
     budget_seconds: float = DELIVERY_BUDGET_SECONDS,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[DeliveryOutcome]:
-    """Deliver each pending alert on its channels; a channel that fails is not tried again in this
-    call (it waits for the next tick).
+    """Deliver each pending alert on its channels, in the order given; a channel whose endpoint is
+    down is not tried again in this call (it waits for the next tick), one that refused an alert is
+    tried with the next (the module's docstring gives the rule).
 
     No delivery starts that could end after ``budget_seconds``: many alerts that each take a
     while could otherwise outlast the tick even when none fails. What is left stays pending and
     goes out on the next tick (it has no outcome here, so its stored state does not change).
     """
-    outcomes, failed_channels = [], set()
+    outcomes, down_channels = [], set()
     started = clock()
     for item in pending:
         payload = alert_payload(item.alert)
         for name in item.channels:
-            if name in failed_channels:
+            if name in down_channels:
                 continue
             if clock() - started + policy.worst_case_seconds > budget_seconds:
                 return outcomes
-            delivered, attempts, error = send_with_retries(channels[name], payload, policy)
-            if not delivered:
-                failed_channels.add(name)
-            outcomes.append(DeliveryOutcome(str(payload["alert_key"]), name, delivered, attempts, error))
+            outcome = send_with_retries(channels[name], payload, policy)
+            if outcome.channel_down:
+                down_channels.add(name)
+            outcomes.append(outcome)
     return outcomes
 
 

@@ -2,9 +2,10 @@
 recording a run over a range of days cheaply.
 
 ``python -m pipelines.cli.instance HOME`` (``make install`` runs it) writes ``HOME/dagster.yaml``:
-Dagster's defaults without telemetry, and with ``ANALYTICS_BATCHED_EVENT_LOG`` on (the default)
-the event log :class:`pipelines.defs.dagster_compat.BatchedSqliteEventLogStorage`, which stores a
-partition range's materializations in one transaction per file. A ``dagster.yaml`` the user wrote
+Dagster's defaults without telemetry, with run monitoring on (:data:`RUN_MONITORING`), and with
+``ANALYTICS_BATCHED_EVENT_LOG`` on (the default) the event log
+:class:`pipelines.defs.dagster_compat.BatchedSqliteEventLogStorage`, which stores a partition
+range's materializations in one transaction per file. A ``dagster.yaml`` the user wrote
 is left alone; one this module wrote is rewritten, so the setting takes effect.
 """
 
@@ -41,10 +42,23 @@ BATCHED_EVENT_LOG = ("pipelines.defs.dagster_compat", "BatchedSqliteEventLogStor
 into ``make install``."""
 
 
+RUN_MONITORING = {
+    "enabled": True,
+    # A run the daemon launched whose worker has not started within this is failed (the worker died
+    # or never came up); a run being cancelled that has not stopped within this is failed too.
+    "start_timeout_seconds": 180,
+    "cancel_timeout_seconds": 180,
+    # Dagster's default run launcher cannot resume a run in a new worker: a lost run is failed, never resumed.
+    "max_resume_run_attempts": 0,
+}
+"""Dagster's run monitoring, done by the daemon (``make ui``) for the runs it launches. ``make run``
+executes in its own process, which no launcher watches: :mod:`pipelines.defs.run_liveness` covers those."""
+
+
 def instance_config(home: Path, *, batched_event_log: bool) -> dict[str, object]:
     """``dagster.yaml`` of an instance in ``home``: Dagster's defaults without telemetry (nothing here
-    may reach outside the machine), with the batched event log if asked for."""
-    config: dict[str, object] = {"telemetry": {"enabled": False}}
+    may reach outside the machine), with run monitoring on, and with the batched event log if asked for."""
+    config: dict[str, object] = {"telemetry": {"enabled": False}, "run_monitoring": RUN_MONITORING}
     if batched_event_log:
         module, class_name = BATCHED_EVENT_LOG
         config["event_log_storage"] = {

@@ -22,6 +22,7 @@ from pipelines.definitions import build_definitions
 from pipelines.defs.dagster_compat import range_run_tags
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.run_errors import first_step_error
+from pipelines.defs.run_liveness import process_tags, settle_active_runs
 from pipelines.sample_store.generator import MANIFEST_NAME, SampleStoreSpec, generate_sample_store
 from pipelines.settings import Settings, SettingsError, load_settings
 from pipelines.source_schema import SOURCE_TABLES, SourceTable
@@ -121,6 +122,14 @@ def print_summary(settings: Settings, run_id: str) -> None:
     print("Open the Dagster UI with `make ui`, then http://127.0.0.1:3000 (Runs, Lineage).")
 
 
+def fail_orphaned_runs(instance: DagsterInstance) -> None:
+    """Mark failed the runs of an earlier ``make run`` whose process died mid-run (``kill -9``, a
+    crash, the machine's power): they would otherwise stay in progress for ever and hold back the
+    alert sensors. The run-failure sensor alerts on each."""
+    for run in settle_active_runs(instance, marked_by="the next `make run`").failed:
+        print(f"The run {run.run_id} lost its process mid-run: marked failed.", file=sys.stderr, flush=True)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Build the warehouse from the configured source (ANALYTICS_*).")
     parser.add_argument(
@@ -131,10 +140,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def record_failed_run(settings: Settings, message: str) -> str:
-    """Record in the instance a ``nightly_refresh`` run that failed before it could start, so that the
+def record_failed_run(instance: DagsterInstance, settings: Settings, message: str) -> str:
+    """Record in ``instance`` a ``nightly_refresh`` run that failed before it could start, so that the
     run-failure sensor alerts on it like on any failed night; its id."""
-    instance = DagsterInstance.get()
     job = build_definitions(settings).resolve_job_def("nightly_refresh")
     run = instance.create_run_for_job(job_def=job, tags={FAILED_BEFORE_START_TAG: "true"})
     instance.report_run_failed(run, message)
@@ -160,11 +168,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     prepare_instance(settings.dagster_home, batched_event_log=settings.warehouse.batched_event_log)
+    instance = DagsterInstance.get()
+    fail_orphaned_runs(instance)
     try:
         ensure_sample_store(settings)
         first, last = partition_range(settings, *((args.day, args.day) if args.day else source_day_range(settings)))
     except (SourceError, NoPartition) as error:
-        return user_error(settings, str(error), run_id=record_failed_run(settings, str(error)))
+        return user_error(settings, str(error), run_id=record_failed_run(instance, settings, str(error)))
     print(f"Building the warehouse from {settings.source_label}, days {first} .. {last}, as one run ...", flush=True)
 
     # A build of every day rebuilds the incremental models from scratch, which is quicker than
@@ -173,12 +183,13 @@ def main(argv: list[str] | None = None) -> int:
         build_definitions(settings)
         .resolve_job_def("nightly_refresh")
         .execute_in_process(
-            instance=DagsterInstance.get(),
+            instance=instance,
             run_config={
                 "loggers": {"console": {"config": {"log_level": settings.warehouse.log_level}}},
                 "ops": {"dbt_models": {"config": {"full_refresh": args.day is None}}},
             },
-            tags=range_run_tags(first, last),
+            # The process running the run, so that a later start can tell when it died mid-run.
+            tags={**range_run_tags(first, last), **process_tags()},
             raise_on_error=False,
         )
     )

@@ -12,7 +12,8 @@ that breaks one fails there, by name, rather than somewhere in a run.
   setting ``DAGSTER_HOME`` in this process (the benchmark reads several).
 - **The dbt CLI's version.** :class:`StorefrontDbtCliResource` tells dagster-dbt the version of the
   ``dbt`` installed with this interpreter instead of letting it start ``dbt --version`` before
-  every invocation.
+  every invocation. (It also runs dbt through :mod:`pipelines.defs.dbt_launcher`, so that dbt dies
+  with the run's process; that uses only dagster-dbt's public ``dbt_executable`` and ``cli``.)
 - **The batched event log.** :class:`BatchedSqliteEventLogStorage`, Dagster's own SQLite event log
   storing a batch of one run's asset events in one transaction per file; ``dagster.yaml`` names it
   when ``ANALYTICS_BATCHED_EVENT_LOG`` is on (:mod:`pipelines.cli.instance`). Why it exists and what
@@ -21,12 +22,14 @@ that breaks one fails there, by name, rather than somewhere in a run.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from dagster import DagsterInstance
 from dagster._core.events import ASSET_EVENTS
@@ -43,12 +46,14 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 from dagster._serdes import ConfigurableClassData
-from dagster_dbt import DbtCliResource
+from dagster_dbt import DbtCliInvocation, DbtCliResource
 from dagster_dbt.compat import DBT_PYTHON_VERSION
 from packaging import version
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
+
+from pipelines.defs.dbt_launcher import LAUNCHER_NAME, PARENT_PID_ENV
 
 __all__ = [
     "ASSET_PARTITION_RANGE_END_TAG",
@@ -74,25 +79,41 @@ def instance_at(home: Path) -> DagsterInstance:
     return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
 
 
+INSTALLED_DBT = ("dbt", LAUNCHER_NAME)
+"""Executables next to this interpreter that run the dbt-core package imported here."""
+
+
 def dbt_executable() -> str:
-    """The ``dbt`` next to this interpreter, so that runs never depend on the caller's PATH."""
-    candidate = Path(sys.executable).parent / "dbt"
+    """The launcher of the ``dbt`` next to this interpreter (:mod:`pipelines.defs.dbt_launcher`: dbt
+    dies with the run's process), so that runs never depend on the caller's PATH; ``dbt`` on the
+    PATH where it is not installed (a checkout without ``make install``)."""
+    candidate = Path(sys.executable).parent / LAUNCHER_NAME
     return str(candidate) if candidate.exists() else "dbt"
 
 
 class StorefrontDbtCliResource(DbtCliResource):
-    """dagster-dbt's dbt CLI, which knows the version of the ``dbt`` installed with this interpreter.
+    """dagster-dbt's dbt CLI, which knows the version of the ``dbt`` installed with this interpreter
+    and tells the launcher who its parent is.
 
     dagster-dbt starts ``dbt --version`` before every invocation to learn it (its private
-    ``_cli_version``); the ``dbt`` next to this interpreter is the dbt-core package imported here,
-    whose version dagster-dbt already knows (``DBT_PYTHON_VERSION``). Any other ``dbt`` is asked.
+    ``_cli_version``); the ``dbt`` next to this interpreter (or its launcher) is the dbt-core package
+    imported here, whose version dagster-dbt already knows (``DBT_PYTHON_VERSION``). Any other ``dbt``
+    is asked.
     """
 
     @cached_property
     def _cli_version(self) -> version.Version:
-        if Path(self.dbt_executable) == Path(sys.executable).parent / "dbt" and DBT_PYTHON_VERSION is not None:
+        executable = Path(self.dbt_executable)
+        installed = executable.parent == Path(sys.executable).parent and executable.name in INSTALLED_DBT
+        if installed and DBT_PYTHON_VERSION is not None:
             return DBT_PYTHON_VERSION
         return DbtCliResource._cli_version.func(self)
+
+    def cli(self, args: Sequence[str], **kwargs: Any) -> DbtCliInvocation:
+        # dagster-dbt hands dbt a copy of this process's environment: the launcher learns from it
+        # which process must be alive (this one, which may be a forked worker: set on each call).
+        os.environ[PARENT_PID_ENV] = str(os.getpid())
+        return super().cli(args, **kwargs)
 
 
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):

@@ -1,17 +1,21 @@
-"""Resources: the build warehouse, the source the raw tables come from, the dbt CLI, the settings
-of the ``ml`` assets and the alerting of the sensors, all built from :class:`Settings` by
-:func:`build_resources`."""
+"""Resources: the build warehouse (which says when it waits for the file), the source the raw tables
+come from, the dbt CLI, the settings of the ``ml`` assets and the alerting of the sensors, all built
+from :class:`Settings` by :func:`build_resources`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Protocol
 
 import duckdb
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, get_dagster_logger
 from dagster_duckdb import DuckDBResource
 from sqlalchemy.engine import URL
 
@@ -26,6 +30,51 @@ from pipelines.sources.files import register_source_rows
 from pipelines.sources.mapping import load_mapping
 from pipelines.sources.raw_tables import LoadPlan, days_between
 from pipelines.sources.validation import RowRules
+
+LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+"""How DuckDB's error names the process holding a file's lock (``... is held in /usr/bin/python3 (PID 1234)``)."""
+LOCK_WAITS = [0.1 * 2**attempt for attempt in range(10)]
+"""The waits between attempts to open a held warehouse: dagster-duckdb's own (10 retries from 0.1 s,
+doubling: about 100 s in all), so a run still outlasts a sensor tick or a short query elsewhere."""
+
+
+def lock_holder(error: Exception) -> str:
+    """Who holds the file, as DuckDB's error says it, or the error itself when it names nobody."""
+    match = LOCK_HOLDER.search(str(error))
+    if match is None:
+        return f"DuckDB names no holder: {error}"
+    return f"held by PID {match['pid']} ({match['program']})"
+
+
+class WarehouseResource(DuckDBResource):
+    """dagster-duckdb's DuckDBResource, saying when it waits for the warehouse file.
+
+    DuckDB lets one process write a file; dagster-duckdb retries a held file silently for about
+    100 s, so a step waiting on another process looked like a hung step. This one waits the same,
+    with one warning in the run's log per wait naming the file and, when DuckDB says it, the
+    process holding it (``lsof`` on the file finds it otherwise).
+    """
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = self.connect_waiting()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def connect_waiting(self) -> duckdb.DuckDBPyConnection:
+        """A read-write connection, retrying while another process holds the file (see :data:`LOCK_WAITS`)."""
+        config = {"custom_user_agent": "dagster", **self.connection_config}
+        for wait in LOCK_WAITS:
+            try:
+                return duckdb.connect(self.database, read_only=False, config=config)
+            except duckdb.IOException as error:
+                get_dagster_logger().warning(
+                    f"waiting {wait:.1f} s for the warehouse {self.database}: {lock_holder(error)}"
+                )
+                time.sleep(wait)
+        return duckdb.connect(self.database, read_only=False, config=config)
 
 
 class TableSource(Protocol):
@@ -188,7 +237,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
     """The resources of one configuration (the dbt asset hands ``warehouse``'s path to dbt)."""
     settings.warehouse_file.parent.mkdir(parents=True, exist_ok=True)
     return {
-        "warehouse": DuckDBResource(
+        "warehouse": WarehouseResource(
             database=str(settings.warehouse_file),
             connection_config={"memory_limit": settings.warehouse.duckdb_memory_limit},
         ),

@@ -9,9 +9,10 @@
   fails; ``nightly_run_success_sensor`` resolves it when a later run of the same days succeeds.
 
 The data sensors never open the warehouse while a run is in progress (DuckDB allows one writing
-process per file, and dbt, which opens the file without waiting, would fail). The tick's work
-itself, judging, recording and delivering, is :mod:`pipelines.alerts.tick`'s; these sensors decide
-when it runs and report it to Dagster. They are built from the alert settings by
+process per file, and dbt, which opens the file without waiting, would fail), but never wait on a
+run whose process is gone either: they mark it failed (:mod:`pipelines.defs.run_liveness`). The
+tick's work itself, judging, recording and delivering, is :mod:`pipelines.alerts.tick`'s; these
+sensors decide when it runs and report it to Dagster. They are built from the alert settings by
 :func:`build_alert_sensors` (interval, whether they start running).
 """
 
@@ -33,7 +34,6 @@ from dagster import (
     MultiAssetSensorEvaluationContext,
     ResourceParam,
     RunFailureSensorContext,
-    RunsFilter,
     RunStatusSensorContext,
     SensorDefinition,
     SensorResult,
@@ -55,6 +55,7 @@ from pipelines.defs.dagster_compat import (
 )
 from pipelines.defs.resources import ServingSnapshot
 from pipelines.defs.run_errors import first_step_error
+from pipelines.defs.run_liveness import settle_active_runs
 from pipelines.settings import AlertSettings
 from pipelines.warehouse.alert_store import ALERTS_SCHEMA
 
@@ -74,13 +75,14 @@ alerts_table = AssetSpec(
     description="Every fired alert, once per rule and day or entity, open or resolved, with its delivery on each "
     "channel (view alerts.alert_feed: open first, latest first). Written by the alert sensors, not by a run.",
 )
-ACTIVE_RUN_STATUSES = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 
 
 def active_run(instance: DagsterInstance) -> str | None:
-    """Id of a run in progress on the instance, if any."""
-    records = instance.get_run_records(RunsFilter(statuses=ACTIVE_RUN_STATUSES), limit=1)
-    return records[0].dagster_run.run_id if records else None
+    """Id of a run in progress on the instance, if any. A run whose process is known to be gone is
+    not waited on: it is marked failed (:mod:`pipelines.defs.run_liveness`), and the run-failure
+    sensor alerts on it."""
+    live = settle_active_runs(instance, marked_by="an alert sensor").live
+    return live[0].run_id if live else None
 
 
 def tick_result(report: TickReport) -> SensorResult:

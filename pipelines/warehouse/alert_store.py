@@ -139,9 +139,17 @@ def record_results(
 
 
 def pending_deliveries(con: duckdb.DuckDBPyConnection, channels: Sequence[str]) -> list[PendingDelivery]:
-    """Alerts with a configured channel (of ``channels``) still pending or failed, oldest first."""
+    """Alerts with a configured channel (of ``channels``) still pending or failed: those never tried
+    first, then those that failed before, each oldest first.
+
+    A failed alert goes last so that one the endpoint always refuses (a poisoned alert) cannot take
+    a tick's delivery budget ahead of new alerts, tick after tick.
+    """
     waiting = " or ".join(f"{channel}_delivery in ('{PENDING}', '{FAILED}')" for channel in channels)
-    cursor = con.execute(f"select * from {ALERTS_TABLE} where {waiting} order by fired_at, alert_key")
+    failed_before = " or ".join(f"{channel}_delivery = '{FAILED}'" for channel in channels)
+    cursor = con.execute(
+        f"select * from {ALERTS_TABLE} where {waiting} order by ({failed_before}), fired_at, alert_key"
+    )
     columns = [column[0] for column in cursor.description]
     rows = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
     return [

@@ -132,23 +132,46 @@ def warehouse(planted_build: PlantedBuild, tmp_path: Path) -> Settings:
 
 
 class Receiver(BaseHTTPRequestHandler):
-    """Stores each POSTed JSON document (and its Idempotency-Key) on the server."""
+    """Answers each POST as the server's ``WebhookFaults`` say: 503 while ``failures_left`` lasts, 500
+    for a ``refused_keys`` alert, else 204; stores each document it accepted (and its
+    Idempotency-Key) in ``received`` and every answer as (alert key, status) in ``answered``."""
 
     def do_POST(self) -> None:  # noqa: N802 (the name http.server calls)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.received.append((self.headers["Idempotency-Key"], body))
-        self.send_response(204)
+        faults: WebhookFaults = self.server.faults
+        with faults.lock:
+            if faults.failures_left:
+                faults.failures_left -= 1
+                status = 503
+            else:
+                status = 500 if body["alert_key"] in faults.refused_keys else 204
+            if status == 204:
+                self.server.received.append((self.headers["Idempotency-Key"], body))
+            self.server.answered.append((body["alert_key"], status))
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
         self.end_headers()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's signature)
         """Quiet: the test reads what arrived, not the server's log."""
 
 
+@dataclasses.dataclass
+class WebhookFaults:
+    """How the loopback webhook misbehaves: the next ``failures_left`` requests get a 503 (down for
+    a while), the alerts of ``refused_keys`` a 500 every time (poisoned)."""
+
+    failures_left: int = 0
+    refused_keys: frozenset[str] = frozenset()
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+
 @contextlib.contextmanager
-def webhook_server(port: int = 0) -> Iterator[ThreadingHTTPServer]:
-    """A real HTTP server on loopback that records what is POSTed to it."""
+def webhook_server(port: int = 0, faults: WebhookFaults | None = None) -> Iterator[ThreadingHTTPServer]:
+    """A real HTTP server on loopback that records what is POSTed to it (and fails as ``faults`` say)."""
     server = ThreadingHTTPServer(("127.0.0.1", port), Receiver)
-    server.received = []
+    server.faults = faults or WebhookFaults()
+    server.received, server.answered = [], []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -496,15 +519,15 @@ def test_retries_wait_what_the_worst_case_counts():
     slept: list[float] = []
     closed_port = SecretStr(f"http://127.0.0.1:{free_port()}/hook")
 
-    delivered, attempts, error = send_with_retries(
+    outcome = send_with_retries(
         WebhookChannel(closed_port, policy.delivery_timeout_seconds),
-        {"idempotency_key": "k"},
+        {"alert_key": "k", "idempotency_key": "k"},
         policy,
         sleep=slept.append,
     )
 
-    assert (delivered, attempts) == (False, 4)
-    assert "unreachable" in error
+    assert (outcome.delivered, outcome.attempts, outcome.channel_down) == (False, 4, True)
+    assert "unreachable" in outcome.error
     assert slept == [0.5, 1.0, 2.0] == policy.retry_waits()
     assert policy.worst_case_seconds == 11.5
 
@@ -689,6 +712,88 @@ def test_an_unexpected_error_in_a_channel_is_a_failed_delivery_not_a_crashed_tic
 
     outcomes = deliver(pending, {"webhook": BrokenChannel()}, policy)
 
-    # The first alert fails after its retry; the channel is then not tried again in this tick.
-    assert [(o.alert_key, o.delivered, o.attempts) for o in outcomes] == [("a", False, 2)]
+    # Each alert fails after its retry; the error says nothing of the endpoint, so the second is still tried.
+    assert [(o.alert_key, o.delivered, o.attempts, o.channel_down) for o in outcomes] == [
+        ("a", False, 2, False),
+        ("b", False, 2, False),
+    ]
     assert outcomes[0].error.startswith("webhook failed: UnicodeEncodeError")
+
+
+def flaky_settings(tmp_path: Path, port: int) -> Settings:
+    """Settings delivering to a loopback webhook on ``port``: one retry, no wait between attempts."""
+    return with_alert_settings(
+        isolated_settings(tmp_path, tmp_path),
+        alert_webhook_url=SecretStr(f"http://127.0.0.1:{port}/hook"),
+        alert_delivery_timeout_seconds=2.0,
+        alert_delivery_retries=1,
+        alert_delivery_backoff_seconds=0.0,
+    )
+
+
+def accepted_keys(server: ThreadingHTTPServer) -> list[str]:
+    """The alert key of every POST the webhook answered 2xx, sorted."""
+    return sorted(key for key, status in server.answered if status == 204)
+
+
+def test_every_alert_is_delivered_exactly_once_over_ten_ticks_of_a_failing_then_recovering_webhook(tmp_path):
+    alerts = (conversion_alert(dt.date(2025, 3, 24)), *(planted_alert(dt.date(2025, 3, day)) for day in (20, 21, 22)))
+    keys = sorted(alert.key for alert in alerts)
+    port = free_port()
+    settings = flaky_settings(tmp_path, port)
+    log = logging.getLogger("test_alerts")
+
+    def tick(evaluate=None):
+        return process_alerts(settings.warehouse_file, evaluate, alerting(settings), log)
+
+    # Ticks 1-2: nothing listens (connection refused). Ticks 3-10: the webhook is up but answers its
+    # first 3 requests with 503, then recovers.
+    refused = [tick(fires(*alerts)), tick()]
+    faults = WebhookFaults(failures_left=3)
+    with webhook_server(port, faults) as server:
+        later = [tick() for _ in range(8)]
+
+    for report in refused:
+        webhook = [outcome for outcome in report.deliveries if outcome.channel == "webhook"]
+        # Connection refused says the endpoint is down: one alert is tried (with its retry), the rest wait.
+        assert [(o.delivered, o.attempts, o.channel_down) for o in webhook] == [(False, 2, True)]
+    statuses = [status for _, status in server.answered]
+    assert statuses[:3] == [503, 503, 503], "the webhook failed its first 3 requests"
+    assert accepted_keys(server) == keys, "each alert key accepted exactly once"
+    assert len(server.received) == len(alerts)
+    assert all(unquote(header) == body["idempotency_key"] for header, body in server.received)
+    assert all(report.deliveries == [] for report in later[2:]), "nothing is sent once everything is delivered"
+    assert [(row["alert_key"], row["webhook_delivery"], row["delivery_error"]) for row in stored_alerts(settings)] == [
+        (key, "delivered", None) for key in keys
+    ]
+
+
+def test_an_alert_the_webhook_always_refuses_does_not_hold_back_the_others(tmp_path):
+    poisoned = conversion_alert(dt.date(2025, 3, 19))  # first in the order of delivery: fired first, same tick
+    others = tuple(planted_alert(dt.date(2025, 3, day)) for day in (20, 21))
+    late = planted_alert(dt.date(2025, 3, 23))
+    with webhook_server(faults=WebhookFaults(refused_keys=frozenset({poisoned.key}))) as server:
+        settings = flaky_settings(tmp_path, server.server_port)
+        log = logging.getLogger("test_alerts")
+        first = process_alerts(settings.warehouse_file, fires(poisoned, *others), alerting(settings), log)
+        # A later alert fires: it goes out before the poisoned one is tried again.
+        second = process_alerts(settings.warehouse_file, fires(late), alerting(settings), log)
+        third = process_alerts(settings.warehouse_file, None, alerting(settings), log)
+
+    webhook = [
+        [(outcome.alert_key, outcome.delivered) for outcome in report.deliveries if outcome.channel == "webhook"]
+        for report in (first, second, third)
+    ]
+    assert webhook == [
+        [(poisoned.key, False), *((alert.key, True) for alert in others)],
+        [(late.key, True), (poisoned.key, False)],
+        [(poisoned.key, False)],
+    ]
+    assert accepted_keys(server) == sorted(alert.key for alert in (*others, late)), "each other alert once"
+    assert [key for key, status in server.answered if status == 500] == [poisoned.key] * 6, "2 attempts a tick"
+    stored = {row["alert_key"]: row for row in stored_alerts(settings)}
+    assert (stored[poisoned.key]["webhook_delivery"], stored[poisoned.key]["delivery_error"]) == (
+        "failed",
+        f"webhook: 127.0.0.1:{server.server_port} answered HTTP 500",
+    )
+    assert {stored[alert.key]["webhook_delivery"] for alert in (*others, late)} == {"delivered"}

@@ -14,7 +14,7 @@ import yaml
 from dagster import AssetKey, AssetSelection, DagsterEventType, DagsterInstance
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-from pipelines.cli.instance import EVENT_BATCH_SIZE_FLAG, INSTANCE_FILE, prepare_instance
+from pipelines.cli.instance import EVENT_BATCH_SIZE_FLAG, INSTANCE_FILE, RUN_MONITORING, prepare_instance
 from pipelines.defs.dagster_compat import KEPT_ENGINES, BatchedSqliteEventLogStorage, instance_at
 from tests.support.pipeline_runs import SAMPLE_FIRST_DAY, run_pipeline
 
@@ -72,6 +72,13 @@ def test_make_install_prepares_an_instance_that_dagster_loads_and_follows_the_se
     with DagsterInstance.from_config(str(home)) as instance:
         assert isinstance(instance.event_log_storage, BatchedSqliteEventLogStorage)
         assert instance.event_log_storage._base_dir == str(home / "history" / "runs")
+        # The daemon watches the runs it launches: a lost one is failed, never resumed.
+        assert instance.run_monitoring_enabled
+        assert (instance.run_monitoring_start_timeout_seconds, instance.run_monitoring_cancel_timeout_seconds) == (
+            RUN_MONITORING["start_timeout_seconds"],
+            RUN_MONITORING["cancel_timeout_seconds"],
+        )
+        assert instance.run_monitoring_max_resume_run_attempts == 0
     prepare_with_env(home, "false")
     with DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.event_log_storage) is SqliteEventLogStorage

@@ -8,8 +8,10 @@ Dagster's own storage in tests/integration/test_instance.py.
 from __future__ import annotations
 
 import inspect
+import sys
 from functools import cached_property
 from importlib.metadata import version
+from pathlib import Path
 
 from dagster import DagsterEventType
 from dagster._core.events import ASSET_EVENTS
@@ -27,6 +29,7 @@ from pipelines.defs.dagster_compat import (
     StorefrontDbtCliResource,
     range_run_tags,
 )
+from pipelines.defs.dbt_launcher import LAUNCHER_NAME
 from pipelines.defs.project import dbt_project
 
 
@@ -94,3 +97,13 @@ def test_the_dagster_yaml_names_the_batched_event_log_where_it_is():
     assert f"{BatchedSqliteEventLogStorage.__module__}.{BatchedSqliteEventLogStorage.__name__}" == (
         f"{module}.{class_name}"
     )
+
+
+def test_dbt_runs_through_the_launcher_next_to_this_interpreter():
+    # What makes dbt die with the run's process (tests/integration/test_crash_recovery.py shows it):
+    # dagster-dbt's public dbt_executable names the installed launcher, which replaces itself with dbt.
+    launcher = Path(sys.executable).parent / LAUNCHER_NAME
+
+    assert dagster_compat.dbt_executable() == str(launcher)
+    assert launcher.exists(), "`make install` installs the storefront-dbt console script"
+    assert "dbt_executable" in DbtCliResource.model_fields

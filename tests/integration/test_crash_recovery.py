@@ -1,0 +1,218 @@
+"""Crashed runs and locks (docs/reliability.md): a run killed with kill -9 is marked failed and
+alerted on, its dbt process dies with it, and a step that waits for the warehouse file says who holds it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import psutil
+import pytest
+from dagster import (
+    AssetSelection,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    SensorResult,
+    build_multi_asset_sensor_context,
+    job,
+)
+
+from analytics_ml.alert_rules import RUN_FAILURE
+from pipelines.alerts.checks import CONVERSION_CHECK
+from pipelines.cli.run import fail_orphaned_runs
+from pipelines.definitions import build_definitions
+from pipelines.defs.resources import build_resources
+from pipelines.defs.run_liveness import PID_TAG, process_tags
+from pipelines.defs.sensors import table_key
+from pipelines.settings import Settings
+from pipelines.warehouse.alert_store import ALERTS_TABLE
+from tests.support.csv_store import write_store
+from tests.support.pipeline_runs import isolated_settings, query, run_pipeline, run_sensor_context
+from tests.support.processes import ended_process_tags
+
+pytestmark = pytest.mark.adversarial
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+POLL_SECONDS = 0.1
+POLLS_FOR_DBT = 1200
+"""Polls for the dbt child to start: the run loads the store and starts dbt within a few seconds."""
+POLLS_FOR_EXIT = 100
+"""Polls for a process the kernel was told to kill to be gone."""
+
+HOLD_SECONDS = 1.0
+"""How long the other process holds the warehouse after saying so: past the resource's first waits."""
+
+
+@contextmanager
+def warehouse_held(path: Path) -> Iterator[subprocess.Popen]:
+    """Another process holding ``path`` read-write (as a second run or a notebook would) for
+    HOLD_SECONDS after it has opened it; yields the process."""
+    code = (
+        "import duckdb, sys, time\n"
+        f"con = duckdb.connect({str(path)!r})\n"
+        "print('held', flush=True)\n"
+        f"time.sleep({HOLD_SECONDS})\n"
+        "con.close()\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.wait(timeout=30)
+
+
+def test_a_step_waiting_for_the_warehouse_says_which_process_holds_it_then_runs(tmp_path, make_settings):
+    settings = make_settings(write_store(tmp_path / "store"))
+    settings.warehouse_file.parent.mkdir(parents=True, exist_ok=True)
+    day = dt.date(2025, 1, 1)
+
+    with DagsterInstance.ephemeral() as instance, warehouse_held(settings.warehouse_file) as holder:
+        result = run_pipeline(settings, day, day, selection=AssetSelection.assets(["raw", "costs"]), instance=instance)
+        messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+
+    assert holder.returncode == 0
+    assert result.success, "the step ran once the other process let go"
+    waits = [message for message in messages if message.startswith("waiting ")]
+    assert waits, "the wait is in the run's log"
+    assert all(f"the warehouse {settings.warehouse_file}: held by PID {holder.pid} (" in m for m in waits)
+
+
+def cli_env(data_dir: Path, store: Path) -> dict[str, str]:
+    """The environment of ``make run`` over the CSV ``store`` into ``data_dir``, none of the caller's
+    own ``ANALYTICS_*`` variables included."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("ANALYTICS_", "DAGSTER_"))}
+    return {**env, "ANALYTICS_DATA_DIR": str(data_dir), "ANALYTICS_SOURCE": "files", "ANALYTICS_SOURCE_DIR": str(store)}
+
+
+def is_dbt(process: psutil.Process) -> bool:
+    """Whether ``process`` is dbt itself (the launcher has replaced itself with ``dbt``)."""
+    try:
+        command = process.cmdline()
+    except psutil.NoSuchProcess:
+        return False
+    return len(command) > 1 and Path(command[1]).name == "dbt"
+
+
+def wait_for_dbt(cli: subprocess.Popen) -> list[psutil.Process]:
+    """The dbt processes under the running ``make run``, once there is one."""
+    parent = psutil.Process(cli.pid)
+    for _ in range(POLLS_FOR_DBT):
+        assert cli.poll() is None, "the run ended before dbt started"
+        dbt = [child for child in parent.children(recursive=True) if is_dbt(child)]
+        if dbt:
+            return dbt
+        time.sleep(POLL_SECONDS)
+    raise AssertionError(f"no dbt process after {POLLS_FOR_DBT} polls")
+
+
+def survivors_now(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of ``processes`` still running (a zombie has ended: it runs nothing)."""
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            continue  # ended between the two questions
+    return alive
+
+
+def survivors(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of ``processes`` still running after up to POLLS_FOR_EXIT polls."""
+    for _ in range(POLLS_FOR_EXIT):
+        alive = survivors_now(processes)
+        if not alive:
+            return []
+        time.sleep(POLL_SECONDS)
+    return alive
+
+
+def sensor_named(settings: Settings, name: str):
+    """The real sensor ``name`` of the code location of ``settings``."""
+    return next(sensor for sensor in build_definitions(settings).sensors if sensor.name == name)
+
+
+def data_sensor_tick(settings: Settings, instance: DagsterInstance) -> SensorResult:
+    """One tick of the real conversion_drop_sensor on ``instance``."""
+    with build_multi_asset_sensor_context(
+        monitored_assets=[table_key(table) for table in CONVERSION_CHECK.monitored],
+        instance=instance,
+        definitions=build_definitions(settings),
+        resources=build_resources(settings),
+    ) as context:
+        return sensor_named(settings, CONVERSION_CHECK.sensor_name)(context)
+
+
+def test_a_run_killed_with_kill_9_leaves_no_dbt_and_is_marked_failed_and_alerted_on(tmp_path):
+    store = write_store(tmp_path / "store")
+    data_dir = tmp_path / "data"
+    settings = isolated_settings(data_dir, store)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli.run"],
+        cwd=REPOSITORY,
+        env=cli_env(data_dir, store),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    dbt: list[psutil.Process] = []
+    try:
+        dbt = wait_for_dbt(cli)
+        # dbt stopped stands for dbt deep in a long query, writing nothing: an orphan that writes
+        # dies of its broken output pipe at its next log line, one in a long query holds the lock on.
+        for process in dbt:
+            process.suspend()
+        os.kill(cli.pid, signal.SIGKILL)
+        cli.wait()
+        left = survivors(dbt)
+    finally:
+        cli.kill()
+        cli.wait()
+        for process in survivors_now(dbt):
+            process.kill()  # so that a failing test leaves no orphan behind
+
+    assert left == [], "dbt died with the run's process"
+    duckdb.connect(str(settings.warehouse_file)).close()  # no process holds the warehouse: it opens at once
+    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        (killed,) = instance.get_runs()
+        assert (killed.status, killed.tags[PID_TAG]) == (DagsterRunStatus.STARTED, str(cli.pid))
+        tick = data_sensor_tick(settings, instance)
+        after_tick = instance.get_run_by_id(killed.run_id).status
+        with run_sensor_context(
+            "nightly_run_failure_sensor", settings, instance, killed.run_id, DagsterEventType.RUN_FAILURE
+        ) as context:
+            sensor_named(settings, "nightly_run_failure_sensor")(context.for_run_failure())
+
+    assert "in progress" not in tick.skip_reason.skip_message, "the sensor did not wait on the dead run"
+    assert after_tick == DagsterRunStatus.FAILURE
+    ((rule, status, message),) = query(settings, f"select rule, status, message from {ALERTS_TABLE}")
+    assert (rule, status) == (RUN_FAILURE, "open")
+    assert f"Run {killed.run_id} of nightly_refresh for 2025-01-01...2025-01-02 failed" in message
+    assert f"the process {cli.pid} on " in message and "is gone" in message
+
+
+@job
+def a_job() -> None:
+    """A job to record runs of (nothing runs)."""
+
+
+def test_the_next_make_run_marks_runs_whose_process_died_failed_and_leaves_live_ones(capsys):
+    with DagsterInstance.ephemeral() as instance:
+        dead = instance.create_run_for_job(a_job, status=DagsterRunStatus.STARTED, tags=ended_process_tags())
+        live = instance.create_run_for_job(a_job, status=DagsterRunStatus.STARTED, tags=process_tags())
+        fail_orphaned_runs(instance)
+        statuses = {run.run_id: run.status for run in instance.get_runs()}
+        (failure,) = instance.get_records_for_run(dead.run_id, of_type=DagsterEventType.RUN_FAILURE).records
+
+    assert statuses == {dead.run_id: DagsterRunStatus.FAILURE, live.run_id: DagsterRunStatus.STARTED}
+    assert "marked failed by the next `make run`" in failure.event_log_entry.dagster_event.message
+    assert f"The run {dead.run_id} lost its process mid-run: marked failed." in capsys.readouterr().err
