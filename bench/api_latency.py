@@ -37,8 +37,8 @@ def running_api(env: dict[str, str]) -> Iterator[int]:
     """The app of ``make serve`` on a free port with ``env`` (which sets the token); yields the port."""
     port = free_port()
     code = (
-        "import uvicorn; from pipelines.cli.serve import environment_app; "
-        f"uvicorn.run(environment_app(), port={port}, log_level='warning')"
+        "import uvicorn; from pipelines.cli.serve import environment_app, server_options; "
+        f"uvicorn.run(environment_app(), **server_options({port}), log_level='warning')"
     )
     process = subprocess.Popen([sys.executable, "-c", code], env={**env, "ANALYTICS_API_TOKEN": TOKEN})
     try:

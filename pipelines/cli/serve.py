@@ -8,24 +8,38 @@ import uvicorn
 from fastapi import FastAPI
 
 from pipelines.readers.app import create_app
+from pipelines.readers.request_head import MAX_REQUEST_HEAD_BYTES
 from pipelines.settings import SettingsError, load_settings
 
+SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 8000
 
 
 def environment_app() -> FastAPI:
-    """The app of the environment's settings (``uvicorn --factory pipelines.cli.serve:environment_app``)."""
+    """The app of the environment's settings."""
     return create_app(load_settings())
 
 
+def server_options(port: int = SERVE_PORT) -> dict[str, object]:
+    """uvicorn's options of ``make serve`` (for ``uvicorn.run`` or ``uvicorn.Config``). HTTP is
+    h11's, the one of uvicorn's parsers that bounds the request head it buffers (httptools, its
+    default where installed, takes headers of any size): see :mod:`pipelines.readers.request_head`."""
+    return {
+        "host": SERVE_HOST,
+        "port": port,
+        "http": "h11",
+        "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,
+    }
+
+
 def main() -> int:
-    """Serve the API and dashboard, or print a clear error about the settings."""
+    """Serve the API and dashboard, or print a one-line error about the settings."""
     try:
         app = environment_app()
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host="127.0.0.1", port=SERVE_PORT)
+    uvicorn.run(app, **server_options())
     return 0
 
 

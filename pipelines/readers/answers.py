@@ -70,8 +70,19 @@ def with_snapshot(info: SnapshotInfo, body: dict[str, object]) -> dict[str, obje
     }
 
 
+def forecast_days(cursor: duckdb.DuckDBPyConnection) -> int:
+    """How many days the stored forecast covers (``ANALYTICS_ML_DAYS_AHEAD`` of the run that built it)."""
+    (days,) = cursor.execute("select count(*) from ml.revenue_forecast").fetchone()
+    return days
+
+
 def revenue_forecast(cursor: duckdb.DuckDBPyConnection, days: int) -> dict[str, object]:
+    """The first ``days`` days of the stored forecast, or all of them if it is shorter. The answer says
+    both numbers, so that a shorter forecast is never taken for the one asked for (a 422 would break
+    clients, the dashboard among them, that ask for the most and draw what there is)."""
     return {
+        "days_requested": days,
+        "available_days": forecast_days(cursor),
         "history": columns(
             cursor, "select date, actual, fitted, lower, upper from ml.revenue_fitted_history order by date"
         ),

@@ -5,8 +5,8 @@ computed from raw rows on a request. Answers are shaped for charts: a table is a
 columns (``{"date": [...], "net_revenue": [...]}``), and each carries the snapshot's build time.
 Every endpoint but ``health-check`` needs the bearer token ``ANALYTICS_API_TOKEN``.
 
-Run with ``make serve`` (``python -m pipelines.cli.serve``) or
-``uvicorn --factory pipelines.cli.serve:environment_app``.
+Run with ``make serve`` (``python -m pipelines.cli.serve``): its server also stops reading a request
+whose headers grow past :data:`pipelines.readers.request_head.MAX_REQUEST_HEAD_BYTES`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,10 @@ from pipelines.readers.answers import (
     roi_dashboard,
     with_snapshot,
 )
+from pipelines.readers.docs_pages import DOCS_ASSETS, DOCS_ASSETS_URL, docs_pages
 from pipelines.readers.redaction import ACCESS_LOGGER, TOKEN_REDACTION
+from pipelines.readers.request_head import RequestHeadLimit
+from pipelines.readers.security_headers import SecurityHeaders
 from pipelines.readers.snapshot_reader import SnapshotReader, SnapshotUnavailable
 from pipelines.settings import Settings, SettingsError
 from pipelines.warehouse.snapshot import SnapshotInfo, read_snapshot_info
@@ -55,6 +58,9 @@ API_PREFIX = "/api/analytics"
 DASHBOARD = Path(__file__).parent / "dashboard"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 EXPORT_MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "json": "application/json"}
+# uvicorn's server log (named "error" but holding all its messages), which `make serve` writes to stderr.
+SERVER_LOGGER = logging.getLogger("uvicorn.error")
+SNAPSHOT_UNAVAILABLE = "no readable snapshot is available; the server log says why"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,7 +110,10 @@ router = APIRouter(prefix=API_PREFIX)
 protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authorized)])
 
 
+# HEAD too: monitors and load balancers probe with it, for the status without the body. (Two
+# routes, not one of both methods, which would give both operations one id in the OpenAPI schema.)
 @router.get("/health-check")
+@router.head("/health-check")
 async def health_check(request: Request) -> dict[str, object]:
     """Snapshot age, the last nightly run's status and each table's row count (no token needed)."""
     snapshot = json.loads(await stored(request, lambda cursor, info: with_snapshot(info, health(cursor, info))))
@@ -128,7 +137,8 @@ async def comprehensive(request: Request) -> Response:
 async def revenue_forecast_endpoint(
     request: Request, days: Annotated[int, Query(ge=1, le=MAX_FORECAST_DAYS)] = 30
 ) -> Response:
-    """Actuals with the fitted values and band, and the next ``days`` days of forecast."""
+    """Actuals with the fitted values and band, and the next ``days`` days of forecast, or as many as
+    are stored (``available_days`` says how many)."""
     return await answer(request, with_snapshot_of(lambda cursor: revenue_forecast(cursor, days)), days)
 
 
@@ -232,27 +242,50 @@ def plotly_js() -> FileResponse:
     return FileResponse(PLOTLY_JS, media_type="text/javascript")
 
 
-async def snapshot_unavailable(_request: Request, error: SnapshotUnavailable) -> JSONResponse:
-    """A 503 naming the snapshot file and what to do, as FastAPI answers an HTTPException."""
-    return JSONResponse({"detail": str(error)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+async def snapshot_unavailable(request: Request, error: SnapshotUnavailable) -> JSONResponse:
+    """A 503 with a generic text, as FastAPI answers an HTTPException; the server log gets the file
+    and the cause. A client, health-check's without a token too, learns nothing of the server's
+    paths or its DuckDB's messages."""
+    SERVER_LOGGER.warning("%s %s: 503, %s", request.method, request.url.path, error)
+    return JSONResponse({"detail": SNAPSHOT_UNAVAILABLE}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def required_token(settings: Settings) -> str:
+    """The API's bearer token; a :class:`SettingsError` if it is unset or blank. A blank one is a
+    mistake (a variable set from an empty one, say): the server would start and turn away every
+    reader with a 401, and the log would never say why."""
+    token = settings.api.token.get_secret_value() if settings.api.token is not None else ""
+    if not token.strip():
+        state = "is not set" if settings.api.token is None else "is empty"
+        raise SettingsError(
+            f"ANALYTICS_API_TOKEN {state}: the API does not start without a bearer token for its readers; "
+            "set it to a secret, e.g. ANALYTICS_API_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe())')"
+        )
+    return token
 
 
 def create_app(settings: Settings) -> FastAPI:
     """The API and dashboard over the snapshot of ``settings`` (``ANALYTICS_SERVING_PATH``)."""
-    if settings.api.token is None:
-        raise SettingsError(
-            "ANALYTICS_API_TOKEN is not set: the API does not start without a bearer token for its readers; "
-            "set it to a secret, e.g. ANALYTICS_API_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe())')"
-        )
-    app = FastAPI(title="Storefront metrics API", description="Read-only analytics from the published snapshot.")
-    app.state.token = settings.api.token.get_secret_value()
+    token = required_token(settings)
+    # The docs pages are docs_pages', which serve Swagger UI and Redoc without a CDN.
+    app = FastAPI(
+        title="Storefront metrics API",
+        description="Read-only analytics from the published snapshot.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.token = token
     app.state.reader = SnapshotReader(settings.serving_file)
     app.state.refresh_seconds = settings.api.refresh_seconds
     app.add_exception_handler(SnapshotUnavailable, snapshot_unavailable)
     # On the logger, not a handler: uvicorn replaces the logger's handlers when it configures
     # logging (before or after this, depending on how it is started) but keeps its filters.
     logging.getLogger(ACCESS_LOGGER).addFilter(TOKEN_REDACTION)
-    for part in (router, protected, pages):
+    for part in (router, protected, pages, docs_pages):
         app.include_router(part)
     app.mount("/static", StaticFiles(directory=DASHBOARD), name="static")
+    app.mount(DOCS_ASSETS_URL, StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    # The last added is the outermost: the 431 of an oversized head carries the security headers too.
+    app.add_middleware(RequestHeadLimit)
+    app.add_middleware(SecurityHeaders, private_prefix=API_PREFIX)
     return app

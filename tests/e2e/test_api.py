@@ -213,23 +213,6 @@ def test_exports_read_back_equal_to_the_table(api_url, sample_warehouse, table):
     assert len(as_json["columns"][expected.columns[0]]) == len(expected)
 
 
-@pytest.mark.parametrize("serving_file", ["missing", "not a snapshot", "not a DuckDB file"])
-def test_without_a_readable_snapshot_the_api_answers_503_naming_the_file(sample_warehouse, tmp_path, serving_file):
-    serving_path = tmp_path / "serving.duckdb"
-    if serving_file == "not a snapshot":
-        with duckdb.connect(str(serving_path)) as con:
-            con.execute("create table something_else as select 1 as x")
-    if serving_file == "not a DuckDB file":
-        # Say, a file half copied by hand, or another program's file configured by mistake.
-        serving_path.write_bytes(bytes(range(256)) * 64)
-
-    with running_api(sample_warehouse.updated(serving={"path": serving_path})) as url:
-        answers = [get(f"{url}/api/analytics/{path}") for path in ("health-check", "comprehensive")]
-
-    assert [answer.status for answer in answers] == [503, 503]
-    assert all(str(serving_path) in answer.json()["detail"] for answer in answers)
-
-
 def test_answers_are_stored_once_per_endpoint_and_parameters_whatever_the_query_says(sample_warehouse):
     app = api_app(sample_warehouse)
     # Extra parameters the API does not take, and the same parameters in another order or spelling.

@@ -1,4 +1,5 @@
-"""The real API, served by uvicorn on a free loopback port in a thread, and a small HTTP client."""
+"""The real API, served by uvicorn as ``make serve`` serves it on a free loopback port in a thread, and a
+small HTTP client."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import Message
 from typing import TextIO
 
 import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from pipelines.cli.serve import server_options
 from pipelines.readers.app import create_app
 from pipelines.settings import Settings
 from tests.support.loopback_servers import free_port
@@ -31,6 +34,7 @@ class Answer:
     status: int
     body: bytes
     content_type: str
+    headers: Message
 
     def json(self) -> dict:
         return json.loads(self.body)
@@ -54,7 +58,7 @@ def serving(app: FastAPI, log: TextIO | None = None) -> Iterator[str]:
     """``app`` served by uvicorn on a free loopback port in a thread; yields its base URL."""
     port = free_port()
     # The Config configures uvicorn's logging, so the copy to ``log`` is added after it.
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, **server_options(port), log_level="warning")
     with uvicorn_log_copied_to(log) if log else contextlib.nullcontext():
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
@@ -90,11 +94,11 @@ def uvicorn_log_copied_to(stream: TextIO) -> Iterator[None]:
             logger.setLevel(level)
 
 
-def get(url: str, token: str | None = TOKEN) -> Answer:
-    """GET ``url`` with the bearer token (None: without one); any status is returned, not raised."""
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+def get(url: str, token: str | None = TOKEN, method: str = "GET") -> Answer:
+    """GET (or ``method``) ``url`` with the bearer token (None: without one); any status is returned, not raised."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {}, method=method)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return Answer(response.status, response.read(), response.headers.get("Content-Type", ""))
+            return Answer(response.status, response.read(), response.headers.get("Content-Type", ""), response.headers)
     except urllib.error.HTTPError as error:
-        return Answer(error.code, error.read(), error.headers.get("Content-Type", ""))
+        return Answer(error.code, error.read(), error.headers.get("Content-Type", ""), error.headers)
