@@ -184,15 +184,6 @@ def test_the_encoding_setting_reads_a_latin1_file_whole(tmp_path, make_settings)
     assert query(settings, "select product from raw.transactions where transaction_id = 'T2'") == [("café",)]
 
 
-def test_an_empty_file_is_named_as_empty(tmp_path, make_settings):
-    store = write_store(tmp_path / "store")
-    (store / "costs.csv").write_text("")
-    settings = make_settings(store)
-
-    with pytest.raises(SourceError, match=r"costs\.csv is empty"):
-        run_pipeline(settings, JAN_1, JAN_1, selection=AssetSelection.assets(["raw", "costs"]))
-
-
 def test_an_implausible_amount_and_one_beyond_the_column_are_out_of_range(tmp_path, make_settings):
     rows = [
         transaction("X1", "C1", "2025-01-01 14:00:00", amount="1e15"),
@@ -315,10 +306,19 @@ def query_to_parquet(csv_file: Path, parquet_file: Path) -> None:
         con.execute(f"copy (select * from read_csv('{csv_file}', all_varchar = true)) to '{parquet_file}'")
 
 
-def test_one_unreadable_table_is_named_with_its_file(tmp_path, make_settings):
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r"source file .*costs\.csv is empty \(0 bytes\)"),
+        (b"cost_date,category,currency\n2025-01-01,other,USD\n", r"'costs'.*costs\.csv.*lacks required column.*amount"),
+        (b"\x00\x01\x02 not a csv", r"costs\.csv"),
+    ],
+    ids=["empty", "missing-column", "not-csv"],
+)
+def test_a_file_that_is_no_table_fails_its_step_naming_the_file(tmp_path, make_settings, content, message):
     store = write_store(tmp_path / "store")
-    (store / "costs.csv").write_bytes(b"\x00\x01\x02 not a csv")
+    (store / "costs.csv").write_bytes(content)
     settings = make_settings(store)
 
-    with pytest.raises(SourceError, match=r"costs\.csv"):
+    with pytest.raises(SourceError, match=message):
         run_pipeline(settings, JAN_1, JAN_1, selection=AssetSelection.assets(["raw", "costs"]))

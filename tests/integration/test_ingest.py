@@ -135,15 +135,6 @@ def test_rematerializing_a_sample_partition_twice_leaves_identical_counts(sample
     assert any(partition == day and rows > 0 for table, partition, rows in before if table == "transactions")
 
 
-def test_a_missing_required_column_names_the_table_and_column(tmp_path, make_settings):
-    store = write_store(tmp_path / "store")
-    (store / "costs.csv").write_text("cost_date,category,currency\n2025-01-01,other,USD\n")
-    settings = make_settings(store)
-
-    with pytest.raises(SourceError, match=r"'costs'.*costs\.csv.*amount"):
-        run_pipeline(settings, JAN_1, JAN_1, selection=AssetSelection.assets(["raw", "costs"]))
-
-
 def test_a_missing_source_folder_says_how_to_create_it(tmp_path, make_settings):
     settings = make_settings(tmp_path / "nowhere")
 
