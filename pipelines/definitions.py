@@ -5,7 +5,7 @@ settings when Dagster (``dagster dev``, ``dg``, the daemon) loads the code locat
 :func:`build_definitions` builds everything of one configuration (``make run`` and the tests call it).
 """
 
-from dagster import AssetsDefinition, AssetSpec, Definitions, definitions
+from dagster import AssetsDefinition, AssetSpec, Definitions, definitions, in_process_executor
 
 from pipelines.assets.dbt import dbt_models
 from pipelines.assets.ingest import build_ingest_assets
@@ -36,6 +36,9 @@ def build_definitions(settings: Settings) -> Definitions:
         sensors=build_alert_sensors(settings.alerts, nightly_refresh),
         resources=build_resources(settings),
         loggers={"console": console_logger},
+        # One process per run for every job, the UI's materializations included: DuckDB lets one
+        # process write the warehouse, and a run is known by the process executing it (run_liveness).
+        executor=in_process_executor,
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 import duckdb
-from dagster import ConfigurableResource, get_dagster_logger
+from dagster import ConfigurableResource, InitResourceContext, get_dagster_logger
 from dagster_duckdb import DuckDBResource
 from sqlalchemy.engine import URL
 
@@ -23,6 +23,7 @@ from analytics_ml.insights import InsightThresholds
 from pipelines.alerts.tick import Alerting
 from pipelines.defs.dagster_compat import StorefrontDbtCliResource, dbt_executable
 from pipelines.defs.project import dbt_project
+from pipelines.defs.run_liveness import tag_run_process
 from pipelines.settings import Settings, safe_url
 from pipelines.source_schema import SourceTable
 from pipelines.sources.database import PullOptions, register_sql_rows
@@ -54,6 +55,11 @@ class WarehouseResource(DuckDBResource):
     with one warning in the run's log per wait naming the file and, when DuckDB says it, the
     process holding it (``lsof`` on the file finds it otherwise).
     """
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # Every step opens the warehouse, so every run is tagged with the process executing it.
+        if context.run is not None and context.instance is not None:
+            tag_run_process(context.instance, context.run)
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -3,7 +3,9 @@
 ``make run`` executes its run in its own process (``execute_in_process``), which no run launcher
 and so no Dagster run monitoring watches: killed with ``kill -9``, the run would stay STARTED
 forever, the alert sensors would skip every tick waiting for it, and no run-failure alert would be
-raised. So ``make run`` tags its run with its process (:func:`process_tags`), and both the next
+raised. Nor does the daemon's default run launcher watch the process it starts. So every run is
+tagged with the process that executes it (:func:`process_tags`: ``make run`` at launch, any other
+run when its first step starts, :func:`tag_run_process`), and both the next
 ``make run`` and the sensors fail a run in progress whose process is gone
 (:func:`settle_active_runs`), through ``DagsterInstance.report_run_failed``: the run-failure sensor
 then alerts on it like on any failed run.
@@ -12,8 +14,9 @@ A process is known by its pid *and* its start time since boot (``/proc/<pid>/sta
 this boot (``/proc/sys/kernel/random/boot_id``), so a pid the system has since given to another
 process is not mistaken for the run's. Only runs tagged on this host are judged. Without ``/proc``
 (macOS, Windows) runs are not tagged, never judged here, and a killed ``make run`` must be marked
-failed by hand (docs/reliability.md). Runs the daemon launches carry no such tag: watching them is
-the daemon's run monitoring's job (``run_monitoring`` in the instance's ``dagster.yaml``).
+failed by hand (docs/reliability.md). A run the daemon launched whose worker never started has no
+such tag either: failing it is the daemon's run monitoring's job (``run_monitoring`` in the
+instance's ``dagster.yaml``, its start timeout).
 """
 
 from __future__ import annotations
@@ -61,6 +64,16 @@ def process_tags(pid: int | None = None) -> dict[str, str]:
     if started_at is None:
         raise ProcessLookupError(f"no live process {pid} to tag a run with")
     return {PID_TAG: str(pid), PID_STARTED_AT_TAG: started_at, HOST_TAG: socket.gethostname()}
+
+
+def tag_run_process(instance: DagsterInstance, run: DagsterRun) -> None:
+    """Tag ``run`` with this process, which executes its steps (every job of the code location runs
+    them in one process), unless ``make run`` tagged it at launch: a run the daemon launched (the
+    nightly schedule's, a backfill, the UI's) is then judged like ``make run``'s."""
+    if PID_TAG not in run.tags:
+        tags = process_tags()
+        if tags:
+            instance.add_run_tags(run.run_id, tags)
 
 
 def run_process_gone(run: DagsterRun) -> bool:

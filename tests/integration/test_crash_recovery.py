@@ -28,6 +28,7 @@ from dagster import (
 
 from analytics_ml.alert_rules import RUN_FAILURE
 from pipelines.alerts.checks import CONVERSION_CHECK
+from pipelines.cli.instance import prepare_instance
 from pipelines.cli.run import fail_orphaned_runs
 from pipelines.definitions import build_definitions
 from pipelines.defs.resources import build_resources
@@ -153,14 +154,37 @@ def data_sensor_tick(settings: Settings, instance: DagsterInstance) -> SensorRes
         return sensor_named(settings, CONVERSION_CHECK.sensor_name)(context)
 
 
-def test_a_run_killed_with_kill_9_leaves_no_dbt_and_is_marked_failed_and_alerted_on(tmp_path):
+LAUNCHES = {
+    # make run: the run is tagged with its process at launch.
+    "make-run": ([sys.executable, "-m", "pipelines.cli.run"], "2025-01-01...2025-01-02"),
+    # A run executed by Dagster's own run worker, as the daemon launches the nightly schedule's: the
+    # run is tagged with its process when its first step starts.
+    "dagster-run-worker": (
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            *("job", "execute", "-m", "pipelines.definitions", "-j", "nightly_refresh"),
+            *("--tags", '{"dagster/partition": "2025-01-02"}'),
+        ],
+        "2025-01-02",
+    ),
+}
+
+
+@pytest.mark.parametrize("launch", LAUNCHES, ids=list(LAUNCHES))
+def test_a_run_killed_with_kill_9_leaves_no_dbt_and_is_marked_failed_and_alerted_on(tmp_path, launch):
     store = write_store(tmp_path / "store")
     data_dir = tmp_path / "data"
     settings = isolated_settings(data_dir, store)
+    command, days = LAUNCHES[launch]
+    prepare_instance(settings.dagster_home, batched_event_log=True)  # as make install does
     cli = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli.run"],
+        command,
         cwd=REPOSITORY,
-        env=cli_env(data_dir, store),
+        env={
+            **cli_env(data_dir, store),
+            "DAGSTER_HOME": str(settings.dagster_home),
+            "ANALYTICS_PARTITION_START": "2025-01-01",
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -196,7 +220,7 @@ def test_a_run_killed_with_kill_9_leaves_no_dbt_and_is_marked_failed_and_alerted
     assert after_tick == DagsterRunStatus.FAILURE
     ((rule, status, message),) = query(settings, f"select rule, status, message from {ALERTS_TABLE}")
     assert (rule, status) == (RUN_FAILURE, "open")
-    assert f"Run {killed.run_id} of nightly_refresh for 2025-01-01...2025-01-02 failed" in message
+    assert f"Run {killed.run_id} of nightly_refresh for {days} failed" in message
     assert f"the process {cli.pid} on " in message and "is gone" in message
 
 
