@@ -66,6 +66,10 @@ def dbt_models(
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars.cli_vars(warehouse.database)]
     if config.full_refresh:
         args.append("--full-refresh")
+    # dbt waits for a held warehouse without a word (profiles.yml): wait here first, where each wait
+    # is logged with the process holding the file.
+    with warehouse.get_connection():
+        pass
     invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     keep_partial_parse(invocation.target_path, dbt_project.project_dir / dbt_project.target_path)

@@ -37,7 +37,7 @@ from pipelines.defs.sensors import table_key
 from pipelines.settings import Settings
 from pipelines.warehouse.alert_store import ALERTS_TABLE
 from tests.support.csv_store import write_store
-from tests.support.pipeline_runs import isolated_settings, query, run_pipeline, run_sensor_context
+from tests.support.pipeline_runs import DBT_MODELS, INGEST, isolated_settings, query, run_pipeline, run_sensor_context
 from tests.support.processes import ended_process_tags
 
 pytestmark = pytest.mark.adversarial
@@ -72,13 +72,19 @@ def warehouse_held(path: Path) -> Iterator[subprocess.Popen]:
         holder.wait(timeout=30)
 
 
-def test_a_step_waiting_for_the_warehouse_says_which_process_holds_it_then_runs(tmp_path, make_settings):
+WAITING_STEPS = {"ingest": AssetSelection.assets(["raw", "costs"]), "dbt": DBT_MODELS}
+
+
+@pytest.mark.parametrize("step", WAITING_STEPS)
+def test_a_step_waiting_for_the_warehouse_says_which_process_holds_it_then_runs(tmp_path, make_settings, step):
     settings = make_settings(write_store(tmp_path / "store"))
     settings.warehouse_file.parent.mkdir(parents=True, exist_ok=True)
-    day = dt.date(2025, 1, 1)
+    first, last = dt.date(2025, 1, 1), dt.date(2025, 1, 2)
+    if step == "dbt":
+        run_pipeline(settings, first, last, selection=INGEST)
 
     with DagsterInstance.ephemeral() as instance, warehouse_held(settings.warehouse_file) as holder:
-        result = run_pipeline(settings, day, day, selection=AssetSelection.assets(["raw", "costs"]), instance=instance)
+        result = run_pipeline(settings, first, last, selection=WAITING_STEPS[step], instance=instance)
         messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
 
     assert holder.returncode == 0
