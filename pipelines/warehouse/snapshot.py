@@ -46,6 +46,10 @@ ROW_COUNTS_TABLE = "main.snapshot_tables"
 """Each published table (``schema.table``) with its row count."""
 SNAPSHOT_ALIAS = "snapshot"
 CURRENT_EXPORTS = "current"
+READER_STORAGE_VERSION = "v1.0.0"
+"""The storage format the snapshot is written in: DuckDB 2.0's own format cannot be opened by DuckDB
+1.x, which BI tools' drivers and many notebooks still bundle; this one can, by DuckDB 1.0 and later
+(docs/bi-tools.md). A republication copies the file, which keeps its format."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ def publish_snapshot(build: duckdb.DuckDBPyConnection, serving_path: Path, run_i
     into a new snapshot, then put it in place of ``serving_path`` and its Parquet exports."""
     ensure_alert_tables(build)
     staging_path = _staging_path(serving_path)
-    with _attached(build, staging_path):
+    with _attached(build, staging_path, storage_version=READER_STORAGE_VERSION):
         for schema in PUBLISHED_SCHEMAS:
             build.execute(f"create schema if not exists {SNAPSHOT_ALIAS}.{quote(schema)}")
         built_at = dt.datetime.now(dt.UTC)
@@ -168,10 +172,14 @@ def _staging_path(serving_path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _attached(build: duckdb.DuckDBPyConnection, snapshot_path: Path) -> Iterator[None]:
+def _attached(
+    build: duckdb.DuckDBPyConnection, snapshot_path: Path, *, storage_version: str | None = None
+) -> Iterator[None]:
     """``snapshot_path`` attached to the build connection as :data:`SNAPSHOT_ALIAS` (the build file
-    cannot be attached from a second connection while the run holds it)."""
-    build.execute(f"attach {literal(str(snapshot_path))} as {SNAPSHOT_ALIAS}")
+    cannot be attached from a second connection while the run holds it); a new file is written in
+    ``storage_version``'s format, an existing one keeps its own."""
+    options = f" (storage_version {literal(storage_version)})" if storage_version else ""
+    build.execute(f"attach {literal(str(snapshot_path))} as {SNAPSHOT_ALIAS}{options}")
     try:
         yield
     finally:
