@@ -8,17 +8,19 @@ the failed check fails the step, so no Python asset downstream runs on a table t
 
 import os
 import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, Config
+from dagster import AssetExecutionContext, Config, MetadataValue, Output, TableColumn, TableSchema
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from pipelines.defs.project import dbt_project
 from pipelines.defs.resources import DbtVars
+from pipelines.warehouse.sql import RelationShape, relation_shapes
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 KEPT_TARGET_FOLDERS = 10
@@ -64,16 +66,44 @@ def dbt_models(
     # dbt unit tests check SQL logic, not data: the test suite runs them (tests/integration/test_dbt_unit_tests.py),
     # so the nightly build does not pay for them.
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars.cli_vars(warehouse.database)]
+    if not sys.stdout.isatty():
+        # dbt colours its status words with ANSI codes, noise in a log file or a CI log.
+        args.insert(0, "--no-use-colors")
     if config.full_refresh:
         args.append("--full-refresh")
     # dbt waits for a held warehouse without a word (profiles.yml): wait here first, where each wait
     # is logged with the process holding the file.
     with warehouse.get_connection():
         pass
-    invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
+    invocation = dbt.cli(args, context=context, raise_on_error=False)
+    # dbt holds the warehouse until it ends: its events are kept until then, so that each model's
+    # materialization can carry its columns and row count, read in one connection afterwards.
+    # (dagster-dbt's fetch_row_counts() and fetch_column_metadata() open the file from this process
+    # while dbt runs: many times slower here, and later steps could not open it with their settings.)
+    events = list(invocation.stream())
+    with warehouse.get_connection() as con:
+        # The models' asset keys are [schema, name] (dagster-dbt's default for this project).
+        shapes = relation_shapes(con, sorted({key.path[0] for key in context.assets_def.keys}))
+    for event in events:
+        yield with_table_metadata(context, event, shapes)
+    if not invocation.is_successful():
+        raise invocation.get_error()
     keep_partial_parse(invocation.target_path, dbt_project.project_dir / dbt_project.target_path)
     prune_target_folders(invocation.target_path.parent, invocation.target_path.name.split("-", 1)[0])
+
+
+def with_table_metadata(context: AssetExecutionContext, event: object, shapes: Mapping[str, RelationShape]) -> object:
+    """``event`` with the columns and row count of its model's relation, if it is a model's output."""
+    if not isinstance(event, Output):
+        return event
+    shape = shapes.get(".".join(context.asset_key_for_output(event.output_name).path))
+    if shape is None:
+        return event
+    schema = TableSchema(columns=[TableColumn(name, data_type) for name, data_type in shape.columns])
+    table: dict[str, object] = {"dagster/column_schema": MetadataValue.table_schema(schema)}
+    if shape.row_count is not None:
+        table["dagster/row_count"] = shape.row_count
+    return event.with_metadata({**event.metadata, **table})
 
 
 def keep_partial_parse(invocation_target: Path, project_target: Path) -> None:

@@ -61,6 +61,10 @@ def build_ingest_asset(table: SourceTable, partitions: DailyPartitionsDefinition
         beyond_window = describe_days(plan.days - days_between(start, end))
         if beyond_window:
             context.log.info(f"{table.name}: also replaced days with rows changed since the watermark: {beyond_window}")
+        context.log.info(
+            f"raw.{table.name}: {counts.loaded:,} rows loaded for {describe_days(plan.days)}, "
+            f"{counts.rejected:,} rejected; {counts.table_rows:,} rows in the table"
+        )
         if counts.rejected:
             context.log.warning(f"{counts.rejected} row(s) of {table.name} rejected: see raw.rejected_rows")
         watermark = {"watermark": MetadataValue.text(str(plan.watermark.value))} if plan.watermark else {}

@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+import time
 import traceback
 
 import duckdb
@@ -160,6 +161,7 @@ def user_error(settings: Settings, message: str, *, run_id: str | None = None) -
 
 
 def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
     args = parse_args(argv)
     try:
         settings = load_settings()
@@ -198,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the run {result.run_id} failed at {reason}", file=sys.stderr)
         return 1
     print_summary(settings, result.run_id)
+    print(f"\nDone in {time.perf_counter() - started:,.1f} s.")
     return 0
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
@@ -48,3 +49,40 @@ def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame
     finally:
         con.unregister("_replacement_frame")
     return len(frame)
+
+
+@dataclass(frozen=True)
+class RelationShape:
+    """A table's or view's columns (name and type, in order) and, for a table, its row count."""
+
+    columns: tuple[tuple[str, str], ...]
+    row_count: int | None
+    """None for a view: counting it would run its whole query."""
+
+
+def relation_shapes(con: duckdb.DuckDBPyConnection, schemas: Sequence[str]) -> dict[str, RelationShape]:
+    """The shape of every table and view of ``schemas`` in the connection's database, by ``schema.name``."""
+    columns: dict[str, list[tuple[str, str]]] = {}
+    for name, column, data_type in con.execute(
+        """select table_schema || '.' || table_name, column_name, data_type
+        from information_schema.columns
+        where list_contains(?, table_schema) and table_catalog = current_database()
+        order by table_schema, table_name, ordinal_position""",
+        [list(schemas)],
+    ).fetchall():
+        columns.setdefault(name, []).append((column, data_type))
+    tables = {
+        name
+        for (name,) in con.execute(
+            """select schema_name || '.' || table_name from duckdb_tables()
+            where list_contains(?, schema_name) and database_name = current_database()""",
+            [list(schemas)],
+        ).fetchall()
+    }
+    return {
+        name: RelationShape(
+            columns=tuple(shape),
+            row_count=con.execute(f"select count(*) from {qualified(name)}").fetchone()[0] if name in tables else None,
+        )
+        for name, shape in columns.items()
+    }

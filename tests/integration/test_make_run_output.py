@@ -1,0 +1,91 @@
+"""What `make run` says while it works and what it leaves in Dagster: no Python warning, a line as
+each step starts and ends, no ANSI escape codes when its output is not a terminal, a final line with
+the whole run's time; and every dbt model's materialization carries its column schema, and a table's
+its row count."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import AssetKey
+
+from pipelines.assets.dbt import dbt_models
+from pipelines.defs.dagster_compat import instance_at
+
+REPO = Path(__file__).resolve().parents[2]
+ANSI_ESCAPE = "\x1b["
+STEP_KEYS = ("raw__transactions", "dbt_models", "revenue_forecast_model", "ml__customer_scores", "serving__snapshot")
+
+
+@pytest.fixture(scope="module")
+def make_run_output(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The data dir and the output (stdout and stderr, as `make run 2>&1 | cat` shows them) of one
+    `make run` over a small sample store."""
+    data_dir = tmp_path_factory.mktemp("make_run")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("ANALYTICS_", "DAGSTER_"))}
+    env |= {"ANALYTICS_DATA_DIR": str(data_dir), "ANALYTICS_SAMPLE_DAYS": "120", "ANALYTICS_SAMPLE_CUSTOMERS": "400"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli.run"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    return data_dir, done.stdout
+
+
+def test_make_run_prints_no_warning_and_no_escape_codes(make_run_output):
+    _, output = make_run_output
+
+    assert not re.search(r"\w+Warning\b", output), "no Python warning (BetaWarning, UserWarning, ...)"
+    assert ANSI_ESCAPE not in output
+
+
+def test_make_run_prints_each_steps_start_and_end_and_its_time(make_run_output):
+    _, output = make_run_output
+
+    for step in STEP_KEYS:
+        assert re.search(rf" - INFO - .* - {step} - STEP_START - ", output), step
+        assert re.search(rf" - INFO - .* - {step} - STEP_SUCCESS - Finished execution of step \"{step}\" in ", output)
+    assert re.search(r"raw\.transactions: [\d,]+ rows loaded for ", output)
+    assert re.search(r"\nDone in [\d,.]+ s\.\n", output)
+
+
+def test_every_dbt_model_carries_its_columns_and_a_table_its_row_count(make_run_output):
+    data_dir, _ = make_run_output
+    warehouse = data_dir / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = {
+            f"{schema}.{name}": count
+            for schema, name in con.execute(
+                "select schema_name, table_name from duckdb_tables() where schema_name in ('staging', 'marts')"
+            ).fetchall()
+            for (count,) in [con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()]
+        }
+        columns = dict(
+            con.execute(
+                "select table_schema || '.' || table_name, list(column_name order by ordinal_position) "
+                "from information_schema.columns where table_schema in ('staging', 'marts') group by 1"
+            ).fetchall()
+        )
+
+    with instance_at(data_dir / "dagster_home") as instance:
+        for key in dbt_models.keys:
+            name = ".".join(key.path)
+            metadata = instance.get_latest_materialization_event(AssetKey(key.path)).asset_materialization.metadata
+            schema = metadata["dagster/column_schema"].value
+            assert [column.name for column in schema.columns] == columns[name], name
+            if name in tables:
+                assert metadata["dagster/row_count"].value == tables[name], name
+            else:
+                assert "dagster/row_count" not in metadata, f"{name} is a view: not counted"
+    assert len(tables) >= 10
