@@ -24,7 +24,10 @@ CHROMIUM := /usr/bin/chromium
 INITDB   := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
 MISSING_PACKAGES := $(if $(wildcard $(CHROMIUM)),,chromium chromium-driver) $(if $(INITDB),,postgresql)
 
-.PHONY: run test test-unit ui serve install lint docs clean bench bench-smoke system-packages
+.PHONY: help run test test-unit ui serve install lint docs clean bench bench-smoke system-packages
+
+help:  ## this list: every target with what it does
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-16s %s\n", $$1, $$2 }'
 
 run: install  ## build the whole warehouse from the embedded sample store and print a summary
 	$(PY) -m pipelines.cli.run
@@ -39,7 +42,7 @@ docs: install  ## write the README's settings tables from pipelines/settings.py
 	$(PY) -m pipelines.cli.settings_docs
 
 # Installs the missing ones with apt-get as root (CI); anyone else is told the command to run.
-system-packages:
+system-packages:  ## the Debian packages the tests need (Chromium, PostgreSQL's server), as root
 ifneq ($(strip $(MISSING_PACKAGES)),)
 	@if [ "$$(id -u)" -eq 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(strip $(MISSING_PACKAGES)); \
@@ -50,10 +53,10 @@ ifneq ($(strip $(MISSING_PACKAGES)),)
 	fi
 endif
 
-ui: install  ## the Dagster UI on http://127.0.0.1:3000 with the runs of `make run`
-	$(VENV)/bin/dg dev -w workspace.yaml -h 127.0.0.1 -p 3000
+ui: install  ## the Dagster UI on http://127.0.0.1:3000 (ANALYTICS_UI_HOST, ANALYTICS_UI_PORT) with the runs of `make run`
+	$(PY) -m pipelines.cli.ui
 
-serve: install  ## the dashboard and JSON API on http://127.0.0.1:8000 (needs ANALYTICS_API_TOKEN)
+serve: install  ## the dashboard and JSON API on http://127.0.0.1:8000 (ANALYTICS_API_HOST, ANALYTICS_API_PORT; needs ANALYTICS_API_TOKEN)
 	$(PY) -m pipelines.cli.serve
 
 bench: install  ## build stores of 0.1, 1 and 10 million transactions; print the timings, write bench/results.json
@@ -69,7 +72,7 @@ lint: install  ## ruff, and the README's settings tables against the settings
 
 # The Dagster instance's folder and its dagster.yaml, written again when ANALYTICS_BATCHED_EVENT_LOG changes
 # (a command, not a make target of its own, which a path with a space in it would break).
-install: $(STAMP) $(MANIFEST)
+install: $(STAMP) $(MANIFEST)  ## the venv, the packages, dbt's manifest and the Dagster instance's dagster.yaml
 	$(PY) -m pipelines.cli.instance "$(DAGSTER_HOME)"
 
 $(PY):
@@ -78,7 +81,7 @@ $(PY):
 # constraints.txt pins every package to the versions the suite was last run with.
 $(STAMP): $(PY) pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install --progress-bar on -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 # dagster-dbt loads the manifest at import: prepare it once, again only when the dbt project changes.
@@ -86,5 +89,5 @@ $(MANIFEST): $(STAMP) $(DBT_FILES)
 	cd dbt_project && ../$(VENV)/bin/dbt parse --profiles-dir . --quiet
 	touch $(MANIFEST)
 
-clean:
+clean:  ## remove the venv and dbt's target folder (the data folder stays)
 	rm -rf $(VENV) dbt_project/target dbt_project/logs

@@ -38,7 +38,7 @@ def running_api(env: dict[str, str]) -> Iterator[int]:
     port = free_port()
     code = (
         "import uvicorn; from pipelines.cli.serve import environment_app, server_options; "
-        f"uvicorn.run(environment_app(), **server_options({port}), log_level='warning')"
+        f"uvicorn.run(environment_app(), **server_options('127.0.0.1', {port}), log_level='warning')"
     )
     process = subprocess.Popen([sys.executable, "-c", code], env={**env, "ANALYTICS_API_TOKEN": TOKEN})
     try:

@@ -497,6 +497,19 @@ class ApiSettings(BaseSettings):
         json_schema_extra=shown("(none; required by `make serve`)"),
     )
     refresh_seconds: int = Field(30, ge=5, le=3600, description="How often the dashboard checks for a new snapshot.")
+    host: str = Field(
+        "127.0.0.1", min_length=1, description="Address `make serve` listens on (`0.0.0.0`: every interface)."
+    )
+    port: int = Field(8000, ge=1, le=65535, description="Port `make serve` listens on.")
+
+
+class UiSettings(BaseSettings):
+    """The Dagster UI (``make ui``)."""
+
+    model_config = section_config("UI_")
+
+    host: str = Field("127.0.0.1", min_length=1, description="Address the Dagster UI of `make ui` listens on.")
+    port: int = Field(3000, ge=1, le=65535, description="Port of the Dagster UI of `make ui`.")
 
 
 class Settings(BaseModel):
@@ -515,6 +528,7 @@ class Settings(BaseModel):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
 
     def updated(self, **changes: dict[str, object]) -> Settings:
         """A copy with some fields of some sections replaced, validated like the environment's values

@@ -1,4 +1,5 @@
-"""``make serve``: the JSON API and the dashboard on 127.0.0.1:8000, with the environment's settings."""
+"""``make serve``: the JSON API and the dashboard on ``ANALYTICS_API_HOST:ANALYTICS_API_PORT``
+(127.0.0.1:8000), with the environment's settings."""
 
 from __future__ import annotations
 
@@ -11,21 +12,18 @@ from pipelines.readers.app import create_app
 from pipelines.readers.request_head import MAX_REQUEST_HEAD_BYTES
 from pipelines.settings import SettingsError, load_settings
 
-SERVE_HOST = "127.0.0.1"
-SERVE_PORT = 8000
-
 
 def environment_app() -> FastAPI:
     """The app of the environment's settings."""
     return create_app(load_settings())
 
 
-def server_options(port: int = SERVE_PORT) -> dict[str, object]:
-    """uvicorn's options of ``make serve`` (for ``uvicorn.run`` or ``uvicorn.Config``). HTTP is
+def server_options(host: str, port: int) -> dict[str, object]:
+    """uvicorn's options of ``make serve`` on ``host:port`` (for ``uvicorn.run`` or ``uvicorn.Config``). HTTP is
     h11's, the one of uvicorn's parsers that bounds the request head it buffers (httptools, its
     default where installed, takes headers of any size): see :mod:`pipelines.readers.request_head`."""
     return {
-        "host": SERVE_HOST,
+        "host": host,
         "port": port,
         "http": "h11",
         "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,
@@ -35,11 +33,12 @@ def server_options(port: int = SERVE_PORT) -> dict[str, object]:
 def main() -> int:
     """Serve the API and dashboard, or print a one-line error about the settings."""
     try:
-        app = environment_app()
+        settings = load_settings()
+        app = create_app(settings)
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    uvicorn.run(app, **server_options())
+    uvicorn.run(app, **server_options(settings.api.host, settings.api.port))
     return 0
 
 

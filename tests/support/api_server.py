@@ -58,7 +58,7 @@ def serving(app: FastAPI, log: TextIO | None = None) -> Iterator[str]:
     """``app`` served by uvicorn on a free loopback port in a thread; yields its base URL."""
     port = free_port()
     # The Config configures uvicorn's logging, so the copy to ``log`` is added after it.
-    config = uvicorn.Config(app, **server_options(port), log_level="warning")
+    config = uvicorn.Config(app, **server_options("127.0.0.1", port), log_level="warning")
     with uvicorn_log_copied_to(log) if log else contextlib.nullcontext():
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
