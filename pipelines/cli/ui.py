@@ -7,9 +7,15 @@ import os
 import sys
 from pathlib import Path
 
-from pipelines.settings import SettingsError, load_settings
+from pipelines.settings import Settings, SettingsError, load_settings
 
 WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
+
+
+def dg_dev_command(settings: Settings) -> list[str]:
+    """``dg dev`` (the ``dg`` installed with this interpreter) on the workspace, host and port of ``settings``."""
+    dg = str(Path(sys.executable).parent / "dg")
+    return [dg, "dev", "-w", str(WORKSPACE), "-h", settings.ui.host, "-p", str(settings.ui.port)]
 
 
 def main() -> int:
@@ -19,8 +25,8 @@ def main() -> int:
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    dg = str(Path(sys.executable).parent / "dg")
-    os.execv(dg, [dg, "dev", "-w", str(WORKSPACE), "-h", settings.ui.host, "-p", str(settings.ui.port)])
+    command = dg_dev_command(settings)
+    os.execv(command[0], command)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pipelines.readers.app import API_PREFIX, SNAPSHOT_UNAVAILABLE
 from pipelines.readers.request_head import MAX_REQUEST_HEAD_BYTES
 from pipelines.settings import Settings
 from tests.support.api_server import TOKEN, get, running_api
+from tests.support.loopback_servers import free_port
 
 pytestmark = pytest.mark.adversarial
 
@@ -208,3 +209,26 @@ def test_an_empty_token_is_refused_at_start_with_one_line_naming_the_variable(tm
     assert "Traceback" not in served.stderr
     assert len(served.stderr.strip().splitlines()) == 1, served.stderr
     assert "ANALYTICS_API_TOKEN is empty" in served.stderr
+
+
+def test_make_serve_listens_on_the_configured_port(sample_warehouse):
+    port = free_port()
+    environment = {
+        **os.environ,
+        "ANALYTICS_API_TOKEN": TOKEN,
+        "ANALYTICS_API_PORT": str(port),
+        "ANALYTICS_SERVING_PATH": str(sample_warehouse.serving_file),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli.serve"], env=environment, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        # uvicorn says where it listens once it does (a server that dies first ends the lines: StopIteration).
+        started = next(line for line in server.stderr if "Uvicorn running on" in line)
+        answer = get(f"http://127.0.0.1:{port}{API_PREFIX}/health-check")
+    finally:
+        server.terminate()
+        server.wait(timeout=SERVE_TIMEOUT_SECONDS)
+
+    assert f"http://127.0.0.1:{port}" in started
+    assert answer.status == 200

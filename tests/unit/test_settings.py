@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import get_args
 
 import pytest
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from analytics_ml.backtest import MODEL_TYPES
 from pipelines.alerts.tick import Alerting
+from pipelines.cli.ui import WORKSPACE, dg_dev_command
 from pipelines.defs.resources import MLAssetSettings, SqlSource
 from pipelines.settings import (
     MartSettings,
@@ -239,3 +241,18 @@ def test_the_ml_settings_resource_carries_the_environments_values(environment):
 
 def test_the_model_type_setting_offers_exactly_analytics_mls_model_types():
     assert get_args(MLSettings.model_fields["model_type"].annotation) == MODEL_TYPES
+
+
+def test_the_ui_and_the_api_listen_where_the_environment_says(environment):
+    environment.setenv("ANALYTICS_UI_HOST", "0.0.0.0")
+    environment.setenv("ANALYTICS_UI_PORT", "3300")
+    environment.setenv("ANALYTICS_API_PORT", "8800")
+
+    settings = load_settings()
+
+    assert dg_dev_command(settings)[1:] == ["dev", "-w", str(WORKSPACE), "-h", "0.0.0.0", "-p", "3300"]
+    assert Path(dg_dev_command(settings)[0]).name == "dg"
+    assert (settings.api.host, settings.api.port) == ("127.0.0.1", 8800)
+    environment.setenv("ANALYTICS_API_PORT", "70000")
+    with pytest.raises(SettingsError, match="ANALYTICS_API_PORT='70000' is invalid"):
+        load_settings()
