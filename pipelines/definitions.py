@@ -11,6 +11,7 @@ from pipelines.assets.dbt import dbt_models
 from pipelines.assets.ingest import build_ingest_assets
 from pipelines.assets.ml import ml_assets
 from pipelines.assets.serving import serving_snapshot
+from pipelines.defs.freshness import with_nightly_freshness
 from pipelines.defs.jobs import nightly_refresh
 from pipelines.defs.loggers import console_logger
 from pipelines.defs.partitions import daily_partitions
@@ -20,19 +21,26 @@ from pipelines.defs.sensors import alerts_table, build_alert_sensors
 from pipelines.settings import Settings, load_settings
 
 
+def ingest_assets(settings: Settings) -> list[AssetsDefinition]:
+    """The raw tables' assets, partitioned by day from ``ANALYTICS_PARTITION_START``."""
+    return build_ingest_assets(daily_partitions(settings.schedule.partition_start))
+
+
 def pipeline_assets(settings: Settings) -> list[AssetsDefinition]:
     """Every asset a nightly run materializes: ingest, dbt, ml and the published snapshot."""
-    partitions = daily_partitions(settings.schedule.partition_start)
-    return [*build_ingest_assets(partitions), dbt_models, *ml_assets, serving_snapshot]
+    return [*ingest_assets(settings), dbt_models, *ml_assets, serving_snapshot]
 
 
 def build_definitions(settings: Settings) -> Definitions:
-    """The code location of ``settings``."""
-    assets: list[AssetsDefinition | AssetSpec] = [*pipeline_assets(settings), alerts_table]
+    """The code location of ``settings``: the raw tables and the snapshot carry the nightly freshness policy."""
+    timezone = settings.schedule.timezone
+    ingest = with_nightly_freshness(ingest_assets(settings), timezone)
+    (snapshot,) = with_nightly_freshness([serving_snapshot], timezone)
+    assets: list[AssetsDefinition | AssetSpec] = [*ingest, dbt_models, *ml_assets, snapshot, alerts_table]
     return Definitions(
         assets=assets,
         jobs=[nightly_refresh],
-        schedules=[nightly_refresh_schedule(nightly_refresh, settings.schedule.timezone)],
+        schedules=[nightly_refresh_schedule(nightly_refresh, timezone)],
         sensors=build_alert_sensors(settings.alerts, nightly_refresh),
         resources=build_resources(settings),
         loggers={"console": console_logger},

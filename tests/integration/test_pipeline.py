@@ -348,3 +348,15 @@ def test_the_duckdb_memory_limit_reaches_the_warehouse_and_dbt(tmp_path):
     assert settings.dbt_var_overrides()["duckdb_memory_limit"] == "512MB"
     with pytest.raises(ValidationError, match="duckdb_memory_limit"):
         WarehouseSettings(duckdb_memory_limit="a lot")
+
+
+def test_the_raw_tables_and_the_snapshot_are_due_by_4_in_the_schedules_timezone(tmp_path):
+    settings = Settings(warehouse=WarehouseSettings(data_dir=tmp_path)).updated(schedule={"timezone": "Asia/Tokyo"})
+    graph = build_definitions(settings).resolve_asset_graph()
+
+    due = {key for key in graph.get_all_asset_keys() if graph.get(key).freshness_policy is not None}
+    policy = graph.get(SERVING_KEY).freshness_policy
+
+    assert due == RAW_KEYS | {SERVING_KEY}, "the night's inputs and its output; what lies between follows them"
+    assert (policy.deadline_cron, policy.timezone) == ("0 4 * * *", "Asia/Tokyo")
+    assert policy.lower_bound_delta == dt.timedelta(hours=2), "materialized by that night's run, after 02:00"
