@@ -14,7 +14,7 @@ from pipelines.assets.serving import serving_snapshot
 from pipelines.defs.freshness import with_nightly_freshness
 from pipelines.defs.jobs import nightly_refresh
 from pipelines.defs.loggers import console_logger
-from pipelines.defs.partitions import daily_partitions
+from pipelines.defs.partitions import daily_partitions, partition_start
 from pipelines.defs.resources import build_resources
 from pipelines.defs.schedules import nightly_refresh_schedule
 from pipelines.defs.sensors import alerts_table, build_alert_sensors
@@ -23,7 +23,7 @@ from pipelines.settings import Settings, load_settings
 
 def ingest_assets(settings: Settings) -> list[AssetsDefinition]:
     """The raw tables' assets, partitioned by day from ``ANALYTICS_PARTITION_START``."""
-    return build_ingest_assets(daily_partitions(settings.schedule.partition_start))
+    return build_ingest_assets(daily_partitions(partition_start(settings)))
 
 
 def pipeline_assets(settings: Settings) -> list[AssetsDefinition]:

@@ -98,7 +98,11 @@ class ScheduleSettings(BaseSettings):
 
     model_config = section_config()
 
-    partition_start: dt.date = Field(dt.date(2024, 1, 1), description="First day of the daily partitions.")
+    partition_start: dt.date | None = Field(
+        None,
+        description="First day of the daily partitions.",
+        json_schema_extra=shown("the sample store's first day; `2024-01-01` for the other sources"),
+    )
     timezone: str = Field("UTC", description="Timezone of the nightly schedule (02:00), an IANA name.")
 
     @field_validator("timezone")

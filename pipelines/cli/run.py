@@ -21,10 +21,10 @@ from dagster import DagsterInstance
 from pipelines.cli.instance import prepare_instance
 from pipelines.definitions import build_definitions
 from pipelines.defs.dagster_compat import range_run_tags
-from pipelines.defs.partitions import daily_partitions
+from pipelines.defs.partitions import daily_partitions, partition_start, sample_store_spec
 from pipelines.defs.run_errors import first_step_error
 from pipelines.defs.run_liveness import process_tags, settle_active_runs
-from pipelines.sample_store.generator import MANIFEST_NAME, SampleStoreSpec, generate_sample_store
+from pipelines.sample_store.generator import MANIFEST_NAME, generate_sample_store
 from pipelines.settings import Settings, SettingsError, load_settings
 from pipelines.source_schema import SOURCE_TABLES, SourceTable
 from pipelines.sources.database import day_range
@@ -53,9 +53,8 @@ def ensure_sample_store(settings: Settings) -> None:
     """Generate the sample store into the source folder unless it is already there."""
     if settings.source.kind != "sample" or (settings.source_folder / MANIFEST_NAME).exists():
         return
-    spec = SampleStoreSpec(seed=settings.sample.seed, days=settings.sample.days, customers=settings.sample.customers)
     print(f"Generating the sample store into {settings.source_folder} ...", flush=True)
-    generate_sample_store(settings.source_folder, spec)
+    generate_sample_store(settings.source_folder, sample_store_spec(settings))
 
 
 def table_day_range(settings: Settings, table: SourceTable) -> tuple[dt.date, dt.date] | None:
@@ -89,7 +88,7 @@ def partition_range(settings: Settings, first: dt.date, last: dt.date) -> tuple[
     Rows before ``ANALYTICS_PARTITION_START`` or after the last complete day belong to no
     partition: the load rejects the first (with the reason) and leaves the second to later nights.
     """
-    start = settings.schedule.partition_start
+    start = partition_start(settings)
     last_key = daily_partitions(start).get_last_partition_key()
     first_key = max(first, start).isoformat()
     if first_key > last_key or last < start:

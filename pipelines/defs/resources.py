@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL
 from analytics_ml.insights import InsightThresholds
 from pipelines.alerts.tick import Alerting
 from pipelines.defs.dagster_compat import StorefrontDbtCliResource, dbt_executable
+from pipelines.defs.partitions import partition_start
 from pipelines.defs.project import dbt_project
 from pipelines.defs.run_liveness import tag_run_process
 from pipelines.settings import Settings, safe_url
@@ -134,7 +135,7 @@ class SqlSource:
             options=PullOptions(
                 lookback_days=source.lookback_days,
                 chunk_rows=source.chunk_rows,
-                first_day=settings.schedule.partition_start,
+                first_day=partition_start(settings),
             ),
         )
 
@@ -166,7 +167,7 @@ class SourceRowRules(ConfigurableResource):
             max_amount=source.max_amount,
             timestamp_offsets=source.timestamp_offsets,
             future_tolerance_hours=source.future_tolerance_hours,
-            partition_start=settings.schedule.partition_start.isoformat(),
+            partition_start=partition_start(settings).isoformat(),
         )
 
     def at(self, now: dt.datetime) -> RowRules:

@@ -763,6 +763,15 @@ def _default_end_date() -> dt.date:
     return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
 
 
+def sample_store_first_day(out_dir: Path, spec: SampleStoreSpec) -> dt.date:
+    """The first day of the sample store in ``out_dir``: from its manifest once it is there, else the
+    first day that generating ``spec`` there now would give."""
+    manifest = out_dir / MANIFEST_NAME
+    if manifest.exists():
+        return dt.date.fromisoformat(json.loads(manifest.read_text())["start_date"])
+    return (spec.end_date or _default_end_date()) - dt.timedelta(days=spec.days - 1)
+
+
 def _prepare_folders(out_dir: Path) -> None:
     """Empty table folders, so part files of an earlier, larger run cannot linger.
 

@@ -19,7 +19,7 @@ MATHS = {"analytics_ml"}
 VOCABULARY = {"pipelines.source_schema"}
 SETTINGS = {*MATHS, *VOCABULARY, "pipelines.settings"}
 STORES = {*SETTINGS, "pipelines.warehouse"}
-BELOW_DAGSTER = {*STORES, "pipelines.sources", "pipelines.alerts", "pipelines.readers"}
+BELOW_DAGSTER = {*STORES, "pipelines.sources", "pipelines.sample_store", "pipelines.alerts", "pipelines.readers"}
 MAY_IMPORT: dict[str, set[str]] = {
     "analytics_ml": set(),
     "pipelines": set(),
@@ -33,8 +33,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "pipelines.defs": BELOW_DAGSTER,
     "pipelines.assets": BELOW_DAGSTER | {"pipelines.defs"},
     "pipelines.definitions": BELOW_DAGSTER | {"pipelines.defs", "pipelines.assets"},
-    "pipelines.cli": BELOW_DAGSTER
-    | {"pipelines.defs", "pipelines.assets", "pipelines.definitions", "pipelines.sample_store"},
+    "pipelines.cli": BELOW_DAGSTER | {"pipelines.defs", "pipelines.assets", "pipelines.definitions"},
 }
 """Each layer (a folder or module) and the layers it may import besides itself: the table of
 docs/architecture.md."""
