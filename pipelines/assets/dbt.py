@@ -14,15 +14,25 @@ from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, Config, MetadataValue, Output, TableColumn, TableSchema
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from pipelines.defs.dagster_compat import DescribedChecksDbtTranslator
 from pipelines.defs.project import dbt_project
 from pipelines.defs.resources import DbtVars
 from pipelines.warehouse.sql import RelationShape, relation_shapes
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+TEST_SENTENCES = {
+    "not_null": "{column} is never null",
+    "unique": "{column} is unique",
+    "accepted_range": "{column} lies within [{low}, {high}]",
+    "accepted_values": "{column} is one of the accepted values",
+    "expression_is_true": "`{expression}` holds on every row",
+    "relationships": "every {column} is a `{field}` of `{to}`",
+}
+"""How an asset check describes the dbt tests this project uses most (the rest: by name and column)."""
 KEPT_TARGET_FOLDERS = 10
 """dagster-dbt gives every invocation a target folder of its own (manifest, run results, compiled
 SQL); the latest ones are kept for debugging, older ones are removed so nightly runs do not
@@ -39,13 +49,30 @@ class DbtBuildConfig(Config):
     )
 
 
-class StorefrontDbtTranslator(DagsterDbtTranslator):
+class StorefrontDbtTranslator(DescribedChecksDbtTranslator):
     """Each dbt model in the asset group of its layer, the folder under ``models/`` (keys stay
-    ``<schema>/<model>``)."""
+    ``<schema>/<model>``); each dbt test an asset check that says what it checks."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
         # fqn: the project's name, the folders under models/, the model's name.
         return dbt_resource_props["fqn"][1]
+
+    def describe_test(self, test: Mapping[str, Any]) -> str:
+        generic = test.get("test_metadata") or {}
+        arguments = generic.get("kwargs", {})
+        column = f"`{test['column_name']}`" if test.get("column_name") else "every row"
+        said = TEST_SENTENCES.get(generic.get("name", ""), "dbt test {name} on {column}")
+        sentence = said.format(
+            name=generic.get("name", test["name"]),
+            column=column,
+            low=arguments.get("min_value", "-inf"),
+            high=arguments.get("max_value", "inf"),
+            expression=arguments.get("expression", ""),
+            to=str(arguments.get("to", "")).removeprefix("ref('").removesuffix("')"),
+            field=arguments.get("field", ""),
+        )
+        severity = str(test.get("config", {}).get("severity") or "error").lower()
+        return f"{sentence} ({'blocking: a failure stops what depends on it' if severity == 'error' else 'warns'})."
 
 
 @dbt_assets(

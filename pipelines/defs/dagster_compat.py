@@ -25,13 +25,13 @@ from __future__ import annotations
 import os
 import sys
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInstance
+from dagster import AssetCheckSpec, AssetSpec, DagsterInstance
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
 from dagster._core.instance.ref import InstanceRef
@@ -46,7 +46,7 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 from dagster._serdes import ConfigurableClassData
-from dagster_dbt import DbtCliInvocation, DbtCliResource
+from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject
 from dagster_dbt.compat import DBT_PYTHON_VERSION
 from packaging import version
 from sqlalchemy import create_engine, event
@@ -114,6 +114,33 @@ class StorefrontDbtCliResource(DbtCliResource):
         # which process must be alive (this one, which may be a forked worker: set on each call).
         os.environ[PARENT_PID_ENV] = str(os.getpid())
         return super().cli(args, **kwargs)
+
+
+class DescribedChecksDbtTranslator(DagsterDbtTranslator):
+    """dagster-dbt's translator, whose asset checks are described: by the dbt test's own
+    ``description`` if it has one, else by :meth:`describe_test` (dagster-dbt reads only a
+    ``meta.description``, which no test here has, so every check's description was empty).
+    ``get_asset_check_spec`` is not public API: tests/unit/test_dagster_compat.py checks it."""
+
+    def get_asset_check_spec(
+        self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        test = manifest["nodes"][unique_id]
+        return AssetCheckSpec(
+            name=spec.name,
+            asset=spec.asset_key,
+            description=test.get("description") or self.describe_test(test),
+            additional_deps=spec.additional_deps,
+            blocking=spec.blocking,
+            metadata=spec.metadata,
+        )
+
+    def describe_test(self, test: Mapping[str, Any]) -> str:
+        """What the dbt test node ``test`` (a manifest entry) checks, for people."""
+        return f"dbt test {test['name']}"
 
 
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):

@@ -360,3 +360,13 @@ def test_the_raw_tables_and_the_snapshot_are_due_by_4_in_the_schedules_timezone(
     assert due == RAW_KEYS | {SERVING_KEY}, "the night's inputs and its output; what lies between follows them"
     assert (policy.deadline_cron, policy.timezone) == ("0 4 * * *", "Asia/Tokyo")
     assert policy.lower_bound_delta == dt.timedelta(hours=2), "materialized by that night's run, after 02:00"
+
+
+def test_every_dbt_test_is_a_check_that_says_what_it_checks():
+    checks = {spec.name: spec for spec in dbt_models.check_specs}
+
+    assert all(spec.description for spec in checks.values())
+    relationship = checks["relationships_stg_transactions_customer_id__customer_id__ref_stg_customers_"]
+    assert relationship.description == (
+        "every `customer_id` is a `customer_id` of `stg_customers` (blocking: a failure stops what depends on it)."
+    )

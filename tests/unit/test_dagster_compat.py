@@ -16,7 +16,7 @@ from pathlib import Path
 from dagster import DagsterEventType
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from dagster_dbt import DbtCliResource
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource
 from dagster_dbt.compat import DBT_PYTHON_VERSION
 
 from pipelines.cli.instance import BATCHED_EVENT_LOG
@@ -26,6 +26,7 @@ from pipelines.defs.dagster_compat import (
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
     BatchedSqliteEventLogStorage,
+    DescribedChecksDbtTranslator,
     StorefrontDbtCliResource,
     range_run_tags,
 )
@@ -107,3 +108,10 @@ def test_dbt_runs_through_the_launcher_next_to_this_interpreter():
     assert dagster_compat.dbt_executable() == str(launcher)
     assert launcher.exists(), "`make install` installs the storefront-dbt console script"
     assert "dbt_executable" in DbtCliResource.model_fields
+
+
+def test_dagster_dbts_asset_check_hook_is_the_one_the_described_checks_override():
+    hook = inspect.signature(DagsterDbtTranslator.get_asset_check_spec)
+
+    assert list(hook.parameters) == ["self", "asset_spec", "manifest", "unique_id", "project"]
+    assert DescribedChecksDbtTranslator.get_asset_check_spec is not DagsterDbtTranslator.get_asset_check_spec
