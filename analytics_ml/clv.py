@@ -347,7 +347,7 @@ def _fit_purchase_model(
     """The scaffolding every purchase model's fit shares: check the histories, merge identical
     (x, t_x, T) rows into weights, maximise the weighted log-likelihood of the 4 parameters."""
     x, t_x, T = _purchase_history(*history)
-    (x, t_x, T), w = _merge_identical_rows((x, t_x, T), _weights(weights, x))
+    (x, t_x, T), w = merge_identical_rows((x, t_x, T), _weights(weights, x))
 
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
         params = np.exp(log_params)
@@ -585,7 +585,7 @@ def purchase_model_covariance(
     weighted log-likelihood at ``params``, from central differences of its gradient (relative step
     HESSIAN_STEP). Their standard errors are the square roots of the diagonal."""
     x, t_x, T = _purchase_history(x, t_x, T)
-    (x, t_x, T), w = _merge_identical_rows((x, t_x, T), _weights(weights, x))
+    (x, t_x, T), w = merge_identical_rows((x, t_x, T), _weights(weights, x))
     gradient_of = _log_likelihood_with_gradient(params)
     theta = _parameter_vector(params)
     hessian = np.empty((4, 4))
@@ -785,6 +785,23 @@ def simulate_pareto_nbd(
     return x.astype(float), _last_purchase_time(x, x, window, rng), T
 
 
+def simulate_pareto_nbd_purchase_times(
+    n: int, r: float, alpha: float, s: float, beta: float, *, T: ArrayLike, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The repeat purchase times of n Pareto/NBD customers observed for T after their first purchase
+    (as :func:`simulate_pareto_nbd`, which gives only their summary): (customer index, time) of each
+    purchase, ordered by customer and time, for tests and benchmarks that split a history in two."""
+    T = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
+    rate = rng.gamma(r, 1.0 / alpha, size=n)
+    lifetime = rng.exponential(1.0 / rng.gamma(s, 1.0 / beta, size=n))
+    window = np.minimum(lifetime, T)
+    counts = rng.poisson(rate * window)
+    customer = np.repeat(np.arange(n), counts)
+    times = rng.uniform(0.0, 1.0, size=customer.size) * window[customer]
+    order = np.lexsort((times, customer))
+    return customer[order], times[order]
+
+
 def simulate_gamma_gamma(frequency: ArrayLike, p: float, q: float, v: float, rng: np.random.Generator) -> np.ndarray:
     """Draw each customer's mean transaction value m from the Gamma-Gamma model.
 
@@ -814,7 +831,7 @@ def _weights(weights: ArrayLike | None, like: np.ndarray) -> np.ndarray:
     return w
 
 
-def _merge_identical_rows(
+def merge_identical_rows(
     columns: tuple[np.ndarray, ...], weights: np.ndarray
 ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """Collapse rows with identical values in every column, summing their weights."""

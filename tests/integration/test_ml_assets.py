@@ -13,8 +13,16 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, Definitions, materialize
 
+from analytics_ml import purchase_model_choice
 from analytics_ml.forecast import forecast
-from pipelines.assets.ml import ml_assets, revenue_forecast_model, train_forecast
+from pipelines.assets.ml import (
+    customer_scores,
+    fit_customer_models,
+    ml_assets,
+    revenue_forecast_model,
+    score_customers,
+    train_forecast,
+)
 from pipelines.definitions import pipeline_assets
 from pipelines.defs.resources import MLAssetSettings, build_resources
 from pipelines.sample_store.generator import SampleStoreSpec, generate_sample_store
@@ -121,6 +129,15 @@ def test_rerunning_the_forecast_on_the_same_data_replaces_its_model_row(sample_w
 # --- customer scores ------------------------------------------------------------------------
 
 
+def completed_purchase_days_of(store: Path) -> pd.DataFrame:
+    """DataFrame[customer_id, day, amount]: one row per customer and day with a completed order up to
+    the end of the sample (the day's summed amount)."""
+    transactions = pd.read_parquet(store / "transactions", columns=["customer_id", "status", "created_at", "amount"])
+    completed = transactions[transactions["status"] == "completed"]
+    days = completed.assign(day=completed["created_at"].dt.normalize()).groupby(["customer_id", "day"])["amount"].sum()
+    return days.reset_index().sort_values(["customer_id", "day"])
+
+
 def completed_purchase_days(sample_store: Path) -> pd.DataFrame:
     """Per customer, from the source files: distinct days with a completed order up to the end of
     the sample, their first and last day (BG/NBD counts purchase days), and the mean value of the
@@ -161,9 +178,27 @@ def test_customer_scores_are_probabilities_and_non_negative_expectations(sample_
     assert (scores["expected_purchases_30d"] >= 0).all()
     assert (scores["expected_purchases_90d"] >= scores["expected_purchases_30d"]).all()
     assert (scores["predicted_clv"] >= 0).all()
-    # BG/NBD: a customer without repeat purchases cannot have dropped out (dropout follows a repeat).
-    assert (scores.loc[scores["frequency"] == 0, "probability_alive"] == 1.0).all()
+    # The chosen model lets a one-time buyer drop out, the likelier the longer ago the purchase
+    # (under Pareto/NBD one who bought on the reference day, T = 0, has had no time to).
+    assert set(scores["purchase_model"]) <= {"MBG/NBD", "Pareto/NBD"}
+    one_time = scores[scores["frequency"] == 0].sort_values("t_days")
+    assert (one_time.loc[one_time["t_days"] > 0, "probability_alive"] < 1).all()
+    assert (np.diff(one_time["probability_alive"]) <= 0).all()
     assert scores["monetary"].isna().equals(scores["frequency"] == 0)
+
+
+def test_rerunning_customer_scores_on_the_same_data_gives_the_same_table(sample_warehouse, tmp_path, monkeypatch):
+    # Every number and the model version, bit for bit: nothing in the table is a run time.
+    copy = Settings().updated(warehouse={"data_dir": tmp_path, "warehouse_path": tmp_path / "copy.duckdb"})
+    monkeypatch.setenv("ANALYTICS_WAREHOUSE_PATH", str(copy.warehouse_file))
+    shutil.copy(sample_warehouse.warehouse_file, copy.warehouse_file)
+    before = frame(copy, "select * from ml.customer_scores order by customer_id")
+
+    materialize([customer_scores], resources=build_resources(copy))
+
+    pd.testing.assert_frame_equal(
+        frame(copy, "select * from ml.customer_scores order by customer_id"), before, check_exact=True
+    )
 
 
 # --- business insights ----------------------------------------------------------------------
@@ -208,13 +243,19 @@ MAKE_RUN_SPEC = SampleStoreSpec(
 
 
 @pytest.fixture(scope="module")
-def sample_store_revenue(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+def make_run_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The source files of the sample store `make run` builds (two years, 4,000 customers)."""
+    folder = tmp_path_factory.mktemp("make_run_store")
+    generate_sample_store(folder, MAKE_RUN_SPEC)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sample_store_revenue(make_run_store: Path) -> pd.DataFrame:
     """Daily net revenue and promo share of the sample store `make run` builds, computed in pandas the way
     marts.revenue_daily defines them (completed orders' amounts by creation day; promo share =
     paid orders with a promo code / paid orders, 0 on days without orders)."""
-    folder = tmp_path_factory.mktemp("make_run_store")
-    generate_sample_store(folder, MAKE_RUN_SPEC)
-    transactions = pd.read_parquet(folder / "transactions")
+    transactions = pd.read_parquet(make_run_store / "transactions")
     paid = transactions[transactions["status"].isin(["completed", "refunded"])]
     day = paid["created_at"].dt.normalize()
     days = pd.date_range(end=pd.Timestamp(MAKE_RUN_SPEC.end_date), periods=MAKE_RUN_SPEC.days, freq="D")
@@ -237,6 +278,45 @@ def test_the_chosen_forecast_beats_seasonal_naive_on_the_sample_store(sample_sto
     assert metrics.mase < 1
     assert metrics.relative_mae < 1
     assert metrics.coverage >= 0.75
+
+
+# --- churn of one-time buyers on the sample store of `make run` ------------------------------
+
+
+def histories_as_of(purchase_days: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
+    """customer_scores' histories (frequency, recency_days, t_days) of the customers who had bought by
+    ``end``, from one row per customer and purchase day, with the purchase days after ``end``."""
+    before = purchase_days[purchase_days["day"] <= end]
+    summary = before.groupby("customer_id")["day"].agg(["count", "min", "max"])
+    after = purchase_days[purchase_days["day"] > end].groupby("customer_id").size()
+    return pd.DataFrame(
+        {
+            "customer_id": summary.index,
+            "frequency": (summary["count"] - 1).to_numpy(),
+            "recency_days": (summary["max"] - summary["min"]).dt.days.to_numpy(),
+            "t_days": (end - summary["min"]).dt.days.to_numpy(),
+            "holdout_purchases": after.reindex(summary.index, fill_value=0).to_numpy(),
+        }
+    )
+
+
+def test_old_one_time_buyers_of_the_make_run_store_have_more_likely_churned_than_not(make_run_store):
+    # The sample store of the integration tests' fixture spans 120 days, so none of its one-time
+    # buyers bought more than a year ago; `make run`'s store spans two years. Its histories are built
+    # here in pandas (purchase days of completed orders), then fitted and scored by the asset's code.
+    end = pd.Timestamp(MAKE_RUN_SPEC.end_date)
+    purchase_days = completed_purchase_days_of(make_run_store).query("day <= @end")
+    histories = histories_as_of(purchase_days, end).drop(columns="holdout_purchases")
+    # Gamma-Gamma needs monetary values; the churn probability does not depend on them.
+    histories["monetary"] = np.where(histories["frequency"] > 0, 50.0, np.nan)
+    days = purchase_model_choice.holdout_days(int(histories["t_days"].max()))
+    calibration = histories_as_of(purchase_days, end - pd.Timedelta(days=days))
+
+    scores = score_customers(histories, fit_customer_models(histories, calibration, days), horizon_days=365)
+
+    old_one_time_buyers = scores[(scores["frequency"] == 0) & (scores["t_days"] > 365)]
+    assert len(old_one_time_buyers) > 100
+    assert old_one_time_buyers["churn_probability"].mean() > 0.5
 
 
 # --- settings -------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from analytics_ml.clv import (
     simulate_mbgnbd,
     simulate_pareto_nbd,
 )
+from analytics_ml.purchase_model_choice import PurchaseModelChoice
 from pipelines.assets.ml import CustomerModels, convergence_metadata, convergence_warnings
 
 # CDNOW estimates, time in weeks: BG/NBD from Fader, Hardie & Lee (2005, table 1),
@@ -193,18 +194,20 @@ def test_an_iteration_limit_below_one_is_rejected():
 
 def test_the_customer_scores_asset_reports_an_unconverged_fit_by_its_model():
     # The asset's metadata and warnings (pipelines.assets.ml) on a hand-made pair of fits.
-    stopped = dataclasses.replace(CDNOW, converged=False, optimizer_message=ITERATION_LIMIT_MESSAGE)
-    models = CustomerModels(bgnbd=stopped, gamma_gamma=CDNOW_SPEND, excluded_from_spend_fit=0)
+    cdnow_mbg = MBGNBDParams(**dataclasses.asdict(CDNOW))
+    stopped = dataclasses.replace(cdnow_mbg, converged=False, optimizer_message=ITERATION_LIMIT_MESSAGE)
+    choice = PurchaseModelChoice(chosen="mbgnbd", holdout_days=13, calibration_customers=2357.0, candidates=[])
+    models = CustomerModels(purchases=stopped, choice=choice, gamma_gamma=CDNOW_SPEND, excluded_from_spend_fit=0)
 
     assert convergence_metadata(models) == {
-        "bgnbd_converged": False,
-        "bgnbd_optimizer_message": ITERATION_LIMIT_MESSAGE,
+        "mbgnbd_converged": False,
+        "mbgnbd_optimizer_message": ITERATION_LIMIT_MESSAGE,
         "gamma_gamma_converged": True,
         "gamma_gamma_optimizer_message": "published estimate",
     }
     (warning,) = convergence_warnings(models)
-    assert warning.startswith(f"The BG/NBD fit did not converge ({ITERATION_LIMIT_MESSAGE})")
-    assert convergence_warnings(dataclasses.replace(models, bgnbd=CDNOW)) == []
+    assert warning.startswith(f"The MBG/NBD fit did not converge ({ITERATION_LIMIT_MESSAGE})")
+    assert convergence_warnings(dataclasses.replace(models, purchases=cdnow_mbg)) == []
 
 
 def test_recency_beyond_age_is_rejected():
