@@ -19,6 +19,7 @@ from pipelines.assets.ml import (
     customer_scores,
     fit_customer_models,
     ml_assets,
+    read_customer_histories,
     revenue_forecast_model,
     score_customers,
     train_forecast,
@@ -199,6 +200,32 @@ def test_rerunning_customer_scores_on_the_same_data_gives_the_same_table(sample_
     pd.testing.assert_frame_equal(
         frame(copy, "select * from ml.customer_scores order by customer_id"), before, check_exact=True
     )
+
+
+def test_the_customer_histories_query_gives_the_same_sums_however_duckdbs_threads_split_the_rows():
+    # A million orders of 20 customers: DuckDB aggregates them on several threads, and a sum of
+    # doubles then depends on the order its threads add in (it did before the sums were DECIMAL:
+    # five runs of this test's query, summing doubles, gave different monetary values).
+    rng = np.random.default_rng(9)
+    n = 1_000_000
+    orders = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 20, n),
+            "order_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 3, n), unit="D"),
+            "net_amount": np.round(rng.uniform(1, 200, n), 2),
+        }
+    )
+    with duckdb.connect() as con:
+        con.execute("set threads = 2")
+        con.register("orders", orders)
+        con.execute(
+            "create schema staging; create table staging.stg_transactions as select customer_id, "
+            "order_date::date as order_date, net_amount, true as is_paid, false as is_refunded from orders"
+        )
+        runs = [read_customer_histories(con, dt.date(2024, 2, 1)) for _ in range(3)]
+
+    for run in runs[1:]:
+        pd.testing.assert_frame_equal(run, runs[0], check_exact=True)
 
 
 # --- business insights ----------------------------------------------------------------------
