@@ -205,7 +205,7 @@ def test_rerunning_customer_scores_on_the_same_data_gives_the_same_table(sample_
 def test_the_customer_histories_query_gives_the_same_sums_however_duckdbs_threads_split_the_rows():
     # A million orders of 20 customers: DuckDB aggregates them on several threads, and a sum of
     # doubles then depends on the order its threads add in (it did before the sums were DECIMAL:
-    # five runs of this test's query, summing doubles, gave different monetary values).
+    # three runs of this query, summing doubles, gave different monetary values).
     rng = np.random.default_rng(9)
     n = 1_000_000
     orders = pd.DataFrame(
