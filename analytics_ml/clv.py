@@ -93,7 +93,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -108,8 +108,9 @@ _A_AWAY_FROM_ONE = 1e-8
 
 
 @dataclass(frozen=True)
-class BGNBDParams:
-    """Fitted BG/NBD parameters; log_likelihood is the weighted total over n customers;
+class _BetaGeometricParams:
+    """Fitted parameters of a model whose dropout chance p ~ Beta(a, b) comes with purchases:
+    purchase rate ~ Gamma(r, alpha); log_likelihood is the weighted total over n customers;
     converged and optimizer_message are L-BFGS-B's verdict on the fit."""
 
     r: float
@@ -123,17 +124,13 @@ class BGNBDParams:
 
 
 @dataclass(frozen=True)
-class MBGNBDParams:
-    """Fitted MBG/NBD parameters (the same meaning as BG/NBD's; dropout possible at time 0 too)."""
+class BGNBDParams(_BetaGeometricParams):
+    """Fitted BG/NBD parameters."""
 
-    r: float
-    alpha: float
-    a: float
-    b: float
-    log_likelihood: float
-    n: float
-    converged: bool
-    optimizer_message: str
+
+@dataclass(frozen=True)
+class MBGNBDParams(_BetaGeometricParams):
+    """Fitted MBG/NBD parameters (the same meaning as BG/NBD's; dropout possible at time 0 too)."""
 
 
 @dataclass(frozen=True)
@@ -274,6 +271,36 @@ def mbgnbd_log_likelihood_with_gradient(
     return _beta_geometric_log_likelihood_with_gradient(r_alpha_a_b, x, t_x, T, dropout_at_start=True)
 
 
+def fit_purchase_model(
+    model: str,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    max_iterations: int = MAX_ITERATIONS,
+) -> PurchaseParams:
+    """Maximum-likelihood fit of the purchase model ``model`` (a key of PURCHASE_MODELS: ``bgnbd``,
+    ``mbgnbd``, ``pareto_nbd``); ``weights`` count customers per row (default 1).
+
+    The scaffolding every model shares: check the histories, merge identical (x, t_x, T) rows into
+    weights, maximise the weighted log-likelihood of the 4 parameters with the model's gradient
+    (analytic for BG/NBD and MBG/NBD, central differences for Pareto/NBD)."""
+    if model not in PURCHASE_MODELS:
+        raise ValueError(f"unknown purchase model {model!r}: one of {', '.join(PURCHASE_MODELS)}")
+    spec = PURCHASE_MODELS[model]
+    x, t_x, T = _purchase_history(frequency, recency, T)
+    (x, t_x, T), w = merge_identical_rows((x, t_x, T), _weights(weights, x))
+
+    def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        params = np.exp(log_params)
+        return _negative_mean(w, params, *spec.log_likelihood_with_gradient(params, x, t_x, T))
+
+    optimum = _maximise(objective, n_params=4, max_iterations=max_iterations, model=spec.name)
+    names = [field.name for field in fields(spec.params_type)[:4]]
+    return spec.params_type(**dict(zip(names, optimum.params, strict=True)), **optimum.fit_record(w))
+
+
 def fit_bgnbd(
     frequency: ArrayLike,
     recency: ArrayLike,
@@ -282,78 +309,8 @@ def fit_bgnbd(
     *,
     max_iterations: int = MAX_ITERATIONS,
 ) -> BGNBDParams:
-    """Maximum-likelihood BG/NBD fit; ``weights`` count customers per row (default 1)."""
-    optimum, w = _fit_purchase_model(
-        bgnbd_log_likelihood_with_gradient,
-        (frequency, recency, T),
-        weights,
-        max_iterations=max_iterations,
-        model="BG/NBD",
-    )
-    r, alpha, a, b = optimum.params
-    return BGNBDParams(r=r, alpha=alpha, a=a, b=b, **optimum.fit_record(w))
-
-
-def fit_mbgnbd(
-    frequency: ArrayLike,
-    recency: ArrayLike,
-    T: ArrayLike,
-    weights: ArrayLike | None = None,
-    *,
-    max_iterations: int = MAX_ITERATIONS,
-) -> MBGNBDParams:
-    """Maximum-likelihood MBG/NBD fit; ``weights`` count customers per row (default 1)."""
-    optimum, w = _fit_purchase_model(
-        mbgnbd_log_likelihood_with_gradient,
-        (frequency, recency, T),
-        weights,
-        max_iterations=max_iterations,
-        model="MBG/NBD",
-    )
-    r, alpha, a, b = optimum.params
-    return MBGNBDParams(r=r, alpha=alpha, a=a, b=b, **optimum.fit_record(w))
-
-
-def fit_pareto_nbd(
-    frequency: ArrayLike,
-    recency: ArrayLike,
-    T: ArrayLike,
-    weights: ArrayLike | None = None,
-    *,
-    max_iterations: int = MAX_ITERATIONS,
-) -> ParetoNBDParams:
-    """Maximum-likelihood Pareto/NBD fit; ``weights`` count customers per row (default 1).
-
-    The gradient is by central differences (:func:`pareto_nbd_log_likelihood_with_gradient`)."""
-    optimum, w = _fit_purchase_model(
-        pareto_nbd_log_likelihood_with_gradient,
-        (frequency, recency, T),
-        weights,
-        max_iterations=max_iterations,
-        model="Pareto/NBD",
-    )
-    r, alpha, s, beta = optimum.params
-    return ParetoNBDParams(r=r, alpha=alpha, s=s, beta=beta, **optimum.fit_record(w))
-
-
-def _fit_purchase_model(
-    log_likelihood_with_gradient: Callable[..., tuple[np.ndarray, np.ndarray]],
-    history: tuple[ArrayLike, ArrayLike, ArrayLike],
-    weights: ArrayLike | None,
-    *,
-    max_iterations: int,
-    model: str,
-) -> tuple[_Optimum, np.ndarray]:
-    """The scaffolding every purchase model's fit shares: check the histories, merge identical
-    (x, t_x, T) rows into weights, maximise the weighted log-likelihood of the 4 parameters."""
-    x, t_x, T = _purchase_history(*history)
-    (x, t_x, T), w = merge_identical_rows((x, t_x, T), _weights(weights, x))
-
-    def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        params = np.exp(log_params)
-        return _negative_mean(w, params, *log_likelihood_with_gradient(params, x, t_x, T))
-
-    return _maximise(objective, n_params=4, max_iterations=max_iterations, model=model), w
+    """Maximum-likelihood BG/NBD fit: :func:`fit_purchase_model` of ``bgnbd``."""
+    return fit_purchase_model("bgnbd", frequency, recency, T, weights, max_iterations=max_iterations)
 
 
 def _beta_geometric_probability_alive(
@@ -565,12 +522,27 @@ def _parameter_vector(params: PurchaseParams) -> np.ndarray:
     return np.array([params.r, params.alpha, params.a, params.b])
 
 
-def _log_likelihood_with_gradient(params: PurchaseParams) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
-    if isinstance(params, ParetoNBDParams):
-        return pareto_nbd_log_likelihood_with_gradient
-    if isinstance(params, MBGNBDParams):
-        return mbgnbd_log_likelihood_with_gradient
-    return bgnbd_log_likelihood_with_gradient
+@dataclass(frozen=True)
+class _PurchaseModel:
+    """What fitting one purchase model takes: its name, its parameters' type and its log-likelihood
+    with gradient (per customer, by the parameters in the type's order)."""
+
+    name: str
+    params_type: type[BGNBDParams] | type[MBGNBDParams] | type[ParetoNBDParams]
+    log_likelihood_with_gradient: Callable[..., tuple[np.ndarray, np.ndarray]]
+
+
+PURCHASE_MODELS = {
+    "bgnbd": _PurchaseModel("BG/NBD", BGNBDParams, bgnbd_log_likelihood_with_gradient),
+    "mbgnbd": _PurchaseModel("MBG/NBD", MBGNBDParams, mbgnbd_log_likelihood_with_gradient),
+    "pareto_nbd": _PurchaseModel("Pareto/NBD", ParetoNBDParams, pareto_nbd_log_likelihood_with_gradient),
+}
+"""The purchase models by key."""
+
+
+def purchase_model_key(params: PurchaseParams) -> str:
+    """The key in PURCHASE_MODELS of the model ``params`` were fitted for."""
+    return next(key for key, spec in PURCHASE_MODELS.items() if isinstance(params, spec.params_type))
 
 
 HESSIAN_STEP = 1e-4
@@ -586,7 +558,7 @@ def purchase_model_covariance(
     HESSIAN_STEP). Their standard errors are the square roots of the diagonal."""
     x, t_x, T = _purchase_history(x, t_x, T)
     (x, t_x, T), w = merge_identical_rows((x, t_x, T), _weights(weights, x))
-    gradient_of = _log_likelihood_with_gradient(params)
+    gradient_of = PURCHASE_MODELS[purchase_model_key(params)].log_likelihood_with_gradient
     theta = _parameter_vector(params)
     hessian = np.empty((4, 4))
     for index in range(4):

@@ -40,7 +40,6 @@ of a typical store's customers by assumption rather than by evidence.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,12 +57,7 @@ FREQUENCY_GROUPS = 7
 QUADRATURE_NODES = 32
 """Gauss-Legendre nodes of the Pareto/NBD's integral over the time of death in the holdout."""
 
-MODEL_FITS: dict[str, Callable[..., clv.PurchaseParams]] = {
-    "bgnbd": clv.fit_bgnbd,
-    "mbgnbd": clv.fit_mbgnbd,
-    "pareto_nbd": clv.fit_pareto_nbd,
-}
-MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pareto_nbd": "Pareto/NBD"}
+MODEL_NAMES = {key: spec.name for key, spec in clv.PURCHASE_MODELS.items()}
 ELIGIBLE = ("mbgnbd", "pareto_nbd")
 """The models the choice may fall on: those under which a one-time buyer may have dropped out."""
 
@@ -254,8 +248,8 @@ def choose_purchase_model(
     # One row per distinct (x, t_x, T, x*): the PMF and the expectations are the same within one.
     (x, t_x, T, holdout), w = clv.merge_identical_rows((x, t_x, T, holdout), w)
     candidates = [
-        judge_on_holdout(model, fit(x, t_x, T, w), (x, t_x, T), holdout, w, days=days)
-        for model, fit in MODEL_FITS.items()
+        judge_on_holdout(model, clv.fit_purchase_model(model, x, t_x, T, w), (x, t_x, T), holdout, w, days=days)
+        for model in clv.PURCHASE_MODELS
     ]
     eligible = [figures for figures in candidates if figures.model in ELIGIBLE]
     best = max(eligible, key=lambda figures: figures.holdout_log_likelihood)

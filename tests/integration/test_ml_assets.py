@@ -115,11 +115,18 @@ def test_seasonal_patterns_centre_the_weekday_effects_on_the_average_day(sample_
     assert set(patterns["pattern"]) == {"day_of_week"}
 
 
-def test_rerunning_the_forecast_on_the_same_data_replaces_its_model_row(sample_warehouse, tmp_path, monkeypatch):
+@pytest.fixture
+def warehouse_copy(sample_warehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings of a copy of the session's sample warehouse, for a test that materializes into it."""
     copy = Settings().updated(warehouse={"data_dir": tmp_path, "warehouse_path": tmp_path / "copy.duckdb"})
     # build_resources exports the path for dbt; monkeypatch restores it after the test.
     monkeypatch.setenv("ANALYTICS_WAREHOUSE_PATH", str(copy.warehouse_file))
     shutil.copy(sample_warehouse.warehouse_file, copy.warehouse_file)
+    return copy
+
+
+def test_rerunning_the_forecast_on_the_same_data_replaces_its_model_row(warehouse_copy):
+    copy = warehouse_copy
     before = query(copy, "select model, version from ml.model_performance")
 
     materialize([revenue_forecast_model], resources=build_resources(copy))
@@ -130,27 +137,20 @@ def test_rerunning_the_forecast_on_the_same_data_replaces_its_model_row(sample_w
 # --- customer scores ------------------------------------------------------------------------
 
 
-def completed_purchase_days_of(store: Path) -> pd.DataFrame:
+def completed_purchase_days_of(store: Path, end_date: dt.date) -> pd.DataFrame:
     """DataFrame[customer_id, day, amount]: one row per customer and day with a completed order up to
-    the end of the sample (the day's summed amount)."""
+    ``end_date``, from the source files (the day's summed amount)."""
     transactions = pd.read_parquet(store / "transactions", columns=["customer_id", "status", "created_at", "amount"])
-    completed = transactions[transactions["status"] == "completed"]
+    completed = transactions[(transactions["status"] == "completed") & (transactions["created_at"].dt.date <= end_date)]
     days = completed.assign(day=completed["created_at"].dt.normalize()).groupby(["customer_id", "day"])["amount"].sum()
     return days.reset_index().sort_values(["customer_id", "day"])
 
 
 def completed_purchase_days(sample_store: Path) -> pd.DataFrame:
     """Per customer, from the source files: distinct days with a completed order up to the end of
-    the sample, their first and last day (BG/NBD counts purchase days), and the mean value of the
+    the sample, their first and last day (the models count purchase days), and the mean value of the
     days after the first (Gamma-Gamma's monetary value, NaN for one-day customers)."""
-    transactions = pd.read_parquet(
-        sample_store / "transactions", columns=["customer_id", "status", "created_at", "amount"]
-    )
-    completed = transactions[
-        (transactions["status"] == "completed") & (transactions["created_at"].dt.date <= SAMPLE_SPEC.end_date)
-    ]
-    days = completed.assign(day=completed["created_at"].dt.normalize()).groupby(["customer_id", "day"])["amount"].sum()
-    days = days.reset_index().sort_values(["customer_id", "day"])
+    days = completed_purchase_days_of(sample_store, SAMPLE_SPEC.end_date)
     summary = days.groupby("customer_id")["day"].agg(["count", "min", "max"])
     repeat_days = days[days.duplicated("customer_id")]
     return summary.assign(monetary=repeat_days.groupby("customer_id")["amount"].mean())
@@ -188,11 +188,9 @@ def test_customer_scores_are_probabilities_and_non_negative_expectations(sample_
     assert scores["monetary"].isna().equals(scores["frequency"] == 0)
 
 
-def test_rerunning_customer_scores_on_the_same_data_gives_the_same_table(sample_warehouse, tmp_path, monkeypatch):
+def test_rerunning_customer_scores_on_the_same_data_gives_the_same_table(warehouse_copy):
     # Every number and the model version, bit for bit: nothing in the table is a run time.
-    copy = Settings().updated(warehouse={"data_dir": tmp_path, "warehouse_path": tmp_path / "copy.duckdb"})
-    monkeypatch.setenv("ANALYTICS_WAREHOUSE_PATH", str(copy.warehouse_file))
-    shutil.copy(sample_warehouse.warehouse_file, copy.warehouse_file)
+    copy = warehouse_copy
     before = frame(copy, "select * from ml.customer_scores order by customer_id")
 
     materialize([customer_scores], resources=build_resources(copy))
@@ -332,7 +330,7 @@ def test_old_one_time_buyers_of_the_make_run_store_have_more_likely_churned_than
     # buyers bought more than a year ago; `make run`'s store spans two years. Its histories are built
     # here in pandas (purchase days of completed orders), then fitted and scored by the asset's code.
     end = pd.Timestamp(MAKE_RUN_SPEC.end_date)
-    purchase_days = completed_purchase_days_of(make_run_store).query("day <= @end")
+    purchase_days = completed_purchase_days_of(make_run_store, MAKE_RUN_SPEC.end_date)
     histories = histories_as_of(purchase_days, end).drop(columns="holdout_purchases")
     # Gamma-Gamma needs monetary values; the churn probability does not depend on them.
     histories["monetary"] = np.where(histories["frequency"] > 0, 50.0, np.nan)

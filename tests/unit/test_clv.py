@@ -21,8 +21,7 @@ from analytics_ml.clv import (
     bgnbd_probability_alive,
     fit_bgnbd,
     fit_gamma_gamma,
-    fit_mbgnbd,
-    fit_pareto_nbd,
+    fit_purchase_model,
     gamma_gamma_expected_spend,
     gamma_gamma_log_likelihood,
     gamma_gamma_log_likelihood_gradient,
@@ -320,7 +319,7 @@ def test_pareto_nbd_reproduces_the_published_cdnow_estimates():
     # sample: r = 0.55, alpha = 10.58, s = 0.61, beta = 11.67, LL = -9595.0.
     cdnow = cdnow_sample()
 
-    fitted = fit_pareto_nbd(cdnow["x"], cdnow["t_x"], cdnow["T"])
+    fitted = fit_purchase_model("pareto_nbd", cdnow["x"], cdnow["t_x"], cdnow["T"])
 
     assert fitted.converged, fitted.optimizer_message
     assert [fitted.r, fitted.alpha, fitted.s, fitted.beta] == pytest.approx([0.55, 10.58, 0.61, 11.67], abs=6e-3)
@@ -400,15 +399,15 @@ WALD_LEVEL = 0.999
 
 
 @pytest.mark.parametrize(
-    ("simulate", "fit", "truth"),
+    ("simulate", "model", "truth"),
     [
         # Days: a purchase every 50 days on average (r/alpha), a 1 in 4 chance to drop out at each chance.
-        (simulate_mbgnbd, fit_mbgnbd, (0.5, 25.0, 0.75, 2.25)),
+        (simulate_mbgnbd, "mbgnbd", (0.5, 25.0, 0.75, 2.25)),
         # Days: a purchase every 50 days, an expected lifetime of beta/(s-1) = 300 days.
-        (simulate_pareto_nbd, fit_pareto_nbd, (0.5, 25.0, 1.5, 150.0)),
+        (simulate_pareto_nbd, "pareto_nbd", (0.5, 25.0, 1.5, 150.0)),
     ],
 )
-def test_mbgnbd_and_pareto_nbd_recover_simulated_parameters_within_their_standard_errors(simulate, fit, truth):
+def test_mbgnbd_and_pareto_nbd_recover_simulated_parameters_within_their_standard_errors(simulate, model, truth):
     # The Wald statistic (fitted - truth)' I (fitted - truth), I the observed information, is
     # chi-square with 4 degrees of freedom when the estimates are normal with the covariance the
     # fit reports: below its 99.9 % quantile, 18.47, unless the fit or its standard errors are wrong.
@@ -418,7 +417,7 @@ def test_mbgnbd_and_pareto_nbd_recover_simulated_parameters_within_their_standar
     x, t_x, T = simulate(4_000, *truth, T=ages, rng=rng)
     t_x = np.floor(t_x)
 
-    fitted = fit(x, t_x, T)
+    fitted = fit_purchase_model(model, x, t_x, T)
     estimate = np.array(dataclasses.astuple(fitted)[:4])
     covariance = purchase_model_covariance(fitted, x, t_x, T)
 

@@ -81,7 +81,7 @@ def test_on_a_simulated_store_the_choice_judges_every_model_and_old_one_time_buy
     chosen = choose_purchase_model(
         (x_cal[calibrated], t_x_cal[calibrated], age[calibrated] - days), holdout[calibrated], days
     )
-    fitted = {"mbgnbd": clv.fit_mbgnbd, "pareto_nbd": clv.fit_pareto_nbd}[chosen.chosen](x, t_x, age)
+    fitted = clv.fit_purchase_model(chosen.chosen, x, t_x, age)
     churn = 1.0 - clv.probability_alive(fitted, x, t_x, age)
 
     assert [figures.model for figures in chosen.candidates] == ["bgnbd", "mbgnbd", "pareto_nbd"]
