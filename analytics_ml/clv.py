@@ -279,9 +279,12 @@ def fit_purchase_model(
     weights: ArrayLike | None = None,
     *,
     max_iterations: int = MAX_ITERATIONS,
+    start: PurchaseParams | None = None,
 ) -> PurchaseParams:
     """Maximum-likelihood fit of the purchase model ``model`` (a key of PURCHASE_MODELS: ``bgnbd``,
-    ``mbgnbd``, ``pareto_nbd``); ``weights`` count customers per row (default 1).
+    ``mbgnbd``, ``pareto_nbd``); ``weights`` count customers per row (default 1). ``start``, a fit
+    of the same model on related data (the calibration period), is where the search begins: near
+    the optimum, it takes fewer iterations than from all-ones.
 
     The scaffolding every model shares: check the histories, merge identical (x, t_x, T) rows into
     weights, maximise the weighted log-likelihood of the 4 parameters with the model's gradient
@@ -296,7 +299,15 @@ def fit_purchase_model(
         params = np.exp(log_params)
         return _negative_mean(w, params, *spec.log_likelihood_with_gradient(params, x, t_x, T))
 
-    optimum = _maximise(objective, n_params=4, max_iterations=max_iterations, model=spec.name)
+    if start is not None and not isinstance(start, spec.params_type):
+        raise ValueError(f"a {spec.name} fit cannot start from {type(start).__name__}")
+    optimum = _maximise(
+        objective,
+        n_params=4,
+        max_iterations=max_iterations,
+        model=spec.name,
+        start=None if start is None else _parameter_vector(start),
+    )
     names = [field.name for field in fields(spec.params_type)[:4]]
     return spec.params_type(**dict(zip(names, optimum.params, strict=True)), **optimum.fit_record(w))
 
@@ -828,16 +839,21 @@ def _negative_mean(
 
 
 def _maximise(
-    objective: Callable[[np.ndarray], tuple[float, np.ndarray]], n_params: int, max_iterations: int, model: str
+    objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    n_params: int,
+    max_iterations: int,
+    model: str,
+    start: np.ndarray | None = None,
 ) -> _Optimum:
-    """L-BFGS-B over log-parameters from all-ones, with the objective's analytic gradient (a fourth
-    of the likelihood evaluations of finite differences), at most ``max_iterations`` iterations;
-    warns naming ``model`` when it stops without converging."""
+    """L-BFGS-B over log-parameters from ``start`` (default all-ones), with the objective's gradient
+    (analytic where the model has one: a fourth of the likelihood evaluations of finite
+    differences), at most ``max_iterations`` iterations; warns naming ``model`` when it stops
+    without converging."""
     if max_iterations < 1:
         raise ValueError(f"max_iterations={max_iterations} must be at least 1")
     result = minimize(
         objective,
-        x0=np.zeros(n_params),
+        x0=np.zeros(n_params) if start is None else np.log(start),
         jac=True,
         method="L-BFGS-B",
         bounds=[LOG_PARAM_BOUNDS] * n_params,

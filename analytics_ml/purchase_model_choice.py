@@ -82,6 +82,11 @@ class PurchaseModelChoice:
     calibration_customers: float
     candidates: list[HoldoutFigures]
 
+    @property
+    def chosen_params(self) -> clv.PurchaseParams:
+        """The chosen model's fit on the calibration period."""
+        return next(figures.params for figures in self.candidates if figures.model == self.chosen)
+
 
 def holdout_days(history_days: int) -> int:
     """A third of the store's history, at most HOLDOUT_MAX_DAYS; at least a day of holdout and of

@@ -521,7 +521,7 @@ def fit_customer_models(histories: pd.DataFrame, calibration: pd.DataFrame, hold
         history_columns(calibration), calibration["holdout_purchases"].to_numpy(dtype=float), holdout_days
     )
     return CustomerModels(
-        purchases=clv.fit_purchase_model(chosen.chosen, x, t_x, t),
+        purchases=clv.fit_purchase_model(chosen.chosen, x, t_x, t, start=chosen.chosen_params),
         choice=chosen,
         gamma_gamma=gamma_gamma,
         excluded_from_spend_fit=int((repeat & ~spend).sum()),
