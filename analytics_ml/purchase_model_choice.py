@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.special import betaln, gammaln
+from scipy.special import betainc, betaln, gammaln, logsumexp
 
 from analytics_ml import clv
 
@@ -116,15 +116,24 @@ def summarise_purchase_times(
 def conditional_purchase_pmf(
     params: clv.PurchaseParams, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, *, count: ArrayLike
 ) -> np.ndarray:
-    """P(X(T, T+t) = count | x, t_x, T) under the model ``params`` were fitted for (module docstring)."""
-    count = np.asarray(count, dtype=float)
-    x, t_x, T, count = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)), count)
+    """P(X(T, T+t) = count | x, t_x, T): the exponential of :func:`conditional_purchase_log_pmf`."""
+    return np.exp(conditional_purchase_log_pmf(params, t, x, t_x, T, count=count))
+
+
+def conditional_purchase_log_pmf(
+    params: clv.PurchaseParams, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, *, count: ArrayLike
+) -> np.ndarray:
+    """log P(X(T, T+t) = count | x, t_x, T) under the model ``params`` were fitted for (module
+    docstring), in log space throughout, so an unlikely count is a finite log, not log(0)."""
+    x, t_x, T, count = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T, count)))
     alive = clv.probability_alive(params, x, t_x, T)
     if isinstance(params, clv.ParetoNBDParams):
-        if_alive = _pareto_nbd_pmf_if_alive(params, t, count, x, T)
+        log_if_alive = _pareto_nbd_log_pmf_if_alive(params, t, count, x, T)
     else:
-        if_alive = _beta_geometric_pmf_if_alive(params, t, count, x, T)
-    return alive * if_alive + (1.0 - alive) * (count == 0)
+        log_if_alive = _beta_geometric_log_pmf_if_alive(params, t, count, x, T)
+    with np.errstate(divide="ignore"):  # log(0): alive for sure (BG/NBD's one-time buyers), or dead for sure
+        log_alive, log_dead = np.log(alive), np.log1p(-alive)
+    return np.logaddexp(log_alive + log_if_alive, np.where(count == 0, log_dead, -np.inf))
 
 
 def _log_nbd_pmf(count: np.ndarray, shape: np.ndarray, rate: np.ndarray, t: ArrayLike) -> np.ndarray:
@@ -138,44 +147,40 @@ def _log_nbd_pmf(count: np.ndarray, shape: np.ndarray, rate: np.ndarray, t: Arra
     )
 
 
-def _beta_geometric_pmf_if_alive(
+def _log_nbd_beyond(count: np.ndarray, shape: np.ndarray, rate: np.ndarray, t: float) -> np.ndarray:
+    """log P(N > count) for the negative binomial of :func:`_log_nbd_pmf`: P(N <= k) = I_p(shape, k+1)
+    with p = rate/(rate+t), so P(N > k) = I_(1-p)(k+1, shape), the regularized incomplete beta."""
+    with np.errstate(divide="ignore"):  # a tail below the smallest double is log 0
+        return np.log(betainc(count + 1, shape, t / (rate + t)))
+
+
+def _beta_geometric_log_pmf_if_alive(
     params: clv.BGNBDParams | clv.MBGNBDParams, t: float, count: np.ndarray, x: np.ndarray, T: np.ndarray
 ) -> np.ndarray:
     shape, rate = params.r + x, params.alpha + T
     b = params.b + x + (1.0 if isinstance(params, clv.MBGNBDParams) else 0.0)
-    # P(N > count) as 1 - P(N <= count), the cumulative sum of the pmf up to each count.
-    max_count = int(count.max())
-    counts = np.arange(max_count + 1, dtype=float)[:, None]
-    pmf = np.exp(_log_nbd_pmf(counts, shape.ravel()[None, :], rate.ravel()[None, :], t))
-    column = np.arange(count.size)
-    index = count.ravel().astype(int)
-    at_count = pmf[index, column]
-    beyond = np.clip(1.0 - np.cumsum(pmf, axis=0)[index, column], 0.0, 1.0)
-    previous = np.maximum(count.ravel() - 1, 0.0)
-    b_flat = b.ravel()
-    survived_all = np.exp(betaln(params.a, b_flat + previous) - betaln(params.a, b_flat))
-    dropped_at_last = np.exp(betaln(params.a + 1, b_flat + previous) - betaln(params.a, b_flat))
-    repeat = count.ravel() > 0
-    result = np.where(repeat, survived_all * at_count + dropped_at_last * beyond, at_count)
-    return result.reshape(count.shape)
+    previous = np.maximum(count - 1, 0.0)
+    survived_all = betaln(params.a, b + previous) - betaln(params.a, b) + _log_nbd_pmf(count, shape, rate, t)
+    dropped_at_last = betaln(params.a + 1, b + previous) - betaln(params.a, b) + _log_nbd_beyond(count, shape, rate, t)
+    return np.where(count > 0, np.logaddexp(survived_all, dropped_at_last), _log_nbd_pmf(count, shape, rate, t))
 
 
-def _pareto_nbd_pmf_if_alive(
+def _pareto_nbd_log_pmf_if_alive(
     params: clv.ParetoNBDParams, t: float, count: np.ndarray, x: np.ndarray, T: np.ndarray
 ) -> np.ndarray:
     shape, rate, death_rate = params.r + x, params.alpha + T, params.beta + T
     nodes, node_weights = np.polynomial.legendre.leggauss(QUADRATURE_NODES)
     taus = (nodes + 1.0) * t / 2.0
     # The density of the time of death at each node, times the chance of count purchases by then.
-    died_at = np.exp(
+    log_died_at = (
         np.log(params.s)
         + params.s * np.log(death_rate[..., None])
         - (params.s + 1) * np.log(death_rate[..., None] + taus)
         + _log_nbd_pmf(count[..., None], shape[..., None], rate[..., None], taus)
     )
-    died = died_at @ (node_weights * t / 2.0)
-    lived = np.exp(params.s * (np.log(death_rate) - np.log(death_rate + t)) + _log_nbd_pmf(count, shape, rate, t))
-    return lived + died
+    log_died = logsumexp(log_died_at + np.log(node_weights * t / 2.0), axis=-1)
+    log_lived = params.s * (np.log(death_rate) - np.log(death_rate + t)) + _log_nbd_pmf(count, shape, rate, t)
+    return np.logaddexp(log_lived, log_died)
 
 
 def frequency_group_labels(x: ArrayLike) -> np.ndarray:
@@ -223,13 +228,13 @@ def judge_on_holdout(
 ) -> HoldoutFigures:
     """One calibration fit's holdout log-likelihood and frequency-group error."""
     x, t_x, T = calibration
-    pmf = conditional_purchase_pmf(params, days, x, t_x, T, count=holdout_purchases)
+    log_pmf = conditional_purchase_log_pmf(params, days, x, t_x, T, count=holdout_purchases)
     predicted = clv.expected_purchases(params, days, x, t_x, T)
     error, groups = frequency_group_comparison(x, holdout_purchases, predicted, weights)
     return HoldoutFigures(
         model=model,
         params=params,
-        holdout_log_likelihood=float(np.sum(weights * np.log(pmf))),
+        holdout_log_likelihood=float(np.sum(weights * log_pmf)),
         frequency_group_error=error,
         groups=groups,
     )

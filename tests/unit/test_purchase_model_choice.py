@@ -7,6 +7,7 @@ from analytics_ml import clv
 from analytics_ml.purchase_model_choice import (
     ELIGIBLE,
     choose_purchase_model,
+    conditional_purchase_log_pmf,
     conditional_purchase_pmf,
     frequency_group_comparison,
     holdout_days,
@@ -39,6 +40,15 @@ def test_the_conditional_pmf_sums_to_one_and_its_mean_is_the_conditional_expecta
     assert np.all(pmf >= 0)
     np.testing.assert_allclose(pmf.sum(axis=0), 1.0, rtol=1e-9)
     np.testing.assert_allclose((counts * pmf).sum(axis=0), clv.expected_purchases(params, 39.0, x, t_x, T), rtol=1e-8)
+
+
+@pytest.mark.parametrize("params", MODELS, ids=lambda params: type(params).__name__)
+def test_an_unlikely_holdout_count_has_a_finite_log_probability(params):
+    # A one-time buyer of 2 years ago (weeks) who buys 1,000 times in the next 26 weeks: the
+    # probability underflows a double, its log does not.
+    log_pmf = conditional_purchase_log_pmf(params, 26.0, 0.0, 0.0, 104.0, count=1000.0)
+
+    assert np.isfinite(log_pmf) and log_pmf < np.log(np.finfo(float).tiny)
 
 
 def test_the_frequency_group_error_weighs_each_groups_mean_error_by_its_customers():
