@@ -38,7 +38,9 @@ grows. The result is clipped at 0 against round-off for t -> 0, and a is kept at
 MBG/NBD (Batislam, Denizel & Filiztekin 2007, "Empirical validation and comparison of models
 for customer base analysis", IJRM 24(3)). As BG/NBD, but a customer may also drop out right after
 the first purchase, so one with x repeat purchases has had k = x + 1 chances to drop out (BG/NBD:
-k = x). With k in place of x in the beta functions (paper eq. 6 and 8):
+k = x). With k in place of x in the beta functions, the paper's likelihood and P(alive) (their
+equation numbers are not cited: not checked against the paper here; the tests recover simulated
+parameters instead):
 
   L = B(a, b+x+1)/B(a, b) * Gamma(r+x) alpha^r / (Gamma(r) (alpha+T)^(r+x))
     + B(a+1, b+x)/B(a, b) * Gamma(r+x) alpha^r / (Gamma(r) (alpha+t_x)^(r+x))
@@ -46,7 +48,8 @@ k = x). With k in place of x in the beta functions (paper eq. 6 and 8):
   P(alive | x, t_x, T) = 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x))
 
 so a one-time buyer's P(alive) falls with T. Given alive, the dropout chance is Beta(a, b+x+1)
-instead of BG/NBD's Beta(a, b+x), so E[Y(t) | x, t_x, T] (eq. 9) is eq. 10 above with b+1 for b.
+instead of BG/NBD's Beta(a, b+x), so E[Y(t) | x, t_x, T] is BG/NBD's eq. 10 above with b+1 for b
+(the tests check it against the mean of the conditional PMF, built independently).
 
 Pareto/NBD (Schmittlein, Morrison & Colombo 1987, "Counting Your Customers: Who Are They and What
 Will They Do Next?", Management Science 33(1); the likelihood as derived in Fader & Hardie 2005, "A
@@ -86,7 +89,8 @@ so they are merged into one weighted row first: with whole-day recency and age, 
 million customers collapse to far fewer distinct rows. A fit that stops before the
 optimizer converges (iteration limit, a line search that fails) still returns its last
 parameters, with ``converged`` False and the optimizer's message, and warns: the caller
-decides whether such parameters may be used.
+decides whether such parameters may be used. The weighted sums are numpy's pairwise sums of
+elementwise products, never BLAS dot products, so the same data give the same fit bit for bit.
 """
 
 from __future__ import annotations
@@ -345,8 +349,8 @@ def bgnbd_probability_alive(params: BGNBDParams, x: ArrayLike, t_x: ArrayLike, T
 
 
 def mbgnbd_probability_alive(params: MBGNBDParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
-    """P(alive | x, t_x, T) = 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)) (Batislam et al. 2007,
-    eq. 8), below 1 for one-time buyers too."""
+    """P(alive | x, t_x, T) = 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)) (Batislam et al. 2007),
+    below 1 for one-time buyers too."""
     return _beta_geometric_probability_alive(params, x, t_x, T)
 
 
@@ -379,7 +383,7 @@ def bgnbd_expected_purchases(params: BGNBDParams, t: float, x: ArrayLike, t_x: A
 
 
 def mbgnbd_expected_purchases(params: MBGNBDParams, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
-    """E[number of purchases in (T, T+t] | x, t_x, T] of the MBG/NBD (Batislam et al. 2007, eq. 9):
+    """E[number of purchases in (T, T+t] | x, t_x, T] of the MBG/NBD (Batislam et al. 2007):
     BG/NBD's eq. 10 with b + 1 for b, in the same Euler-transformed form."""
     return _beta_geometric_expected_purchases(params, t, x, t_x, T)
 

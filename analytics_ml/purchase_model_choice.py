@@ -3,7 +3,7 @@ the store's own history.
 
 Each model is fitted on the calibration period (every customer's history up to a split day, for the
 customers who had bought by then) and judged on the holdout period after it, as Fader, Hardie & Lee
-(2005, section 4) and Batislam et al. (2007, section 4) compare them:
+(2005) and Batislam et al. (2007) compare them on a calibration and a holdout period:
 
 - the holdout log-likelihood: sum over customers of log P(X(T, T+t*) = x* | x, t_x, T), the
   probability the model gave, from the calibration history alone, to the number of purchases x* the

@@ -304,7 +304,7 @@ def cdnow_sample() -> pd.DataFrame:
 
 
 def test_bgnbd_reproduces_the_published_cdnow_estimates():
-    # Fader, Hardie & Lee (2005), section 5: r = 0.243, alpha = 4.414, a = 0.793, b = 2.426, LL = -9582.4.
+    # Fader, Hardie & Lee (2005), table 1: r = 0.243, alpha = 4.414, a = 0.793, b = 2.426, LL = -9582.4.
     cdnow = cdnow_sample()
 
     fitted = fit_bgnbd(cdnow["x"], cdnow["t_x"], cdnow["T"])
@@ -315,8 +315,8 @@ def test_bgnbd_reproduces_the_published_cdnow_estimates():
 
 
 def test_pareto_nbd_reproduces_the_published_cdnow_estimates():
-    # Fader, Hardie & Lee (2005, "Counting your customers the easy way"), the Pareto/NBD on the same
-    # sample: r = 0.55, alpha = 10.58, s = 0.61, beta = 11.67, LL = -9595.0.
+    # Fader, Hardie & Lee (2005, "Counting your customers the easy way", table 1), the Pareto/NBD on
+    # the same sample: r = 0.55, alpha = 10.58, s = 0.61, beta = 11.67, LL = -9595.0.
     cdnow = cdnow_sample()
 
     fitted = fit_purchase_model("pareto_nbd", cdnow["x"], cdnow["t_x"], cdnow["T"])

@@ -29,7 +29,7 @@ PARETO_STORE = {"r": 0.5, "alpha": 25.0, "s": 1.5, "beta": 150.0}
 @pytest.mark.parametrize("params", MODELS, ids=lambda params: type(params).__name__)
 def test_the_conditional_pmf_sums_to_one_and_its_mean_is_the_conditional_expectation(params):
     # Independent of each other: the PMF is built from the posterior given alive term by term, the
-    # expectation is each model's closed form (BG/NBD eq. 10, MBG/NBD eq. 9, the note's section 6).
+    # expectation is each model's closed form (BG/NBD eq. 10, MBG/NBD the same with b + 1, the note's section 6).
     x = np.array([0.0, 0.0, 1.0, 2.0, 7.0, 30.0])
     t_x = np.array([0.0, 0.0, 10.0, 25.0, 30.0, 38.0])
     T = np.array([5.0, 40.0, 39.0, 39.0, 40.0, 40.0])
