@@ -4,9 +4,11 @@
 
 ``make bench`` runs it too and keeps its figures under ``ml`` in ``bench/results.json``.
 
-1. Customer scores: BG/NBD + Gamma-Gamma fitted on ``--customers`` simulated customers (ages up
-   to ``--days``, whole days as in the warehouse), then every customer scored, through the same
-   functions as the ``ml/customer_scores`` asset (the SQL that reads the histories is not timed).
+1. Customer scores: the purchase model chosen on a calibration/holdout split (BG/NBD, MBG/NBD and
+   Pareto/NBD each fitted on the calibration period and judged on the holdout), the chosen one
+   refitted and Gamma-Gamma fitted on ``--customers`` simulated customers (ages up to ``--days``,
+   whole days as in the warehouse), then every customer scored, through the same functions as the
+   ``ml/customer_scores`` asset (the SQL that reads the histories is not timed).
 2. Revenue forecast: the spec chosen by rolling-origin backtest over every candidate, then fitted,
    on ``--days`` of simulated daily revenue, through the ``ml/revenue_forecast`` asset's code.
 
@@ -24,13 +26,14 @@ import numpy as np
 import pandas as pd
 
 from analytics_ml import clv
+from analytics_ml import purchase_model_choice as choice
 from pipelines.assets.ml import fit_customer_models, score_customers, train_forecast
 from pipelines.defs.resources import MLAssetSettings
 from pipelines.settings import Settings
 
 # Population parameters of the simulation (times in days): a mean purchase rate of
-# r / alpha = 0.02 a day and a mean dropout chance of a / (a + b) = 0.2 after each repeat purchase.
-BGNBD_TRUTH = {"r": 0.4, "alpha": 20.0, "a": 0.8, "b": 3.2}
+# r / alpha = 0.02 a day and an expected lifetime of beta / (s - 1) = 300 days.
+PARETO_NBD_TRUTH = {"r": 0.4, "alpha": 20.0, "s": 1.5, "beta": 150.0}
 GAMMA_GAMMA_TRUTH = {"p": 6.0, "q": 4.0, "v": 15.0}
 
 T = TypeVar("T")
@@ -45,21 +48,39 @@ def timed(label: str, step: Callable[[], T], seconds: dict[str, float]) -> T:
     return result
 
 
-def simulated_histories(customers: int, max_age_days: int, rng: np.random.Generator) -> pd.DataFrame:
-    """The customer_scores input (frequency, recency_days, t_days, monetary) of simulated customers
-    whose first purchase is spread uniformly over the last ``max_age_days`` days."""
+def simulated_histories(
+    customers: int, max_age_days: int, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """The customer_scores inputs of simulated customers whose first purchase is spread uniformly over
+    the last ``max_age_days`` days: the histories (frequency, recency_days, t_days, monetary), the
+    calibration histories with their holdout purchases, and the holdout's days."""
     ages = rng.integers(0, max_age_days, size=customers).astype(float)
-    x, t_x, age = clv.simulate_bgnbd(customers, **BGNBD_TRUTH, T=ages, rng=rng)
-    monetary = clv.simulate_gamma_gamma(x, **GAMMA_GAMMA_TRUTH, rng=rng)
-    return pd.DataFrame(
+    customer, times = clv.simulate_pareto_nbd_purchase_times(customers, **PARETO_NBD_TRUTH, T=ages, rng=rng)
+    # Whole days, and one purchase a day, as the warehouse counts purchase days.
+    days = pd.DataFrame({"customer": customer, "day": np.ceil(times)}).drop_duplicates()
+    customer, times = days["customer"].to_numpy(), days["day"].to_numpy()
+    x, t_x, _ = choice.summarise_purchase_times(customer, times, customers, end=ages)
+    holdout = choice.holdout_days(max_age_days)
+    x_cal, t_x_cal, after = choice.summarise_purchase_times(customer, times, customers, end=ages - holdout)
+    calibrated = ages >= holdout
+    histories = pd.DataFrame(
         {
             "customer_id": np.arange(customers),
             "frequency": x,
-            "recency_days": np.floor(t_x),
-            "t_days": age,
-            "monetary": monetary,
+            "recency_days": t_x,
+            "t_days": ages,
+            "monetary": clv.simulate_gamma_gamma(x, **GAMMA_GAMMA_TRUTH, rng=rng),
         }
     )
+    calibration = pd.DataFrame(
+        {
+            "frequency": x_cal[calibrated],
+            "recency_days": t_x_cal[calibrated],
+            "t_days": ages[calibrated] - holdout,
+            "holdout_purchases": after[calibrated],
+        }
+    )
+    return histories, calibration, holdout
 
 
 def simulated_revenue(days: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -79,17 +100,30 @@ def bench_customer_scores(
 ) -> dict[str, object]:
     print(f"Customer scores: {customers:,} simulated customers, ages up to {max_age_days} days")
     seconds: dict[str, float] = {}
-    histories = timed("simulate", lambda: simulated_histories(customers, max_age_days, rng), seconds)
-    distinct = len(histories[["frequency", "recency_days", "t_days"]].drop_duplicates())
-    print(f"  distinct (x, t_x, T) rows the BG/NBD fit sees: {distinct:,}")
-    models = timed("fit BG/NBD + Gamma-Gamma", lambda: fit_customer_models(histories), seconds)
-    timed("score every customer", lambda: score_customers(histories, models, horizon_days), seconds)
-    fitted = models.bgnbd
-    print(
-        f"  BG/NBD r={fitted.r:.3f} alpha={fitted.alpha:.2f} a={fitted.a:.3f} b={fitted.b:.3f} "
-        f"(simulated with {BGNBD_TRUTH})"
+    histories, calibration, holdout = timed(
+        "simulate", lambda: simulated_histories(customers, max_age_days, rng), seconds
     )
-    return {"customers": customers, "distinct_histories": distinct, "seconds": seconds}
+    distinct = len(histories[["frequency", "recency_days", "t_days"]].drop_duplicates())
+    print(f"  distinct (x, t_x, T) rows the fits see: {distinct:,}")
+    models = timed(
+        "choose, fit the purchase model + Gamma-Gamma",
+        lambda: fit_customer_models(histories, calibration, holdout),
+        seconds,
+    )
+    timed("score every customer", lambda: score_customers(histories, models, horizon_days), seconds)
+    for figures in models.choice.candidates:
+        print(
+            f"  {figures.model:<10} on the {holdout}-day holdout: "
+            f"log-likelihood {figures.holdout_log_likelihood:,.0f}, "
+            f"frequency-group error {figures.frequency_group_error:.4f}"
+        )
+    print(f"  chosen {models.choice.chosen}: {models.purchases} (simulated Pareto/NBD with {PARETO_NBD_TRUTH})")
+    return {
+        "customers": customers,
+        "distinct_histories": distinct,
+        "chosen": models.choice.chosen,
+        "seconds": seconds,
+    }
 
 
 def bench_forecast(days: int, rng: np.random.Generator, settings: MLAssetSettings) -> dict[str, object]:

@@ -184,8 +184,8 @@ def print_report(results: dict[str, object]) -> None:
 def print_ml(ml: dict[str, dict[str, object]]) -> None:
     scores, forecast = ml["customer_scores"], ml["forecast"]
     print(
-        f"\nml: BG/NBD + Gamma-Gamma on {scores['customers']:,} customers "
-        f"fit {scores['seconds']['fit BG/NBD + Gamma-Gamma']:.1f} s, "
+        f"\nml: purchase model choice ({scores['chosen']}) + Gamma-Gamma on {scores['customers']:,} customers "
+        f"fit {scores['seconds']['choose, fit the purchase model + Gamma-Gamma']:.1f} s, "
         f"scoring {scores['seconds']['score every customer']:.1f} s; "
         f"forecast backtest of {forecast['fits']} fits over {forecast['days']} days "
         f"{forecast['seconds']['backtest every candidate, choose, fit']:.1f} s"

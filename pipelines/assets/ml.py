@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import duckdb
+import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
 from dagster_duckdb import DuckDBResource
 
 from analytics_ml import clv, insights
+from analytics_ml import purchase_model_choice as choice
 from analytics_ml.backtest import MIN_TRAIN_DAYS, BacktestResult, candidates_for, select_spec
 from analytics_ml.forecast import (
     ForecastModel,
@@ -362,25 +364,27 @@ def seasonal_patterns_asset(
 
 @dataclass(frozen=True)
 class CustomerModels:
-    """Fitted BG/NBD (purchases) and Gamma-Gamma (spend) models, times in days."""
+    """The purchase model chosen on the store's calibration/holdout split and refitted on every
+    customer, the choice's figures, and the Gamma-Gamma spend model; times in days."""
 
-    bgnbd: clv.BGNBDParams
+    purchases: clv.PurchaseParams
+    choice: choice.PurchaseModelChoice
     gamma_gamma: clv.GammaGammaParams
     excluded_from_spend_fit: int
 
     @property
     def version(self) -> str:
-        """Deterministic id: a hash of the fitted parameters."""
+        """Deterministic id: a hash of the fitted parameters and the choice's figures."""
         digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
         return f"clv-{digest[:12]}"
 
     @property
-    def fits(self) -> dict[str, clv.BGNBDParams | clv.GammaGammaParams]:
-        """The two fits by their model's name (``bgnbd``, ``gamma_gamma``)."""
-        return {"bgnbd": self.bgnbd, "gamma_gamma": self.gamma_gamma}
+    def fits(self) -> dict[str, clv.PurchaseParams | clv.GammaGammaParams]:
+        """The two fits by their model's key (the chosen purchase model's, ``gamma_gamma``)."""
+        return {self.choice.chosen: self.purchases, "gamma_gamma": self.gamma_gamma}
 
 
-MODEL_NAMES = {"bgnbd": "BG/NBD", "gamma_gamma": "Gamma-Gamma"}
+MODEL_NAMES = {**choice.MODEL_NAMES, "gamma_gamma": "Gamma-Gamma"}
 
 
 def convergence_metadata(models: CustomerModels) -> dict[str, bool | str]:
@@ -402,16 +406,46 @@ def convergence_warnings(models: CustomerModels) -> list[str]:
     ]
 
 
-CUSTOMER_HISTORY_SQL = """
-with purchases as (
+def choice_json(models: CustomerModels) -> dict[str, object]:
+    """The purchase model's choice for the metadata: each candidate's holdout log-likelihood,
+    frequency-group error, groups and calibration parameters, and which one was chosen."""
+    return {
+        "chosen": models.choice.chosen,
+        "holdout_days": models.choice.holdout_days,
+        "calibration_customers": models.choice.calibration_customers,
+        "candidates": {figures.model: asdict(figures) for figures in models.choice.candidates},
+    }
+
+
+def choice_markdown(models: CustomerModels) -> MetadataValue:
+    """One row per candidate: holdout log-likelihood and frequency-group error, the chosen one marked."""
+    frame = pd.DataFrame(
+        [
+            {
+                "model": MODEL_NAMES[figures.model] + (" (chosen)" if figures.model == models.choice.chosen else ""),
+                "holdout_log_likelihood": figures.holdout_log_likelihood,
+                "frequency_group_error": figures.frequency_group_error,
+            }
+            for figures in models.choice.candidates
+        ]
+    )
+    return preview(frame, rows=len(frame))
+
+
+PURCHASE_DAYS_SQL = """
     -- A purchase is a day with at least one completed order (paid and not refunded) up to the
     -- reference date: recency and age are whole days, so several orders of a day are one
     -- purchase occasion, worth their summed net amount.
-    select customer_id, order_date, sum(net_amount) as purchase_value
+    select customer_id, order_date, sum(net_amount::decimal(38, 4))::double as purchase_value
     from staging.stg_transactions
     where is_paid and not is_refunded and order_date <= $reference_date
     group by customer_id, order_date
-)
+"""
+"""Money is summed as DECIMAL, exactly: a sum of doubles depends on the order DuckDB's threads add
+them in, which changed the scores and the model version from one run to the next."""
+
+CUSTOMER_HISTORY_SQL = f"""
+with purchases as ({PURCHASE_DAYS_SQL})
 
 select
     customer_id,
@@ -420,9 +454,27 @@ select
     date_diff('day', min(order_date), $reference_date) as t_days,
     -- Gamma-Gamma's monetary value: the mean of the repeat purchases only, all but the first day's
     -- (null without any). One grouping, no window over the purchases, which is quicker at scale.
-    (sum(purchase_value) - arg_min(purchase_value, order_date)) / nullif(count(*) - 1, 0) as monetary
+    (sum(purchase_value::decimal(38, 4)) - arg_min(purchase_value, order_date))::double
+        / nullif(count(*) - 1, 0) as monetary
 from purchases
 group by customer_id
+order by customer_id
+"""
+
+CALIBRATION_SQL = f"""
+with purchases as ({PURCHASE_DAYS_SQL})
+
+-- The customers who had bought by the split day: their history up to it (x, t_x, T) and the
+-- purchase days after it, up to the reference date.
+select
+    customer_id,
+    count(*) filter (where order_date <= $split_date) - 1 as frequency,
+    date_diff('day', min(order_date), max(order_date) filter (where order_date <= $split_date)) as recency_days,
+    date_diff('day', min(order_date), $split_date) as t_days,
+    count(*) filter (where order_date > $split_date) as holdout_purchases
+from purchases
+group by customer_id
+having min(order_date) <= $split_date
 order by customer_id
 """
 
@@ -434,14 +486,29 @@ def read_reference_date(con: duckdb.DuckDBPyConnection) -> dt.date:
 
 def read_customer_histories(con: duckdb.DuckDBPyConnection, reference_date: dt.date) -> pd.DataFrame:
     """DataFrame[customer_id, frequency, recency_days, t_days, monetary], one row per customer with
-    a completed order up to ``reference_date`` (BG/NBD's x, t_x, T in days, Gamma-Gamma's m)."""
+    a completed order up to ``reference_date`` (x, t_x, T in days, Gamma-Gamma's m)."""
     return con.execute(CUSTOMER_HISTORY_SQL, {"reference_date": reference_date}).df()
 
 
-def fit_customer_models(histories: pd.DataFrame) -> CustomerModels:
-    """BG/NBD on every customer; Gamma-Gamma on the repeat customers whose repeat purchases have a
-    positive mean (a Gamma spend cannot be 0; repeat purchases worth 0 are left out and counted)."""
-    x, t_x, t = (histories[name].to_numpy(dtype=float) for name in ("frequency", "recency_days", "t_days"))
+def read_calibration_histories(
+    con: duckdb.DuckDBPyConnection, reference_date: dt.date, holdout_days: int
+) -> pd.DataFrame:
+    """DataFrame[customer_id, frequency, recency_days, t_days, holdout_purchases]: the histories up to
+    ``holdout_days`` before ``reference_date`` and the purchase days after, for the model choice."""
+    split_date = reference_date - dt.timedelta(days=holdout_days)
+    return con.execute(CALIBRATION_SQL, {"reference_date": reference_date, "split_date": split_date}).df()
+
+
+def history_columns(histories: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, t_x, T) of a histories frame as float arrays."""
+    return tuple(histories[name].to_numpy(dtype=float) for name in ("frequency", "recency_days", "t_days"))
+
+
+def fit_customer_models(histories: pd.DataFrame, calibration: pd.DataFrame, holdout_days: int) -> CustomerModels:
+    """The purchase model chosen on ``calibration`` (:func:`choice.choose_purchase_model`), refitted on
+    every customer; Gamma-Gamma on the repeat customers whose repeat purchases have a positive mean
+    (a Gamma spend cannot be 0; repeat purchases worth 0 are left out and counted)."""
+    x, t_x, t = history_columns(histories)
     monetary = histories["monetary"].to_numpy(dtype=float)
     repeat = x > 0
     spend = repeat & (monetary > 0)
@@ -450,8 +517,12 @@ def fit_customer_models(histories: pd.DataFrame) -> CustomerModels:
     gamma_gamma = clv.fit_gamma_gamma(x[spend], monetary[spend])
     if gamma_gamma.q <= 1:
         raise ValueError(f"Gamma-Gamma fit has q={gamma_gamma.q:.3g} <= 1: the expected spend is undefined")
+    chosen = choice.choose_purchase_model(
+        history_columns(calibration), calibration["holdout_purchases"].to_numpy(dtype=float), holdout_days
+    )
     return CustomerModels(
-        bgnbd=clv.fit_bgnbd(x, t_x, t),
+        purchases=clv.fit_purchase_model(chosen.chosen, x, t_x, t, start=chosen.chosen_params),
+        choice=chosen,
         gamma_gamma=gamma_gamma,
         excluded_from_spend_fit=int((repeat & ~spend).sum()),
     )
@@ -459,13 +530,14 @@ def fit_customer_models(histories: pd.DataFrame) -> CustomerModels:
 
 def score_customers(histories: pd.DataFrame, models: CustomerModels, horizon_days: int) -> pd.DataFrame:
     """The histories with probability_alive, churn_probability, expected_purchases_30d and _90d,
-    expected_order_value, predicted_clv (over ``horizon_days``) and model_version; vectorised."""
-    x, t_x, t = (histories[name].to_numpy(dtype=float) for name in ("frequency", "recency_days", "t_days"))
+    expected_order_value, predicted_clv (over ``horizon_days``), purchase_model and model_version;
+    vectorised."""
+    x, t_x, t = history_columns(histories)
     # Gamma-Gamma ignores m where x = 0; 0 stands in for the null so no NaN enters the arithmetic.
     monetary = histories["monetary"].fillna(0.0).to_numpy(dtype=float)
-    alive = clv.bgnbd_probability_alive(models.bgnbd, x, t_x, t)
+    alive = clv.probability_alive(models.purchases, x, t_x, t)
     expected = {
-        f"expected_purchases_{days}d": clv.bgnbd_expected_purchases(models.bgnbd, days, x, t_x, t)
+        f"expected_purchases_{days}d": clv.expected_purchases(models.purchases, days, x, t_x, t)
         for days in EXPECTED_PURCHASE_DAYS
     }
     return histories.assign(
@@ -473,8 +545,11 @@ def score_customers(histories: pd.DataFrame, models: CustomerModels, horizon_day
         churn_probability=1.0 - alive,
         **expected,
         expected_order_value=clv.gamma_gamma_expected_spend(models.gamma_gamma, x, monetary),
-        predicted_clv=clv.predicted_clv(models.bgnbd, models.gamma_gamma, x, t_x, t, m=monetary, horizon=horizon_days),
+        predicted_clv=clv.predicted_clv(
+            models.purchases, models.gamma_gamma, x, t_x, t, m=monetary, horizon=horizon_days
+        ),
         clv_horizon_days=horizon_days,
+        purchase_model=MODEL_NAMES[models.choice.chosen],
         model_version=models.version,
     )
 
@@ -489,11 +564,15 @@ def customer_scores(
     context: AssetExecutionContext, warehouse: DuckDBResource, ml_settings: MLAssetSettings
 ) -> MaterializeResult:
     """Churn probability, expected purchases and predicted lifetime value of every customer with a
-    completed order, from BG/NBD + Gamma-Gamma fitted on all customers as of the marts' reference date."""
+    completed order as of the marts' reference date: the purchase model (BG/NBD, MBG/NBD or
+    Pareto/NBD) chosen on a calibration/holdout split of the store's history and Gamma-Gamma, fitted
+    on all customers."""
     with warehouse.get_connection() as con:
         reference_date = read_reference_date(con)
         histories = read_customer_histories(con, reference_date)
-        models = fit_customer_models(histories)
+        holdout_days = choice.holdout_days(int(histories["t_days"].max()))
+        calibration = read_calibration_histories(con, reference_date, holdout_days)
+        models = fit_customer_models(histories, calibration, holdout_days)
         scores = score_customers(histories, models, ml_settings.clv_horizon_days)
         with transaction(con):
             rows = replace_table(con, f"{ML_SCHEMA}.customer_scores", scores.assign(reference_date=reference_date))
@@ -513,7 +592,10 @@ def customer_scores(
             "model_version": models.version,
             "repeat_customers": int((scores["frequency"] > 0).sum()),
             "excluded_from_spend_fit": models.excluded_from_spend_fit,
-            "bgnbd_parameters": MetadataValue.json(asdict(models.bgnbd)),
+            "purchase_model": MODEL_NAMES[models.choice.chosen],
+            "purchase_model_parameters": MetadataValue.json(asdict(models.purchases)),
+            "purchase_model_choice": choice_markdown(models),
+            "purchase_model_choice_figures": MetadataValue.json(choice_json(models)),
             "gamma_gamma_parameters": MetadataValue.json(asdict(models.gamma_gamma)),
             **convergence_metadata(models),
             "mean_churn_probability": float(scores["churn_probability"].mean()),

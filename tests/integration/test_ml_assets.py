@@ -13,8 +13,17 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, Definitions, materialize
 
+from analytics_ml import purchase_model_choice
 from analytics_ml.forecast import forecast
-from pipelines.assets.ml import ml_assets, revenue_forecast_model, train_forecast
+from pipelines.assets.ml import (
+    customer_scores,
+    fit_customer_models,
+    ml_assets,
+    read_customer_histories,
+    revenue_forecast_model,
+    score_customers,
+    train_forecast,
+)
 from pipelines.definitions import pipeline_assets
 from pipelines.defs.resources import MLAssetSettings, build_resources
 from pipelines.sample_store.generator import SampleStoreSpec, generate_sample_store
@@ -106,11 +115,18 @@ def test_seasonal_patterns_centre_the_weekday_effects_on_the_average_day(sample_
     assert set(patterns["pattern"]) == {"day_of_week"}
 
 
-def test_rerunning_the_forecast_on_the_same_data_replaces_its_model_row(sample_warehouse, tmp_path, monkeypatch):
+@pytest.fixture
+def warehouse_copy(sample_warehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings of a copy of the session's sample warehouse, for a test that materializes into it."""
     copy = Settings().updated(warehouse={"data_dir": tmp_path, "warehouse_path": tmp_path / "copy.duckdb"})
     # build_resources exports the path for dbt; monkeypatch restores it after the test.
     monkeypatch.setenv("ANALYTICS_WAREHOUSE_PATH", str(copy.warehouse_file))
     shutil.copy(sample_warehouse.warehouse_file, copy.warehouse_file)
+    return copy
+
+
+def test_rerunning_the_forecast_on_the_same_data_replaces_its_model_row(warehouse_copy):
+    copy = warehouse_copy
     before = query(copy, "select model, version from ml.model_performance")
 
     materialize([revenue_forecast_model], resources=build_resources(copy))
@@ -121,18 +137,20 @@ def test_rerunning_the_forecast_on_the_same_data_replaces_its_model_row(sample_w
 # --- customer scores ------------------------------------------------------------------------
 
 
+def completed_purchase_days_of(store: Path, end_date: dt.date) -> pd.DataFrame:
+    """DataFrame[customer_id, day, amount]: one row per customer and day with a completed order up to
+    ``end_date``, from the source files (the day's summed amount)."""
+    transactions = pd.read_parquet(store / "transactions", columns=["customer_id", "status", "created_at", "amount"])
+    completed = transactions[(transactions["status"] == "completed") & (transactions["created_at"].dt.date <= end_date)]
+    days = completed.assign(day=completed["created_at"].dt.normalize()).groupby(["customer_id", "day"])["amount"].sum()
+    return days.reset_index().sort_values(["customer_id", "day"])
+
+
 def completed_purchase_days(sample_store: Path) -> pd.DataFrame:
     """Per customer, from the source files: distinct days with a completed order up to the end of
-    the sample, their first and last day (BG/NBD counts purchase days), and the mean value of the
+    the sample, their first and last day (the models count purchase days), and the mean value of the
     days after the first (Gamma-Gamma's monetary value, NaN for one-day customers)."""
-    transactions = pd.read_parquet(
-        sample_store / "transactions", columns=["customer_id", "status", "created_at", "amount"]
-    )
-    completed = transactions[
-        (transactions["status"] == "completed") & (transactions["created_at"].dt.date <= SAMPLE_SPEC.end_date)
-    ]
-    days = completed.assign(day=completed["created_at"].dt.normalize()).groupby(["customer_id", "day"])["amount"].sum()
-    days = days.reset_index().sort_values(["customer_id", "day"])
+    days = completed_purchase_days_of(sample_store, SAMPLE_SPEC.end_date)
     summary = days.groupby("customer_id")["day"].agg(["count", "min", "max"])
     repeat_days = days[days.duplicated("customer_id")]
     return summary.assign(monetary=repeat_days.groupby("customer_id")["amount"].mean())
@@ -161,9 +179,51 @@ def test_customer_scores_are_probabilities_and_non_negative_expectations(sample_
     assert (scores["expected_purchases_30d"] >= 0).all()
     assert (scores["expected_purchases_90d"] >= scores["expected_purchases_30d"]).all()
     assert (scores["predicted_clv"] >= 0).all()
-    # BG/NBD: a customer without repeat purchases cannot have dropped out (dropout follows a repeat).
-    assert (scores.loc[scores["frequency"] == 0, "probability_alive"] == 1.0).all()
+    # The chosen model lets a one-time buyer drop out, the likelier the longer ago the purchase
+    # (under Pareto/NBD one who bought on the reference day, T = 0, has had no time to).
+    assert set(scores["purchase_model"]) <= {"MBG/NBD", "Pareto/NBD"}
+    one_time = scores[scores["frequency"] == 0].sort_values("t_days")
+    assert (one_time.loc[one_time["t_days"] > 0, "probability_alive"] < 1).all()
+    assert (np.diff(one_time["probability_alive"]) <= 0).all()
     assert scores["monetary"].isna().equals(scores["frequency"] == 0)
+
+
+def test_rerunning_customer_scores_on_the_same_data_gives_the_same_table(warehouse_copy):
+    # Every number and the model version, bit for bit: nothing in the table is a run time.
+    copy = warehouse_copy
+    before = frame(copy, "select * from ml.customer_scores order by customer_id")
+
+    materialize([customer_scores], resources=build_resources(copy))
+
+    pd.testing.assert_frame_equal(
+        frame(copy, "select * from ml.customer_scores order by customer_id"), before, check_exact=True
+    )
+
+
+def test_the_customer_histories_query_gives_the_same_sums_however_duckdbs_threads_split_the_rows():
+    # A million orders of 20 customers: DuckDB aggregates them on several threads, and a sum of
+    # doubles then depends on the order its threads add in (it did before the sums were DECIMAL:
+    # three runs of this query, summing doubles, gave different monetary values).
+    rng = np.random.default_rng(9)
+    n = 1_000_000
+    orders = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 20, n),
+            "order_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 3, n), unit="D"),
+            "net_amount": np.round(rng.uniform(1, 200, n), 2),
+        }
+    )
+    with duckdb.connect() as con:
+        con.execute("set threads = 2")
+        con.register("orders", orders)
+        con.execute(
+            "create schema staging; create table staging.stg_transactions as select customer_id, "
+            "order_date::date as order_date, net_amount, true as is_paid, false as is_refunded from orders"
+        )
+        runs = [read_customer_histories(con, dt.date(2024, 2, 1)) for _ in range(3)]
+
+    for run in runs[1:]:
+        pd.testing.assert_frame_equal(run, runs[0], check_exact=True)
 
 
 # --- business insights ----------------------------------------------------------------------
@@ -208,13 +268,19 @@ MAKE_RUN_SPEC = SampleStoreSpec(
 
 
 @pytest.fixture(scope="module")
-def sample_store_revenue(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+def make_run_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The source files of the sample store `make run` builds (two years, 4,000 customers)."""
+    folder = tmp_path_factory.mktemp("make_run_store")
+    generate_sample_store(folder, MAKE_RUN_SPEC)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sample_store_revenue(make_run_store: Path) -> pd.DataFrame:
     """Daily net revenue and promo share of the sample store `make run` builds, computed in pandas the way
     marts.revenue_daily defines them (completed orders' amounts by creation day; promo share =
     paid orders with a promo code / paid orders, 0 on days without orders)."""
-    folder = tmp_path_factory.mktemp("make_run_store")
-    generate_sample_store(folder, MAKE_RUN_SPEC)
-    transactions = pd.read_parquet(folder / "transactions")
+    transactions = pd.read_parquet(make_run_store / "transactions")
     paid = transactions[transactions["status"].isin(["completed", "refunded"])]
     day = paid["created_at"].dt.normalize()
     days = pd.date_range(end=pd.Timestamp(MAKE_RUN_SPEC.end_date), periods=MAKE_RUN_SPEC.days, freq="D")
@@ -237,6 +303,45 @@ def test_the_chosen_forecast_beats_seasonal_naive_on_the_sample_store(sample_sto
     assert metrics.mase < 1
     assert metrics.relative_mae < 1
     assert metrics.coverage >= 0.75
+
+
+# --- churn of one-time buyers on the sample store of `make run` ------------------------------
+
+
+def histories_as_of(purchase_days: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
+    """customer_scores' histories (frequency, recency_days, t_days) of the customers who had bought by
+    ``end``, from one row per customer and purchase day, with the purchase days after ``end``."""
+    before = purchase_days[purchase_days["day"] <= end]
+    summary = before.groupby("customer_id")["day"].agg(["count", "min", "max"])
+    after = purchase_days[purchase_days["day"] > end].groupby("customer_id").size()
+    return pd.DataFrame(
+        {
+            "customer_id": summary.index,
+            "frequency": (summary["count"] - 1).to_numpy(),
+            "recency_days": (summary["max"] - summary["min"]).dt.days.to_numpy(),
+            "t_days": (end - summary["min"]).dt.days.to_numpy(),
+            "holdout_purchases": after.reindex(summary.index, fill_value=0).to_numpy(),
+        }
+    )
+
+
+def test_old_one_time_buyers_of_the_make_run_store_have_more_likely_churned_than_not(make_run_store):
+    # The sample store of the integration tests' fixture spans 120 days, so none of its one-time
+    # buyers bought more than a year ago; `make run`'s store spans two years. Its histories are built
+    # here in pandas (purchase days of completed orders), then fitted and scored by the asset's code.
+    end = pd.Timestamp(MAKE_RUN_SPEC.end_date)
+    purchase_days = completed_purchase_days_of(make_run_store, MAKE_RUN_SPEC.end_date)
+    histories = histories_as_of(purchase_days, end).drop(columns="holdout_purchases")
+    # Gamma-Gamma needs monetary values; the churn probability does not depend on them.
+    histories["monetary"] = np.where(histories["frequency"] > 0, 50.0, np.nan)
+    days = purchase_model_choice.holdout_days(int(histories["t_days"].max()))
+    calibration = histories_as_of(purchase_days, end - pd.Timedelta(days=days))
+
+    scores = score_customers(histories, fit_customer_models(histories, calibration, days), horizon_days=365)
+
+    old_one_time_buyers = scores[(scores["frequency"] == 0) & (scores["t_days"] > 365)]
+    assert len(old_one_time_buyers) > 100
+    assert old_one_time_buyers["churn_probability"].mean() > 0.5
 
 
 # --- settings -------------------------------------------------------------------------------
