@@ -273,6 +273,20 @@ class MartSettings(BaseSettings):
         description="Funnel stages in order, a JSON list of the source's stages.",
         json_schema_extra=shown("all six stages"),
     )
+    source_freshness_warn_hours: int | None = Field(
+        None,
+        ge=1,
+        le=24 * 365,
+        description="`dbt source freshness` warns when the last load (raw.load_log) is older than this.",
+        json_schema_extra=shown("`26`"),
+    )
+    source_freshness_error_hours: int | None = Field(
+        None,
+        ge=1,
+        le=24 * 365,
+        description="`dbt source freshness` fails when the last load is older than this.",
+        json_schema_extra=shown("`50`"),
+    )
 
     @field_validator("churn_risk_medium_multiplier")
     @classmethod
