@@ -6,7 +6,11 @@ sit every ORIGIN_SPACING days back from the end, o_j = n - 1 - ORIGIN_SPACING (j
 ``max_origins`` of them and none with fewer than MIN_TRAIN_DAYS days before it. At each origin
 every candidate is fitted on y[:o] and forecasts steps s = 1..H, y[o + s - 1]; the steps past
 the end of the data stay empty (NaN). The recent origins then still give errors at short steps,
-and an H-day window is "complete" when o + H <= n.
+and an H-day window is "complete" when o + H <= n. Each use takes the origins it is best served
+by: the choice the complete windows of the last SELECTION_ORIGINS origins (half a year: recent,
+but enough to be more than noise), the daily bands each step's last CALIBRATION_ORIGINS errors
+(a quarter: the store's current spread), the total's band every complete window (a year: the
+few long windows need all the variety there is).
 
 Candidates (``Candidate``), simplest first:
 
@@ -15,7 +19,8 @@ Candidates (``Candidate``), simplest first:
   regression      a trend + weekday (+ yearly) least-squares model of ``analytics_ml.trend_model``
                   (its mean forecast, ``point_forecast``), one per spec of the grid.
 
-Selection at horizon h (``select_candidate``) uses the complete windows only. Each origin's
+Selection at horizon h (``select_candidate``) uses the complete windows of the last
+SELECTION_ORIGINS origins. Each origin's
 score is its MASE, mean_{s <= h} |y - yhat| / q_o, where q_o is the in-sample MAE of the lag-7
 seasonal naive forecast over the last MASE_SCALE_DAYS of y[:o] (Hyndman & Koehler 2006, IJF
 22): recent history, so a growing shop's early small days do not shrink the scale. Among the
@@ -30,7 +35,8 @@ windows there is no evidence to weigh and seasonal naive is chosen.
 Intervals are split-conformal (Lei et al. 2018, JASA 113; for forecasting, Stankeviciute,
 Alaa & van der Schaar 2021, NeurIPS) on the log scale, r = log1p(y) - log1p(yhat): the chosen
 candidate's backtest errors at step s, pooled with those of the nearest steps until there are
-at least ``conformal_sample_size(level)`` of them (one week of steps at least), give the
+at least ``conformal_sample_size(level)`` of them (one week of steps at least), each step's last
+CALIBRATION_ORIGINS only, give the
 quantiles q_lo, q_hi at (1 -/+ c) / 2 with the finite-sample ranks of ``conformal_quantiles``.
 The band is [expm1(log1p(yhat) + q_lo), expm1(log1p(yhat) + q_hi)], floored at 0: a band
 whose width is proportional to the level of revenue (log1p: to it plus one), as the spread of
@@ -61,7 +67,8 @@ PROFILE_WEEKS = 4
 MIN_TRAIN_DAYS = 8 * SEASON
 MASE_SCALE_DAYS = 13 * SEASON
 MIN_SELECTION_ORIGINS = 4
-DEFAULT_MAX_ORIGINS = 26
+DEFAULT_MAX_ORIGINS = 52
+SELECTION_ORIGINS = 26
 MAX_ORIGINS = 104
 CALIBRATION_ORIGINS = 13
 MODEL_TYPES = ("auto", *TRENDS)
@@ -218,6 +225,11 @@ class Backtest:
         """Mask of the origins whose ``horizon``-day window lies inside the data."""
         return self.origins + horizon <= len(self.dates)
 
+    def latest_complete(self, horizon: int, keep: int) -> np.ndarray:
+        """Mask of those of the last ``keep`` origins whose ``horizon``-day window lies inside the data."""
+        latest = np.arange(len(self.origins)) >= len(self.origins) - keep
+        return self.complete(horizon) & latest
+
 
 def run_backtest(
     dates: pd.DatetimeIndex | pd.Series | np.ndarray,
@@ -270,16 +282,22 @@ class Selection:
     chosen: Candidate
     scores: tuple[CandidateScore, ...]
     horizon: int
-    origins: int
+    windows: np.ndarray
     reason: str
+
+    @property
+    def origins(self) -> int:
+        """How many complete windows the comparison had (``windows`` is their mask)."""
+        return int(self.windows.sum())
 
     def score_of(self, candidate: Candidate) -> CandidateScore:
         return next(score for score in self.scores if score.candidate == candidate)
 
 
 def select_candidate(backtest: Backtest, horizon: int) -> Selection:
-    """The one-standard-error choice at ``horizon`` (module docstring)."""
-    complete = backtest.complete(horizon)
+    """The one-standard-error choice at ``horizon`` over the complete windows of the last
+    SELECTION_ORIGINS origins (module docstring)."""
+    complete = backtest.latest_complete(horizon, SELECTION_ORIGINS)
     actual = backtest.actual[complete, :horizon]
     naive_mae = float(np.mean(np.abs(actual - backtest.forecasts["seasonal naive"][complete, :horizon])))
     scores = tuple(
@@ -296,7 +314,7 @@ def select_candidate(backtest: Backtest, horizon: int) -> Selection:
     simplest = min(backtest.candidates, key=lambda candidate: candidate.complexity)
     if n_complete < MIN_SELECTION_ORIGINS:
         reason = f"{n_complete} complete {horizon}-day backtest windows (< {MIN_SELECTION_ORIGINS}): the simplest"
-        return Selection(simplest, scores, horizon, n_complete, reason)
+        return Selection(simplest, scores, horizon, complete, reason)
     best = min(scores, key=lambda score: score.mase)
     within = [score for score in scores if score.mase <= best.mase + best.std_error]
     chosen = min(within, key=lambda score: score.candidate.complexity).candidate
@@ -304,7 +322,7 @@ def select_candidate(backtest: Backtest, horizon: int) -> Selection:
         f"simplest within one standard error ({best.std_error:.3f}) of the best MASE ({best.mase:.3f}, "
         f"{best.candidate.label}) over {n_complete} windows"
     )
-    return Selection(chosen, scores, horizon, n_complete, reason)
+    return Selection(chosen, scores, horizon, complete, reason)
 
 
 def _score(

@@ -13,12 +13,12 @@ How (``analytics_ml.backtest`` has the formulas and sources):
 
 1. Every candidate (seasonal naive, a weekly profile of the last four weeks and the grid of
    trend + weekday + yearly regressions of ``analytics_ml.trend_model``) is backtested from
-   weekly origins over the last half-year (``max_origins``): fitted on the days before the
-   origin, it forecasts the ``horizon`` days after.
-2. The simplest candidate within one standard error of the best mean MASE at ``horizon`` is
-   chosen (seasonal naive when there are fewer than four complete windows): never a model
-   that did worse than seasonal naive in the backtest, and the same model night after night
-   until the evidence moves.
+   weekly origins over the last year (``max_origins``): fitted on the days before the origin, it
+   forecasts the ``horizon`` days after.
+2. The simplest candidate within one standard error of the best mean MASE at ``horizon`` over
+   the last half-year's windows is chosen (seasonal naive when there are fewer than four
+   complete windows): never a model that did worse than seasonal naive in the backtest, and
+   the same model night after night until the evidence moves.
 3. The chosen candidate is fitted on the whole history and forecasts the horizon.
 4. The bands are split-conformal: the chosen candidate's own backtest errors at each step ahead,
    on the log scale, so the band widens with the level of revenue and with the distance ahead.
@@ -149,11 +149,11 @@ class RevenueForecast:
         return fit_forecast(self.dates, self.values, best.spec)
 
     def backtest_metrics(self, level: float) -> dict[str, float | int]:
-        """The chosen candidate's figures over the complete backtest windows at the horizon: r2,
+        """The chosen candidate's figures over the backtest windows it was chosen on: r2,
         mae, mape (a fraction), mase, naive_mae, relative_mae, coverage (share inside the ``level``
         band; the band is calibrated on these same errors, so the out-of-sample figure is
         ``analytics_ml.evaluate``'s), n_points."""
-        complete = self.backtest.complete(self.horizon)
+        complete = self.selection.windows
         actual = self.backtest.actual[complete, : self.horizon]
         predicted = self.backtest.forecasts[self.chosen.label][complete, : self.horizon]
         steps = np.broadcast_to(np.arange(1, self.horizon + 1), actual.shape)

@@ -121,6 +121,22 @@ def test_fewer_than_four_complete_windows_choose_seasonal_naive():
     assert "3 complete 28-day backtest windows" in selection.reason
 
 
+def test_the_choice_weighs_the_complete_windows_of_the_last_26_origins():
+    dates = pd.date_range("2024-01-01", periods=500, freq="D")
+    values = 100 + np.random.default_rng(3).normal(0, 10, 500)
+    candidates = [Candidate(SEASONAL_NAIVE), Candidate(WEEKLY_PROFILE)]
+
+    backtest = run_backtest(dates, values, candidates, horizon=28)
+    selection = select_candidate(backtest, 28)
+
+    # 52 origins 142, 149, ..., 499; the 28-day windows of those up to 472 are complete (48 of them).
+    # The last 26 origins are 324 to 499, and the complete windows among them, 324 to 471, are weighed.
+    assert backtest.origins.tolist() == list(range(142, 500, 7))
+    assert backtest.complete(28).sum() == 48
+    assert backtest.origins[selection.windows].tolist() == list(range(324, 472, 7))
+    assert selection.origins == 22
+
+
 def test_conformal_quantiles_take_the_finite_sample_ranks():
     errors = np.arange(-9.0, 10.0)  # n = 19
     # 80 %: ranks floor(20 x 0.1) = 2 and ceil(20 x 0.9) = 18 of -9..9, so -8 and 8.
