@@ -35,8 +35,8 @@ windows there is no evidence to weigh and seasonal naive is chosen.
 Intervals are split-conformal (Lei et al. 2018, JASA 113; for forecasting, Stankeviciute,
 Alaa & van der Schaar 2021, NeurIPS) on the log scale, r = log1p(y) - log1p(yhat): the chosen
 candidate's backtest errors at step s, pooled with those of the nearest steps until there are
-at least ``conformal_sample_size(level)`` of them (one week of steps at least), each step's last
-CALIBRATION_ORIGINS only, give the
+at least ``conformal_sample_size(level)`` of them (one week of steps at least), each step's
+latest only (``calibration_origins``), give the
 quantiles q_lo, q_hi at (1 -/+ c) / 2 with the finite-sample ranks of ``conformal_quantiles``.
 The band is [expm1(log1p(yhat) + q_lo), expm1(log1p(yhat) + q_hi)], floored at 0: a band
 whose width is proportional to the level of revenue (log1p: to it plus one), as the spread of
@@ -371,7 +371,7 @@ def step_quantiles(errors: np.ndarray, horizon: int, level: float) -> tuple[np.n
     """Conformal (q_lo, q_hi) for each step 1..horizon from ``errors`` (origins x >= horizon, NaN
     where unknown): step s pools the errors of the steps nearest to s (ties: the earlier) until
     it holds at least ``conformal_sample_size(level)`` of them and a week of steps."""
-    errors = latest_per_step(errors[:, :horizon], CALIBRATION_ORIGINS)
+    errors = latest_per_step(errors[:, :horizon], calibration_origins(horizon))
     needed = conformal_sample_size(level)
     counts = np.sum(~np.isnan(errors), axis=0)
     lower, upper = np.empty(horizon), np.empty(horizon)
@@ -388,12 +388,22 @@ def step_quantiles(errors: np.ndarray, horizon: int, level: float) -> tuple[np.n
     return lower, upper
 
 
-def latest_per_step(errors: np.ndarray, keep: int) -> np.ndarray:
-    """``errors`` with only each column's last ``keep`` known values (the rest NaN): the most recent
-    errors, which the store's current spread is more like than those of when it was smaller or larger."""
+def calibration_origins(horizon: int) -> np.ndarray:
+    """How many of its latest errors each step 1..horizon keeps: CALIBRATION_ORIGINS (a quarter of
+    weekly origins) for the first week of steps and one more for each week further ahead. A step
+    weeks ahead sees its outcomes later, and the windows its errors come from overlap more, so a
+    quarter of them holds fewer distinct surprises (on the sample stores the bands three months
+    ahead cover 2 to 3 points more with it, those of the first weeks the same)."""
+    return CALIBRATION_ORIGINS + np.arange(horizon) // SEASON
+
+
+def latest_per_step(errors: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``errors`` with only the last ``keep[j]`` known values of each column j (the rest NaN): the
+    most recent errors, which the store's current spread is more like than those of when it was
+    smaller or larger."""
     known = ~np.isnan(errors)
     later_known = np.cumsum(known[::-1], axis=0)[::-1]
-    return np.where(known & (later_known <= keep), errors, np.nan)
+    return np.where(known & (later_known <= np.asarray(keep)[None, :]), errors, np.nan)
 
 
 def conformal_band(forecast: np.ndarray, quantiles: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

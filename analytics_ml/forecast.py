@@ -103,7 +103,9 @@ class RevenueForecast:
         """The chosen candidate's log errors at every origin and step (NaN where unknown)."""
         return log_errors(self.backtest.actual, self.backtest.forecasts[self.chosen.label])
 
-    def band(self, level: float, forecast: np.ndarray | None = None, steps: np.ndarray | None = None):
+    def band(
+        self, level: float, forecast: np.ndarray | None = None, steps: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper) of ``forecast`` (default: the forecast) at ``level``; ``steps`` (1-based)
         says which step's errors each point takes (default 1..horizon)."""
         lower, upper = step_quantiles(self.errors(), self.horizon, level)

@@ -12,6 +12,7 @@ from analytics_ml.backtest import (
     WEEKLY_PROFILE,
     Candidate,
     backtest_origins,
+    calibration_origins,
     candidates_for,
     conformal_quantiles,
     default_candidates,
@@ -161,8 +162,10 @@ def test_steps_pool_their_nearest_neighbours_until_the_interval_has_enough_error
 
 def test_only_each_steps_latest_errors_are_kept():
     errors = np.array([[1.0, 2.0], [3.0, np.nan], [5.0, np.nan], [7.0, 8.0]])
-    kept = latest_per_step(errors, 2)
-    np.testing.assert_array_equal(kept, [[np.nan, 2.0], [np.nan, np.nan], [5.0, np.nan], [7.0, 8.0]])
+    kept = latest_per_step(errors, np.array([2, 1]))
+    np.testing.assert_array_equal(kept, [[np.nan, np.nan], [np.nan, np.nan], [5.0, np.nan], [7.0, 8.0]])
+    # 13 for steps 1-7, 14 for steps 8-14, ..., 25 for steps 85-90.
+    assert calibration_origins(90)[[0, 6, 7, 13, 89]].tolist() == [13, 13, 14, 14, 25]
 
 
 def test_the_total_band_is_the_student_t_prediction_interval_of_the_log_errors():
