@@ -305,7 +305,7 @@ class MLSettings(BaseSettings):
         ge=1,
         le=MAX_ORIGINS,
         description="Weekly origins of the forecast's backtest: the model is chosen on the last 26, the daily "
-        "bands on each step's last 13 errors, the total's band on all; a short history uses as many as fit.",
+        "bands on each step's latest errors, the total's band on all; a short history uses as many as fit.",
     )
     clv_horizon_days: int = Field(
         365, ge=1, le=3650, description="Horizon of `ml.customer_scores.predicted_clv` in days."
