@@ -1,74 +1,137 @@
-"""Rolling-origin backtest and model selection for the revenue forecaster.
+"""Rolling-origin backtest, model selection and the out-of-sample errors the intervals are made of.
 
-Origins (Tashman 2000, "Out-of-sample tests of forecasting accuracy", IJF 16): for n
-consecutive daily observations, horizon H and N origins, origin j = 1..N sits at
-position o_j = n - (N - j + 1) H. The model is fitted on y[:o_j] (then cut to
-spec.window_days by the forecaster) and forecasts y[o_j : o_j + H]; the test windows
-tile the last N*H days without overlap, so every test day counts once.
+Time-series cross-validation (Hyndman & Athanasopoulos, *Forecasting: Principles and Practice*,
+3rd ed., section 5.10; Tashman 2000, IJF 16): for n consecutive daily observations the origins
+sit every ORIGIN_SPACING days back from the end, o_j = n - 1 - ORIGIN_SPACING (j - 1), at most
+``max_origins`` of them and none with fewer than MIN_TRAIN_DAYS days before it. At each origin
+every candidate is fitted on y[:o] and forecasts steps s = 1..H, y[o + s - 1]; the steps past
+the end of the data stay empty (NaN). The recent origins then still give errors at short steps,
+and an H-day window is "complete" when o + H <= n. Each use takes the origins it is best served
+by: the choice the complete windows of the last SELECTION_ORIGINS origins (half a year: recent,
+but enough to be more than noise), the daily bands each step's last CALIBRATION_ORIGINS errors
+(a quarter: the store's current spread), the total's band every complete window (a year: the
+few long windows need all the variety there is).
 
-Metrics pooled over all N*H test points, e_i = y_i - yhat_i:
+Candidates (``Candidate``), simplest first:
 
-  r2            1 - sum e^2 / sum (y - mean y)^2
-  mae           mean |e|
-  mape          mean |e| / |y| over the points with y != 0 (a fraction, not %)
-  mase          mean |e_i| / s_{o(i)} (Hyndman & Koehler 2006, IJF 22): s_o is the
-                in-sample MAE of the lag-7 seasonal naive forecast over the last
-                MASE_SCALE_DAYS (13 weeks) of y[:o], the same for every spec. Recent
-                history rather than all of it: a growing shop's early days are small, and
-                their small naive errors would shrink the scale and inflate MASE far past
-                what the model's errors at the shop's current size deserve.
-  naive_mae     MAE of the seasonal naive forecast on the same test points,
-                yhat_{o+h} = y_{o+h-7 ceil(h/7)} (the last observed week repeated).
-  relative_mae  mae / naive_mae: below 1 beats seasonal naive on the test days, and
-                exactly 1 for the seasonal naive forecast itself.
-  coverage      share of test points inside [lower, upper].
+  seasonal_naive  yhat_{T+h} = y_{T+h-7 ceil(h/7)}: the last week repeated.
+  weekly_profile  yhat_{T+h} = mean of y at the same weekday in the last PROFILE_WEEKS weeks.
+  regression      a trend + weekday (+ yearly) least-squares model of ``analytics_ml.trend_model``
+                  (its mean forecast, ``point_forecast``), one per spec of the grid.
+
+Selection at horizon h (``select_candidate``) uses the complete windows of the last
+SELECTION_ORIGINS origins. Each origin's
+score is its MASE, mean_{s <= h} |y - yhat| / q_o, where q_o is the in-sample MAE of the lag-7
+seasonal naive forecast over the last MASE_SCALE_DAYS of y[:o] (Hyndman & Koehler 2006, IJF
+22): recent history, so a growing shop's early small days do not shrink the scale. Among the
+candidates whose mean score is within one standard error (sd over origins / sqrt(origins)) of
+the best, the simplest is chosen: the "one-standard-error rule" (Hastie, Tibshirani & Friedman,
+*The Elements of Statistical Learning*, 2nd ed., section 7.10). Seasonal naive is the
+simplest candidate, so a model is chosen over it only when it beats it by more than the noise
+of the comparison, and the choice changes from one night to the next only when a new week of
+errors moves the scores by more than that noise. With fewer than MIN_SELECTION_ORIGINS complete
+windows there is no evidence to weigh and seasonal naive is chosen.
+
+Intervals are split-conformal (Lei et al. 2018, JASA 113; for forecasting, Stankeviciute,
+Alaa & van der Schaar 2021, NeurIPS) on the log scale, r = log1p(y) - log1p(yhat): the chosen
+candidate's backtest errors at step s, pooled with those of the nearest steps until there are
+at least ``conformal_sample_size(level)`` of them (one week of steps at least), each step's
+latest only (``calibration_origins``), give the
+quantiles q_lo, q_hi at (1 -/+ c) / 2 with the finite-sample ranks of ``conformal_quantiles``.
+The band is [expm1(log1p(yhat) + q_lo), expm1(log1p(yhat) + q_hi)], floored at 0: a band
+whose width is proportional to the level of revenue (log1p: to it plus one), as the spread of
+a store's revenue is. q_lo <= 0 <= q_hi is enforced so that the band holds the point.
+
+Totals (``total_interval``): r_o = log1p(sum of y) - log1p(sum of yhat) over each complete
+window is modelled as normal; a new total lies in sum yhat x exp(mean r +/- t_{(1+c)/2, m-1}
+sd(r) sqrt(1 + 1/m)) (the Student-t prediction interval for one more draw of a normal sample of
+m, e.g. Hahn & Meeker, *Statistical Intervals*, 1991, section 4.4). Windows of consecutive
+origins overlap when H > ORIGIN_SPACING, so the m errors are correlated and the band is an
+approximation; the tests check its coverage on simulated stores.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from analytics_ml.forecast import TRENDS, ForecastSpec, fit_forecast, forecast, prepare_series, validate_horizon
-from analytics_ml.regression import r_squared
+from analytics_ml.regression import t_quantile
+from analytics_ml.trend_model import TRENDS, ForecastSpec, point_fitted, point_forecast, prepare_series
 
 SEASON = 7
-MIN_TRAIN_DAYS = 2 * SEASON
+ORIGIN_SPACING = SEASON
+PROFILE_WEEKS = 4
+MIN_TRAIN_DAYS = 8 * SEASON
 MASE_SCALE_DAYS = 13 * SEASON
+MIN_SELECTION_ORIGINS = 4
+DEFAULT_MAX_ORIGINS = 52
+SELECTION_ORIGINS = 26
+MAX_ORIGINS = 104
+CALIBRATION_ORIGINS = 13
 MODEL_TYPES = ("auto", *TRENDS)
 CANDIDATE_WINDOWS = (None, 365, 180)
 CANDIDATE_FOURIER_ORDER = 3
+SEASONAL_NAIVE = "seasonal_naive"
+WEEKLY_PROFILE = "weekly_profile"
+REGRESSION = "regression"
 
 
 @dataclass(frozen=True)
-class AccuracyMetrics:
-    """Pooled out-of-sample accuracy (definitions in the module docstring)."""
+class Candidate:
+    """One forecaster of the grid: ``kind`` is seasonal_naive, weekly_profile or regression
+    (then ``spec`` says which)."""
 
-    r2: float
-    mae: float
-    mape: float
-    mase: float
-    naive_mae: float
-    coverage: float
-    n_points: int
+    kind: str
+    spec: ForecastSpec | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind == REGRESSION) != (self.spec is not None):
+            raise ValueError(f"a {self.kind} candidate takes a spec only when it is a regression")
+        if self.kind not in (SEASONAL_NAIVE, WEEKLY_PROFILE, REGRESSION):
+            raise ValueError(f"kind={self.kind!r} is not a forecaster")
 
     @property
-    def relative_mae(self) -> float:
-        return self.mae / self.naive_mae
+    def label(self) -> str:
+        """'seasonal naive', 'weekly profile (4 weeks)' or the spec's label."""
+        if self.kind == SEASONAL_NAIVE:
+            return "seasonal naive"
+        if self.kind == WEEKLY_PROFILE:
+            return f"weekly profile ({PROFILE_WEEKS} weeks)"
+        return self.spec.label
 
+    @property
+    def complexity(self) -> int:
+        """Rank of simplicity, for the one-standard-error rule: 0 for seasonal naive, 1 for the
+        weekly profile, then a regression's design columns (intercept, trend, hinges, six
+        weekdays, yearly sines and cosines); ties keep the grid's order."""
+        if self.spec is None:
+            return 0 if self.kind == SEASONAL_NAIVE else 1
+        knots = self.spec.changepoints if self.spec.trend == "piecewise" else 0
+        return 8 + knots + 2 * self.spec.fourier_order
 
-@dataclass(frozen=True, eq=False)
-class BacktestResult:
-    """Per-point predictions (origin, date, step, actual, forecast, lower, upper, naive,
-    naive_scale) and their pooled metrics for one spec."""
+    def predict(self, dates: pd.DatetimeIndex, values: np.ndarray, horizon: int) -> np.ndarray:
+        """Forecasts of the ``horizon`` days after the last of ``dates``, never below 0."""
+        if self.kind == SEASONAL_NAIVE:
+            return np.maximum(seasonal_naive_forecast(values, horizon), 0.0)
+        if self.kind == WEEKLY_PROFILE:
+            return np.maximum(weekly_profile_forecast(values, horizon), 0.0)
+        return point_forecast(dates, values, self.spec, horizon)
 
-    spec: ForecastSpec
-    horizon: int
-    confidence_level: float
-    predictions: pd.DataFrame
-    metrics: AccuracyMetrics
+    def fitted(self, dates: pd.DatetimeIndex, values: np.ndarray) -> tuple[pd.DatetimeIndex, np.ndarray]:
+        """The days the candidate describes and its value for each: the same weekday a week
+        before (seasonal naive), the mean of the same weekday in the PROFILE_WEEKS weeks before
+        (weekly profile), or the in-sample fit over the spec's window (regression)."""
+        values = np.asarray(values, dtype=float)
+        if self.kind == SEASONAL_NAIVE:
+            return dates[SEASON:], np.maximum(values[:-SEASON], 0.0)
+        if self.kind == WEEKLY_PROFILE:
+            start, n = PROFILE_WEEKS * SEASON, len(values)
+            lagged = [values[start - SEASON * k : n - SEASON * k] for k in range(1, PROFILE_WEEKS + 1)]
+            return dates[start:], np.maximum(np.mean(lagged, axis=0), 0.0)
+        return point_fitted(dates, values, self.spec)
 
 
 def seasonal_naive_forecast(history: np.ndarray, horizon: int, season: int = SEASON) -> np.ndarray:
@@ -78,6 +141,17 @@ def seasonal_naive_forecast(history: np.ndarray, horizon: int, season: int = SEA
         raise ValueError(f"seasonal naive needs at least {season} observations, got {len(history)}")
     steps = np.arange(1, horizon + 1)
     return history[len(history) - 1 + steps - season * np.ceil(steps / season).astype(int)]
+
+
+def weekly_profile_forecast(history: np.ndarray, horizon: int, weeks: int = PROFILE_WEEKS) -> np.ndarray:
+    """yhat_{T+h} = (1 / weeks) sum_{k=1..weeks} y_{T+h-7 ceil(h/7) - 7 (k - 1)}: each weekday's
+    mean over the last ``weeks`` weeks, repeated."""
+    history = np.asarray(history, dtype=float)
+    if len(history) < weeks * SEASON:
+        raise ValueError(f"a {weeks}-week profile needs {weeks * SEASON} observations, got {len(history)}")
+    # Row k is the k-th last week; column j its day j, the weekday of step j + 1 (mod 7).
+    profile = history[-weeks * SEASON :].reshape(weeks, SEASON).mean(axis=0)
+    return profile[np.arange(horizon) % SEASON]
 
 
 def seasonal_naive_scale(history: np.ndarray, season: int = SEASON) -> float:
@@ -91,147 +165,274 @@ def seasonal_naive_scale(history: np.ndarray, season: int = SEASON) -> float:
     return scale
 
 
-def accuracy_metrics(predictions: pd.DataFrame) -> AccuracyMetrics:
-    """Pooled metrics of the ``forecast`` column against ``actual``.
-
-    ``predictions`` has the columns actual, forecast, lower, upper, naive (the seasonal
-    naive forecast of the same point) and naive_scale (the MASE scale of its origin).
-    """
-    actual = predictions["actual"].to_numpy(dtype=float)
-    abs_errors = np.abs(actual - predictions["forecast"].to_numpy(dtype=float))
-    nonzero = actual != 0
-    return AccuracyMetrics(
-        r2=r_squared(actual, predictions["forecast"]),
-        mae=float(abs_errors.mean()),
-        mape=float(np.mean(abs_errors[nonzero] / np.abs(actual[nonzero]))) if nonzero.any() else float("nan"),
-        mase=float(np.mean(abs_errors / predictions["naive_scale"].to_numpy(dtype=float))),
-        naive_mae=float(np.mean(np.abs(actual - predictions["naive"].to_numpy(dtype=float)))),
-        coverage=float(predictions["actual"].between(predictions["lower"], predictions["upper"]).mean()),
-        n_points=len(actual),
-    )
-
-
-def rolling_origin_backtest(
-    dates: pd.DatetimeIndex | pd.Series | np.ndarray,
-    values: np.ndarray | pd.Series,
-    spec: ForecastSpec,
-    horizon: int,
-    n_origins: int,
-    *,
-    confidence_level: float,
-    promo: np.ndarray | pd.Series | None = None,
-) -> BacktestResult:
-    """Backtest ``spec`` on a consecutive daily series (origins in the module docstring).
-
-    The promo regressor of the test days is passed to each forecast as known, since
-    promotions are planned ahead.
-    """
-    validate_horizon(horizon, confidence_level)
-    index, y, promo_values = prepare_series(dates, values, promo)
-    _require_consecutive_days(index)
-    frames = [
-        _origin_predictions(index, y, promo_values, spec, origin, horizon=horizon, confidence_level=confidence_level)
-        for origin in backtest_origins(len(y), horizon, n_origins)
-    ]
-    predictions = pd.concat(frames, ignore_index=True)
-    return BacktestResult(
-        spec=spec,
-        horizon=horizon,
-        confidence_level=confidence_level,
-        predictions=predictions,
-        metrics=accuracy_metrics(predictions),
-    )
-
-
-def backtest_origins(n_obs: int, horizon: int, n_origins: int) -> np.ndarray:
-    """Positions o_j = n - (N - j + 1) H, j = 1..N, of the first test day of each origin."""
-    if n_origins < 1:
-        raise ValueError(f"n_origins={n_origins} must be >= 1")
-    origins = n_obs - horizon * np.arange(n_origins, 0, -1)
-    if origins[0] < MIN_TRAIN_DAYS:
-        raise ValueError(
-            f"{n_obs} days are too few for n_origins={n_origins} x horizon={horizon}: "
-            f"the first origin needs at least {MIN_TRAIN_DAYS} days of history"
-        )
-    return origins
-
-
-def select_spec(
-    dates: pd.DatetimeIndex | pd.Series | np.ndarray,
-    values: np.ndarray | pd.Series,
-    candidates: list[ForecastSpec],
-    horizon: int,
-    n_origins: int,
-    *,
-    confidence_level: float,
-    promo: np.ndarray | pd.Series | None = None,
-) -> tuple[ForecastSpec, dict[ForecastSpec, BacktestResult]]:
-    """Backtest every candidate and return the one with the lowest MASE (ties: lowest
-    MAE) together with all results."""
-    results = {
-        spec: rolling_origin_backtest(
-            dates, values, spec, horizon, n_origins, confidence_level=confidence_level, promo=promo
-        )
-        for spec in candidates
-    }
-    if not results:
-        raise ValueError("select_spec needs at least one candidate spec")
-    best = min(results, key=lambda spec: (results[spec].metrics.mase, results[spec].metrics.mae))
-    return best, results
-
-
-def default_candidates(n_days: int) -> list[ForecastSpec]:
-    """Every trend x window in {all, 365, 180} shorter than the history, with yearly
-    Fourier order 3 when the window covers >= 365 days and 0 otherwise."""
+def default_candidates(n_days: int) -> list[Candidate]:
+    """Seasonal naive, the weekly profile, then every trend x window in {all, 365, 180} shorter
+    than the history, with yearly Fourier order 3 when the window covers >= 365 days, else 0."""
     windows = [window for window in CANDIDATE_WINDOWS if window is None or window < n_days]
-    return [
-        ForecastSpec(
-            trend=trend,
-            window_days=window,
-            fourier_order=CANDIDATE_FOURIER_ORDER if (window or n_days) >= 365 else 0,
+    regressions = [
+        Candidate(
+            REGRESSION,
+            ForecastSpec(
+                trend=trend,
+                window_days=window,
+                fourier_order=CANDIDATE_FOURIER_ORDER if (window or n_days) >= 365 else 0,
+            ),
         )
         for trend in TRENDS
         for window in windows
     ]
+    return [Candidate(SEASONAL_NAIVE), Candidate(WEEKLY_PROFILE), *regressions]
 
 
-def candidates_for(model_type: str, n_days: int) -> list[ForecastSpec]:
-    """The default grid restricted to one trend, or all of it for model_type='auto'."""
+def candidates_for(model_type: str, n_days: int) -> list[Candidate]:
+    """The default grid with its regressions restricted to one trend, or all of them for 'auto'.
+    Seasonal naive and the weekly profile are always candidates: nothing is chosen that loses to them."""
     if model_type not in MODEL_TYPES:
         raise ValueError(f"model_type={model_type!r} is not allowed: must be one of {', '.join(MODEL_TYPES)}")
-    return [spec for spec in default_candidates(n_days) if model_type in ("auto", spec.trend)]
+    return [
+        candidate
+        for candidate in default_candidates(n_days)
+        if candidate.spec is None or model_type in ("auto", candidate.spec.trend)
+    ]
 
 
-def _require_consecutive_days(index: pd.DatetimeIndex) -> None:
-    # Positions stand in for days (lag 7 = same weekday, horizon H = H days), which only
-    # holds without gaps.
+def backtest_origins(n_obs: int, max_origins: int) -> np.ndarray:
+    """Positions o_j = n - 1 - ORIGIN_SPACING (j - 1) >= MIN_TRAIN_DAYS, j = 1..max_origins, ascending."""
+    if max_origins < 1:
+        raise ValueError(f"max_origins={max_origins} must be >= 1")
+    origins = n_obs - 1 - ORIGIN_SPACING * np.arange(max_origins)[::-1]
+    origins = origins[origins >= MIN_TRAIN_DAYS]
+    if len(origins) == 0:
+        raise ValueError(
+            f"{n_obs} days are too few to backtest: the first origin needs {MIN_TRAIN_DAYS} days before it"
+        )
+    return origins
+
+
+@dataclass(frozen=True, eq=False)
+class Backtest:
+    """Every candidate's forecasts at every origin: ``forecasts[label]`` and ``actual`` are
+    (origins x horizon) arrays, NaN past the end of the data; ``scale`` the MASE scale q_o."""
+
+    dates: pd.DatetimeIndex
+    origins: np.ndarray
+    actual: np.ndarray
+    scale: np.ndarray
+    candidates: tuple[Candidate, ...]
+    forecasts: dict[str, np.ndarray]
+
+    def complete(self, horizon: int) -> np.ndarray:
+        """Mask of the origins whose ``horizon``-day window lies inside the data."""
+        return self.origins + horizon <= len(self.dates)
+
+    def latest_complete(self, horizon: int, keep: int) -> np.ndarray:
+        """Mask of those of the last ``keep`` origins whose ``horizon``-day window lies inside the data."""
+        latest = np.arange(len(self.origins)) >= len(self.origins) - keep
+        return self.complete(horizon) & latest
+
+
+def run_backtest(
+    dates: pd.DatetimeIndex | pd.Series | np.ndarray,
+    values: np.ndarray | pd.Series,
+    candidates: list[Candidate],
+    horizon: int,
+    max_origins: int = DEFAULT_MAX_ORIGINS,
+) -> Backtest:
+    """Forecast steps 1..horizon from every origin (module docstring) with every candidate."""
+    if not candidates:
+        raise ValueError("the backtest needs at least one candidate")
+    index, y, _ = prepare_series(dates, values, None)
+    require_consecutive_days(index)
+    origins = backtest_origins(len(y), max_origins)
+    steps = np.arange(horizon)
+    positions = origins[:, None] + steps[None, :]
+    inside = positions < len(y)
+    actual = np.where(inside, y[np.minimum(positions, len(y) - 1)], np.nan)
+    forecasts = {
+        candidate.label: np.vstack([candidate.predict(index[:origin], y[:origin], horizon) for origin in origins])
+        for candidate in candidates
+    }
+    return Backtest(
+        dates=index,
+        origins=origins,
+        actual=actual,
+        scale=np.array([seasonal_naive_scale(y[:origin][-MASE_SCALE_DAYS:]) for origin in origins]),
+        candidates=tuple(candidates),
+        forecasts={label: np.where(inside, forecast, np.nan) for label, forecast in forecasts.items()},
+    )
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """A candidate's selection score at one horizon: mean and standard error over the complete
+    windows of the per-origin MASE, and its pooled MAE against seasonal naive's."""
+
+    candidate: Candidate
+    mase: float
+    std_error: float
+    mae: float
+    relative_mae: float
+
+
+@dataclass(frozen=True, eq=False)
+class Selection:
+    """The chosen candidate at ``horizon``, every candidate's score and how many complete windows
+    (``origins``) the comparison had; ``reason`` says how the rule decided."""
+
+    chosen: Candidate
+    scores: tuple[CandidateScore, ...]
+    horizon: int
+    windows: np.ndarray
+    reason: str
+
+    @property
+    def origins(self) -> int:
+        """How many complete windows the comparison had (``windows`` is their mask)."""
+        return int(self.windows.sum())
+
+    def score_of(self, candidate: Candidate) -> CandidateScore:
+        return next(score for score in self.scores if score.candidate == candidate)
+
+
+def select_candidate(backtest: Backtest, horizon: int) -> Selection:
+    """The one-standard-error choice at ``horizon`` over the complete windows of the last
+    SELECTION_ORIGINS origins (module docstring)."""
+    complete = backtest.latest_complete(horizon, SELECTION_ORIGINS)
+    actual = backtest.actual[complete, :horizon]
+    naive_mae = float(np.mean(np.abs(actual - backtest.forecasts["seasonal naive"][complete, :horizon])))
+    scores = tuple(
+        _score(
+            candidate,
+            actual,
+            backtest.forecasts[candidate.label][complete, :horizon],
+            backtest.scale[complete],
+            naive_mae,
+        )
+        for candidate in backtest.candidates
+    )
+    n_complete = int(complete.sum())
+    simplest = min(backtest.candidates, key=lambda candidate: candidate.complexity)
+    if n_complete < MIN_SELECTION_ORIGINS:
+        reason = f"{n_complete} complete {horizon}-day backtest windows (< {MIN_SELECTION_ORIGINS}): the simplest"
+        return Selection(simplest, scores, horizon, complete, reason)
+    best = min(scores, key=lambda score: score.mase)
+    within = [score for score in scores if score.mase <= best.mase + best.std_error]
+    chosen = min(within, key=lambda score: score.candidate.complexity).candidate
+    reason = (
+        f"simplest within one standard error ({best.std_error:.3f}) of the best MASE ({best.mase:.3f}, "
+        f"{best.candidate.label}) over {n_complete} windows"
+    )
+    return Selection(chosen, scores, horizon, complete, reason)
+
+
+def _score(
+    candidate: Candidate, actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray, naive_mae: float
+) -> CandidateScore:
+    errors = np.abs(actual - forecast)
+    per_origin = errors.mean(axis=1) / scale
+    spread = float(per_origin.std(ddof=1)) if len(per_origin) > 1 else math.inf
+    mae = float(errors.mean())
+    return CandidateScore(
+        candidate=candidate,
+        mase=float(per_origin.mean()),
+        std_error=spread / math.sqrt(len(per_origin)),
+        mae=mae,
+        relative_mae=mae / naive_mae if naive_mae > 0 else math.nan,
+    )
+
+
+def log_errors(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
+    """r = log1p(max(y, 0)) - log1p(yhat): the errors on the scale where a store's spread is even.
+    A negative day (refunds above sales) counts as 0, the floor of the band."""
+    return np.log1p(np.maximum(actual, 0.0)) - np.log1p(forecast)
+
+
+def conformal_sample_size(level: float) -> int:
+    """Smallest n for which the split-conformal rank ceil((n + 1)(1 + c) / 2) is at most n."""
+    return math.ceil(2.0 / (1.0 - level) - 1.0 - 1e-9)
+
+
+def conformal_quantiles(errors: np.ndarray, level: float) -> tuple[float, float]:
+    """(q_lo, q_hi): the floor((n + 1)(1 - c) / 2)-th and ceil((n + 1)(1 + c) / 2)-th smallest of
+    the n errors (Lei et al. 2018, with the miscoverage split evenly between the tails), with
+    q_lo <= 0 <= q_hi."""
+    ordered = np.sort(np.asarray(errors, dtype=float))
+    n = len(ordered)
+    upper_rank = math.ceil((n + 1) * (1.0 + level) / 2.0 - 1e-9)
+    lower_rank = math.floor((n + 1) * (1.0 - level) / 2.0 + 1e-9)
+    if upper_rank > n or lower_rank < 1:
+        raise ValueError(
+            f"{n} backtest errors are too few for a {level:.0%} interval: it needs {conformal_sample_size(level)}"
+        )
+    return min(float(ordered[lower_rank - 1]), 0.0), max(float(ordered[upper_rank - 1]), 0.0)
+
+
+def step_quantiles(errors: np.ndarray, horizon: int, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Conformal (q_lo, q_hi) for each step 1..horizon from ``errors`` (origins x >= horizon, NaN
+    where unknown): step s pools the errors of the steps nearest to s (ties: the earlier) until
+    it holds at least ``conformal_sample_size(level)`` of them and a week of steps."""
+    errors = latest_per_step(errors[:, :horizon], calibration_origins(horizon))
+    needed = conformal_sample_size(level)
+    counts = np.sum(~np.isnan(errors), axis=0)
+    lower, upper = np.empty(horizon), np.empty(horizon)
+    for step in range(horizon):
+        nearest = np.argsort(np.abs(np.arange(horizon) - step), kind="stable")
+        enough = np.cumsum(counts[nearest]) >= needed
+        if not enough.any():
+            raise ValueError(
+                f"{int(counts.sum())} backtest errors are too few for a {level:.0%} interval: it needs {needed}"
+            )
+        taken = max(int(np.argmax(enough)) + 1, min(SEASON, horizon))
+        pooled = errors[:, nearest[:taken]]
+        lower[step], upper[step] = conformal_quantiles(pooled[~np.isnan(pooled)], level)
+    return lower, upper
+
+
+def calibration_origins(horizon: int) -> np.ndarray:
+    """How many of its latest errors each step 1..horizon keeps: CALIBRATION_ORIGINS (a quarter of
+    weekly origins) for the first week of steps and one more for each week further ahead. A step
+    weeks ahead sees its outcomes later, and the windows its errors come from overlap more, so a
+    quarter of them holds fewer distinct surprises (on the sample stores the bands three months
+    ahead cover 2 to 3 points more with it, those of the first weeks the same)."""
+    return CALIBRATION_ORIGINS + np.arange(horizon) // SEASON
+
+
+def latest_per_step(errors: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``errors`` with only the last ``keep[j]`` known values of each column j (the rest NaN): the
+    most recent errors, which the store's current spread is more like than those of when it was
+    smaller or larger."""
+    known = ~np.isnan(errors)
+    later_known = np.cumsum(known[::-1], axis=0)[::-1]
+    return np.where(known & (later_known <= np.asarray(keep)[None, :]), errors, np.nan)
+
+
+def conformal_band(forecast: np.ndarray, quantiles: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """[expm1(log1p(yhat) + q_lo), expm1(log1p(yhat) + q_hi)], floored at 0."""
+    base = np.log1p(forecast)
+    return np.maximum(np.expm1(base + quantiles[0]), 0.0), np.expm1(base + quantiles[1])
+
+
+def total_errors(backtest: Backtest, candidate: Candidate, horizon: int) -> np.ndarray:
+    """log1p(sum y) - log1p(sum yhat) over each complete ``horizon``-day window of ``candidate``."""
+    complete = backtest.complete(horizon)
+    actual = backtest.actual[complete, :horizon].sum(axis=1)
+    forecast = backtest.forecasts[candidate.label][complete, :horizon].sum(axis=1)
+    return log_errors(actual, forecast)
+
+
+def total_interval(total: float, errors: np.ndarray, level: float) -> tuple[float, float]:
+    """The band of a horizon's total from the log errors of past totals (module docstring)."""
+    m = len(errors)
+    if m < 2:
+        raise ValueError(f"{m} complete backtest windows are too few for an interval of the total: it needs 2")
+    half = t_quantile(level, m - 1) * float(np.std(errors, ddof=1)) * math.sqrt(1.0 + 1.0 / m)
+    centre = float(np.mean(errors))
+    base = math.log1p(total)
+    return max(math.expm1(base + min(centre - half, 0.0)), 0.0), math.expm1(base + max(centre + half, 0.0))
+
+
+def require_consecutive_days(index: pd.DatetimeIndex) -> None:
+    """Raise unless ``index`` holds consecutive days: positions stand in for days (lag 7 = same
+    weekday, step s = s days ahead), which only holds without gaps."""
     if not (index[1:] - index[:-1] == pd.Timedelta(days=1)).all():
         raise ValueError("the backtest needs consecutive daily dates without gaps")
-
-
-def _origin_predictions(
-    index: pd.DatetimeIndex,
-    y: np.ndarray,
-    promo: np.ndarray | None,
-    spec: ForecastSpec,
-    origin: int,
-    *,
-    horizon: int,
-    confidence_level: float,
-) -> pd.DataFrame:
-    train, test = slice(None, origin), slice(origin, origin + horizon)
-    model = fit_forecast(index[train], y[train], spec, None if promo is None else promo[train])
-    predicted = forecast(model, horizon, confidence_level, None if promo is None else promo[test])
-    return pd.DataFrame(
-        {
-            "origin": index[origin],
-            "date": index[test],
-            "step": np.arange(1, horizon + 1),
-            "actual": y[test],
-            "forecast": predicted["forecast"].to_numpy(),
-            "lower": predicted["lower"].to_numpy(),
-            "upper": predicted["upper"].to_numpy(),
-            "naive": seasonal_naive_forecast(y[train], horizon),
-            "naive_scale": seasonal_naive_scale(y[:origin][-MASE_SCALE_DAYS:]),
-        }
-    )

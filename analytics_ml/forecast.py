@@ -1,490 +1,238 @@
-"""Daily net-revenue forecaster: OLS on trend + weekday + yearly Fourier (+ promo).
+"""The revenue forecast: ``forecast_revenue(history, horizon, levels=(0.8, 0.95))``.
 
-On the fitting scale z (z = y, or z = log1p(max(y, 0)) for the loglinear trend):
+``history`` is a DataFrame with the columns ``date`` (consecutive days, no gaps) and
+``net_revenue``. The answer has one row per day after the last one, ``horizon`` of them
+(1..90), with the columns ``date``, ``forecast`` (the expected revenue of the day, never
+negative) and, for each level c of ``levels``, ``lower_<100c>`` and ``upper_<100c>`` (``lower_80``,
+``upper_80``, ``lower_95``, ``upper_95`` by default): a band that holds the day's revenue with
+probability c, never below 0 and always around the forecast. Its ``attrs`` hold ``model`` (the
+chosen forecaster, e.g. 'loglinear 180d K=0'), ``selection`` (why it was chosen) and ``total``
+(the horizon's total revenue with its own band at each level, see below).
 
-    z_t = b0 + trend(t) + sum_{d = Tue..Sun} g_d [weekday(t) = d]
-          + sum_{k = 1..K} (s_k sin(2 pi k u_t / 365.25) + c_k cos(2 pi k u_t / 365.25))
-          + delta promo_t + e_t,                 e_t ~ iid N(0, sigma^2)
+How (``analytics_ml.backtest`` has the formulas and sources):
 
-t is days since the first day of the fitting window, u_t is days since 1970-01-01 (so
-the yearly phase is tied to the calendar, not to the window) and Monday is the weekday
-baseline. Every trend form is linear in its coefficients, so the OLS fit and the
-Student-t prediction intervals of ``analytics_ml.regression`` apply unchanged:
+1. Every candidate (seasonal naive, a weekly profile of the last four weeks and the grid of
+   trend + weekday + yearly regressions of ``analytics_ml.trend_model``) is backtested from
+   weekly origins over the last year (``max_origins``): fitted on the days before the origin, it
+   forecasts the ``horizon`` days after.
+2. The simplest candidate within one standard error of the best mean MASE at ``horizon`` over
+   the last half-year's windows is chosen (seasonal naive when there are fewer than four
+   complete windows): never a model that did worse than seasonal naive in the backtest, and
+   the same model night after night until the evidence moves.
+3. The chosen candidate is fitted on the whole history and forecasts the horizon.
+4. The bands are split-conformal: the chosen candidate's own backtest errors at each step ahead,
+   on the log scale, so the band widens with the level of revenue and with the distance ahead.
+5. The total of the horizon is the sum of the daily forecasts (means, so it estimates the sum),
+   with a band from the errors of the backtest's totals: an interval of the sum, much narrower
+   than the sum of the daily bounds, since daily errors partly cancel.
 
-linear     trend(t) = beta t.
-loglinear  the linear model fitted to log1p(revenue): a constant daily growth rate.
-           Negative net-revenue days are floored at 0 because log1p is undefined
-           below -1. The forecast is expm1 of the log-scale prediction (the median under
-           log-normal errors) and the interval is expm1 of the log-scale bounds. The
-           median rather than Duan's smeared mean is reported so the point lies inside
-           the interval at every confidence level; it is below the mean by a factor of
-           about exp(sigma^2 / 2).
-damped     Gardner & McKenzie (1985, Management Science 31(10)) damped trend: linear
-           in-sample, but h days past the last fitted day the trend clock advances by
-           phi (1 - phi^h) / (1 - phi) days instead of h, phi = DAMPING_PER_DAY. Extra
-           growth is capped at phi / (1 - phi) days of the fitted slope (49 days for
-           phi = 0.98), which is what made damped trends robust in the M-competitions.
-piecewise  beta t + sum_j beta_j max(0, t - k_j) with knots k_j at fractions j / (K + 1)
-           of the window span (cf. Prophet's changepoints): the slope may change K times
-           and the last segment keeps span / (K + 1) days of data.
+Promotions: the history's promotions are not regressors, and no future promotion is assumed,
+in the backtest as in production: with no promotion calendar among the sources the forecast
+cannot know tomorrow's, and a backtest that knew them would report an accuracy production never
+reaches. A ``promo_share`` column is therefore rejected rather than ignored.
 
-Yearly Fourier terms are used only when the fitting window covers at least 365 days;
-with less than a year a yearly cycle is not identified separately from the trend.
+``fit_revenue_forecast`` returns the same forecast with everything behind it (the backtest, the
+selection, the fitted history, the regression that describes trend and seasonality) for the
+``ml`` assets; ``forecasts_at_horizons`` does the same for several horizons from one backtest,
+for the rolling-origin evaluation of ``analytics_ml.evaluate``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import numbers
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from analytics_ml.regression import OLSFit, fit_ols, prediction_interval, t_quantile
+from analytics_ml.backtest import (
+    DEFAULT_MAX_ORIGINS,
+    REGRESSION,
+    Backtest,
+    Candidate,
+    Selection,
+    candidates_for,
+    conformal_band,
+    log_errors,
+    run_backtest,
+    select_candidate,
+    step_quantiles,
+    total_errors,
+    total_interval,
+)
+from analytics_ml.regression import r_squared
+from analytics_ml.trend_model import ForecastModel, fit_forecast, validate_confidence, validate_horizon
 
-TRENDS = ("linear", "loglinear", "damped", "piecewise")
-MAX_DAYS_AHEAD = 90
-MIN_CONFIDENCE = 0.1
-MAX_CONFIDENCE = 0.99
-YEAR_DAYS = 365.25
-DAMPING_PER_DAY = 0.98
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-MODEL_FORMAT = "analytics_ml.forecast/1"
-
-_EPOCH = pd.Timestamp("1970-01-01")
+DEFAULT_LEVELS = (0.8, 0.95)
+HISTORY_COLUMNS = ("date", "net_revenue")
 _ONE_DAY = pd.Timedelta(days=1)
-_WEEKDAY_COLUMNS = tuple(f"dow_{day}" for day in WEEKDAYS[1:])
 
 
-@dataclass(frozen=True)
-class ForecastSpec:
-    """Which forecasting model to fit.
-
-    trend: one of TRENDS. window_days: fit on the last ``window_days`` days only
-    (None = all history). fourier_order: yearly harmonics K, used only when the window
-    covers >= 365 days. changepoints: number of hinge knots, read by the piecewise
-    trend only.
-    """
-
-    trend: str = "linear"
-    window_days: int | None = None
-    fourier_order: int = 3
-    changepoints: int = 4
-
-    def __post_init__(self) -> None:
-        if self.trend not in TRENDS:
-            raise ValueError(f"trend={self.trend!r} is not one of {TRENDS}")
-        if self.window_days is not None and self.window_days < 1:
-            raise ValueError(f"window_days={self.window_days} must be None or >= 1")
-        if self.fourier_order < 0:
-            raise ValueError(f"fourier_order={self.fourier_order} must be >= 0")
-        if self.changepoints < 1 and self.trend == "piecewise":
-            raise ValueError(f"changepoints={self.changepoints} must be >= 1 for a piecewise trend")
-
-    @property
-    def label(self) -> str:
-        """Short human-readable description, e.g. 'piecewise(4 knots) 365d K=3'."""
-        trend = f"piecewise({self.changepoints} knots)" if self.trend == "piecewise" else self.trend
-        window = "all" if self.window_days is None else f"{self.window_days}d"
-        return f"{trend} {window} K={self.fourier_order}"
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> ForecastSpec:
-        return cls(**data)
+def level_name(level: float) -> str:
+    """The level in percent as a column suffix: 0.8 -> '80', 0.975 -> '97.5'."""
+    return f"{round(level * 100, 6):g}"
 
 
-@dataclass(frozen=True)
-class DesignLayout:
-    """How one fitted model turns dates (and a promo series) into design-matrix rows."""
-
-    trend: str
-    origin: pd.Timestamp
-    last_date: pd.Timestamp
-    knots: tuple[float, ...]
-    fourier_order: int
-    has_promo: bool
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        hinges = tuple(f"hinge_{j + 1}" for j in range(len(self.knots)))
-        fourier = tuple(f"{wave}_{k}" for wave in ("sin", "cos") for k in range(1, self.fourier_order + 1))
-        promo = ("promo",) if self.has_promo else ()
-        return ("intercept", "trend", *hinges, *_WEEKDAY_COLUMNS, *fourier, *promo)
-
-    def matrix(self, dates: pd.DatetimeIndex, promo: np.ndarray) -> np.ndarray:
-        """Design matrix for ``dates``; ``promo`` is ignored when has_promo is False."""
-        blocks = [
-            np.ones((len(dates), 1)),
-            self.trend_block(dates),
-            weekday_dummies(dates),
-            fourier_terms(dates, self.fourier_order),
-        ]
-        if self.has_promo:
-            blocks.append(np.asarray(promo, dtype=float)[:, None])
-        return np.hstack(blocks)
-
-    def trend_block(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        """Trend column followed by the hinge columns (module docstring)."""
-        t = _days_between(self.origin, dates)
-        clock = damped_clock(t, _days_between(self.origin, self.last_date)) if self.trend == "damped" else t
-        hinges = [np.maximum(t - knot, 0.0) for knot in self.knots]
-        return np.column_stack([clock, *hinges])
-
-    def to_json(self) -> dict:
-        return {
-            "trend": self.trend,
-            "origin": self.origin.date().isoformat(),
-            "last_date": self.last_date.date().isoformat(),
-            "knots": list(self.knots),
-            "fourier_order": self.fourier_order,
-            "has_promo": self.has_promo,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> DesignLayout:
-        return cls(
-            trend=data["trend"],
-            origin=pd.Timestamp(data["origin"]),
-            last_date=pd.Timestamp(data["last_date"]),
-            knots=tuple(float(knot) for knot in data["knots"]),
-            fourier_order=int(data["fourier_order"]),
-            has_promo=bool(data["has_promo"]),
-        )
+def bound_columns(level: float) -> tuple[str, str]:
+    """('lower_<pct>', 'upper_<pct>') of ``level``."""
+    return f"lower_{level_name(level)}", f"upper_{level_name(level)}"
 
 
 @dataclass(frozen=True, eq=False)
-class ForecastModel:
-    """A fitted forecaster: the spec, its design layout and the OLS fit."""
+class RevenueForecast:
+    """A forecast with what it was made from (module docstring)."""
 
-    spec: ForecastSpec
-    layout: DesignLayout
-    fit: OLSFit
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return self.layout.columns
-
-    @property
-    def coefficients(self) -> pd.Series:
-        return pd.Series(self.fit.coefficients, index=self.columns)
+    dates: pd.DatetimeIndex
+    values: np.ndarray
+    horizon: int
+    levels: tuple[float, ...]
+    backtest: Backtest
+    selection: Selection
+    forecast: np.ndarray
 
     @property
-    def sigma2(self) -> float:
-        return self.fit.sigma2
+    def chosen(self) -> Candidate:
+        return self.selection.chosen
 
     @property
-    def xtx_inv(self) -> np.ndarray:
-        return self.fit.xtx_inv
+    def future_dates(self) -> pd.DatetimeIndex:
+        return pd.date_range(self.dates[-1] + _ONE_DAY, periods=self.horizon, freq="D")
 
-    @property
-    def origin(self) -> pd.Timestamp:
-        return self.layout.origin
+    def errors(self) -> np.ndarray:
+        """The chosen candidate's log errors at every origin and step (NaN where unknown)."""
+        return log_errors(self.backtest.actual, self.backtest.forecasts[self.chosen.label])
 
-    @property
-    def last_date(self) -> pd.Timestamp:
-        return self.layout.last_date
+    def band(
+        self, level: float, forecast: np.ndarray | None = None, steps: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) of ``forecast`` (default: the forecast) at ``level``; ``steps`` (1-based)
+        says which step's errors each point takes (default 1..horizon)."""
+        lower, upper = step_quantiles(self.errors(), self.horizon, level)
+        steps = np.arange(1, self.horizon + 1) if steps is None else steps
+        points = self.forecast if forecast is None else forecast
+        return conformal_band(points, (lower[steps - 1], upper[steps - 1]))
 
-    @property
-    def n_obs(self) -> int:
-        return self.fit.n_obs
+    def table(self) -> pd.DataFrame:
+        """DataFrame[date, forecast, lower_<pct>, upper_<pct> per level] with the attrs of the
+        module docstring."""
+        frame = pd.DataFrame({"date": self.future_dates, "forecast": self.forecast})
+        for level in self.levels:
+            frame[list(bound_columns(level))] = np.column_stack(self.band(level))
+        frame.attrs = {"model": self.chosen.label, "selection": self.selection.reason, "total": self.total()}
+        return frame
 
-    def to_json(self) -> dict:
-        """Plain-JSON representation; ``from_json`` of it forecasts identically."""
+    def total(self) -> dict[str, float]:
+        """{'forecast': sum of the daily forecasts, 'lower_<pct>', 'upper_<pct>' per level}."""
+        point = float(np.sum(self.forecast))
+        errors = total_errors(self.backtest, self.chosen, self.horizon)
+        total = {"forecast": point}
+        for level in self.levels:
+            total.update(zip(bound_columns(level), total_interval(point, errors, level), strict=True))
+        return total
+
+    def fitted_history(self, level: float) -> pd.DataFrame:
+        """DataFrame[date, actual, fitted, lower, upper] over the days the chosen model describes
+        (``Candidate.fitted``), the band of a forecast one day ahead at ``level``."""
+        validate_confidence(level)
+        dates, fitted = self.chosen.fitted(self.dates, self.values)
+        lower, upper = self.band(level, fitted, np.ones(len(fitted), dtype=int))
+        actual = self.values[len(self.values) - len(fitted) :]
+        return pd.DataFrame({"date": dates, "actual": actual, "fitted": fitted, "lower": lower, "upper": upper})
+
+    def describing_regression(self) -> ForecastModel:
+        """The best-scoring regression candidate, fitted with its covariance on the whole history:
+        the trend and the weekday and yearly effects the store owner reads, whichever model
+        forecasts."""
+        regressions = [score for score in self.selection.scores if score.candidate.kind == REGRESSION]
+        if not regressions:
+            raise ValueError("the candidate grid holds no regression to describe the trend and seasonality")
+        best = min(regressions, key=lambda score: score.mase).candidate
+        return fit_forecast(self.dates, self.values, best.spec)
+
+    def backtest_metrics(self, level: float) -> dict[str, float | int]:
+        """The chosen candidate's figures over the backtest windows it was chosen on: r2,
+        mae, mape (a fraction), mase, naive_mae, relative_mae, coverage (share inside the ``level``
+        band; the band is calibrated on these same errors, so the out-of-sample figure is
+        ``analytics_ml.evaluate``'s), n_points."""
+        complete = self.selection.windows
+        actual = self.backtest.actual[complete, : self.horizon]
+        predicted = self.backtest.forecasts[self.chosen.label][complete, : self.horizon]
+        steps = np.broadcast_to(np.arange(1, self.horizon + 1), actual.shape)
+        lower, upper = self.band(level, predicted.ravel(), steps.ravel())
+        score = self.selection.score_of(self.chosen)
+        nonzero = actual != 0
         return {
-            "format": MODEL_FORMAT,
-            "spec": self.spec.to_json(),
-            "layout": self.layout.to_json(),
-            "columns": list(self.columns),
-            "fit": self.fit.to_json(),
+            "r2": r_squared(actual.ravel(), predicted.ravel()),
+            "mae": score.mae,
+            "mape": float(np.mean(np.abs(actual - predicted)[nonzero] / np.abs(actual[nonzero])))
+            if nonzero.any()
+            else math.nan,
+            "mase": score.mase,
+            "naive_mae": score.mae / score.relative_mae,
+            "relative_mae": score.relative_mae,
+            "coverage": float(np.mean((actual.ravel() >= lower) & (actual.ravel() <= upper))),
+            "n_points": int(actual.size),
         }
 
-    @classmethod
-    def from_json(cls, data: dict) -> ForecastModel:
-        if data.get("format") != MODEL_FORMAT:
-            raise ValueError(f"unsupported model format {data.get('format')!r}, expected {MODEL_FORMAT!r}")
-        model = cls(
-            spec=ForecastSpec.from_json(data["spec"]),
-            layout=DesignLayout.from_json(data["layout"]),
-            fit=OLSFit.from_json(data["fit"]),
+
+def forecast_revenue(history: pd.DataFrame, horizon: int, levels: Sequence[float] = DEFAULT_LEVELS) -> pd.DataFrame:
+    """The forecast of the ``horizon`` days after ``history`` (module docstring)."""
+    return fit_revenue_forecast(history, horizon, levels).table()
+
+
+def fit_revenue_forecast(
+    history: pd.DataFrame,
+    horizon: int,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    *,
+    model_type: str = "auto",
+    max_origins: int = DEFAULT_MAX_ORIGINS,
+) -> RevenueForecast:
+    """``forecast_revenue``'s forecast with its backtest and selection; ``model_type`` keeps one
+    trend of the regression grid ('auto': all), ``max_origins`` bounds the weekly origins."""
+    return forecasts_at_horizons(history, (horizon,), levels, model_type=model_type, max_origins=max_origins)[horizon]
+
+
+def forecasts_at_horizons(
+    history: pd.DataFrame,
+    horizons: Sequence[int],
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    *,
+    model_type: str = "auto",
+    max_origins: int = DEFAULT_MAX_ORIGINS,
+) -> dict[int, RevenueForecast]:
+    """``fit_revenue_forecast`` at each horizon, from one backtest to the longest: a step's
+    forecast does not depend on how many steps follow it, so each is what its own call gives."""
+    for horizon in horizons:
+        for level in levels:
+            validate_horizon(horizon, level)
+    dates, values = history_series(history)
+    backtest = run_backtest(dates, values, candidates_for(model_type, len(values)), max(horizons), max_origins)
+    answers = {}
+    for horizon in horizons:
+        selection = select_candidate(backtest, horizon)
+        answers[horizon] = RevenueForecast(
+            dates=dates,
+            values=values,
+            horizon=horizon,
+            levels=tuple(sorted(levels)),
+            backtest=backtest,
+            selection=selection,
+            forecast=selection.chosen.predict(dates, values, horizon),
         )
-        # The stored names document the coefficients; a mismatch means the layout code
-        # changed since the model was saved and the coefficients would be misread.
-        if list(model.columns) != list(data["columns"]):
-            raise ValueError(f"stored columns {data['columns']} do not match layout {list(model.columns)}")
-        return model
+    return answers
 
 
-def damped_clock(t: np.ndarray, t_last: float) -> np.ndarray:
-    """Gardner-McKenzie trend clock: t up to t_last, then t_last + phi (1 - phi^h) / (1 - phi)."""
-    ahead = np.maximum(t - t_last, 0.0)
-    damped = t_last + DAMPING_PER_DAY * (1.0 - DAMPING_PER_DAY**ahead) / (1.0 - DAMPING_PER_DAY)
-    return np.where(t > t_last, damped, t)
-
-
-def weekday_dummies(dates: pd.DatetimeIndex) -> np.ndarray:
-    """Six 0/1 columns for Tue..Sun; Monday is the baseline."""
-    return (np.asarray(dates.day_of_week)[:, None] == np.arange(1, 7)).astype(float)
-
-
-def fourier_terms(dates: pd.DatetimeIndex, order: int) -> np.ndarray:
-    """Columns sin(2 pi k u / 365.25) for k = 1..order, then the matching cosines."""
-    angles = 2.0 * np.pi * np.outer(_days_between(_EPOCH, dates), np.arange(1, order + 1)) / YEAR_DAYS
-    return np.hstack([np.sin(angles), np.cos(angles)])
-
-
-def validate_confidence(confidence_level: float) -> None:
-    """Raise ValueError unless MIN_CONFIDENCE <= confidence_level <= MAX_CONFIDENCE."""
-    # Written as a negated range test so NaN is rejected too.
-    if not MIN_CONFIDENCE <= confidence_level <= MAX_CONFIDENCE:
+def history_series(history: pd.DataFrame) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """(dates, net_revenue) of ``history``, sorted by date; raises naming a missing or unused column."""
+    missing = [column for column in HISTORY_COLUMNS if column not in history.columns]
+    if missing:
+        raise ValueError(f"history lacks the column(s) {', '.join(missing)}: it needs {', '.join(HISTORY_COLUMNS)}")
+    if "promo_share" in history.columns:
         raise ValueError(
-            f"confidence_level={confidence_level} is out of range: "
-            f"must be between {MIN_CONFIDENCE} and {MAX_CONFIDENCE}"
+            "history has a promo_share column, which the forecast does not use: it assumes no known "
+            "promotions, in its backtest as ahead (analytics_ml.forecast); drop the column"
         )
-
-
-def validate_horizon(days_ahead: int, confidence_level: float) -> None:
-    """Raise ValueError naming the setting unless days_ahead is an int in 1..90 and
-    confidence_level is in 0.1..0.99."""
-    if isinstance(days_ahead, bool) or not isinstance(days_ahead, numbers.Integral):
-        raise ValueError(
-            f"days_ahead={days_ahead!r} is not a whole number of days: "
-            f"must be an integer between 1 and {MAX_DAYS_AHEAD}"
-        )
-    if not 1 <= days_ahead <= MAX_DAYS_AHEAD:
-        raise ValueError(f"days_ahead={days_ahead} is out of range: must be between 1 and {MAX_DAYS_AHEAD}")
-    validate_confidence(confidence_level)
-
-
-def prepare_series(
-    dates: pd.DatetimeIndex | pd.Series | np.ndarray,
-    values: np.ndarray | pd.Series,
-    promo: np.ndarray | pd.Series | None,
-) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray | None]:
-    """Validate the inputs and return them sorted by (day-normalised) date."""
-    index = pd.DatetimeIndex(dates).normalize()
-    y = np.asarray(values, dtype=float)
-    promo_values = None if promo is None else np.asarray(promo, dtype=float)
-    if len(index) != len(y) or (promo_values is not None and len(promo_values) != len(y)):
-        raise ValueError("dates, values and promo must have the same length")
-    if index.has_duplicates:
-        raise ValueError("dates must be unique (one value per day)")
-    if not np.all(np.isfinite(y)) or (promo_values is not None and not np.all(np.isfinite(promo_values))):
-        raise ValueError("values and promo must be finite (no NaN)")
-    order = np.argsort(index.to_numpy())
-    return index[order], y[order], None if promo_values is None else promo_values[order]
-
-
-def fit_forecast(
-    dates: pd.DatetimeIndex | pd.Series | np.ndarray,
-    values: np.ndarray | pd.Series,
-    spec: ForecastSpec,
-    promo: np.ndarray | pd.Series | None = None,
-) -> ForecastModel:
-    """Fit ``spec`` to a daily series (dates need not be sorted; duplicates and NaN are
-    rejected). ``promo`` is an optional regressor aligned with ``values`` (0/1 flag or
-    share of orders on promotion); with it the model gains a ``promo`` coefficient."""
-    index, y, promo_values = prepare_series(dates, values, promo)
-    index, y, promo_values = _last_window(index, y, promo_values, spec.window_days)
-    layout = _layout_for(spec, index, has_promo=promo is not None)
-    X = layout.matrix(index, promo_values)
-    return ForecastModel(spec=spec, layout=layout, fit=fit_ols(X, _to_fit_scale(spec.trend, y)))
-
-
-def forecast(
-    model: ForecastModel,
-    days_ahead: int,
-    confidence_level: float,
-    promo_future: np.ndarray | pd.Series | None = None,
-) -> pd.DataFrame:
-    """Forecast the ``days_ahead`` days after the model's last fitted day.
-
-    Returns DataFrame[date, forecast, lower, upper]. ``promo_future`` (length
-    days_ahead) defaults to no promotion.
-    """
-    validate_horizon(days_ahead, confidence_level)
-    dates = pd.date_range(model.last_date + _ONE_DAY, periods=days_ahead, freq="D")
-    mean, lower, upper = _predict(model, dates, promo_future, confidence_level)
-    return pd.DataFrame({"date": dates, "forecast": mean, "lower": lower, "upper": upper})
-
-
-def fitted_history(
-    model: ForecastModel,
-    dates: pd.DatetimeIndex | pd.Series | np.ndarray,
-    values: np.ndarray | pd.Series,
-    confidence_level: float = 0.8,
-    promo: np.ndarray | pd.Series | None = None,
-) -> pd.DataFrame:
-    """Model fit and prediction band over observed days.
-
-    Returns DataFrame[date, actual, fitted, lower, upper] sorted by date. A missing
-    ``promo`` means no promotion, as in ``forecast``.
-    """
-    validate_confidence(confidence_level)
-    index, actual, promo_values = prepare_series(dates, values, promo)
-    fitted, lower, upper = _predict(model, index, promo_values, confidence_level)
-    return pd.DataFrame({"date": index, "actual": actual, "fitted": fitted, "lower": lower, "upper": upper})
-
-
-def trend_summary(model: ForecastModel, confidence_level: float = 0.95) -> dict:
-    """Direction and growth of the fitted trend over the last 30 and 90 fitted days.
-
-    The trend level is intercept + trend terms + the average weekday effect, with the
-    yearly terms (which average zero over a year) and promo left out. ``direction`` is
-    'up'/'down' when the 30-day change in that level differs from zero at
-    ``confidence_level`` (t-test with se^2 = c' sigma^2 (X'X)^-1 c for the contrast c),
-    else 'flat'. Growth figures are on the revenue scale:
-    daily_growth_rate = (L_end / L_{end-30})^(1/30) - 1, annualised_growth_rate =
-    (1 + daily)^365.25 - 1, change_last_{30,90}_days = L_end / L_{end-n} - 1; they are
-    NaN when a level is not positive.
-    """
-    validate_confidence(confidence_level)
-    dates = pd.DatetimeIndex([model.last_date - pd.Timedelta(days=n) for n in (90, 30, 0)])
-    rows = _trend_level_rows(model, dates)
-    change, se = _contrast_estimates(model, rows[2:] - rows[1:2])
-    significant = abs(change[0]) > t_quantile(confidence_level, model.fit.dof) * se[0]
-    direction = ("up" if change[0] > 0 else "down") if significant else "flat"
-    level_90, level_30, level_end = _from_fit_scale(model.spec.trend, rows @ model.fit.coefficients)
-    daily = _ratio(level_end, level_30) ** (1.0 / 30.0) - 1.0
-    return {
-        "direction": direction,
-        "daily_growth_rate": daily,
-        "annualised_growth_rate": (1.0 + daily) ** YEAR_DAYS - 1.0,
-        "change_last_30_days": _ratio(level_end, level_30) - 1.0,
-        "change_last_90_days": _ratio(level_end, level_90) - 1.0,
-    }
-
-
-def seasonal_patterns(model: ForecastModel, confidence_level: float = 0.95) -> pd.DataFrame:
-    """Weekday and month effects with standard errors and t-based confidence bounds.
-
-    Returns DataFrame[pattern, period, effect, std_error, lower, upper], on the fitting
-    scale (currency, or log1p(revenue) ~ relative effect for the loglinear trend).
-    Weekday effects are deviations from the average weekday (the Monday-baseline
-    dummies centred, so they sum to zero). Month effects are the yearly Fourier curve
-    at the 15th of each month of the last fitted year (deviation from the annual mean);
-    rows exist only when the model has Fourier terms. Each effect is a linear contrast
-    c'beta, so its variance c' sigma^2 (X'X)^-1 c is exact (the delta method for a
-    linear function).
-    """
-    validate_confidence(confidence_level)
-    tables = [_effects_table(model, "day_of_week", WEEKDAYS, _weekday_contrasts(model), confidence_level)]
-    if model.layout.fourier_order:
-        tables.append(_effects_table(model, "month", MONTHS, _month_contrasts(model), confidence_level))
-    return pd.concat(tables, ignore_index=True)
-
-
-def _days_between(start: pd.Timestamp, dates: pd.DatetimeIndex | pd.Timestamp) -> np.ndarray:
-    return np.asarray((dates - start) / _ONE_DAY, dtype=float)
-
-
-def _last_window(
-    index: pd.DatetimeIndex, y: np.ndarray, promo: np.ndarray | None, window_days: int | None
-) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray | None]:
-    if window_days is None:
-        return index, y, promo
-    keep = index > index[-1] - pd.Timedelta(days=window_days)
-    return index[keep], y[keep], None if promo is None else promo[keep]
-
-
-def _layout_for(spec: ForecastSpec, index: pd.DatetimeIndex, has_promo: bool) -> DesignLayout:
-    span = _days_between(index[0], index[-1])
-    n_knots = spec.changepoints if spec.trend == "piecewise" else 0
-    covers_a_year = span + 1 >= 365
-    return DesignLayout(
-        trend=spec.trend,
-        origin=index[0],
-        last_date=index[-1],
-        knots=tuple(float(span * j / (n_knots + 1)) for j in range(1, n_knots + 1)),
-        fourier_order=spec.fourier_order if covers_a_year else 0,
-        has_promo=has_promo,
-    )
-
-
-def _promo_column(layout: DesignLayout, promo: np.ndarray | pd.Series | None, n: int) -> np.ndarray:
-    """The promo regressor for n rows: zeros (no promotion) when not given."""
-    if promo is None:
-        return np.zeros(n)
-    if not layout.has_promo:
-        raise ValueError("the model was fitted without a promo regressor")
-    values = np.asarray(promo, dtype=float)
-    if values.shape != (n,):
-        raise ValueError(f"promo must have {n} values, got shape {values.shape}")
-    return values
-
-
-def _to_fit_scale(trend: str, values: np.ndarray) -> np.ndarray:
-    return np.log1p(np.maximum(values, 0.0)) if trend == "loglinear" else values
-
-
-def _from_fit_scale(trend: str, values: np.ndarray) -> np.ndarray:
-    return np.expm1(values) if trend == "loglinear" else values
-
-
-def _predict(
-    model: ForecastModel,
-    dates: pd.DatetimeIndex,
-    promo: np.ndarray | pd.Series | None,
-    confidence_level: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    X = model.layout.matrix(dates, _promo_column(model.layout, promo, len(dates)))
-    # expm1 is monotone, so transforming the bounds keeps their coverage.
-    return tuple(
-        _from_fit_scale(model.spec.trend, part) for part in prediction_interval(model.fit, X, confidence_level)
-    )
-
-
-def _columns_matching(model: ForecastModel, prefixes: tuple[str, ...]) -> np.ndarray:
-    return np.array([name.startswith(prefixes) for name in model.columns])
-
-
-def _trend_level_rows(model: ForecastModel, dates: pd.DatetimeIndex) -> np.ndarray:
-    rows = model.layout.matrix(dates, np.zeros(len(dates)))
-    rows[:, _columns_matching(model, ("dow_",))] = 1.0 / 7.0
-    rows[:, _columns_matching(model, ("sin_", "cos_"))] = 0.0
-    return rows
-
-
-def _contrast_estimates(model: ForecastModel, contrasts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Estimates C beta and their standard errors sqrt(diag(C sigma^2 (X'X)^-1 C'))."""
-    variance = np.einsum("ij,jk,ik->i", contrasts, model.fit.covariance, contrasts)
-    return contrasts @ model.fit.coefficients, np.sqrt(np.maximum(variance, 0.0))
-
-
-def _weekday_contrasts(model: ForecastModel) -> np.ndarray:
-    contrasts = np.zeros((7, len(model.columns)))
-    contrasts[1:, _columns_matching(model, ("dow_",))] = np.eye(6)
-    return contrasts - contrasts.mean(axis=0)
-
-
-def _month_contrasts(model: ForecastModel) -> np.ndarray:
-    mid_months = pd.DatetimeIndex([pd.Timestamp(model.last_date.year, month, 15) for month in range(1, 13)])
-    contrasts = np.zeros((12, len(model.columns)))
-    contrasts[:, _columns_matching(model, ("sin_", "cos_"))] = fourier_terms(mid_months, model.layout.fourier_order)
-    return contrasts
-
-
-def _effects_table(
-    model: ForecastModel, pattern: str, periods: tuple[str, ...], contrasts: np.ndarray, confidence_level: float
-) -> pd.DataFrame:
-    effect, se = _contrast_estimates(model, contrasts)
-    half_width = t_quantile(confidence_level, model.fit.dof) * se
-    return pd.DataFrame(
-        {
-            "pattern": pattern,
-            "period": list(periods),
-            "effect": effect,
-            "std_error": se,
-            "lower": effect - half_width,
-            "upper": effect + half_width,
-        }
-    )
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    """numerator / denominator for positive levels; NaN when growth is undefined."""
-    return float(numerator / denominator) if numerator > 0 and denominator > 0 else float("nan")
+    ordered = history.sort_values("date")
+    return pd.DatetimeIndex(ordered["date"]).normalize(), ordered["net_revenue"].to_numpy(dtype=float)

@@ -108,11 +108,12 @@ def revenue_forecast_insight(
 ) -> Insight:
     """The next period's forecast revenue against the last period of the same length.
 
-    ``forecast`` is DataFrame[date, forecast, lower, upper, confidence_level] (``ml.revenue_forecast``) and
-    ``revenue_daily`` DataFrame[revenue_date, net_revenue]. The total is the sum of the daily
-    forecasts; the range is the sum of the daily bounds, which is wider than the interval of the
-    total because daily errors partly cancel. Warning when the total is below the last period by
-    at least ``revenue_decline``.
+    ``forecast`` is DataFrame[date, forecast, confidence_level, total_lower, total_upper]
+    (``ml.revenue_forecast``) and ``revenue_daily`` DataFrame[revenue_date, net_revenue]. The total is
+    the sum of the daily forecasts; its range is the interval of the total at the table's confidence
+    level (``analytics_ml.forecast``: from the errors of past totals, narrower than the sum of the
+    daily bounds because daily errors partly cancel). Warning when the total is below the last
+    period by at least ``revenue_decline``.
     """
     days = len(forecast)
     history = revenue_daily.sort_values("revenue_date")["net_revenue"]
@@ -129,8 +130,8 @@ def revenue_forecast_insight(
         detail=(
             f"The forecast for {_day(forecast['date'].min())} to {_day(forecast['date'].max())} adds up to "
             f"{_amount(total)} ({_percent(change, signed=True)} vs the last {days} days' {_amount(last_period)}); "
-            f"the daily {_level(level)} bounds add up to {_amount(float(forecast['lower'].sum()))} "
-            f"to {_amount(float(forecast['upper'].sum()))}."
+            f"with {_level(level)} confidence between {_amount(float(forecast['total_lower'].iloc[0]))} "
+            f"and {_amount(float(forecast['total_upper'].iloc[0]))}."
         ),
         metric="forecast_net_revenue",
         value=total,

@@ -9,8 +9,11 @@
    refitted and Gamma-Gamma fitted on ``--customers`` simulated customers (ages up to ``--days``,
    whole days as in the warehouse), then every customer scored, through the same functions as the
    ``ml/customer_scores`` asset (the SQL that reads the histories is not timed).
-2. Revenue forecast: the spec chosen by rolling-origin backtest over every candidate, then fitted,
-   on ``--days`` of simulated daily revenue, through the ``ml/revenue_forecast`` asset's code.
+2. Revenue forecast: every candidate backtested from weekly origins, one chosen and its bands
+   calibrated, on ``--days`` of simulated daily revenue, through the ``ml/revenue_forecast`` asset's code.
+3. Forecast evaluation: ``analytics_ml.evaluate``'s rolling-origin table (origins every 7 days from
+   day 180, the model chosen again at each, h = 7, 28, 90) on the sample store of ``make run``,
+   growing and decaying, as ``analytics-forecast-eval --sample-store <shape>`` prints it.
 
 Figures are printed; nothing is asserted (tests never check times).
 """
@@ -27,14 +30,20 @@ import pandas as pd
 
 from analytics_ml import clv
 from analytics_ml import purchase_model_choice as choice
+from analytics_ml.evaluate import evaluation_table
 from pipelines.assets.ml import fit_customer_models, score_customers, train_forecast
+from pipelines.cli.forecast_eval import sample_store_history
 from pipelines.defs.resources import MLAssetSettings
+from pipelines.sample_store.generator import DEFAULT_SPEC
 from pipelines.settings import Settings
 
 # Population parameters of the simulation (times in days): a mean purchase rate of
 # r / alpha = 0.02 a day and an expected lifetime of beta / (s - 1) = 300 days.
 PARETO_NBD_TRUTH = {"r": 0.4, "alpha": 20.0, "s": 1.5, "beta": 150.0}
 GAMMA_GAMMA_TRUTH = {"p": 6.0, "q": 4.0, "v": 15.0}
+
+SAMPLE_STORE = {"seed": DEFAULT_SPEC.seed, "days": DEFAULT_SPEC.days, "customers": DEFAULT_SPEC.customers}
+"""The store `make run` builds (its end day fixed by ``sample_store_history``)."""
 
 T = TypeVar("T")
 
@@ -84,15 +93,13 @@ def simulated_histories(
 
 
 def simulated_revenue(days: int, rng: np.random.Generator) -> pd.DataFrame:
-    """DataFrame[revenue_date, net_revenue, promo_share]: trend, weekday and yearly cycles, promotions
-    on about one day in twenty, and noise."""
+    """DataFrame[date, net_revenue]: trend, weekday and yearly cycles and noise growing with the level."""
     dates = pd.date_range(end=pd.Timestamp.today().normalize(), periods=days, freq="D")
     t = np.arange(days)
     weekday = np.array([1.0, 1.05, 1.1, 1.05, 1.0, 0.8, 0.85])[dates.day_of_week]
     yearly = 1.0 + 0.2 * np.cos(2 * np.pi * (dates.day_of_year.to_numpy() - 330) / 365.25)
-    promo = np.where(rng.random(days) < 0.05, rng.uniform(0.2, 0.6, days), 0.0)
-    level = (2000.0 + 1.5 * t) * weekday * yearly * (1.0 + 0.8 * promo)
-    return pd.DataFrame({"revenue_date": dates, "net_revenue": rng.normal(level, 0.1 * level), "promo_share": promo})
+    level = (2000.0 + 1.5 * t) * weekday * yearly
+    return pd.DataFrame({"date": dates, "net_revenue": rng.normal(level, 0.1 * level)})
 
 
 def bench_customer_scores(
@@ -131,17 +138,28 @@ def bench_forecast(days: int, rng: np.random.Generator, settings: MLAssetSetting
     revenue = simulated_revenue(days, rng)
     seconds: dict[str, float] = {}
     trained = timed("backtest every candidate, choose, fit", lambda: train_forecast(revenue, settings), seconds)
-    metrics = trained.backtest.metrics
-    fits = len(trained.candidates) * trained.n_origins + 1
+    candidates, origins = len(trained.backtest.candidates), len(trained.backtest.origins)
+    fits = candidates * origins + 1
+    metrics = trained.backtest_metrics(settings.confidence_level)
     print(
-        f"  {len(trained.candidates)} candidates x {trained.n_origins} origins x {settings.days_ahead} days "
-        f"({fits} fits); chosen {trained.model.spec.label}"
+        f"  {candidates} candidates x {origins} origins x {settings.days_ahead} days "
+        f"({fits} fits); chosen {trained.chosen.label}"
     )
     print(
-        f"  MASE {metrics.mase:.3f}, MAE / seasonal naive MAE {metrics.relative_mae:.3f}, "
-        f"coverage {metrics.coverage:.1%} at {settings.confidence_level:.0%}"
+        f"  MASE {metrics['mase']:.3f}, MAE / seasonal naive MAE {metrics['relative_mae']:.3f} over "
+        f"{trained.selection.origins} complete windows"
     )
-    return {"days": days, "fits": fits, "chosen": trained.model.spec.label, "seconds": seconds}
+    return {"days": days, "fits": fits, "chosen": trained.chosen.label, "seconds": seconds}
+
+
+def bench_evaluation(shape: str) -> dict[str, object]:
+    """The rolling-origin evaluation on the default sample store of ``shape`` (module docstring)."""
+    print(f"Forecast evaluation: the sample store of `make run`, {shape}")
+    seconds: dict[str, float] = {}
+    history = timed("generate the store", lambda: sample_store_history(shape, **SAMPLE_STORE), seconds)
+    table = timed("evaluate (7-day origins from day 180)", lambda: evaluation_table(history), seconds)
+    print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+    return {"shape": shape, "days": len(history), "rows": table.to_dict("records"), "seconds": seconds}
 
 
 def bench_ml(customers: int = 1_000_000, days: int = 3 * 365, seed: int = 1) -> dict[str, object]:
@@ -151,6 +169,7 @@ def bench_ml(customers: int = 1_000_000, days: int = 3 * 365, seed: int = 1) -> 
     return {
         "customer_scores": bench_customer_scores(customers, days, rng, settings.clv_horizon_days),
         "forecast": bench_forecast(days, rng, settings),
+        "forecast_evaluation": {shape: bench_evaluation(shape) for shape in ("growing", "decaying")},
     }
 
 

@@ -190,6 +190,13 @@ def print_ml(ml: dict[str, dict[str, object]]) -> None:
         f"forecast backtest of {forecast['fits']} fits over {forecast['days']} days "
         f"{forecast['seconds']['backtest every candidate, choose, fit']:.1f} s"
     )
+    for shape, evaluation in ml["forecast_evaluation"].items():
+        rows = ", ".join(
+            f"h={row['horizon']}: ratio {row['ratio']:.2f}, "
+            f"80 % {row['coverage_80']:.0%}, 95 % {row['coverage_95']:.0%}"
+            for row in evaluation["rows"]
+        )
+        print(f"ml: forecast evaluation on the {shape} sample store: {rows}")
 
 
 def print_summary(results: dict[str, object]) -> None:

@@ -25,8 +25,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from analytics_ml.forecast import MAX_CONFIDENCE, MAX_DAYS_AHEAD, MIN_CONFIDENCE
+from analytics_ml.backtest import DEFAULT_MAX_ORIGINS, MAX_ORIGINS
 from analytics_ml.insights import SEVERITIES
+from analytics_ml.trend_model import MAX_CONFIDENCE, MAX_DAYS_AHEAD, MIN_CONFIDENCE
 from pipelines.source_schema import FUNNEL_STAGES
 
 ENV_PREFIX = "ANALYTICS_"
@@ -309,16 +310,20 @@ class MLSettings(BaseSettings):
         0.95,
         ge=MIN_CONFIDENCE,
         le=MAX_CONFIDENCE,
-        description="Level of the forecast's prediction intervals and of the trend and seasonality tests.",
+        description="Level of the forecast's `lower`/`upper` band (80 % and 95 % bands are written too) and of "
+        "the trend and seasonality tests.",
     )
     model_type: Literal["auto", "linear", "loglinear", "damped", "piecewise"] = Field(
-        "auto", description="Forecast trend; `auto` picks the best backtested of all."
+        "auto",
+        description="Trend of the regression candidates; `auto`: all. Seasonal naive and the weekly profile "
+        "are always candidates.",
     )
     backtest_origins: int = Field(
-        5,
+        DEFAULT_MAX_ORIGINS,
         ge=1,
-        le=20,
-        description="Rolling origins of the forecast backtest; a short history uses as many as fit.",
+        le=MAX_ORIGINS,
+        description="Weekly origins of the forecast's backtest: the model is chosen on the last 26, the daily "
+        "bands on each step's latest errors, the total's band on all; a short history uses as many as fit.",
     )
     clv_horizon_days: int = Field(
         365, ge=1, le=3650, description="Horizon of `ml.customer_scores.predicted_clv` in days."

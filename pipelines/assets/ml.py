@@ -22,15 +22,9 @@ from dagster_duckdb import DuckDBResource
 
 from analytics_ml import clv, insights
 from analytics_ml import purchase_model_choice as choice
-from analytics_ml.backtest import MIN_TRAIN_DAYS, BacktestResult, candidates_for, select_spec
-from analytics_ml.forecast import (
-    ForecastModel,
-    fit_forecast,
-    fitted_history,
-    forecast,
-    seasonal_patterns,
-    trend_summary,
-)
+from analytics_ml.backtest import MIN_SELECTION_ORIGINS
+from analytics_ml.forecast import DEFAULT_LEVELS, RevenueForecast, bound_columns, fit_revenue_forecast
+from analytics_ml.trend_model import ForecastModel, seasonal_patterns, trend_summary
 from pipelines.defs.resources import MLAssetSettings
 from pipelines.warehouse.model_store import (
     PERFORMANCE_TABLE,
@@ -76,94 +70,67 @@ def _json_number(value: float) -> float | None:
 # Revenue forecast, fitted history, trend and model performance
 
 
-@dataclass(frozen=True, eq=False)
-class TrainedForecast:
-    """The chosen forecast model, its backtest and every candidate's backtest."""
-
-    model: ForecastModel
-    backtest: BacktestResult
-    candidates: list[BacktestResult]
-    n_origins: int
-
-
 def read_revenue_series(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """DataFrame[revenue_date, net_revenue, promo_share] of ``marts.revenue_daily``, by day.
+    """DataFrame[date, net_revenue] of ``marts.revenue_daily``, by day: ``forecast_revenue``'s history.
 
-    promo_share (share of the day's paid orders that used a promotion) is the forecaster's promo
-    regressor; it is null on days without orders, which had no promotion orders either, so 0.
-    """
-    return con.execute(
-        """select revenue_date, net_revenue, coalesce(promo_share, 0) as promo_share
-from marts.revenue_daily
-order by revenue_date"""
-    ).df()
+    Its promo_share is not read: no source says which promotions are planned, so the forecast
+    assumes none, in its backtest as ahead (docs/forecasting.md)."""
+    return con.execute("select revenue_date as date, net_revenue from marts.revenue_daily order by revenue_date").df()
 
 
-def usable_backtest_origins(n_days: int, horizon: int, requested: int) -> int:
-    """The requested number of backtest origins, or as many as the history holds.
-
-    Each origin tests ``horizon`` days and the first needs MIN_TRAIN_DAYS of history before it,
-    so a short history (a new store) is backtested on fewer origins rather than not at all.
-    """
-    fitting = (n_days - MIN_TRAIN_DAYS) // horizon
-    if fitting < 1:
-        raise ValueError(
-            f"marts.revenue_daily has {n_days} days: backtesting a {horizon}-day forecast "
-            f"(ANALYTICS_DAYS_AHEAD) needs at least {MIN_TRAIN_DAYS + horizon}"
-        )
-    return min(requested, fitting)
+def forecast_levels(confidence_level: float) -> tuple[float, ...]:
+    """The levels of the forecast's bands: 80 % and 95 %, and ANALYTICS_ML_CONFIDENCE_LEVEL."""
+    return tuple(sorted({*DEFAULT_LEVELS, confidence_level}))
 
 
-def train_forecast(revenue: pd.DataFrame, settings: MLAssetSettings) -> TrainedForecast:
-    """Choose the spec with the best rolling-origin backtest among ``candidates_for(model_type)``
-    (horizon = days_ahead) and fit it on the whole series."""
-    dates, values, promo = revenue["revenue_date"], revenue["net_revenue"], revenue["promo_share"]
-    n_origins = usable_backtest_origins(len(revenue), settings.days_ahead, settings.backtest_origins)
-    best, results = select_spec(
-        dates,
-        values,
-        candidates_for(settings.model_type, len(revenue)),
+def train_forecast(revenue: pd.DataFrame, settings: MLAssetSettings) -> RevenueForecast:
+    """``analytics_ml.forecast``'s forecast of the days_ahead days after ``revenue``, the model chosen
+    by its backtest over up to backtest_origins weekly origins."""
+    return fit_revenue_forecast(
+        revenue,
         settings.days_ahead,
-        n_origins,
-        confidence_level=settings.confidence_level,
-        promo=promo,
-    )
-    return TrainedForecast(
-        model=fit_forecast(dates, values, best, promo),
-        backtest=results[best],
-        candidates=list(results.values()),
-        n_origins=n_origins,
+        forecast_levels(settings.confidence_level),
+        model_type=settings.model_type,
+        max_origins=settings.backtest_origins,
     )
 
 
 def forecast_table(
-    trained: TrainedForecast, settings: MLAssetSettings, version: str, trained_at: dt.datetime
+    trained: RevenueForecast, confidence_level: float, version: str, trained_at: dt.datetime
 ) -> pd.DataFrame:
-    """DataFrame[date, forecast, lower, upper, confidence_level, model_version, trained_at] of the
-    days_ahead days after the last revenue day, with no promotion planned (promo 0)."""
-    frame = forecast(trained.model, settings.days_ahead, settings.confidence_level)
-    return frame.assign(
-        date=frame["date"].dt.date,
-        confidence_level=settings.confidence_level,
-        model_version=version,
-        trained_at=trained_at,
+    """DataFrame[date, forecast, lower, upper, confidence_level, lower_<pct>, upper_<pct> per level,
+    total_forecast, total_lower, total_upper, model_version, trained_at]: the forecast with its band at
+    ``confidence_level`` as lower/upper and at every level by name, and on every row the horizon's
+    total with the band of the total (an interval of the sum, not the sum of the daily bounds)."""
+    frame = trained.table()
+    lower, upper = bound_columns(confidence_level)
+    total = frame.attrs["total"]
+    return pd.DataFrame(
+        {
+            "date": frame["date"].dt.date,
+            "forecast": frame["forecast"],
+            "lower": frame[lower],
+            "upper": frame[upper],
+            "confidence_level": confidence_level,
+            **{column: frame[column] for column in frame.columns if column.startswith(("lower_", "upper_"))},
+            "total_forecast": total["forecast"],
+            "total_lower": total[lower],
+            "total_upper": total[upper],
+            "model_version": version,
+            "trained_at": trained_at,
+        }
     )
 
 
-def fitted_history_table(
-    model: ForecastModel, revenue: pd.DataFrame, confidence_level: float, version: str
-) -> pd.DataFrame:
-    """DataFrame[date, actual, fitted, lower, upper, model_version] over the days the model was
-    fitted on (its window), with the actual promo share."""
-    fitted = revenue[revenue["revenue_date"] >= model.origin]
-    frame = fitted_history(
-        model, fitted["revenue_date"], fitted["net_revenue"], confidence_level, promo=fitted["promo_share"]
-    )
-    return frame.assign(date=frame["date"].dt.date, model_version=version)
+def fitted_history_table(fitted: pd.DataFrame, version: str) -> pd.DataFrame:
+    """DataFrame[date, actual, fitted, lower, upper, model_version] of ``RevenueForecast.fitted_history``:
+    over the days the chosen model describes, with the band of a forecast one day ahead."""
+    return fitted.assign(date=fitted["date"].dt.date, model_version=version)
 
 
-def trend_table(model: ForecastModel, confidence_level: float, version: str) -> pd.DataFrame:
-    """One row: the fitted trend's direction and growth (``trend_summary``), the spec and version."""
+def trend_table(model: ForecastModel, chosen: str, confidence_level: float, version: str) -> pd.DataFrame:
+    """One row: the trend's direction and growth (``trend_summary`` of the regression that describes
+    it), the chosen forecaster's label and the version."""
     summary = trend_summary(model, confidence_level)
     return pd.DataFrame(
         [
@@ -171,36 +138,43 @@ def trend_table(model: ForecastModel, confidence_level: float, version: str) -> 
                 "as_of": model.last_date.date(),
                 **summary,
                 "confidence_level": confidence_level,
-                "spec": model.spec.label,
+                "spec": chosen,
+                "trend_spec": model.spec.label,
                 "model_version": version,
             }
         ]
     )
 
 
-def candidates_json(candidates: list[BacktestResult]) -> dict[str, dict[str, float | None]]:
-    """Each candidate spec's pooled backtest metrics, by spec label (undefined metrics null)."""
+def candidates_json(trained: RevenueForecast) -> dict[str, object]:
+    """The chosen label, why, and each candidate's selection scores by label (undefined ones null)."""
     return {
-        result.spec.label: {
-            name: _json_number(value)
-            for name, value in {**asdict(result.metrics), "relative_mae": result.metrics.relative_mae}.items()
-        }
-        for result in candidates
+        "chosen": trained.chosen.label,
+        "reason": trained.selection.reason,
+        "scores": {
+            score.candidate.label: {
+                "mase": _json_number(score.mase),
+                "std_error": _json_number(score.std_error),
+                "mae": _json_number(score.mae),
+                "relative_mae": _json_number(score.relative_mae),
+            }
+            for score in trained.selection.scores
+        },
     }
 
 
-def candidates_markdown(candidates: list[BacktestResult], chosen: BacktestResult) -> MetadataValue:
+def candidates_markdown(trained: RevenueForecast) -> MetadataValue:
     """The candidates' backtest figures, best MASE first, the chosen one marked."""
     frame = pd.DataFrame(
         [
             {
-                "spec": result.spec.label + (" (chosen)" if result is chosen else ""),
-                "mase": result.metrics.mase,
-                "relative_mae": result.metrics.relative_mae,
-                "mae": result.metrics.mae,
-                "coverage": result.metrics.coverage,
+                "candidate": score.candidate.label + (" (chosen)" if score.candidate == trained.chosen else ""),
+                "mase": score.mase,
+                "std_error": score.std_error,
+                "relative_mae": score.relative_mae,
+                "mae": score.mae,
             }
-            for result in candidates
+            for score in trained.selection.scores
         ]
     ).sort_values(["mase", "mae"])
     return preview(frame, rows=len(frame))
@@ -244,30 +218,26 @@ def revenue_forecast_model(
     """Choose the forecast spec by a rolling-origin backtest, fit it on all of ``marts.revenue_daily``
     and write the forecast, the fitted history, the trend and the model's performance row."""
     trained_at = dt.datetime.now(dt.UTC)
+    level = ml_settings.confidence_level
     with warehouse.get_connection() as con:
         revenue = read_revenue_series(con)
         trained = train_forecast(revenue, ml_settings)
-        if trained.n_origins < ml_settings.backtest_origins:
-            context.log.warning(
-                f"{len(revenue)} days of revenue hold {trained.n_origins} of the {ml_settings.backtest_origins} "
-                f"backtest origins (ANALYTICS_BACKTEST_ORIGINS) at a {ml_settings.days_ahead}-day horizon"
-            )
+        describing = trained.describing_regression()
+        fitted = trained.fitted_history(level)
         record = forecast_model_record(
-            trained.model,
-            trained.backtest,
-            candidates_json(trained.candidates),
-            n_origins=trained.n_origins,
-            trained_at=trained_at,
+            trained, describing, fitted, candidates_json(trained), confidence_level=level, trained_at=trained_at
         )
-        predicted = forecast_table(trained, ml_settings, record.version, trained_at)
-        history = fitted_history_table(trained.model, revenue, ml_settings.confidence_level, record.version)
-        trend = trend_table(trained.model, ml_settings.confidence_level, record.version)
+        history = fitted_history_table(fitted, record.version)
+        predicted = forecast_table(trained, level, record.version, trained_at)
+        trend = trend_table(describing, trained.chosen.label, level, record.version)
         with transaction(con):
             replace_table(con, f"{ML_SCHEMA}.revenue_forecast", predicted)
             replace_table(con, f"{ML_SCHEMA}.revenue_fitted_history", history)
             replace_table(con, f"{ML_SCHEMA}.revenue_trend", trend)
             record_model(con, record)
         versions = con.execute(f"select count(*) from {PERFORMANCE_TABLE}").fetchone()[0]
+    if trained.selection.origins < MIN_SELECTION_ORIGINS:
+        context.log.warning(f"{len(revenue)} days of revenue: {trained.selection.reason}")
 
     yield MaterializeResult(
         asset_key=ml_table("revenue_forecast"),
@@ -275,14 +245,17 @@ def revenue_forecast_model(
             "dagster/row_count": len(predicted),
             "model_version": record.version,
             "spec": record.spec,
-            "forecast_total": float(predicted["forecast"].sum()),
-            "confidence_level": ml_settings.confidence_level,
+            "selection": trained.selection.reason,
+            "forecast_total": float(predicted.at[0, "total_forecast"]),
+            "forecast_total_lower": float(predicted.at[0, "total_lower"]),
+            "forecast_total_upper": float(predicted.at[0, "total_upper"]),
+            "confidence_level": level,
             "preview": preview(predicted[["date", "forecast", "lower", "upper"]]),
         },
     )
     yield MaterializeResult(
         asset_key=ml_table("revenue_fitted_history"),
-        metadata={"dagster/row_count": len(history), "in_sample_r2": trained.model.fit.r2},
+        metadata={"dagster/row_count": len(history), "fitted_by": trained.chosen.label},
     )
     yield MaterializeResult(
         asset_key=ml_table("revenue_trend"),
@@ -290,24 +263,24 @@ def revenue_forecast_model(
             "direction": str(trend.at[0, "direction"]),
             "daily_growth_rate": float(trend.at[0, "daily_growth_rate"]),
             "annualised_growth_rate": float(trend.at[0, "annualised_growth_rate"]),
+            "trend_spec": describing.spec.label,
         },
     )
-    metrics = trained.backtest.metrics
     yield MaterializeResult(
         asset_key=ml_table("model_performance"),
         metadata={
             "dagster/row_count": versions,
             "model_version": record.version,
             "spec": record.spec,
-            "backtest_origins": trained.n_origins,
-            "backtest_points": metrics.n_points,
-            "r2": metrics.r2,
-            "mae": metrics.mae,
-            "mape": metrics.mape,
-            "mase": metrics.mase,
-            "relative_mae": metrics.relative_mae,
-            "coverage": metrics.coverage,
-            "candidates": candidates_markdown(trained.candidates, trained.backtest),
+            "backtest_origins": record.backtest_origins,
+            "backtest_points": record.n_points,
+            "r2": record.r2,
+            "mae": record.mae,
+            "mape": record.mape,
+            "mase": record.mase,
+            "relative_mae": record.relative_mae,
+            "coverage": record.coverage,
+            "candidates": candidates_markdown(trained),
         },
     )
 
@@ -621,7 +594,9 @@ def read_insight_inputs(con: duckdb.DuckDBPyConnection) -> insights.InsightInput
 
     return insights.InsightInputs(
         trend=frame("select * from ml.revenue_trend").iloc[0].to_dict(),
-        forecast=frame("select date, forecast, lower, upper, confidence_level from ml.revenue_forecast"),
+        forecast=frame(
+            "select date, forecast, confidence_level, total_lower, total_upper from ml.revenue_forecast order by date"
+        ),
         revenue_daily=frame("select revenue_date, net_revenue from marts.revenue_daily"),
         segments=frame(
             "select segment, customers, revenue, revenue_share, suggested_action from marts.customer_segments"

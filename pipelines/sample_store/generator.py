@@ -10,7 +10,11 @@ How the data is made (so that marts, forecasts and alerts have something real to
 * A calendar gives every day a purchase intensity: weekday factor x yearly cycle (November-December
   peak, June dip) x promotion lift. Purchases happen in "operational time", the running sum of that
   intensity, which turns a plain Poisson process into one with weekly, yearly and promotion effects.
-* Signups follow a growth curve (fast the first year, slower after) times the same seasonality.
+* Signups follow the store's shape (``--shape``) times the same seasonality: ``growing`` (the default)
+  signs up fast through the first year and slower after; ``decaying`` acquires one large cohort in
+  its first DECAYING_SIGNUP_DAYS days and nobody after, so revenue falls as that cohort drops out;
+  ``flat`` acquires the same first cohort, then a steady trickle that about replaces the customers
+  who drop out, so revenue stays level apart from the seasons.
 * Each customer buys BG/NBD-style: a gamma-distributed purchase rate, and after every purchase a
   beta-distributed chance of going silent for good. That gives one-time buyers, repeat buyers,
   a few heavy buyers and a churning tail.
@@ -81,6 +85,12 @@ YEARLY_PEAK_DAY_OF_YEAR = 344  # mid-December peak, mid-June trough
 HOUR_WEIGHTS = 1.0 + 0.6 * np.cos(2 * np.pi * (np.arange(24) - 15) / 24)
 HOUR_PROBABILITIES = HOUR_WEIGHTS / HOUR_WEIGHTS.sum()
 NIGHT_HOURS = 6  # hours 00-05 UTC count as night: payments fail a little more often
+
+SHAPES = ("growing", "decaying", "flat")
+DECAYING_SIGNUP_DAYS = 30  # a decaying store acquires all its customers in its first month
+# A flat store acquires its base in the first month too, then signs up this share of that month's
+# daily rate, which about replaces the customers who drop out (measured on the default store).
+FLAT_SIGNUP_RATE = 0.07
 
 # Purchase model (BG/NBD-like), rates per operational day.
 BUYER_SHARE = 0.88  # the rest sign up and never buy
@@ -194,6 +204,7 @@ class SampleStoreSpec:
     customers: int = 4000
     end_date: dt.date | None = None  # last day of data; None = yesterday (UTC)
     sessions_per_order: float = 2.5  # funnel sessions generated per expected order
+    shape: str = "growing"  # how signups run over the window: one of SHAPES
 
     def __post_init__(self) -> None:
         if not isinstance(self.seed, int) or self.seed < 0:
@@ -212,6 +223,8 @@ class SampleStoreSpec:
             or self.sessions_per_order <= 0
         ):
             raise ValueError(f"sessions_per_order must be a finite number > 0, got {self.sessions_per_order!r}")
+        if self.shape not in SHAPES:
+            raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {self.shape!r}")
 
 
 DEFAULT_SPEC = SampleStoreSpec()
@@ -318,13 +331,17 @@ def _promotions_of_year(rng: np.random.Generator, year: int) -> list[Promotion]:
     return promotions
 
 
-def _signup_growth(day_index: np.ndarray) -> np.ndarray:
-    """Signup trend: fast growth through the first year, then a slower climb."""
+def _signup_growth(day_index: np.ndarray, shape: str) -> np.ndarray:
+    """Signup trend of the store's shape (module docstring)."""
+    if shape == "decaying":
+        return np.where(day_index < DECAYING_SIGNUP_DAYS, 1.0, 0.0)
+    if shape == "flat":
+        return np.where(day_index < DECAYING_SIGNUP_DAYS, 1.0, FLAT_SIGNUP_RATE)
     years = day_index / 365.0
     return np.where(years < 1.0, 0.2 + 1.8 * years, 2.0 + 0.5 * (years - 1.0))
 
 
-def _build_calendar(seed: int, end_date: dt.date, days: int) -> Calendar:
+def _build_calendar(seed: int, end_date: dt.date, days: int, shape: str = "growing") -> Calendar:
     """Seasonality, promotions and growth of every day of the window."""
     start_date = end_date - dt.timedelta(days=days - 1)
     dates = np.arange(np.datetime64(start_date, "D"), np.datetime64(end_date, "D") + 1)
@@ -346,7 +363,7 @@ def _build_calendar(seed: int, end_date: dt.date, days: int) -> Calendar:
     lifts = np.array([promotion.lift for promotion in kept] + [1.0])[promotion_of_day]
     seasonal = WEEKDAY_FACTORS[weekday] * yearly
     # Promotions bring some new signups too, but mostly pull existing customers' purchases forward.
-    signup_weights = _signup_growth(np.arange(days)) * seasonal * (1.0 + 0.5 * (lifts - 1.0))
+    signup_weights = _signup_growth(np.arange(days), shape) * seasonal * (1.0 + 0.5 * (lifts - 1.0))
     return Calendar(start_date, days, tuple(kept), promotion_of_day, seasonal * lifts, signup_weights)
 
 
@@ -853,7 +870,7 @@ def generate_sample_store(
         raise ValueError(f"block_customers must be an integer in 1..{MAX_BLOCK_CUSTOMERS}, got {block_customers!r}")
     out_dir = Path(out_dir)
     end_date = spec.end_date or _default_end_date()
-    calendar = _build_calendar(spec.seed, end_date, spec.days)
+    calendar = _build_calendar(spec.seed, end_date, spec.days, spec.shape)
     signup_us = _signup_times(_rng(spec.seed, STREAM_SIGNUPS), calendar, spec.customers)
     _prepare_folders(out_dir)
 
@@ -877,6 +894,7 @@ def generate_sample_store(
         "start_date": calendar.start_date.isoformat(),
         "end_date": calendar.end_date.isoformat(),
         "sessions_per_order": spec.sessions_per_order,
+        "shape": spec.shape,
         "rows": {name: rows[name] for name in TABLES},
         "generator_version": GENERATOR_VERSION,
     }
@@ -919,6 +937,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="last day of data, YYYY-MM-DD (default: yesterday, UTC)",
     )
     parser.add_argument(
+        "--shape",
+        choices=SHAPES,
+        default=DEFAULT_SPEC.shape,
+        help="how the store's customers arrive: growing (default), decaying (one cohort at the start) or flat",
+    )
+    parser.add_argument(
         "--transactions", type=int, default=None, help="size by transactions instead: overrides --customers"
     )
     return parser.parse_args(argv)
@@ -932,7 +956,9 @@ def main(argv: list[str] | None = None) -> int:
         customers = args.customers
         if args.transactions is not None:
             customers = customers_for_transactions(args.transactions, args.days)
-        spec = SampleStoreSpec(seed=args.seed, days=args.days, customers=customers, end_date=args.end_date)
+        spec = SampleStoreSpec(
+            seed=args.seed, days=args.days, customers=customers, end_date=args.end_date, shape=args.shape
+        )
         manifest = generate_sample_store(args.out, spec)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

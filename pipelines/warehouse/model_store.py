@@ -1,9 +1,9 @@
 """Trained forecast models in ``ml.model_performance``: record a version, load one back.
 
-Each row is one trained model version with its backtest figures and the model itself as plain
-JSON (``ForecastModel.to_json``, never pickle), so any version can be reloaded and forecast
-again without retraining. Recording a version again replaces its row: a re-run on the same data
-and settings is idempotent.
+Each row is one trained forecast version with its backtest figures and, as plain JSON
+(``ForecastModel.to_json``, never pickle), the regression that describes the store's trend and
+seasonality, which ``ml.seasonal_patterns`` reloads. Recording a version again replaces its row:
+a re-run on the same data and settings is idempotent.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import json
 from dataclasses import dataclass
 
 import duckdb
+import pandas as pd
 
-from analytics_ml.backtest import BacktestResult
-from analytics_ml.forecast import ForecastModel
+from analytics_ml.forecast import RevenueForecast
+from analytics_ml.trend_model import ForecastModel
 
 FORECAST_MODEL = "revenue_forecast"
 PERFORMANCE_TABLE = "ml.model_performance"
@@ -88,56 +89,64 @@ class StoredForecastModel:
     model: ForecastModel
 
 
-def forecast_model_version(model: ForecastModel, backtest: BacktestResult, n_origins: int) -> str:
-    """Deterministic id of a trained model and how it was evaluated.
+def forecast_model_version(trained: RevenueForecast, describing: ForecastModel, confidence_level: float) -> str:
+    """Deterministic id of a trained forecast and how it was chosen.
 
-    A hash of the model's JSON (spec, data range as the layout's first and last day, and the
-    fitted parameters) with the backtest's horizon, origins and confidence level: the same data
-    and settings always give the same version, anything else a new one.
+    A hash of the chosen forecaster, the regression that describes trend and seasonality (its
+    JSON holds the data range and the fitted parameters), the forecast itself (the last weeks of
+    data, which seasonal naive repeats, are in it), the horizon, the backtest origins and the
+    levels: the same data and settings always give the same version, anything else a new one.
     """
     identity = {
-        "model": model.to_json(),
-        "horizon": backtest.horizon,
-        "origins": n_origins,
-        "confidence_level": backtest.confidence_level,
+        "chosen": trained.chosen.label,
+        "model": describing.to_json(),
+        "forecast": [float(value) for value in trained.forecast],
+        "horizon": trained.horizon,
+        "origins": len(trained.backtest.origins),
+        "levels": list(trained.levels),
+        "confidence_level": confidence_level,
     }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     return f"rf-{digest[:12]}"
 
 
 def forecast_model_record(
-    model: ForecastModel,
-    backtest: BacktestResult,
-    candidates: dict[str, dict[str, float]],
+    trained: RevenueForecast,
+    describing: ForecastModel,
+    fitted: pd.DataFrame,
+    candidates: dict[str, object],
     *,
-    n_origins: int,
+    confidence_level: float,
     trained_at: dt.datetime,
 ) -> ModelRecord:
-    """The performance row of ``model`` whose spec was chosen by ``backtest`` among ``candidates``
-    (spec label -> backtest metrics)."""
-    metrics = backtest.metrics
+    """The performance row of ``trained``: the chosen forecaster (spec, trend: its trend or its kind,
+    window) and its backtest figures at ``confidence_level``, the days of its ``fitted`` history
+    (data_start, data_end), ``candidates`` (``candidates_json``) and, as parameters, the JSON of
+    the regression ``describing`` trend and seasonality (``seasonal_patterns`` loads it back)."""
+    metrics = trained.backtest_metrics(confidence_level)
+    spec = trained.chosen.spec
     return ModelRecord(
         model=FORECAST_MODEL,
-        version=forecast_model_version(model, backtest, n_origins),
+        version=forecast_model_version(trained, describing, confidence_level),
         trained_at=trained_at,
-        spec=model.spec.label,
-        trend=model.spec.trend,
-        window_days=model.spec.window_days,
-        data_start=model.origin.date(),
-        data_end=model.last_date.date(),
-        horizon_days=backtest.horizon,
-        backtest_origins=n_origins,
-        confidence_level=backtest.confidence_level,
-        r2=metrics.r2,
-        mae=metrics.mae,
-        mape=metrics.mape,
-        mase=metrics.mase,
-        naive_mae=metrics.naive_mae,
-        relative_mae=metrics.relative_mae,
-        coverage=metrics.coverage,
-        n_obs=model.n_obs,
-        n_points=metrics.n_points,
-        parameters=json.dumps(model.to_json()),
+        spec=trained.chosen.label,
+        trend=trained.chosen.kind if spec is None else spec.trend,
+        window_days=None if spec is None else spec.window_days,
+        data_start=fitted["date"].min().date(),
+        data_end=fitted["date"].max().date(),
+        horizon_days=trained.horizon,
+        backtest_origins=trained.selection.origins,
+        confidence_level=confidence_level,
+        r2=metrics["r2"],
+        mae=metrics["mae"],
+        mape=metrics["mape"],
+        mase=metrics["mase"],
+        naive_mae=metrics["naive_mae"],
+        relative_mae=metrics["relative_mae"],
+        coverage=metrics["coverage"],
+        n_obs=len(trained.values),
+        n_points=metrics["n_points"],
+        parameters=json.dumps(describing.to_json()),
         candidates=json.dumps(candidates),
     )
 

@@ -3,6 +3,7 @@ store, and the validation of the ML settings."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from dagster import AssetKey, Definitions, materialize
 
 from analytics_ml import purchase_model_choice
-from analytics_ml.forecast import forecast
+from analytics_ml.evaluate import evaluation_table
+from analytics_ml.forecast import forecast_revenue
 from pipelines.assets.ml import (
     customer_scores,
     fit_customer_models,
@@ -22,13 +24,12 @@ from pipelines.assets.ml import (
     read_customer_histories,
     revenue_forecast_model,
     score_customers,
-    train_forecast,
 )
 from pipelines.definitions import pipeline_assets
-from pipelines.defs.resources import MLAssetSettings, build_resources
+from pipelines.defs.resources import build_resources
+from pipelines.sample_store.daily_revenue import daily_net_revenue
 from pipelines.sample_store.generator import SampleStoreSpec, generate_sample_store
 from pipelines.settings import Settings
-from pipelines.warehouse.model_store import load_forecast_model
 from tests.support.pipeline_runs import SAMPLE_SPEC, query
 
 PROBABILITIES = ("probability_alive", "churn_probability")
@@ -53,6 +54,19 @@ def test_the_forecast_covers_days_ahead_consecutive_days_after_the_last_revenue_
     assert (forecast_rows["forecast"] <= forecast_rows["upper"]).all()
     assert (forecast_rows["confidence_level"] == sample_warehouse.ml.confidence_level).all()
     assert forecast_rows["model_version"].nunique() == 1
+    # lower/upper are the band at the confidence level (95 % by default), written by name too with 80 %.
+    np.testing.assert_array_equal(forecast_rows["lower"], forecast_rows["lower_95"])
+    assert (forecast_rows["lower_95"] <= forecast_rows["lower_80"]).all()
+    assert (forecast_rows["upper_80"] <= forecast_rows["upper_95"]).all()
+    assert (forecast_rows["lower"] >= 0).all()
+    # Every row carries the horizon's total, the sum of the daily forecasts, and the total's own band.
+    assert forecast_rows["total_forecast"].nunique() == 1
+    assert forecast_rows.at[0, "total_forecast"] == pytest.approx(forecast_rows["forecast"].sum())
+    assert (
+        forecast_rows.at[0, "total_lower"]
+        <= forecast_rows.at[0, "total_forecast"]
+        <= forecast_rows.at[0, "total_upper"]
+    )
 
 
 def test_model_performance_holds_the_backtest_of_the_forecasts_model(sample_warehouse):
@@ -66,23 +80,22 @@ def test_model_performance_holds_the_backtest_of_the_forecasts_model(sample_ware
     for metric in ("r2", "mae", "mape", "mase", "naive_mae", "relative_mae", "coverage"):
         assert np.isfinite(row[metric]), metric
     assert 0 <= row["coverage"] <= 1
-    # The test windows tile the last origins x horizon days, every test day once.
-    assert row["n_points"] == row["backtest_origins"] * sample_warehouse.ml.days_ahead
-    # 120 days hold (120 - 14) // 30 = 3 origins of 30 days, fewer than the 5 asked for.
-    assert row["backtest_origins"] == 3
+    # Origins every 7 days back from day 119 (0-based) down to day 56 (eight weeks to train): 56, 63, ...,
+    # 119. A 30-day window is complete for the origins up to 90: 56, 63, 70, 77, 84, five of them.
+    assert row["backtest_origins"] == 5
+    assert row["n_points"] == 5 * sample_warehouse.ml.days_ahead
     assert row["n_obs"] == 120
 
 
-def test_the_stored_model_json_reproduces_the_stored_forecast(sample_warehouse):
+def test_the_stored_forecast_is_forecast_revenues_on_the_revenue_mart(sample_warehouse):
     stored_forecast = frame(sample_warehouse, "select * from ml.revenue_forecast order by date")
+    revenue = frame(sample_warehouse, "select revenue_date as date, net_revenue from marts.revenue_daily")
 
-    with duckdb.connect(str(sample_warehouse.warehouse_file), read_only=True) as con:
-        stored = load_forecast_model(con)
-    again = forecast(stored.model, sample_warehouse.ml.days_ahead, stored.confidence_level)
+    again = forecast_revenue(revenue, sample_warehouse.ml.days_ahead, levels=(0.8, 0.95))
 
-    assert stored.version == stored_forecast.at[0, "model_version"]
-    for column in ("forecast", "lower", "upper"):
+    for column in ("forecast", "lower_80", "upper_80", "lower_95", "upper_95"):
         np.testing.assert_allclose(again[column], stored_forecast[column], rtol=1e-12)
+    assert again.attrs["total"]["upper_95"] == pytest.approx(stored_forecast.at[0, "total_upper"])
 
 
 def test_the_fitted_history_shows_actuals_fit_and_band_over_the_models_window(sample_warehouse):
@@ -115,6 +128,14 @@ def test_seasonal_patterns_centre_the_weekday_effects_on_the_average_day(sample_
     assert set(patterns["pattern"]) == {"day_of_week"}
 
 
+FORECAST_TABLES = {
+    "revenue_forecast": "select * exclude (trained_at) from ml.revenue_forecast order by date",
+    "revenue_fitted_history": "select * from ml.revenue_fitted_history order by date",
+    "revenue_trend": "select * from ml.revenue_trend",
+    "model_performance": "select * exclude (trained_at) from ml.model_performance order by version",
+}
+
+
 @pytest.fixture
 def warehouse_copy(sample_warehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings of a copy of the session's sample warehouse, for a test that materializes into it."""
@@ -125,13 +146,14 @@ def warehouse_copy(sample_warehouse: Settings, tmp_path: Path, monkeypatch: pyte
     return copy
 
 
-def test_rerunning_the_forecast_on_the_same_data_replaces_its_model_row(warehouse_copy):
+def test_rerunning_the_forecast_on_the_same_data_leaves_its_tables_as_they_were(warehouse_copy):
     copy = warehouse_copy
-    before = query(copy, "select model, version from ml.model_performance")
+    before = {table: query(copy, sql) for table, sql in FORECAST_TABLES.items()}
 
     materialize([revenue_forecast_model], resources=build_resources(copy))
 
-    assert query(copy, "select model, version from ml.model_performance") == before
+    # Byte-identical apart from the run time: same rows, same values, same versions.
+    assert {table: query(copy, sql) for table, sql in FORECAST_TABLES.items()} == before
 
 
 # --- customer scores ------------------------------------------------------------------------
@@ -275,34 +297,27 @@ def make_run_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def sample_store_revenue(make_run_store: Path) -> pd.DataFrame:
-    """Daily net revenue and promo share of the sample store `make run` builds, computed in pandas the way
-    marts.revenue_daily defines them (completed orders' amounts by creation day; promo share =
-    paid orders with a promo code / paid orders, 0 on days without orders)."""
-    transactions = pd.read_parquet(make_run_store / "transactions")
-    paid = transactions[transactions["status"].isin(["completed", "refunded"])]
-    day = paid["created_at"].dt.normalize()
-    days = pd.date_range(end=pd.Timestamp(MAKE_RUN_SPEC.end_date), periods=MAKE_RUN_SPEC.days, freq="D")
-    net = paid["amount"].where(paid["status"] == "completed", 0.0).groupby(day).sum().reindex(days, fill_value=0.0)
-    promo = paid["promo_code"].notna().groupby(day).mean().reindex(days, fill_value=0.0)
-    return pd.DataFrame({"revenue_date": days, "net_revenue": net.to_numpy(), "promo_share": promo.to_numpy()})
+@pytest.fixture(scope="module", params=["growing", "decaying"])
+def sample_store_revenue(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """Daily net revenue of the sample store `make run` builds, of the growing and the decaying shape."""
+    folder = tmp_path_factory.mktemp(f"make_run_store_{request.param}")
+    generate_sample_store(folder, dataclasses.replace(MAKE_RUN_SPEC, shape=request.param))
+    return daily_net_revenue(folder)
 
 
-def test_the_chosen_forecast_beats_seasonal_naive_on_the_sample_store(sample_store_revenue):
-    """Over 5 origins x 30 days the chosen model beats the seasonal naive forecast: MASE below 1
-    (scaled by the naive's in-sample error over the 13 weeks before each origin) and a lower MAE
-    than the naive's on the same test days."""
-    settings = MLAssetSettings.from_settings(Settings())
+def test_the_forecast_beats_seasonal_naive_on_the_sample_store_at_every_horizon(sample_store_revenue):
+    """The quick version of `make bench`'s evaluation (docs/forecasting.md): origins every 28 days
+    instead of 7 from day 180, the model chosen again at each. The MAE ratio to seasonal naive is
+    at most 0.9 at 7, 28 and 90 days, and at 7 and 28 days the bands cover about their level (with
+    17 to 20 origins a coverage is known to a few points, so the bands are wider than the full
+    evaluation's). At 90 days the decaying store's bands fall short (docs/forecasting.md, "Limits"):
+    only that they are not far off is checked."""
+    table = evaluation_table(sample_store_revenue, spacing=28).set_index("horizon")
 
-    trained = train_forecast(sample_store_revenue, settings)
-
-    metrics = trained.backtest.metrics
-    assert trained.n_origins == settings.backtest_origins == 5
-    assert metrics.n_points == 5 * settings.days_ahead
-    assert metrics.mase < 1
-    assert metrics.relative_mae < 1
-    assert metrics.coverage >= 0.75
+    assert table["ratio"].le(0.9).all(), table
+    assert table.loc[[7, 28], "coverage_80"].between(0.7, 0.9).all(), table
+    assert table.loc[[7, 28], "coverage_95"].between(0.87, 0.99).all(), table
+    assert table.loc[90, "coverage_80"] >= 0.6 and table.loc[90, "coverage_95"] >= 0.82, table
 
 
 # --- churn of one-time buyers on the sample store of `make run` ------------------------------

@@ -1,20 +1,30 @@
-"""Rolling-origin backtest, its metrics and the candidate grid (analytics_ml.backtest)."""
+"""Rolling-origin backtest, selection, conformal bands and the candidate grid (analytics_ml.backtest)."""
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from analytics_ml.backtest import (
     MODEL_TYPES,
-    accuracy_metrics,
+    REGRESSION,
+    SEASONAL_NAIVE,
+    WEEKLY_PROFILE,
+    Candidate,
     backtest_origins,
+    calibration_origins,
     candidates_for,
+    conformal_quantiles,
     default_candidates,
-    rolling_origin_backtest,
+    latest_per_step,
+    run_backtest,
     seasonal_naive_forecast,
     seasonal_naive_scale,
+    select_candidate,
+    step_quantiles,
+    total_interval,
+    weekly_profile_forecast,
 )
-from analytics_ml.forecast import ForecastSpec
 
 # Two weeks of history then one test week. Lag-7 differences of the history:
 # |12-10|, |13-12|, |10-11|, |15-13|, |22-20|, |24-25|, |11-9| = 2, 1, 1, 2, 2, 1, 2 -> scale 11/7.
@@ -26,150 +36,166 @@ HAND_SCALE = 11 / 7
 HAND_NAIVE_MAE = 9 / 7
 
 
-def point_predictions(actual, predicted, naive, scale) -> pd.DataFrame:
-    """A predictions frame with zero-width intervals, [lower, upper] = [predicted, predicted]."""
-    return pd.DataFrame(
-        {
-            "actual": actual,
-            "forecast": predicted,
-            "lower": predicted,
-            "upper": predicted,
-            "naive": naive,
-            "naive_scale": scale,
-        }
-    )
-
-
 def test_seasonal_naive_forecast_and_scale_match_hand_computation():
     assert seasonal_naive_scale(TRAIN) == pytest.approx(HAND_SCALE)
     # Ten steps ahead: the last week, then its first three days again.
     assert seasonal_naive_forecast(TRAIN, 10).tolist() == [12, 13, 10, 15, 22, 24, 11, 12, 13, 10]
 
 
-def test_seasonal_naive_scored_against_itself_has_relative_mae_one_and_hand_mase():
-    naive = seasonal_naive_forecast(TRAIN, 7)
-
-    metrics = accuracy_metrics(point_predictions(TEST, naive, naive, HAND_SCALE))
-
-    assert metrics.mae == pytest.approx(HAND_NAIVE_MAE)
-    assert metrics.relative_mae == pytest.approx(1.0)
-    # MASE = (9/7) / (11/7) = 9/11: seasonal naive did better on this test week than in-sample.
-    assert metrics.mase == pytest.approx(9 / 11)
-    # MAPE: 2/14 + 2/12 + 2/20 + 3/27 over 7 points = 0.074470.
-    assert metrics.mape == pytest.approx((2 / 14 + 2 / 12 + 2 / 20 + 3 / 27) / 7)
-    # Zero-width intervals cover only the three exact hits.
-    assert metrics.coverage == pytest.approx(3 / 7)
-    assert metrics.n_points == 7
+def test_the_weekly_profile_is_each_weekdays_mean_over_the_last_four_weeks():
+    history = np.r_[np.zeros(3), np.arange(28.0)]
+    # The last four weeks are 0..27; weekday j (position 3 + 7k + j) has values j, j+7, j+14, j+21,
+    # mean j + 10.5; eight steps ahead: the week, then its first day again.
+    assert weekly_profile_forecast(history, 8).tolist() == [10.5, 11.5, 12.5, 13.5, 14.5, 15.5, 16.5, 10.5]
 
 
-def test_mape_skips_zero_actuals():
-    actual = np.array([0.0, 10.0, 20.0])
-    predicted = np.array([5.0, 12.0, 15.0])
-
-    metrics = accuracy_metrics(point_predictions(actual, predicted, actual, 1.0))
-
-    # Only 10 -> 12 (20%) and 20 -> 15 (25%) count.
-    assert metrics.mape == pytest.approx(0.225)
-    assert metrics.mae == pytest.approx(4.0)
+def test_origins_are_weekly_back_from_the_last_day_and_leave_eight_weeks_to_train():
+    # 99, 92, ..., back to 57 (the next, 50, has fewer than 56 days before it).
+    assert backtest_origins(100, 10).tolist() == [57, 64, 71, 78, 85, 92, 99]
+    assert backtest_origins(100, 3).tolist() == [85, 92, 99]
+    with pytest.raises(ValueError, match="56 days"):
+        backtest_origins(50, 3)
 
 
-def test_backtest_on_tiny_series_scales_by_hand_computed_naive_errors():
-    dates = pd.date_range("2024-01-01", periods=21, freq="D")
-    values = np.r_[TRAIN, TEST]
-    spec = ForecastSpec(trend="linear", fourier_order=0)
+def test_each_origin_forecasts_from_the_days_before_it_only():
+    dates = pd.date_range("2024-01-01", periods=120, freq="D")
+    values = 100 + np.arange(120.0) + np.tile([0.0, 5.0, 3.0, 8.0, 2.0, -4.0, 1.0], 18)[:120]
+    changed = values.copy()
+    changed[100:] += 1000.0
+    candidates = default_candidates(120)
 
-    result = rolling_origin_backtest(dates, values, spec, horizon=7, n_origins=1, confidence_level=0.8)
+    before = run_backtest(dates, values, candidates, horizon=14, max_origins=6)
+    after = run_backtest(dates, changed, candidates, horizon=14, max_origins=6)
 
-    predictions = result.predictions
-    assert predictions["naive"].tolist() == [12, 13, 10, 15, 22, 24, 11]
-    assert predictions["naive_scale"].unique().tolist() == pytest.approx([HAND_SCALE])
-    assert result.metrics.naive_mae == pytest.approx(HAND_NAIVE_MAE)
-    model_mae = np.mean(np.abs(TEST - predictions["forecast"].to_numpy()))
-    assert result.metrics.mae == pytest.approx(model_mae)
-    assert result.metrics.mase == pytest.approx(model_mae / HAND_SCALE)
-    assert result.metrics.relative_mae == pytest.approx(model_mae / HAND_NAIVE_MAE)
-
-
-def test_mase_scale_is_the_naive_error_of_the_last_13_weeks_before_each_origin():
-    # A shop ten times bigger after day 100: the scale must reflect its current size only.
-    dates = pd.date_range("2024-01-01", periods=200, freq="D")
-    rng = np.random.default_rng(3)
-    values = np.where(np.arange(200) < 100, 10.0, 100.0) + rng.normal(0, 1, 200) * np.where(np.arange(200) < 100, 1, 10)
-    spec = ForecastSpec(trend="linear", fourier_order=0)
-
-    result = rolling_origin_backtest(dates, values, spec, horizon=7, n_origins=2, confidence_level=0.8)
-
-    for origin, scale in result.predictions.groupby("origin")["naive_scale"].first().items():
-        end = dates.get_loc(origin)
-        recent = values[end - 91 : end]
-        assert scale == pytest.approx(np.abs(recent[7:] - recent[:-7]).mean())
-
-
-def test_origins_tile_the_last_days_and_each_fit_sees_only_earlier_days():
-    dates = pd.date_range("2024-01-01", periods=100, freq="D")
-    values = 100 + np.arange(100.0) + np.random.default_rng(0).normal(0, 5, 100)
-
-    result = rolling_origin_backtest(
-        dates, values, ForecastSpec(fourier_order=0), horizon=10, n_origins=3, confidence_level=0.8
-    )
-
-    assert backtest_origins(100, 10, 3).tolist() == [70, 80, 90]
-    predictions = result.predictions
-    assert predictions["date"].tolist() == list(dates[70:])
-    assert sorted(predictions["origin"].unique()) == [dates[70], dates[80], dates[90]]
-    assert (predictions["date"] >= predictions["origin"]).all()
-    assert predictions.groupby("origin")["step"].agg(list).map(lambda steps: steps == list(range(1, 11))).all()
-
-
-def test_too_many_origins_for_the_history_raise_value_error():
-    # 5 origins x 14 days leave 30 - 70 < 14 days to train the first one.
-    with pytest.raises(ValueError, match="n_origins=5"):
-        backtest_origins(30, 14, 5)
+    # Origins 84, 91, 98 saw only days < 100; 105, 112 and 119 saw the change.
+    assert before.origins.tolist() == [84, 91, 98, 105, 112, 119]
+    for label, forecasts in before.forecasts.items():
+        np.testing.assert_array_equal(forecasts[:3], after.forecasts[label][:3], err_msg=label)
+        assert not np.allclose(forecasts[3:, :1], after.forecasts[label][3:, :1]), label
+    # Actual of origin o at step s is y[o + s - 1], unknown (NaN) past the last day.
+    assert before.actual[0].tolist() == values[84:98].tolist()
+    assert np.isnan(before.actual[-1, 1:]).all() and before.actual[-1, 0] == values[119]
+    assert before.complete(14).tolist() == [True, True, True, True, False, False]
 
 
 def test_gaps_in_the_daily_series_are_rejected():
-    dates = pd.date_range("2024-01-01", periods=60, freq="D").delete(30)
-    values = np.arange(59.0) + np.tile([0.0, 3.0, 1.0], 20)[:59]
-
+    dates = pd.date_range("2024-01-01", periods=80, freq="D").delete(30)
     with pytest.raises(ValueError, match="consecutive"):
-        rolling_origin_backtest(dates, values, ForecastSpec(fourier_order=0), 7, 2, confidence_level=0.8)
+        run_backtest(dates, np.arange(79.0), default_candidates(79), horizon=7)
 
 
-@pytest.mark.parametrize(("confidence_level", "tolerance"), [(0.8, 0.07), (0.95, 0.04)])
-def test_interval_coverage_is_near_nominal_on_model_generated_data(confidence_level, tolerance):
-    # Data drawn from the linear + weekday model itself; 20 origins x 14 days = 280
-    # points, so the binomial sd of the coverage is 2.4 points at 80% and 1.3 at 95%
-    # and the tolerances are about 3 sd.
-    rng = np.random.default_rng(21)
-    dates = pd.date_range("2023-01-02", periods=400, freq="D")
-    weekday = np.array([0.0, 20.0, 40.0, 30.0, 90.0, 160.0, 70.0])[dates.day_of_week]
-    values = 500 + 0.8 * np.arange(400) + weekday + rng.normal(0, 25, 400)
+def test_the_simplest_candidate_within_one_standard_error_of_the_best_is_chosen():
+    # A trend of 5 a day leaves the repeated week 5 x 7 x ceil(h / 7) behind: only a regression
+    # follows it, and among the regressions within one standard error the simplest wins.
+    rng = np.random.default_rng(4)
+    dates = pd.date_range("2024-01-01", periods=300, freq="D")
+    values = np.tile([100.0, 110, 120, 115, 105, 60, 70], 43)[:300] + rng.normal(0, 10, 300) + 5.0 * np.arange(300)
 
-    result = rolling_origin_backtest(
-        dates, values, ForecastSpec(fourier_order=0), 14, 20, confidence_level=confidence_level
-    )
+    selection = select_candidate(run_backtest(dates, values, default_candidates(300), 28), 28)
 
-    assert result.metrics.n_points == 280
-    assert result.metrics.coverage == pytest.approx(confidence_level, abs=tolerance)
-    # The true model beats repeating last week: its errors are only the noise (sd 25),
-    # the naive ones carry two noise terms plus a week of trend.
-    assert result.metrics.relative_mae < 1
+    best = min(selection.scores, key=lambda score: score.mase)
+    within = [score.candidate for score in selection.scores if score.mase <= best.mase + best.std_error]
+    assert selection.chosen.kind == REGRESSION
+    assert selection.chosen == min(within, key=lambda candidate: candidate.complexity)
+    assert selection.score_of(selection.chosen).mase < selection.score_of(Candidate(SEASONAL_NAIVE)).mase
+
+
+def test_the_chosen_candidate_never_scores_worse_than_seasonal_naive():
+    rng = np.random.default_rng(9)
+    dates = pd.date_range("2024-01-01", periods=250, freq="D")
+    for shape in (np.ones(250), np.exp(-np.arange(250) / 120), 1 + np.arange(250) / 100):
+        values = 500 * shape * rng.lognormal(0, 0.3, 250)
+        backtest = run_backtest(dates, values, default_candidates(250), 28)
+        for horizon in (7, 28):
+            selection = select_candidate(backtest, horizon)
+            naive = selection.score_of(Candidate(SEASONAL_NAIVE))
+            assert selection.score_of(selection.chosen).mase <= naive.mase
+
+
+def test_fewer_than_four_complete_windows_choose_seasonal_naive():
+    dates = pd.date_range("2024-01-01", periods=100, freq="D")
+    values = 100 + 3.0 * np.arange(100)
+    # Origins 57..99; a 28-day window is complete for 57, 64, 71 only.
+    selection = select_candidate(run_backtest(dates, values, default_candidates(100), 28), 28)
+    assert selection.origins == 3
+    assert selection.chosen == Candidate(SEASONAL_NAIVE)
+    assert "3 complete 28-day backtest windows" in selection.reason
+
+
+def test_the_choice_weighs_the_complete_windows_of_the_last_26_origins():
+    dates = pd.date_range("2024-01-01", periods=500, freq="D")
+    values = 100 + np.random.default_rng(3).normal(0, 10, 500)
+    candidates = [Candidate(SEASONAL_NAIVE), Candidate(WEEKLY_PROFILE)]
+
+    backtest = run_backtest(dates, values, candidates, horizon=28)
+    selection = select_candidate(backtest, 28)
+
+    # 52 origins 142, 149, ..., 499; the 28-day windows of those up to 472 are complete (48 of them).
+    # The last 26 origins are 324 to 499, and the complete windows among them, 324 to 471, are weighed.
+    assert backtest.origins.tolist() == list(range(142, 500, 7))
+    assert backtest.complete(28).sum() == 48
+    assert backtest.origins[selection.windows].tolist() == list(range(324, 472, 7))
+    assert selection.origins == 22
+
+
+def test_conformal_quantiles_take_the_finite_sample_ranks():
+    errors = np.arange(-9.0, 10.0)  # n = 19
+    # 80 %: ranks floor(20 x 0.1) = 2 and ceil(20 x 0.9) = 18 of -9..9, so -8 and 8.
+    assert conformal_quantiles(errors, 0.8) == (-8.0, 8.0)
+    # All errors positive: the band must still hold the point, q_lo = 0.
+    assert conformal_quantiles(errors + 20.0, 0.8) == (0.0, 28.0)
+    # 95 % needs n >= 2 / 0.05 - 1 = 39.
+    with pytest.raises(ValueError, match="needs 39"):
+        conformal_quantiles(errors, 0.95)
+
+
+def test_steps_pool_their_nearest_neighbours_until_the_interval_has_enough_errors():
+    # 3 origins x 10 steps, step s's errors all equal s: an 80 % band needs 9 errors, a week
+    # of steps gives 21 at least, so step 1 pools steps 1..7 and step 10 steps 4..10.
+    errors = np.tile(np.arange(1.0, 11.0), (3, 1)) - 5.0
+    lower, upper = step_quantiles(errors, 10, 0.8)
+    # Step 1 pools -4..2 (21 values); ranks floor(22 x 0.1) = 2 and ceil(22 x 0.9) = 20 -> -4, 2.
+    assert (lower[0], upper[0]) == (-4.0, 2.0)
+    # Step 10 pools -1..5: ranks 2 and 20 of the sorted 21 are -1 and 5.
+    assert (lower[9], upper[9]) == (-1.0, 5.0)
+
+
+def test_only_each_steps_latest_errors_are_kept():
+    errors = np.array([[1.0, 2.0], [3.0, np.nan], [5.0, np.nan], [7.0, 8.0]])
+    kept = latest_per_step(errors, np.array([2, 1]))
+    np.testing.assert_array_equal(kept, [[np.nan, np.nan], [np.nan, np.nan], [5.0, np.nan], [7.0, 8.0]])
+    # 13 for steps 1-7, 14 for steps 8-14, ..., 25 for steps 85-90.
+    assert calibration_origins(90)[[0, 6, 7, 13, 89]].tolist() == [13, 13, 14, 14, 25]
+
+
+def test_the_total_band_is_the_student_t_prediction_interval_of_the_log_errors():
+    errors = np.array([0.1, -0.05, 0.02, 0.08, -0.01])
+    m, mean, sd = 5, errors.mean(), errors.std(ddof=1)
+    half = stats.t.ppf(0.95, m - 1) * sd * np.sqrt(1 + 1 / m)
+
+    lower, upper = total_interval(1000.0, errors, 0.9)
+
+    assert lower == pytest.approx(np.expm1(np.log1p(1000.0) + mean - half))
+    assert upper == pytest.approx(np.expm1(np.log1p(1000.0) + mean + half))
 
 
 def test_default_candidates_use_windows_shorter_than_history_and_yearly_terms_only_for_a_year():
-    long_grid = {(spec.trend, spec.window_days, spec.fourier_order) for spec in default_candidates(800)}
-    short_grid = {(spec.trend, spec.window_days, spec.fourier_order) for spec in default_candidates(200)}
+    def grid(n_days):
+        return {(c.spec.trend, c.spec.window_days, c.spec.fourier_order) for c in default_candidates(n_days) if c.spec}
 
-    assert len(long_grid) == 12
-    assert ("damped", 365, 3) in long_grid and ("damped", 180, 0) in long_grid and ("damped", None, 3) in long_grid
-    assert short_grid == {(trend, window, 0) for trend in MODEL_TYPES[1:] for window in (None, 180)}
-    assert len(default_candidates(120)) == 4
+    assert len(grid(800)) == 12
+    assert ("damped", 365, 3) in grid(800) and ("damped", 180, 0) in grid(800) and ("damped", None, 3) in grid(800)
+    assert grid(200) == {(trend, window, 0) for trend in MODEL_TYPES[1:] for window in (None, 180)}
+    assert [c.kind for c in default_candidates(120)[:2]] == [SEASONAL_NAIVE, WEEKLY_PROFILE]
+    assert len(default_candidates(120)) == 2 + 4
 
 
-def test_candidates_for_restricts_the_grid_to_the_requested_trend():
+def test_candidates_for_restricts_the_regressions_to_the_requested_trend_and_keeps_the_naive_ones():
     assert candidates_for("auto", 800) == default_candidates(800)
-    assert {spec.trend for spec in candidates_for("piecewise", 800)} == {"piecewise"}
-    assert len(candidates_for("loglinear", 800)) == 3
+    piecewise = candidates_for("piecewise", 800)
+    assert {c.spec.trend for c in piecewise if c.spec} == {"piecewise"}
+    assert [c.kind for c in piecewise[:2]] == [SEASONAL_NAIVE, WEEKLY_PROFILE]
+    assert len(candidates_for("loglinear", 800)) == 2 + 3
 
 
 def test_candidates_for_rejects_unknown_model_type_naming_the_allowed_values():

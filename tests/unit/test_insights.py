@@ -73,9 +73,10 @@ def forecast_frame(values: list[float]) -> pd.DataFrame:
         {
             "date": dates,
             "forecast": values,
-            "lower": [v - 10 for v in values],
-            "upper": [v + 10 for v in values],
             "confidence_level": 0.9,
+            # The interval of the total, as ml.revenue_forecast repeats it on every row.
+            "total_lower": sum(values) - 20,
+            "total_upper": sum(values) + 25,
         }
     )
 
@@ -91,9 +92,9 @@ def test_a_forecast_below_the_last_period_by_the_threshold_is_a_warning():
 
     assert (insight.category, insight.severity) == ("forecast", "warning")
     assert (insight.metric, insight.value) == ("forecast_net_revenue", 300)
-    # Bounds summed: 3 x 90 = 270 to 3 x 110 = 330, at the table's confidence level.
+    # The total's own interval, 300 - 20 to 300 + 25, at the table's confidence level.
     assert "-25.0% vs the last 3 days' 400" in insight.detail
-    assert "daily 90% bounds add up to 270 to 330" in insight.detail
+    assert "with 90% confidence between 280 and 325" in insight.detail
 
 
 def test_a_forecast_close_to_the_last_period_is_info():

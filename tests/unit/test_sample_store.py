@@ -148,6 +148,7 @@ def test_manifest_describes_the_files(store: Path) -> None:
         "start_date": "2024-02-26",
         "end_date": "2025-03-31",
         "sessions_per_order": 2.5,
+        "shape": "growing",
         "rows": {table: pq.read_table(store / table).num_rows for table in TABLE_COLUMNS},
         "generator_version": 1,
     }
@@ -413,11 +414,31 @@ def test_rerun_into_an_existing_folder_replaces_old_part_files(tmp_path: Path) -
         ({"seed": -1}, "seed"),
         ({"sessions_per_order": 0.0}, "sessions_per_order"),
         ({"end_date": "2024-01-01"}, "end_date"),
+        ({"shape": "shrinking"}, "shape"),
     ],
 )
 def test_invalid_spec_raises_value_error_naming_the_argument(arguments: dict, named: str) -> None:
     with pytest.raises(ValueError, match=named):
         SampleStoreSpec(**arguments)
+
+
+@pytest.mark.parametrize(("shape", "last_to_first"), [("decaying", (0.0, 0.5)), ("flat", (0.6, 1.5))])
+def test_store_shapes_set_how_revenue_runs_over_the_window(tmp_path: Path, shape: str, last_to_first: tuple) -> None:
+    # 300 days, 600 customers. Decaying: everyone signs up in the first 30 days, then drops out, so
+    # the last 60 days sell well under half of days 30-90. Flat: the same first cohort, then signups
+    # that about replace the dropouts: the last 60 days sell about what days 30-90 did.
+    spec = SampleStoreSpec(seed=3, days=300, customers=600, end_date=dt.date(2025, 3, 31), shape=shape)
+    generate_sample_store(tmp_path, spec)
+    transactions = read(tmp_path, "transactions")
+    paid = transactions[transactions["status"].isin(PAID)]
+    days = (paid["created_at"].dt.normalize() - window(spec)[0]).dt.days
+    customers = read(tmp_path, "customers")
+
+    ratio = paid["amount"][days >= 240].sum() / paid["amount"][(days >= 30) & (days < 90)].sum()
+
+    assert last_to_first[0] <= ratio <= last_to_first[1]
+    signup_days = (customers["signup_at"].dt.normalize() - window(spec)[0]).dt.days
+    assert (signup_days >= 30).any() == (shape == "flat")
 
 
 def test_invalid_block_size_and_sizing_arguments_are_rejected(tmp_path: Path) -> None:
