@@ -42,7 +42,8 @@ def cached_store(size: str) -> Path:
     wanted = json.dumps(asdict(spec), default=str, sort_keys=True)
     if not (stamp.exists() and stamp.read_text() == wanted):
         shutil.rmtree(folder, ignore_errors=True)
-        generate_sample_store(folder, spec)
+        print(f"generating the {size} store into {folder} ...", flush=True)
+        generate_sample_store(folder, spec, report=lambda line: print(line, flush=True))
         stamp.write_text(wanted)
     remove_next_day(folder)
     return folder

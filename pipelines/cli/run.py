@@ -54,7 +54,9 @@ def ensure_sample_store(settings: Settings) -> None:
     if settings.source.kind != "sample" or (settings.source_folder / MANIFEST_NAME).exists():
         return
     print(f"Generating the sample store into {settings.source_folder} ...", flush=True)
-    generate_sample_store(settings.source_folder, sample_store_spec(settings))
+    generate_sample_store(
+        settings.source_folder, sample_store_spec(settings), report=lambda line: print(line, flush=True)
+    )
 
 
 def table_day_range(settings: Settings, table: SourceTable) -> tuple[dt.date, dt.date] | None:

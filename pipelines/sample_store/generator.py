@@ -36,7 +36,7 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -857,13 +857,30 @@ def _write_block(
         progress.rows[name] += table.num_rows
 
 
+def _block_line(progress: Progress, customers_done: int, customers: int, seconds: float) -> str:
+    """One progress line: customers written of all, the block tables' rows so far, and their rate."""
+    rows = progress.rows
+    written = rows["customers"] + rows["transactions"] + rows["funnel_events"]
+    return (
+        f"  customers {customers_done:,} of {customers:,} ({customers_done / customers:.0%}): "
+        f"{rows['transactions']:,} transactions, {rows['funnel_events']:,} funnel events "
+        f"({written / max(seconds, 1e-9):,.0f} rows/s)"
+    )
+
+
 def generate_sample_store(
-    out_dir: Path, spec: SampleStoreSpec = DEFAULT_SPEC, *, block_customers: int | None = None
+    out_dir: Path,
+    spec: SampleStoreSpec = DEFAULT_SPEC,
+    *,
+    block_customers: int | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> dict:
     """Write the sample store described by ``spec`` to ``out_dir`` and return its manifest.
 
     ``block_customers`` (default :data:`BLOCK_CUSTOMERS`) bounds how many customers, with all their
     transactions and funnel events, are in memory at once; each block is one part file per table.
+    ``report``, if given, gets a line after each block and each table (rows written, rate): a large
+    store takes minutes.
     """
     block_customers = BLOCK_CUSTOMERS if block_customers is None else block_customers
     if not isinstance(block_customers, int) or not 1 <= block_customers <= MAX_BLOCK_CUSTOMERS:
@@ -875,9 +892,12 @@ def generate_sample_store(
     _prepare_folders(out_dir)
 
     progress = Progress(rows=dict.fromkeys(TABLES, 0), sessions=0, totals=DayTotals.empty(spec.days))
+    started = time.perf_counter()
     for block, first in enumerate(range(0, spec.customers, block_customers)):
         block_signups = signup_us[first : first + block_customers]
         _write_block(out_dir, spec, calendar, block=block, first=first, signup_us=block_signups, progress=progress)
+        if report is not None:
+            report(_block_line(progress, first + block_signups.size, spec.customers, time.perf_counter() - started))
 
     rows = progress.rows
     for name, table in (
@@ -886,6 +906,8 @@ def generate_sample_store(
     ):
         _write_part(table, out_dir, name, 0)
         rows[name] = table.num_rows
+        if report is not None:
+            report(f"  {name}: {table.num_rows:,} rows")
 
     manifest = {
         "seed": spec.seed,
@@ -925,11 +947,22 @@ def customers_for_transactions(transactions: int, days: int) -> int:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line options; sizes are validated by :class:`SampleStoreSpec`."""
-    parser = argparse.ArgumentParser(description="Generate the VectorCraft sample store as Parquet part files.")
+    parser = argparse.ArgumentParser(
+        prog="analytics-sample-store", description="Generate the VectorCraft sample store as Parquet part files."
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder to write the tables and manifest to")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SPEC.seed)
-    parser.add_argument("--days", type=int, default=DEFAULT_SPEC.days)
-    parser.add_argument("--customers", type=int, default=DEFAULT_SPEC.customers)
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SPEC.seed, help="seed of the generator: the same seed, the same store"
+    )
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=DEFAULT_SPEC.days,
+        help=f"days of data, ending --end-date (default {DEFAULT_SPEC.days})",
+    )
+    parser.add_argument(
+        "--customers", type=int, default=DEFAULT_SPEC.customers, help=f"customers (default {DEFAULT_SPEC.customers:,})"
+    )
     parser.add_argument(
         "--end-date",
         type=dt.date.fromisoformat,
@@ -959,7 +992,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = SampleStoreSpec(
             seed=args.seed, days=args.days, customers=customers, end_date=args.end_date, shape=args.shape
         )
-        manifest = generate_sample_store(args.out, spec)
+        manifest = generate_sample_store(args.out, spec, report=print)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

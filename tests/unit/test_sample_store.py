@@ -476,9 +476,18 @@ def test_cli_writes_the_tables_and_manifest_and_prints_row_counts(
     )
     for table in TABLE_COLUMNS:
         assert (out / table / "part-00000.parquet").is_file()
-    printed = capsys.readouterr().out
-    assert printed.count("\n") == 1
-    assert f"transactions={manifest['rows']['transactions']:,}" in printed
+    lines = capsys.readouterr().out.splitlines()
+    # A line per block of customers and per daily table as they are written, then the summary.
+    assert lines[0] == (
+        f"  customers 120 of 120 (100%): {manifest['rows']['transactions']:,} transactions, "
+        f"{manifest['rows']['funnel_events']:,} funnel events ({lines[0].rsplit('(', 1)[1]}"
+    )
+    assert lines[1:3] == [
+        f"  costs: {manifest['rows']['costs']:,} rows",
+        f"  marketing_spend: {manifest['rows']['marketing_spend']:,} rows",
+    ]
+    assert len(lines) == 4
+    assert f"transactions={manifest['rows']['transactions']:,}" in lines[3]
 
 
 def test_cli_sizes_by_transactions_and_reports_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
