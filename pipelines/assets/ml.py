@@ -403,26 +403,17 @@ def convergence_warnings(models: CustomerModels) -> list[str]:
 
 
 CUSTOMER_HISTORY_SQL = """
-with purchases as (
-    -- A purchase is a day with at least one completed order (paid and not refunded) up to the
-    -- reference date: recency and age are whole days, so several orders of a day are one
-    -- purchase occasion, worth their summed net amount.
-    select customer_id, order_date, sum(net_amount) as purchase_value
-    from staging.stg_transactions
-    where is_paid and not is_refunded and order_date <= $reference_date
-    group by customer_id, order_date
-)
-
+-- The marts' customers (intermediate.int_customer_orders, as of the same reference date): a
+-- purchase is a day with a paid order, so x > 0 exactly for the marts' repeat customers.
 select
     customer_id,
-    count(*) - 1 as frequency,
-    date_diff('day', min(order_date), max(order_date)) as recency_days,
-    date_diff('day', min(order_date), $reference_date) as t_days,
-    -- Gamma-Gamma's monetary value: the mean of the repeat purchases only, all but the first day's
-    -- (null without any). One grouping, no window over the purchases, which is quicker at scale.
-    (sum(purchase_value) - arg_min(purchase_value, order_date)) / nullif(count(*) - 1, 0) as monetary
-from purchases
-group by customer_id
+    purchase_days - 1 as frequency,
+    date_diff('day', first_order_date, last_order_date) as recency_days,
+    date_diff('day', first_order_date, $reference_date) as t_days,
+    -- Gamma-Gamma's monetary value: the mean net value of the purchase days after the first (null
+    -- without any).
+    repeat_net_spend / nullif(purchase_days - 1, 0) as monetary
+from intermediate.int_customer_orders
 order by customer_id
 """
 
@@ -434,7 +425,7 @@ def read_reference_date(con: duckdb.DuckDBPyConnection) -> dt.date:
 
 def read_customer_histories(con: duckdb.DuckDBPyConnection, reference_date: dt.date) -> pd.DataFrame:
     """DataFrame[customer_id, frequency, recency_days, t_days, monetary], one row per customer with
-    a completed order up to ``reference_date`` (BG/NBD's x, t_x, T in days, Gamma-Gamma's m)."""
+    a paid order up to ``reference_date`` (BG/NBD's x, t_x, T in days, Gamma-Gamma's m)."""
     return con.execute(CUSTOMER_HISTORY_SQL, {"reference_date": reference_date}).df()
 
 
@@ -483,13 +474,13 @@ def score_customers(histories: pd.DataFrame, models: CustomerModels, horizon_day
     key=ml_table("customer_scores"),
     group_name=ML_GROUP,
     kinds=KINDS,
-    deps=[AssetKey(["staging", "stg_transactions"]), mart("kpi_summary")],
+    deps=[AssetKey(["intermediate", "int_customer_orders"]), mart("kpi_summary")],
 )
 def customer_scores(
     context: AssetExecutionContext, warehouse: DuckDBResource, ml_settings: MLAssetSettings
 ) -> MaterializeResult:
     """Churn probability, expected purchases and predicted lifetime value of every customer with a
-    completed order, from BG/NBD + Gamma-Gamma fitted on all customers as of the marts' reference date."""
+    paid order, from BG/NBD + Gamma-Gamma fitted on all customers as of the marts' reference date."""
     with warehouse.get_connection() as con:
         reference_date = read_reference_date(con)
         histories = read_customer_histories(con, reference_date)

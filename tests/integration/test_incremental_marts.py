@@ -24,7 +24,7 @@ from tests.support.pipeline_runs import (
 
 INGEST_AND_DBT = INGEST | DBT_MODELS
 LAST_DAY = SAMPLE_SPEC.end_date
-BOOKKEEPING = {"funnel_sessions": ("_reference_date", "_last_load_id", "_build_number")}
+BOOKKEEPING = {"intermediate.funnel_sessions": ("_reference_date", "_last_load_id", "_build_number")}
 """Columns that say which build wrote a row: they differ between builds by design."""
 FLOAT_TOLERANCE = 1e-12
 """Relative: the same sums over rows in another order differ in the last bits, and no more."""
@@ -64,26 +64,26 @@ def test_nightly_runs_and_a_reload_leave_the_marts_as_a_full_build_does(sample_s
     for day in (LAST_DAY - dt.timedelta(days=1), LAST_DAY):
         run_pipeline(nightly, day, day, selection=INGEST_AND_DBT)
 
-    assert query(nightly, "select max(_build_number) from marts.funnel_sessions") == [(3,)]
+    assert query(nightly, "select max(_build_number) from intermediate.funnel_sessions") == [(3,)]
     assert differences(nightly, full_build(tmp_path, source, "full")) == []
 
     # A day reloaded without any of its events: its sessions go, and the sessions that went on
     # into the next day start on that next day.
     emptied = LAST_DAY - dt.timedelta(days=10)
-    sessions_on = "select count(*) from marts.funnel_sessions where session_date = ?"
+    sessions_on = "select count(*) from intermediate.funnel_sessions where session_date = ?"
     ((sessions_of_the_day,),) = query(nightly, sessions_on, [emptied])
     drop_funnel_events_of(source, emptied)
     run_pipeline(nightly, emptied, emptied, selection=INGEST_AND_DBT)
 
     assert sessions_of_the_day > 0
     assert query(nightly, sessions_on, [emptied]) == [(0,)]
-    assert query(nightly, "select count(*) from marts.funnel_sessions where started_at is null") == [(0,)]
+    assert query(nightly, "select count(*) from intermediate.funnel_sessions where started_at is null") == [(0,)]
     full_after_reload = full_build(tmp_path, source, "full_after_reload")
     assert differences(nightly, full_after_reload) == []
 
     # The dbt step's full_refresh (make run over every day) builds funnel_sessions afresh.
     run_pipeline(nightly, LAST_DAY, LAST_DAY, selection=INGEST_AND_DBT, full_refresh=True)
-    assert query(nightly, "select distinct _build_number from marts.funnel_sessions") == [(1,)]
+    assert query(nightly, "select distinct _build_number from intermediate.funnel_sessions") == [(1,)]
     assert differences(nightly, full_after_reload) == []
 
 
@@ -97,5 +97,5 @@ def test_a_nightly_run_after_the_funnel_stages_changed_rebuilds_every_session(sa
 
     full = isolated_settings(tmp_path / "full", sample_store, marts={"funnel_stages": stages})
     run_pipeline(full, SAMPLE_FIRST_DAY, LAST_DAY, selection=INGEST_AND_DBT)
-    assert query(after, "select distinct _funnel_stages from marts.funnel_sessions") == [(",".join(stages),)]
+    assert query(after, "select distinct _funnel_stages from intermediate.funnel_sessions") == [(",".join(stages),)]
     assert differences(after, full) == []

@@ -121,25 +121,30 @@ def test_rerunning_the_forecast_on_the_same_data_replaces_its_model_row(sample_w
 # --- customer scores ------------------------------------------------------------------------
 
 
-def completed_purchase_days(sample_store: Path) -> pd.DataFrame:
-    """Per customer, from the source files: distinct days with a completed order up to the end of
-    the sample, their first and last day (BG/NBD counts purchase days), and the mean value of the
-    days after the first (Gamma-Gamma's monetary value, NaN for one-day customers)."""
+def paid_purchase_days(sample_store: Path) -> pd.DataFrame:
+    """Per customer, from the source files: distinct days with a paid order (completed, or refunded
+    afterwards: the marts' rule) up to the end of the sample, their first and last day (BG/NBD
+    counts purchase days), and the mean net value of the days after the first (Gamma-Gamma's
+    monetary value, NaN for one-day customers; a refunded order is worth 0 net)."""
     transactions = pd.read_parquet(
         sample_store / "transactions", columns=["customer_id", "status", "created_at", "amount"]
     )
-    completed = transactions[
-        (transactions["status"] == "completed") & (transactions["created_at"].dt.date <= SAMPLE_SPEC.end_date)
+    paid = transactions[
+        transactions["status"].isin(["completed", "refunded"])
+        & (transactions["created_at"].dt.date <= SAMPLE_SPEC.end_date)
     ]
-    days = completed.assign(day=completed["created_at"].dt.normalize()).groupby(["customer_id", "day"])["amount"].sum()
+    paid = paid.assign(
+        day=paid["created_at"].dt.normalize(), amount=paid["amount"].where(paid["status"] == "completed", 0.0)
+    )
+    days = paid.groupby(["customer_id", "day"])["amount"].sum()
     days = days.reset_index().sort_values(["customer_id", "day"])
     summary = days.groupby("customer_id")["day"].agg(["count", "min", "max"])
     repeat_days = days[days.duplicated("customer_id")]
     return summary.assign(monetary=repeat_days.groupby("customer_id")["amount"].mean())
 
 
-def test_customer_scores_have_one_row_per_customer_with_a_completed_order(sample_store, sample_warehouse):
-    expected = completed_purchase_days(sample_store)
+def test_customer_scores_have_one_row_per_customer_with_a_paid_order(sample_store, sample_warehouse):
+    expected = paid_purchase_days(sample_store)
     scores = frame(sample_warehouse, "select * from ml.customer_scores").set_index("customer_id").sort_index()
     end = pd.Timestamp(SAMPLE_SPEC.end_date)
 
@@ -185,7 +190,7 @@ def test_ml_assets_depend_on_the_dbt_models_they_read(tmp_path, make_settings):
     # resolved without the developer's ANALYTICS_* settings.
     settings = make_settings(tmp_path)
     graph = Definitions(assets=pipeline_assets(settings), resources=build_resources(settings)).resolve_asset_graph()
-    dbt_keys = {key for key in graph.get_all_asset_keys() if key.path[0] in ("staging", "marts")}
+    dbt_keys = {key for key in graph.get_all_asset_keys() if key.path[0] in ("staging", "intermediate", "marts")}
     for assets_def in ml_assets:
         for key in assets_def.keys:
             parents = graph.get(key).parent_keys

@@ -16,6 +16,14 @@ with transactions as (
     select * from {{ ref('stg_transactions') }}
 ),
 
+paid_orders as (
+    select * from {{ ref('int_paid_orders') }}
+),
+
+customer_orders as (
+    select * from {{ ref('int_customer_orders') }}
+),
+
 costs as (
     select * from {{ ref('stg_costs') }}
 ),
@@ -83,54 +91,47 @@ orders_by_period as (
     group by periods.period
 ),
 
-first_orders as (
-    select
-        customer_id,
-        min(order_date) as first_order_date
-    from transactions
-    where is_paid
-    group by customer_id
-),
-
 new_customers_by_period as (
     select
         periods.period,
-        count(first_orders.customer_id) as new_customers
+        count(customer_orders.customer_id) as new_customers
     from periods
-    left join first_orders on first_orders.first_order_date between periods.period_start and periods.period_end
+    left join customer_orders on customer_orders.first_order_date between periods.period_start and periods.period_end
     group by periods.period
 ),
 
--- The customer base as it stood at each period's end, with the definitions of customer_rfm:
--- repeat = 2 or more paid orders, churned = last paid order more than `churn_inactivity_days`
--- days before the end, LTV = net spend so far.
+-- The customer base as it stood at each period's end: its paid orders up to then (int_paid_orders),
+-- churned = last paid order more than `churn_inactivity_days` days before the end, LTV = net
+-- spend so far.
 customers_at_period_end as (
     select
         periods.period,
-        transactions.customer_id,
-        count(*) as paid_orders,
-        date_diff('day', max(transactions.order_date), periods.period_end) as recency_days,
-        sum(transactions.net_amount) as ltv
+        periods.period_end,
+        paid_orders.customer_id,
+        date_diff('day', max(paid_orders.order_date), periods.period_end) as recency_days,
+        sum(paid_orders.net_amount) as ltv
     from periods
-    inner join transactions
-        on transactions.is_paid
-        and transactions.order_date <= periods.period_end
+    inner join paid_orders on paid_orders.order_date <= periods.period_end
     group by
         periods.period,
         periods.period_end,
-        transactions.customer_id
+        paid_orders.customer_id
 ),
 
+-- A customer was a repeat customer at a period's end when their repeat purchase (int_customer_orders)
+-- came by then.
 customer_base_by_period as (
     select
         periods.period,
         count(customers_at_period_end.customer_id) as customers,
-        count(*) filter (where customers_at_period_end.paid_orders >= 2) as repeat_customers,
+        count(*) filter (where customer_orders.repeat_purchase_date <= customers_at_period_end.period_end)
+            as repeat_customers,
         count(*) filter (where customers_at_period_end.recency_days > {{ var('churn_inactivity_days') }})
             as churned_customers,
         avg(customers_at_period_end.ltv) as average_ltv
     from periods
     left join customers_at_period_end on periods.period = customers_at_period_end.period
+    left join customer_orders on customers_at_period_end.customer_id = customer_orders.customer_id
     group by periods.period
 ),
 
