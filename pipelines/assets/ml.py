@@ -536,10 +536,13 @@ def read_insight_inputs(con: duckdb.DuckDBPyConnection) -> insights.InsightInput
             "select segment, customers, revenue, revenue_share, suggested_action from marts.customer_segments"
         ),
         funnel_stages=frame("select stage, stage_order, entered, drop_off_rate from marts.funnel_stages"),
-        kpis=frame("select reference_date, ltv_to_cac, ltv_to_cac_prior, average_ltv, cac from marts.kpi_summary")
+        kpis=frame(
+            "select reference_date, ltv_to_cac, ltv_to_cac_prior, average_ltv, cac, marketing_spend "
+            "from marts.kpi_summary"
+        )
         .iloc[0]
         .to_dict(),
-        roi_monthly=frame("select roi_month, net_margin from marts.roi_monthly"),
+        roi_monthly=frame("select roi_month, net_margin, has_cost_data from marts.roi_monthly"),
         seasonal_patterns=frame("select pattern, period, effect, lower, upper, unit from ml.seasonal_patterns"),
     )
 

@@ -46,16 +46,34 @@ def first_row(cursor: duckdb.DuckDBPyConnection, sql: str) -> dict[str, object] 
     return {name: json_value(value) for name, value in zip(names, rows[0], strict=True)} if rows else None
 
 
+COST_DATA_KPIS = frozenset({"gross_margin", "net_margin"})
+"""Null in kpi_summary when the period has no cost row (``has_cost_data``)."""
+MARKETING_KPIS = frozenset({"cac", "ltv_to_cac"})
+"""Null in kpi_summary when the period has no marketing spend."""
+
+
+def missing_note(row: dict[str, object], metric: str) -> str | None:
+    """Why a null KPI of the last period has no value, when the cause is data the store did not
+    load: what the dashboard shows instead of a number."""
+    if metric in COST_DATA_KPIS and row.get("has_cost_data") is False:
+        return "no cost data"
+    if metric in MARKETING_KPIS and row.get("marketing_spend") == 0:
+        return "no marketing spend"
+    return None
+
+
 def kpi_cards(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
-    """Each KPI of ``marts.kpi_summary`` that has a prior-period value, with its relative change."""
+    """Each KPI of ``marts.kpi_summary`` that has a prior-period value, with its relative change,
+    and for a KPI without a value the data it lacks (``note``). Flags (``has_cost_data``) are no KPI."""
     row = first_row(cursor, "select * from marts.kpi_summary") or {}
     cards = []
     for name, value in row.items():
         prior = row.get(f"{name}_prior", "missing")
-        if prior == "missing" or name.endswith("_prior"):
+        if prior == "missing" or name.endswith("_prior") or isinstance(value, bool):
             continue
         change = (value - prior) / abs(prior) if value is not None and prior else None
-        cards.append({"metric": name, "value": value, "prior": prior, "change": change})
+        note = missing_note(row, name) if value is None else None
+        cards.append({"metric": name, "value": value, "prior": prior, "change": change, "note": note})
     return cards
 
 

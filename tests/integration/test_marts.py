@@ -12,10 +12,13 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from dagster import AssetKey, AssetSelection
 
+from analytics_ml import insights
+from pipelines.defs.resources import MLAssetSettings
 from pipelines.settings import Settings, SourceSettings, WarehouseSettings
 from tests.support.csv_store import transaction, write_table
 from tests.support.pipeline_runs import DBT_MODELS, INGEST, isolated_settings, query, run_pipeline
@@ -174,10 +177,11 @@ def test_customer_rfm_lifetime_and_churn_risk(hand_warehouse):
         hand_warehouse,
         "select customer_id, average_order_value, average_days_between_orders, churn_risk from marts.customer_rfm",
     )
-    # AOV = gross / orders: ANNA 300 / 5 = 60. Days between orders = (last − first) / (orders − 1):
+    # AOV = gross / orders: ANNA 300 / 5 = 60. Days between orders = (last − first) / (purchase
+    # days − 1), every order here on a day of its own:
     # ANNA (31 Mar − 5 Jan = 85) / 4 = 21.25, recency 0: low. BEN 18 / 3 = 6, recency 70 > 3 × 6:
     # high. DORA 30 / 1, recency 45 ≤ 1.5 × 30: low. EMIL 45 / 2 = 22.5, 20 ≤ 33.75: low. CARL
-    # bought once: judged against the default 30 days, 6 ≤ 45: low.
+    # bought once, so is no repeat customer: judged against the default 30 days, 6 ≤ 45: low.
     assert rfm == {
         "ANNA": (60.0, 21.25, "low"),
         "BEN": (100.0, 6.0, "high"),
@@ -276,6 +280,45 @@ def test_kpi_summary_last_30_days(hand_warehouse):
     # a new customer. Sessions started: S2 .. S6 (S1 is 1 Mar); S4 and S6 completed payment: 2 / 5,
     # after 9 and 30 minutes: 19.5 on average.
     assert kpis == [(LAST_DAY, 130.0, 0.8, 20.0, 70.0, 0.4, 19.5)]
+
+
+def test_a_store_without_costs_or_marketing_has_no_margins_and_the_insights_say_so(hand_warehouse, tmp_path):
+    # The hand store with its cost and marketing rows taken away, and the marts over them rebuilt.
+    settings = hand_warehouse.updated(warehouse={"data_dir": tmp_path, "warehouse_path": tmp_path / "warehouse.duckdb"})
+    shutil.copy(hand_warehouse.warehouse_file, settings.warehouse_file)
+    with duckdb.connect(str(settings.warehouse_file)) as con:
+        con.execute("delete from raw.costs")
+        con.execute("delete from raw.marketing_spend")
+    marts = [AssetKey(["marts", name]) for name in ("roi_monthly", "cost_breakdown", "kpi_summary")]
+    run_pipeline(settings, FIRST_DAY, LAST_DAY, selection=AssetSelection.assets(*marts))
+
+    # Every month had revenue (540, 200, 130) but no cost row: unknown costs, so no margin (not
+    # 100 %), no ROI (nothing spent), and no CAC or LTV/CAC (no spend: not 0) despite new customers.
+    assert query(
+        settings,
+        "select roi_month, has_cost_data, gross_margin, net_margin, roi, new_customers, cac, ltv_to_cac "
+        "from marts.roi_monthly order by roi_month",
+    ) == [
+        (dt.date(2025, month, 1), False, None, None, None, new, None, None) for month, new in [(1, 4), (2, 0), (3, 1)]
+    ]
+    # Nothing spent in either period: every share is a share of nothing.
+    assert query(settings, "select distinct share from marts.cost_breakdown") == [(None,)]
+    columns = ["reference_date", "has_cost_data", "gross_margin", "net_margin", "cac", "ltv_to_cac"]
+    columns += ["ltv_to_cac_prior", "average_ltv", "marketing_spend"]
+    (row,) = query(settings, f"select {', '.join(columns)} from marts.kpi_summary")
+    kpis = dict(zip(columns, row, strict=True))
+    assert (kpis["has_cost_data"], kpis["gross_margin"], kpis["net_margin"], kpis["cac"]) == (False, None, None, None)
+
+    roi = pd.DataFrame(
+        query(settings, "select roi_month, net_margin, has_cost_data from marts.roi_monthly"),
+        columns=["roi_month", "net_margin", "has_cost_data"],
+    )
+    thresholds = MLAssetSettings.from_settings(settings).insight_thresholds()
+    margin = insights.margin_trend_insight(roi, kpis["reference_date"], thresholds)
+    acquisition = insights.ltv_cac_insight(kpis, thresholds)
+    assert (margin.title, margin.value) == ("No cost data: margins unknown", None)
+    assert "March 2025" in margin.detail
+    assert (acquisition.title, acquisition.value) == ("No marketing spend: no CAC or LTV/CAC", None)
 
 
 def test_customer_rfm_matches_an_independent_pandas_computation(sample_store: Path, sample_warehouse: Settings):

@@ -6,7 +6,7 @@
     'net_revenue', 'gross_revenue', 'orders', 'paying_customers', 'new_customers', 'average_order_value',
     'revenue_per_customer', 'mrr', 'customers', 'average_ltv', 'repeat_rate', 'churn_rate',
     'payment_success_rate', 'sessions', 'conversion_rate', 'average_conversion_minutes', 'marketing_spend',
-    'operating_costs', 'cac', 'cost_per_acquisition', 'ltv_to_cac', 'gross_profit', 'gross_margin',
+    'operating_costs', 'cac', 'cost_per_acquisition', 'ltv_to_cac', 'has_cost_data', 'gross_profit', 'gross_margin',
     'net_profit', 'net_margin', 'roi', 'profit_per_customer'
 ] -%}
 {%- set total_kpis = [
@@ -139,6 +139,7 @@ costs_by_period as (
     select
         periods.period,
         coalesce(sum(costs.amount), 0) as operating_costs,
+        count(costs.amount) > 0 as has_cost_data,
         coalesce(
             sum(costs.amount) filter (
                 where {{ cost_category('costs.category') }} in {{ sql_string_list(var('cost_of_revenue_categories')) }}
@@ -193,6 +194,7 @@ period_totals as (
         customer_base_by_period.churned_customers,
         customer_base_by_period.average_ltv,
         costs_by_period.operating_costs,
+        costs_by_period.has_cost_data,
         costs_by_period.cost_of_revenue,
         marketing_by_period.marketing_spend,
         funnel_by_period.sessions,
@@ -232,13 +234,16 @@ kpis as (
         average_conversion_minutes,
         marketing_spend,
         operating_costs,
-        {{ safe_divide('marketing_spend', 'new_customers') }} as cac,
-        {{ safe_divide('marketing_spend + operating_costs', 'new_customers') }} as cost_per_acquisition,
-        {{ safe_divide('average_ltv', safe_divide('marketing_spend', 'new_customers')) }} as ltv_to_cac,
+        -- Without marketing spend (or costs) there is no acquisition cost to speak of: null, not 0;
+        -- without any cost row in the window the costs are unknown: no margin rather than 100 %.
+        {{ safe_divide('nullif(marketing_spend, 0)', 'new_customers') }} as cac,
+        {{ safe_divide('nullif(marketing_spend + operating_costs, 0)', 'new_customers') }} as cost_per_acquisition,
+        {{ safe_divide('average_ltv', safe_divide('nullif(marketing_spend, 0)', 'new_customers')) }} as ltv_to_cac,
+        has_cost_data,
         gross_profit,
-        {{ safe_divide('gross_profit', 'net_revenue') }} as gross_margin,
+        {{ safe_divide('gross_profit', 'case when has_cost_data then net_revenue end') }} as gross_margin,
         net_profit,
-        {{ safe_divide('net_profit', 'net_revenue') }} as net_margin,
+        {{ safe_divide('net_profit', 'case when has_cost_data then net_revenue end') }} as net_margin,
         {{ safe_divide('net_profit', 'operating_costs + marketing_spend') }} as roi,
         {{ safe_divide('net_profit', 'paying_customers') }} as profit_per_customer
     from period_totals
