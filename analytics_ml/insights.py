@@ -200,16 +200,20 @@ def funnel_drop_off_insight(stages: pd.DataFrame, thresholds: InsightThresholds)
 
 
 def ltv_cac_insight(kpis: Mapping[str, Any], thresholds: InsightThresholds) -> Insight | None:
-    """Lifetime value against acquisition cost (``marts.kpi_summary``).
+    """Lifetime value against acquisition cost, cohort against cohort (``marts.kpi_summary``).
 
-    ``kpis`` holds ltv_to_cac, ltv_to_cac_prior, average_ltv, cac and marketing_spend of the last
-    KPI window. Critical below 1 (a customer costs more than they bring), warning below
-    ``ltv_cac_healthy``. Without marketing spend the finding is that there is no CAC to judge (not
-    a free customer); None when the ratio is undefined otherwise (no new customers).
+    ``kpis`` holds ltv_to_cac and ltv_to_cac_prior, ltv_horizon_days, ltv_cohort_month,
+    cohort_ltv and cohort_cac: the contribution per customer of the latest cohort month old
+    enough for the horizon, within that many days of each first order, and the CAC of the same
+    month. Critical below 1 (a customer costs more than they bring), warning below
+    ``ltv_cac_healthy``. When that cohort's month had no marketing spend the finding says so (a
+    customer is not free for it); None when the ratio is undefined otherwise (no cohort old
+    enough, no cost data: the margin rule says that).
     """
     ratio = _number(kpis["ltv_to_cac"])
     if math.isnan(ratio):
-        return _no_marketing_spend_insight() if _number(kpis["marketing_spend"]) == 0 else None
+        has_cohort = kpis["ltv_cohort_month"] is not None and not pd.isna(kpis["ltv_cohort_month"])
+        return _no_marketing_spend_insight() if has_cohort and math.isnan(_number(kpis["cohort_cac"])) else None
     if ratio < 1.0:
         severity = "critical"
         recommendation = "Cut the channels with the highest CAC now and raise retention before spending more."
@@ -219,14 +223,18 @@ def ltv_cac_insight(kpis: Mapping[str, Any], thresholds: InsightThresholds) -> I
     else:
         severity = "info"
         recommendation = "Acquisition pays back well: there is room to spend more on the best channels."
+    cohort, horizon = pd.Timestamp(kpis["ltv_cohort_month"]), int(kpis["ltv_horizon_days"])
     return Insight(
         category="profitability",
         severity=severity,
-        title=f"LTV/CAC is {ratio:.1f} (healthy: {thresholds.ltv_cac_healthy:g} or more)",
+        title=(
+            f"{horizon}-day LTV/CAC of the {cohort:%B %Y} cohort is {ratio:.1f} "
+            f"(healthy: {thresholds.ltv_cac_healthy:g} or more)"
+        ),
         detail=(
-            f"An average customer has brought {_amount(_number(kpis['average_ltv']))} against an acquisition cost of "
-            f"{_amount(_number(kpis['cac']))}; the ratio was {_number(kpis['ltv_to_cac_prior']):.1f} "
-            "in the window before."
+            f"Customers acquired in {cohort:%B %Y} brought {_amount(_number(kpis['cohort_ltv']))} each in contribution "
+            f"(net revenue less costs of revenue) in their first {horizon} days, against an acquisition cost of "
+            f"{_amount(_number(kpis['cohort_cac']))}; the cohort before: {_ratio(_number(kpis['ltv_to_cac_prior']))}."
         ),
         metric="ltv_to_cac",
         value=ratio,
@@ -239,7 +247,7 @@ def _no_marketing_spend_insight() -> Insight:
         category="profitability",
         severity="info",
         title="No marketing spend: no CAC or LTV/CAC",
-        detail="No marketing spend was loaded for the last period, so what a new customer costs is unknown (not 0).",
+        detail="No marketing spend was loaded for the cohort's month, so what a new customer costs is unknown (not 0).",
         metric="ltv_to_cac",
         value=None,
         recommendation="Load the marketing spend by channel (source table marketing_spend) to judge acquisition.",
@@ -400,6 +408,10 @@ def _number(value: Any) -> float:
 
 def _percent(value: float, signed: bool = False) -> str:
     return "n/a" if math.isnan(value) else f"{value:{'+' if signed else ''}.1%}"
+
+
+def _ratio(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.1f}"
 
 
 def _points(change: float) -> str:

@@ -46,19 +46,21 @@ def first_row(cursor: duckdb.DuckDBPyConnection, sql: str) -> dict[str, object] 
     return {name: json_value(value) for name, value in zip(names, rows[0], strict=True)} if rows else None
 
 
-COST_DATA_KPIS = frozenset({"gross_margin", "net_margin"})
-"""Null in kpi_summary when the period has no cost row (``has_cost_data``)."""
-MARKETING_KPIS = frozenset({"cac", "ltv_to_cac"})
-"""Null in kpi_summary when the period has no marketing spend."""
-
-
 def missing_note(row: dict[str, object], metric: str) -> str | None:
-    """Why a null KPI of the last period has no value, when the cause is data the store did not
-    load: what the dashboard shows instead of a number."""
-    if metric in COST_DATA_KPIS and row.get("has_cost_data") is False:
+    """Why a null KPI of ``marts.kpi_summary`` has no value, when the cause is data the store did
+    not load or has not had time to make: what the dashboard shows instead of a number."""
+    if metric in ("gross_margin", "net_margin") and row["has_cost_data"] is False:
         return "no cost data"
-    if metric in MARKETING_KPIS and row.get("marketing_spend") == 0:
+    if metric == "cac" and row["marketing_spend"] == 0:
         return "no marketing spend"
+    if metric == "ltv_to_cac":
+        # The headline cohort's (kpi_summary.ltv_cohort_month) LTV and CAC.
+        if row["ltv_cohort_month"] is None:
+            return f"no cohort {row['ltv_horizon_days']} days old yet"
+        if row["cohort_cac"] is None:
+            return "no marketing spend"
+        if row["cohort_ltv"] is None:
+            return "no cost data"
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import replace
 
@@ -185,9 +186,10 @@ def test_ltv_to_cac_is_critical_below_one_and_a_warning_below_the_healthy_ratio(
     kpis = {
         "ltv_to_cac": ratio,
         "ltv_to_cac_prior": 2.5,
-        "average_ltv": ratio * 40.0,
-        "cac": 40.0,
-        "marketing_spend": 400.0,
+        "ltv_horizon_days": 90,
+        "ltv_cohort_month": dt.date(2025, 1, 1),
+        "cohort_ltv": ratio * 40.0,
+        "cohort_cac": 40.0,
     }
 
     insight = ltv_cac_insight(kpis, THRESHOLDS)
@@ -198,17 +200,20 @@ def test_ltv_to_cac_is_critical_below_one_and_a_warning_below_the_healthy_ratio(
         "ltv_to_cac",
         ratio,
     )
+    # The label carries the cohort and the horizon the ratio is of.
+    assert insight.title.startswith("90-day LTV/CAC of the January 2025 cohort")
 
 
 def test_an_undefined_ltv_to_cac_gives_no_insight():
-    # Spend but no new customer: no CAC, and nothing to say about it.
-    kpis = {"ltv_to_cac": None, "ltv_to_cac_prior": None, "average_ltv": 100.0, "cac": None, "marketing_spend": 50.0}
+    # No cohort old enough for the horizon yet: nothing to say.
+    kpis = {"ltv_to_cac": None, "ltv_to_cac_prior": None, "ltv_cohort_month": None, "cohort_cac": None}
 
     assert ltv_cac_insight(kpis, THRESHOLDS) is None
 
 
 def test_no_marketing_spend_is_said_rather_than_a_ratio():
-    kpis = {"ltv_to_cac": None, "ltv_to_cac_prior": None, "average_ltv": 100.0, "cac": None, "marketing_spend": 0.0}
+    # The cohort's month had new customers but no marketing spend: roi_monthly leaves its CAC null.
+    kpis = {"ltv_to_cac": None, "ltv_to_cac_prior": None, "ltv_cohort_month": dt.date(2025, 1, 1), "cohort_cac": None}
 
     insight = ltv_cac_insight(kpis, THRESHOLDS)
 

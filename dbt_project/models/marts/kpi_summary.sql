@@ -4,9 +4,9 @@
     with the one before it, so the prior growth needs a third window, the one before the prior. -#}
 {%- set period_kpis = [
     'net_revenue', 'gross_revenue', 'orders', 'paying_customers', 'new_customers', 'average_order_value',
-    'revenue_per_customer', 'mrr', 'customers', 'average_ltv', 'repeat_rate', 'churn_rate',
+    'revenue_per_customer', 'mrr', 'customers', 'average_revenue_per_customer_to_date', 'repeat_rate', 'churn_rate',
     'payment_success_rate', 'sessions', 'conversion_rate', 'average_conversion_minutes', 'marketing_spend',
-    'operating_costs', 'cac', 'cost_per_acquisition', 'ltv_to_cac', 'has_cost_data', 'gross_profit', 'gross_margin',
+    'operating_costs', 'cac', 'cost_per_acquisition', 'has_cost_data', 'gross_profit', 'gross_margin',
     'net_profit', 'net_margin', 'roi', 'profit_per_customer'
 ] -%}
 {%- set total_kpis = [
@@ -38,6 +38,10 @@ funnel_sessions as (
 
 revenue_monthly as (
     select * from {{ ref('revenue_monthly') }}
+),
+
+cohort_ltv as (
+    select * from {{ ref('cohort_ltv') }}
 ),
 
 bounds as (
@@ -128,7 +132,7 @@ customer_base_by_period as (
             as repeat_customers,
         count(*) filter (where customers_at_period_end.recency_days > {{ var('churn_inactivity_days') }})
             as churned_customers,
-        avg(customers_at_period_end.ltv) as average_ltv
+        avg(customers_at_period_end.ltv) as average_revenue_per_customer_to_date
     from periods
     left join customers_at_period_end on periods.period = customers_at_period_end.period
     left join customer_orders on customers_at_period_end.customer_id = customer_orders.customer_id
@@ -192,7 +196,7 @@ period_totals as (
         customer_base_by_period.customers,
         customer_base_by_period.repeat_customers,
         customer_base_by_period.churned_customers,
-        customer_base_by_period.average_ltv,
+        customer_base_by_period.average_revenue_per_customer_to_date,
         costs_by_period.operating_costs,
         costs_by_period.has_cost_data,
         costs_by_period.cost_of_revenue,
@@ -225,7 +229,7 @@ kpis as (
         {{ safe_divide('net_revenue', 'paying_customers') }} as revenue_per_customer,
         mrr,
         customers,
-        average_ltv,
+        average_revenue_per_customer_to_date,
         {{ safe_divide('repeat_customers', 'customers') }} as repeat_rate,
         {{ safe_divide('churned_customers', 'customers') }} as churn_rate,
         {{ safe_divide('orders', 'orders + failed_orders') }} as payment_success_rate,
@@ -238,7 +242,6 @@ kpis as (
         -- without any cost row in the window the costs are unknown: no margin rather than 100 %.
         {{ safe_divide('nullif(marketing_spend, 0)', 'new_customers') }} as cac,
         {{ safe_divide('nullif(marketing_spend + operating_costs, 0)', 'new_customers') }} as cost_per_acquisition,
-        {{ safe_divide('average_ltv', safe_divide('nullif(marketing_spend, 0)', 'new_customers')) }} as ltv_to_cac,
         has_cost_data,
         gross_profit,
         {{ safe_divide('gross_profit', 'case when has_cost_data then net_revenue end') }} as gross_margin,
@@ -265,6 +268,29 @@ all_time as (
     select * from kpis where period = 'all_time'
 ),
 
+-- LTV/CAC cohort against cohort (cohort_ltv): the latest cohort month old enough for the headline
+-- horizon, and the one before it as the prior figure. An average over all customers against the
+-- newest customers' CAC would mix populations.
+headline_cohorts as (
+    select
+        cohort_month,
+        horizon_days,
+        ltv_contribution,
+        cac,
+        ltv_to_cac,
+        row_number() over (order by cohort_month desc) as months_back
+    from cohort_ltv
+    where horizon_days = {{ var('headline_ltv_horizon_days') }}
+),
+
+latest_cohort as (
+    select * from headline_cohorts where months_back = 1
+),
+
+cohort_before as (
+    select * from headline_cohorts where months_back = 2
+),
+
 final as (
     select
         bounds.reference_date,
@@ -278,12 +304,20 @@ final as (
         {%- endfor %}
         {{ safe_divide('current_period.net_revenue', 'prior_period.net_revenue') }} - 1 as net_revenue_growth,
         {{ safe_divide('prior_period.net_revenue', 'before_prior_period.net_revenue') }} - 1
-            as net_revenue_growth_prior
+            as net_revenue_growth_prior,
+        {{ var('headline_ltv_horizon_days') }} as ltv_horizon_days,
+        latest_cohort.cohort_month as ltv_cohort_month,
+        latest_cohort.ltv_contribution as cohort_ltv,
+        latest_cohort.cac as cohort_cac,
+        latest_cohort.ltv_to_cac,
+        cohort_before.ltv_to_cac as ltv_to_cac_prior
     from bounds
     cross join current_period
     cross join prior_period
     cross join before_prior_period
     cross join all_time
+    left join latest_cohort on true
+    left join cohort_before on true
 )
 
 select * from final
