@@ -40,7 +40,8 @@ class Insight:
     title: str
     detail: str
     metric: str
-    value: float
+    value: float | None
+    """None when the finding is that the figure cannot be computed (no cost data, no marketing spend)."""
     recommendation: str
 
     def __post_init__(self) -> None:
@@ -200,15 +201,20 @@ def funnel_drop_off_insight(stages: pd.DataFrame, thresholds: InsightThresholds)
 
 
 def ltv_cac_insight(kpis: Mapping[str, Any], thresholds: InsightThresholds) -> Insight | None:
-    """Lifetime value against acquisition cost (``marts.kpi_summary``).
+    """Lifetime value against acquisition cost, cohort against cohort (``marts.kpi_summary``).
 
-    ``kpis`` holds ltv_to_cac, ltv_to_cac_prior, average_ltv and cac of the last KPI window.
-    Critical below 1 (a customer costs more than they bring), warning below ``ltv_cac_healthy``.
-    None when the ratio is undefined (no marketing spend or no new customers in the window).
+    ``kpis`` holds ltv_to_cac and ltv_to_cac_prior, ltv_horizon_days, ltv_cohort_month,
+    cohort_ltv and cohort_cac: the contribution per customer of the latest cohort month old
+    enough for the horizon, within that many days of each first order, and the CAC of the same
+    month. Critical below 1 (a customer costs more than they bring), warning below
+    ``ltv_cac_healthy``. When that cohort's month had no marketing spend the finding says so (a
+    customer is not free for it); None when the ratio is undefined otherwise (no cohort old
+    enough, no cost data: the margin rule says that).
     """
     ratio = _number(kpis["ltv_to_cac"])
     if math.isnan(ratio):
-        return None
+        has_cohort = kpis["ltv_cohort_month"] is not None and not pd.isna(kpis["ltv_cohort_month"])
+        return _no_marketing_spend_insight() if has_cohort and math.isnan(_number(kpis["cohort_cac"])) else None
     if ratio < 1.0:
         severity = "critical"
         recommendation = "Cut the channels with the highest CAC now and raise retention before spending more."
@@ -218,18 +224,49 @@ def ltv_cac_insight(kpis: Mapping[str, Any], thresholds: InsightThresholds) -> I
     else:
         severity = "info"
         recommendation = "Acquisition pays back well: there is room to spend more on the best channels."
+    cohort, horizon = pd.Timestamp(kpis["ltv_cohort_month"]), int(kpis["ltv_horizon_days"])
     return Insight(
         category="profitability",
         severity=severity,
-        title=f"LTV/CAC is {ratio:.1f} (healthy: {thresholds.ltv_cac_healthy:g} or more)",
+        title=(
+            f"{horizon}-day LTV/CAC of the {cohort:%B %Y} cohort is {ratio:.1f} "
+            f"(healthy: {thresholds.ltv_cac_healthy:g} or more)"
+        ),
         detail=(
-            f"An average customer has brought {_amount(_number(kpis['average_ltv']))} against an acquisition cost of "
-            f"{_amount(_number(kpis['cac']))}; the ratio was {_number(kpis['ltv_to_cac_prior']):.1f} "
-            "in the window before."
+            f"Customers acquired in {cohort:%B %Y} brought {_amount(_number(kpis['cohort_ltv']))} each in contribution "
+            f"(net revenue less costs of revenue) in their first {horizon} days, against an acquisition cost of "
+            f"{_amount(_number(kpis['cohort_cac']))}; the cohort before: {_ratio(_number(kpis['ltv_to_cac_prior']))}."
         ),
         metric="ltv_to_cac",
         value=ratio,
         recommendation=recommendation,
+    )
+
+
+def _no_marketing_spend_insight() -> Insight:
+    return Insight(
+        category="profitability",
+        severity="info",
+        title="No marketing spend: no CAC or LTV/CAC",
+        detail="No marketing spend was loaded for the cohort's month, so what a new customer costs is unknown (not 0).",
+        metric="ltv_to_cac",
+        value=None,
+        recommendation="Load the marketing spend by channel (source table marketing_spend) to judge acquisition.",
+    )
+
+
+def _no_cost_data_insight(last_month: pd.Timestamp) -> Insight:
+    return Insight(
+        category="profitability",
+        severity="info",
+        title="No cost data: margins unknown",
+        detail=(
+            f"No operating cost was loaded for any complete month up to {last_month:%B %Y}, so gross and net "
+            "margins are not computed rather than shown as 100%."
+        ),
+        metric="net_margin",
+        value=None,
+        recommendation="Load the store's operating costs (source table costs) to see margins and profit.",
     )
 
 
@@ -238,13 +275,17 @@ def margin_trend_insight(
 ) -> Insight | None:
     """Net margin of the last complete month against the months before (``marts.roi_monthly``).
 
-    ``roi_monthly`` is DataFrame[roi_month, net_margin]; a month is complete when its last day
-    is on or before ``reference_date``. Critical when the last margin is negative, warning when
-    it is at least ``margin_drop`` below the average of the ``margin_baseline_months`` complete
-    months before it. None with fewer than two complete months that have a margin.
+    ``roi_monthly`` is DataFrame[roi_month, net_margin, has_cost_data]; a month is complete when
+    its last day is on or before ``reference_date``. Critical when the last margin is negative,
+    warning when it is at least ``margin_drop`` below the average of the
+    ``margin_baseline_months`` complete months before it. When no complete month has cost data
+    the finding says so (a margin without costs would read 100%); None with fewer than two
+    complete months that have a margin otherwise.
     """
     months = roi_monthly.assign(roi_month=pd.to_datetime(roi_monthly["roi_month"])).sort_values("roi_month")
     complete = months[months["roi_month"] + pd.offsets.MonthEnd(0) <= pd.Timestamp(reference_date)]
+    if not complete.empty and not complete["has_cost_data"].any():
+        return _no_cost_data_insight(complete["roi_month"].iloc[-1])
     margins = complete.dropna(subset=["net_margin"])
     if len(margins) < 2:
         return None
@@ -368,6 +409,10 @@ def _number(value: Any) -> float:
 
 def _percent(value: float, signed: bool = False) -> str:
     return "n/a" if math.isnan(value) else f"{value:{'+' if signed else ''}.1%}"
+
+
+def _ratio(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.1f}"
 
 
 def _points(change: float) -> str:

@@ -50,15 +50,20 @@ def bookkeeping(instance: DagsterInstance, run_id: str) -> dict[str, float]:
     }
 
 
-def dbt_node_seconds(run_id: str) -> dict[str, float]:
-    """Each dbt model's and test's execution time in the run's ``dbt build`` (dagster-dbt writes its
-    target folder as ``target/dbt_models-<first 7 characters of the run id>-<hash>``)."""
+def dbt_target(run_id: str) -> Path:
+    """The target folder of the run's ``dbt build`` (dagster-dbt names it
+    ``target/dbt_models-<first 7 characters of the run id>-<hash>``): manifest, run results."""
     folders = sorted(
         (dbt_project.project_dir / "target").glob(f"dbt_models-{run_id[:7]}-*"), key=lambda path: path.stat().st_mtime
     )
     if not folders:
         raise RuntimeError(f"no dbt target folder of run {run_id} under {dbt_project.project_dir / 'target'}")
-    results = json.loads((Path(folders[-1]) / "run_results.json").read_text())
+    return Path(folders[-1])
+
+
+def dbt_node_seconds(run_id: str) -> dict[str, float]:
+    """Each dbt model's and test's execution time in the run's ``dbt build``."""
+    results = json.loads((dbt_target(run_id) / "run_results.json").read_text())
     return {node_name(result["unique_id"]): round(result["execution_time"], 3) for result in results["results"]}
 
 

@@ -406,12 +406,13 @@ def choice_markdown(models: CustomerModels) -> MetadataValue:
 
 
 PURCHASE_DAYS_SQL = """
-    -- A purchase is a day with at least one completed order (paid and not refunded) up to the
-    -- reference date: recency and age are whole days, so several orders of a day are one
-    -- purchase occasion, worth their summed net amount.
+    -- A purchase is a day with a paid order up to the reference date, the marts' one definition
+    -- (intermediate.int_paid_orders: a refunded order was paid, and is worth 0 net), so x > 0 exactly
+    -- for the marts' repeat customers. Recency and age are whole days, so several orders of a day
+    -- are one purchase occasion, worth their summed net amount.
     select customer_id, order_date, sum(net_amount::decimal(38, 4))::double as purchase_value
-    from staging.stg_transactions
-    where is_paid and not is_refunded and order_date <= $reference_date
+    from intermediate.int_paid_orders
+    where order_date <= $reference_date
     group by customer_id, order_date
 """
 """Money is summed as DECIMAL, exactly: a sum of doubles depends on the order DuckDB's threads add
@@ -459,7 +460,7 @@ def read_reference_date(con: duckdb.DuckDBPyConnection) -> dt.date:
 
 def read_customer_histories(con: duckdb.DuckDBPyConnection, reference_date: dt.date) -> pd.DataFrame:
     """DataFrame[customer_id, frequency, recency_days, t_days, monetary], one row per customer with
-    a completed order up to ``reference_date`` (x, t_x, T in days, Gamma-Gamma's m)."""
+    a paid order up to ``reference_date`` (x, t_x, T in days, Gamma-Gamma's m)."""
     return con.execute(CUSTOMER_HISTORY_SQL, {"reference_date": reference_date}).df()
 
 
@@ -531,15 +532,15 @@ def score_customers(histories: pd.DataFrame, models: CustomerModels, horizon_day
     key=ml_table("customer_scores"),
     group_name=ML_GROUP,
     kinds=KINDS,
-    deps=[AssetKey(["staging", "stg_transactions"]), mart("kpi_summary")],
+    deps=[AssetKey(["intermediate", "int_paid_orders"]), mart("kpi_summary")],
 )
 def customer_scores(
     context: AssetExecutionContext, warehouse: DuckDBResource, ml_settings: MLAssetSettings
 ) -> MaterializeResult:
     """Churn probability, expected purchases and predicted lifetime value of every customer with a
-    completed order as of the marts' reference date: the purchase model (BG/NBD, MBG/NBD or
-    Pareto/NBD) chosen on a calibration/holdout split of the store's history and Gamma-Gamma, fitted
-    on all customers."""
+    paid order as of the marts' reference date: the purchase model (BG/NBD, MBG/NBD or Pareto/NBD)
+    chosen on a calibration/holdout split of the store's history and Gamma-Gamma, fitted on all
+    customers."""
     with warehouse.get_connection() as con:
         reference_date = read_reference_date(con)
         histories = read_customer_histories(con, reference_date)
@@ -602,10 +603,13 @@ def read_insight_inputs(con: duckdb.DuckDBPyConnection) -> insights.InsightInput
             "select segment, customers, revenue, revenue_share, suggested_action from marts.customer_segments"
         ),
         funnel_stages=frame("select stage, stage_order, entered, drop_off_rate from marts.funnel_stages"),
-        kpis=frame("select reference_date, ltv_to_cac, ltv_to_cac_prior, average_ltv, cac from marts.kpi_summary")
+        kpis=frame(
+            "select reference_date, ltv_to_cac, ltv_to_cac_prior, ltv_horizon_days, ltv_cohort_month, cohort_ltv, "
+            "cohort_cac from marts.kpi_summary"
+        )
         .iloc[0]
         .to_dict(),
-        roi_monthly=frame("select roi_month, net_margin from marts.roi_monthly"),
+        roi_monthly=frame("select roi_month, net_margin, has_cost_data from marts.roi_monthly"),
         seasonal_patterns=frame("select pattern, period, effect, lower, upper, unit from ml.seasonal_patterns"),
     )
 

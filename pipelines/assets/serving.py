@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.assets.dbt import dbt_models
 from pipelines.assets.ml import ml_assets
 from pipelines.defs.resources import ServingSnapshot
-from pipelines.warehouse.snapshot import PUBLISHED_SCHEMAS, UNPUBLISHED_TABLES, current_exports, publish_snapshot
+from pipelines.warehouse.snapshot import PUBLISHED_SCHEMAS, current_exports, publish_snapshot
 
 SERVING_GROUP = "serving"
 
@@ -22,7 +22,7 @@ def published_asset_keys() -> list[AssetKey]:
     """Keys of the dbt and ml assets whose tables the snapshot publishes."""
     keys = [*dbt_models.keys, *(key for assets in ml_assets for key in assets.keys)]
     return sorted(
-        (key for key in keys if key.path[0] in PUBLISHED_SCHEMAS and ".".join(key.path) not in UNPUBLISHED_TABLES),
+        (key for key in keys if key.path[0] in PUBLISHED_SCHEMAS),
         key=lambda key: key.to_user_string(),
     )
 

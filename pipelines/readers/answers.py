@@ -46,16 +46,36 @@ def first_row(cursor: duckdb.DuckDBPyConnection, sql: str) -> dict[str, object] 
     return {name: json_value(value) for name, value in zip(names, rows[0], strict=True)} if rows else None
 
 
+def missing_note(row: dict[str, object], metric: str) -> str | None:
+    """Why a null KPI of ``marts.kpi_summary`` has no value, when the cause is data the store did
+    not load or has not had time to make: what the dashboard shows instead of a number."""
+    if metric in ("gross_margin", "net_margin") and row["has_cost_data"] is False:
+        return "no cost data"
+    if metric == "cac" and row["marketing_spend"] == 0:
+        return "no marketing spend"
+    if metric == "ltv_to_cac":
+        # The headline cohort's (kpi_summary.ltv_cohort_month) LTV and CAC.
+        if row["ltv_cohort_month"] is None:
+            return f"no cohort {row['ltv_horizon_days']} days old yet"
+        if row["cohort_cac"] is None:
+            return "no marketing spend"
+        if row["cohort_ltv"] is None:
+            return "no cost data"
+    return None
+
+
 def kpi_cards(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
-    """Each KPI of ``marts.kpi_summary`` that has a prior-period value, with its relative change."""
+    """Each KPI of ``marts.kpi_summary`` that has a prior-period value, with its relative change,
+    and for a KPI without a value the data it lacks (``note``). Flags (``has_cost_data``) are no KPI."""
     row = first_row(cursor, "select * from marts.kpi_summary") or {}
     cards = []
     for name, value in row.items():
         prior = row.get(f"{name}_prior", "missing")
-        if prior == "missing" or name.endswith("_prior"):
+        if prior == "missing" or name.endswith("_prior") or isinstance(value, bool):
             continue
         change = (value - prior) / abs(prior) if value is not None and prior else None
-        cards.append({"metric": name, "value": value, "prior": prior, "change": change})
+        note = missing_note(row, name) if value is None else None
+        cards.append({"metric": name, "value": value, "prior": prior, "change": change, "note": note})
     return cards
 
 

@@ -36,9 +36,8 @@ from pipelines.warehouse.alert_store import ALERTS_SCHEMA, ensure_alert_tables
 from pipelines.warehouse.sql import literal, qualified, quote, transaction
 
 PUBLISHED_SCHEMAS = ("marts", "ml", ALERTS_SCHEMA)
-UNPUBLISHED_TABLES = frozenset({"marts.funnel_sessions", "marts.funnel_session_stages"})
-"""Build-only relations: one row per session (tens of millions of rows at scale) and its view of a row
-per session and stage, from which the funnel marts are counted; readers use the marts."""
+"""What readers see: every table of these schemas. The build-only layers (``raw``, ``staging``,
+``intermediate``: one row per session or paid order, tens of millions at scale) stay behind."""
 SNAPSHOT_TABLE = "main.snapshot"
 """One row: when the snapshot was built and by which run, and when it was last published (later than
 the build when the alert sensors republished it with new alerts)."""
@@ -65,14 +64,14 @@ class SnapshotInfo:
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """``schema.table`` of every table and view of the published schemas in the connection's own
-    database, build-only tables left out."""
+    database."""
     schemas = ", ".join(literal(schema) for schema in PUBLISHED_SCHEMAS)
     rows = con.execute(
         f"""select table_schema || '.' || table_name from information_schema.tables
         where table_schema in ({schemas}) and table_catalog = current_database()
         order by 1"""
     ).fetchall()
-    return [name for (name,) in rows if name not in UNPUBLISHED_TABLES]
+    return [name for (name,) in rows]
 
 
 def publish_snapshot(build: duckdb.DuckDBPyConnection, serving_path: Path, run_id: str) -> SnapshotInfo:

@@ -1,16 +1,22 @@
 """The incremental funnel_sessions model against full builds: nightly runs on top of a backfill, and a
 reload of an old day that loses its events, leave every mart as a full build from scratch over
-the same source does."""
+the same source does; so do random sequences of reference-date moves, reloads, emptied days,
+stage changes and full refreshes on a tiny store."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import random
 import shutil
 from pathlib import Path
 
 import duckdb
+from dbt.cli.main import dbtRunner
 
+from pipelines.defs.project import DBT_PROJECT_DIR
 from pipelines.settings import Settings
+from pipelines.sources.raw_tables import LOAD_LOG_DDL
 from tests.support.mart_comparison import mart_differences
 from tests.support.pipeline_runs import (
     DBT_MODELS,
@@ -24,7 +30,7 @@ from tests.support.pipeline_runs import (
 
 INGEST_AND_DBT = INGEST | DBT_MODELS
 LAST_DAY = SAMPLE_SPEC.end_date
-BOOKKEEPING = {"funnel_sessions": ("_reference_date", "_last_load_id", "_build_number")}
+BOOKKEEPING = {"intermediate.funnel_sessions": ("_reference_date", "_last_load_id", "_build_number")}
 """Columns that say which build wrote a row: they differ between builds by design."""
 FLOAT_TOLERANCE = 1e-12
 """Relative: the same sums over rows in another order differ in the last bits, and no more."""
@@ -64,26 +70,26 @@ def test_nightly_runs_and_a_reload_leave_the_marts_as_a_full_build_does(sample_s
     for day in (LAST_DAY - dt.timedelta(days=1), LAST_DAY):
         run_pipeline(nightly, day, day, selection=INGEST_AND_DBT)
 
-    assert query(nightly, "select max(_build_number) from marts.funnel_sessions") == [(3,)]
+    assert query(nightly, "select max(_build_number) from intermediate.funnel_sessions") == [(3,)]
     assert differences(nightly, full_build(tmp_path, source, "full")) == []
 
     # A day reloaded without any of its events: its sessions go, and the sessions that went on
     # into the next day start on that next day.
     emptied = LAST_DAY - dt.timedelta(days=10)
-    sessions_on = "select count(*) from marts.funnel_sessions where session_date = ?"
+    sessions_on = "select count(*) from intermediate.funnel_sessions where session_date = ?"
     ((sessions_of_the_day,),) = query(nightly, sessions_on, [emptied])
     drop_funnel_events_of(source, emptied)
     run_pipeline(nightly, emptied, emptied, selection=INGEST_AND_DBT)
 
     assert sessions_of_the_day > 0
     assert query(nightly, sessions_on, [emptied]) == [(0,)]
-    assert query(nightly, "select count(*) from marts.funnel_sessions where started_at is null") == [(0,)]
+    assert query(nightly, "select count(*) from intermediate.funnel_sessions where started_at is null") == [(0,)]
     full_after_reload = full_build(tmp_path, source, "full_after_reload")
     assert differences(nightly, full_after_reload) == []
 
     # The dbt step's full_refresh (make run over every day) builds funnel_sessions afresh.
     run_pipeline(nightly, LAST_DAY, LAST_DAY, selection=INGEST_AND_DBT, full_refresh=True)
-    assert query(nightly, "select distinct _build_number from marts.funnel_sessions") == [(1,)]
+    assert query(nightly, "select distinct _build_number from intermediate.funnel_sessions") == [(1,)]
     assert differences(nightly, full_after_reload) == []
 
 
@@ -97,5 +103,167 @@ def test_a_nightly_run_after_the_funnel_stages_changed_rebuilds_every_session(sa
 
     full = isolated_settings(tmp_path / "full", sample_store, marts={"funnel_stages": stages})
     run_pipeline(full, SAMPLE_FIRST_DAY, LAST_DAY, selection=INGEST_AND_DBT)
-    assert query(after, "select distinct _funnel_stages from marts.funnel_sessions") == [(",".join(stages),)]
+    assert query(after, "select distinct _funnel_stages from intermediate.funnel_sessions") == [(",".join(stages),)]
     assert differences(after, full) == []
+
+
+# --- random sequences on a tiny store, the incremental model against a full build after each step ---
+
+SEQUENCES = 30
+STEPS_PER_SEQUENCE = 2
+STORE_DAYS = [dt.date(2025, 1, 1) + dt.timedelta(days=offset) for offset in range(8)]
+DEFAULT_STAGES = ("visit", "signup", "upload", "checkout", "payment_initiated", "payment_completed")
+OTHER_STAGES = ("visit", "upload", "checkout", "payment_completed")
+"""The stage change a step may make (and undo): signup and payment_initiated leave the funnel."""
+STEP_WEIGHTS = {
+    "reference_back": 3,
+    "reference_forward": 3,
+    "reload_day": 2,
+    "empty_day": 1,
+    "change_stages": 1,
+    "full_refresh": 1,
+}
+"""How often each kind of step is drawn: the reference-date moves most, since a stage change or a
+full refresh recomputes everything and so hides what the steps before it left wrong."""
+TINY_RAW_DDL = """
+create schema if not exists raw;
+create table raw.transactions (
+    transaction_id varchar, customer_id varchar, created_at timestamp, completed_at timestamp, status varchar,
+    amount double, product varchar, payment_method varchar, promo_code varchar, updated_at timestamp
+);
+create table raw.funnel_events (
+    event_id varchar, session_id varchar, customer_id varchar, stage varchar, occurred_at timestamp
+);
+"""
+
+
+class TinyFunnelStore:
+    """A warehouse of a few funnel sessions a day, driven step by step with the dbt models that
+    build funnel_sessions (two staging views and the model) run in this process.
+
+    The reference date is the day of its only transaction, so that moving it changes data, not
+    vars: dbt then parses the project once per stage list (each has its own target folder)."""
+
+    def __init__(self, folder: Path, rng: random.Random) -> None:
+        self.folder, self.rng = folder, rng
+        self.path = folder / "tiny.duckdb"
+        self.stages = DEFAULT_STAGES
+        self.reloads = 0
+        self.compiled: dict[tuple[str, ...], str] = {}
+        self.source: dict[dt.date, list[tuple]] = {day: self.new_sessions(day) for day in STORE_DAYS}
+        """The shop's events by the day their session started."""
+        self.dbt = dbtRunner()
+        with duckdb.connect(str(self.path)) as con:
+            con.execute(TINY_RAW_DDL)
+            con.execute(LOAD_LOG_DDL)
+        self.load_days(STORE_DAYS)
+        self.set_reference_date(STORE_DAYS[-1])
+        self.build(full_refresh=True, select="stg_transactions stg_funnel_events funnel_sessions")
+
+    def new_sessions(self, day: dt.date) -> list[tuple]:
+        """Events of 0 to 3 sessions starting on ``day`` (a new draw each time); a session that
+        starts late may go on past midnight into the next day."""
+        self.reloads += 1
+        events = []
+        for number in range(self.rng.randint(0, 3)):
+            session = f"{day:%m%d}-{self.reloads}-{number}"
+            at = dt.datetime.combine(day, dt.time(self.rng.choice([9, 12, 15, 18, 23]), self.rng.randint(0, 59)))
+            for stage in DEFAULT_STAGES[: self.rng.randint(1, len(DEFAULT_STAGES))]:
+                if stage == "signup" and self.rng.random() < 0.3:
+                    continue  # a returning customer skips signup
+                events.append((f"{session}-{stage}", session, None, stage, at))
+                at += dt.timedelta(minutes=self.rng.randint(1, 50))
+        return events
+
+    def load_days(self, days: list[dt.date]) -> None:
+        """What an ingest of ``days`` does: replace their events (by the day each occurred) with the
+        shop's, and log the load, days left empty included."""
+        events = [event for sessions in self.source.values() for event in sessions if event[4].date() in days]
+        with duckdb.connect(str(self.path)) as con:
+            con.execute("delete from raw.funnel_events where cast(occurred_at as date) in ?", [days])
+            if events:
+                con.executemany("insert into raw.funnel_events values (?, ?, ?, ?, ?)", events)
+            con.execute(
+                "insert into raw.load_log select (select coalesce(max(load_id), 0) + 1 from raw.load_log), "
+                "'funnel_events', unnest(?), 'test', now()",
+                [days],
+            )
+
+    def set_reference_date(self, day: dt.date) -> None:
+        self.reference_date = day
+        with duckdb.connect(str(self.path)) as con:
+            con.execute("delete from raw.transactions")
+            con.execute(
+                "insert into raw.transactions values ('T1', 'C1', ?, ?, 'completed', 1.0, 'p', 'card', null, ?)",
+                [dt.datetime.combine(day, dt.time(12))] * 3,
+            )
+
+    def dbt_args(self, command: str) -> list[str]:
+        target = self.folder / f"target_{len(self.stages)}"
+        dbt_vars = {"warehouse_path": str(self.path), "funnel_stages": list(self.stages)}
+        folders = [
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(target),
+        ]
+        return [command, *folders, "--vars", json.dumps(dbt_vars), "--quiet", "--no-populate-cache"]
+
+    def build(self, full_refresh: bool = False, select: str = "funnel_sessions") -> None:
+        result = self.dbt.invoke(
+            [*self.dbt_args("run"), "--select", *select.split(), *(["--full-refresh"] if full_refresh else [])]
+        )
+        assert result.success, result.exception
+
+    def full_build_sql(self) -> str:
+        """The model's SQL as a full build compiles it, once per stage list: the reference date is
+        read from the data, so the SQL holds for every step."""
+        if self.stages not in self.compiled:
+            result = self.dbt.invoke([*self.dbt_args("compile"), "--select", "funnel_sessions", "--full-refresh"])
+            assert result.success, result.exception
+            self.compiled[self.stages] = result.result.results[0].node.compiled_code
+        return self.compiled[self.stages]
+
+    def step(self, kind: str) -> str:
+        """Apply one step of ``kind`` to the source (or the settings) and build incrementally."""
+        if kind == "reference_back":
+            earlier = [day for day in STORE_DAYS if day < self.reference_date]
+            self.set_reference_date(self.rng.choice(earlier or [self.reference_date]))
+        elif kind == "reference_forward":
+            later = [day for day in STORE_DAYS if day > self.reference_date]
+            self.set_reference_date(self.rng.choice(later or [self.reference_date]))
+        elif kind in ("reload_day", "empty_day"):
+            # The shop's sessions of a day change (or go), and that day and the next are loaded again.
+            day = self.rng.choice(STORE_DAYS)
+            self.source[day] = self.new_sessions(day) if kind == "reload_day" else []
+            self.load_days([day, day + dt.timedelta(days=1)])
+        elif kind == "change_stages":
+            self.stages = OTHER_STAGES if self.stages == DEFAULT_STAGES else DEFAULT_STAGES
+        self.build(full_refresh=kind == "full_refresh")
+        return f"{kind} (reference date {self.reference_date}, stages {len(self.stages)})"
+
+    def differences(self) -> tuple[list[tuple], list[tuple]]:
+        """The stored sessions and a full build's, the bookkeeping left out: equal when all is well.
+        Columns are matched by name: a stage added back is a column added at the end of the table."""
+        bookkeeping = ", ".join(BOOKKEEPING["intermediate.funnel_sessions"])
+        with duckdb.connect(str(self.path)) as con:
+            full = con.execute(f"select * exclude ({bookkeeping}) from ({self.full_build_sql()}) order by all")
+            columns = [column[0] for column in full.description]
+            full_rows = full.fetchall()
+            stored = con.execute(f"select {', '.join(columns)} from intermediate.funnel_sessions order by all")
+            return stored.fetchall(), full_rows
+
+
+def test_random_sequences_of_loads_and_reference_date_moves_leave_funnel_sessions_as_a_full_build(tmp_path):
+    # One store through SEQUENCES sequences of random steps; every sequence starts from the state
+    # the previous one left, which the check after its last step showed equal to a full build.
+    rng = random.Random(18)
+    store = TinyFunnelStore(tmp_path, rng)
+    for sequence in range(SEQUENCES):
+        done = []
+        for _ in range(STEPS_PER_SEQUENCE):
+            done.append(store.step(rng.choices(list(STEP_WEIGHTS), weights=list(STEP_WEIGHTS.values()))[0]))
+            stored, full = store.differences()
+            assert stored == full, f"sequence {sequence} after {done}"

@@ -12,10 +12,13 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from dagster import AssetKey, AssetSelection
 
+from analytics_ml import insights
+from pipelines.defs.resources import MLAssetSettings
 from pipelines.settings import Settings, SourceSettings, WarehouseSettings
 from tests.support.csv_store import transaction, write_table
 from tests.support.pipeline_runs import DBT_MODELS, INGEST, isolated_settings, query, run_pipeline
@@ -174,10 +177,11 @@ def test_customer_rfm_lifetime_and_churn_risk(hand_warehouse):
         hand_warehouse,
         "select customer_id, average_order_value, average_days_between_orders, churn_risk from marts.customer_rfm",
     )
-    # AOV = gross / orders: ANNA 300 / 5 = 60. Days between orders = (last − first) / (orders − 1):
+    # AOV = gross / orders: ANNA 300 / 5 = 60. Days between orders = (last − first) / (purchase
+    # days − 1), every order here on a day of its own:
     # ANNA (31 Mar − 5 Jan = 85) / 4 = 21.25, recency 0: low. BEN 18 / 3 = 6, recency 70 > 3 × 6:
     # high. DORA 30 / 1, recency 45 ≤ 1.5 × 30: low. EMIL 45 / 2 = 22.5, 20 ≤ 33.75: low. CARL
-    # bought once: judged against the default 30 days, 6 ≤ 45: low.
+    # bought once, so is no repeat customer: judged against the default 30 days, 6 ≤ 45: low.
     assert rfm == {
         "ANNA": (60.0, 21.25, "low"),
         "BEN": (100.0, 6.0, "high"),
@@ -276,6 +280,118 @@ def test_kpi_summary_last_30_days(hand_warehouse):
     # a new customer. Sessions started: S2 .. S6 (S1 is 1 Mar); S4 and S6 completed payment: 2 / 5,
     # after 9 and 30 minutes: 19.5 on average.
     assert kpis == [(LAST_DAY, 130.0, 0.8, 20.0, 70.0, 0.4, 19.5)]
+
+
+def test_cohort_ltv_cac_and_payback_of_january(hand_warehouse):
+    ltv = rows_by_key(
+        hand_warehouse,
+        "select horizon_days, cohort_size, ltv_revenue, ltv_contribution, cac, ltv_to_cac, payback_months "
+        "from marts.cohort_ltv where cohort_month = date '2025-01-01'",
+    )
+    # January cohort: BEN (first order 2 Jan), ANNA (5 Jan), DORA (15 Jan), EMIL (25 Jan).
+    # Within 30 days of each first order (day 0 .. 29): BEN's four 100s (2 .. 20 Jan); ANNA 60 on
+    # 5 Jan and 60 on 1 Feb (day 27); DORA 30 on 15 Jan (her 14 Feb order is day 30); EMIL 50 on
+    # 25 Jan and 50 on 18 Feb (day 24). Revenue 400 + 120 + 30 + 100 = 650, 650 / 4 = 162.5.
+    # Contribution = net × the month's gross margin: January net 540, costs of revenue 200
+    # infrastructure + 20 payment fees, margin 320 / 540; February net 200, costs of revenue 60,
+    # margin 0.7. January's orders above are 540 of it (× 320 / 540 = 320), February's 110 (× 0.7
+    # = 77): (320 + 77) / 4 = 99.25 a customer. CAC: 120 of January marketing / 4 = 30, so
+    # LTV/CAC 99.25 / 30. Payback: the January contribution alone, 320 / 4 = 80, covers the 30.
+    # At 90 days the cohort is not old enough: its last day, 31 Jan, + 89 is 30 Apr, after 31 Mar.
+    assert ltv == {30: pytest.approx((4, 162.5, 99.25, 30.0, 99.25 / 30, 0), rel=1e-12)}
+
+
+def test_headline_ltv_to_cac_is_a_cohort_against_its_own_cac(sample_store, sample_warehouse):
+    cohort, expected = latest_cohort_ltv_to_cac(sample_store, horizon_days=90)
+
+    ((month, horizon, ratio),) = query(
+        sample_warehouse, "select ltv_cohort_month, ltv_horizon_days, ltv_to_cac from marts.kpi_summary"
+    )
+    assert (month, horizon) == (cohort, 90)
+    assert ratio == pytest.approx(expected, rel=1e-9)
+    # The insight quotes that figure, labelled with its cohort and horizon, and its verdict follows it.
+    ((value, severity, title),) = query(
+        sample_warehouse, "select value, severity, title from ml.business_insights where metric = 'ltv_to_cac'"
+    )
+    healthy = MLAssetSettings.from_settings(sample_warehouse).insight_thresholds().ltv_cac_healthy
+    assert value == pytest.approx(ratio, rel=1e-12)
+    assert severity == ("critical" if ratio < 1 else "warning" if ratio < healthy else "info")
+    assert title.startswith(f"90-day LTV/CAC of the {cohort:%B %Y} cohort")
+
+
+def latest_cohort_ltv_to_cac(store: Path, horizon_days: int) -> tuple[dt.date, float]:
+    """From the source files, in pandas: the latest cohort month whose every customer has had
+    ``horizon_days`` days since their first paid order by the last day with a transaction, and its
+    contribution per customer within those days (net amount × the gross margin of the order's
+    month: net revenue less payment fees and infrastructure) over its CAC (the month's marketing
+    spend / its new customers)."""
+    transactions = pd.read_parquet(store / "transactions")
+    transactions["day"] = transactions["created_at"].dt.normalize()
+    reference = transactions["day"].max()
+    paid = transactions[transactions["status"].isin(["completed", "refunded"])].copy()
+    paid["net"] = paid["amount"].where(paid["status"] == "completed", 0.0)
+    paid["month"] = paid["day"].dt.to_period("M")
+    paid["first_day"] = paid.groupby("customer_id")["day"].transform("min")
+    paid["cohort"] = paid["first_day"].dt.to_period("M")
+
+    costs = pd.read_parquet(store / "costs")
+    costs["month"] = pd.to_datetime(costs["cost_date"]).dt.to_period("M")
+    cost_of_revenue = costs[costs["category"].isin(["payment_fees", "infrastructure"])].groupby("month")["amount"].sum()
+    net_by_month = paid.groupby("month")["net"].sum()
+    margin = (net_by_month - cost_of_revenue.reindex(net_by_month.index, fill_value=0.0)) / net_by_month
+
+    old_enough = [
+        month
+        for month in paid["cohort"].unique()
+        if month.end_time.normalize() + pd.Timedelta(days=horizon_days - 1) <= reference
+    ]
+    cohort = max(old_enough)
+    members = paid[paid["cohort"] == cohort]
+    within = members[(members["day"] - members["first_day"]).dt.days < horizon_days]
+    ltv = (within["net"] * within["month"].map(margin)).sum() / members["customer_id"].nunique()
+    spend = pd.read_parquet(store / "marketing_spend")
+    spent = spend.loc[pd.to_datetime(spend["spend_date"]).dt.to_period("M") == cohort, "amount"].sum()
+    return cohort.start_time.date(), ltv / (spent / members["customer_id"].nunique())
+
+
+def test_a_store_without_costs_or_marketing_has_no_margins_and_the_insights_say_so(hand_warehouse, tmp_path):
+    # The hand store with its cost and marketing rows taken away, and the marts over them rebuilt.
+    settings = hand_warehouse.updated(warehouse={"data_dir": tmp_path, "warehouse_path": tmp_path / "warehouse.duckdb"})
+    shutil.copy(hand_warehouse.warehouse_file, settings.warehouse_file)
+    with duckdb.connect(str(settings.warehouse_file)) as con:
+        con.execute("delete from raw.costs")
+        con.execute("delete from raw.marketing_spend")
+    marts = [AssetKey(["marts", name]) for name in ("roi_monthly", "cost_breakdown", "kpi_summary")]
+    run_pipeline(settings, FIRST_DAY, LAST_DAY, selection=AssetSelection.assets(*marts))
+
+    # Every month had revenue (540, 200, 130) but no cost row: unknown costs, so no margin (not
+    # 100 %), no ROI (nothing spent), and no CAC or LTV/CAC (no spend: not 0) despite new customers.
+    assert query(
+        settings,
+        "select roi_month, has_cost_data, gross_margin, net_margin, roi, new_customers, cac, ltv_to_cac "
+        "from marts.roi_monthly order by roi_month",
+    ) == [
+        (dt.date(2025, month, 1), False, None, None, None, new, None, None) for month, new in [(1, 4), (2, 0), (3, 1)]
+    ]
+    # Nothing spent in either period: every share is a share of nothing.
+    assert query(settings, "select distinct share from marts.cost_breakdown") == [(None,)]
+    columns = ["reference_date", "has_cost_data", "gross_margin", "net_margin", "cac", "ltv_to_cac"]
+    columns += ["ltv_to_cac_prior", "ltv_horizon_days", "ltv_cohort_month", "cohort_ltv", "cohort_cac"]
+    (row,) = query(settings, f"select {', '.join(columns)} from marts.kpi_summary")
+    kpis = dict(zip(columns, row, strict=True))
+    assert (kpis["has_cost_data"], kpis["gross_margin"], kpis["net_margin"], kpis["cac"]) == (False, None, None, None)
+
+    roi = pd.DataFrame(
+        query(settings, "select roi_month, net_margin, has_cost_data from marts.roi_monthly"),
+        columns=["roi_month", "net_margin", "has_cost_data"],
+    )
+    thresholds = MLAssetSettings.from_settings(settings).insight_thresholds()
+    margin = insights.margin_trend_insight(roi, kpis["reference_date"], thresholds)
+    acquisition = insights.ltv_cac_insight(kpis, thresholds)
+    assert (margin.title, margin.value) == ("No cost data: margins unknown", None)
+    assert "March 2025" in margin.detail
+    # No cohort is 90 days old by 31 Mar (January's last customers are not): no LTV/CAC to judge yet.
+    assert (kpis["ltv_cohort_month"], acquisition) == (None, None)
 
 
 def test_customer_rfm_matches_an_independent_pandas_computation(sample_store: Path, sample_warehouse: Settings):

@@ -159,27 +159,33 @@ def test_rerunning_the_forecast_on_the_same_data_leaves_its_tables_as_they_were(
 # --- customer scores ------------------------------------------------------------------------
 
 
-def completed_purchase_days_of(store: Path, end_date: dt.date) -> pd.DataFrame:
-    """DataFrame[customer_id, day, amount]: one row per customer and day with a completed order up to
-    ``end_date``, from the source files (the day's summed amount)."""
+def purchase_days_of(store: Path, end_date: dt.date) -> pd.DataFrame:
+    """DataFrame[customer_id, day, amount]: one row per customer and day with a paid order (completed,
+    or refunded afterwards: the marts' rule) up to ``end_date``, from the source files, worth the
+    day's summed net amount (a refunded order is worth 0 net)."""
     transactions = pd.read_parquet(store / "transactions", columns=["customer_id", "status", "created_at", "amount"])
-    completed = transactions[(transactions["status"] == "completed") & (transactions["created_at"].dt.date <= end_date)]
-    days = completed.assign(day=completed["created_at"].dt.normalize()).groupby(["customer_id", "day"])["amount"].sum()
+    paid = transactions[
+        transactions["status"].isin(["completed", "refunded"]) & (transactions["created_at"].dt.date <= end_date)
+    ]
+    paid = paid.assign(
+        day=paid["created_at"].dt.normalize(), amount=paid["amount"].where(paid["status"] == "completed", 0.0)
+    )
+    days = paid.groupby(["customer_id", "day"])["amount"].sum()
     return days.reset_index().sort_values(["customer_id", "day"])
 
 
-def completed_purchase_days(sample_store: Path) -> pd.DataFrame:
-    """Per customer, from the source files: distinct days with a completed order up to the end of
-    the sample, their first and last day (the models count purchase days), and the mean value of the
+def paid_purchase_days(sample_store: Path) -> pd.DataFrame:
+    """Per customer, from the source files: distinct days with a paid order up to the end of the
+    sample, their first and last day (the models count purchase days), and the mean net value of the
     days after the first (Gamma-Gamma's monetary value, NaN for one-day customers)."""
-    days = completed_purchase_days_of(sample_store, SAMPLE_SPEC.end_date)
+    days = purchase_days_of(sample_store, SAMPLE_SPEC.end_date)
     summary = days.groupby("customer_id")["day"].agg(["count", "min", "max"])
     repeat_days = days[days.duplicated("customer_id")]
     return summary.assign(monetary=repeat_days.groupby("customer_id")["amount"].mean())
 
 
-def test_customer_scores_have_one_row_per_customer_with_a_completed_order(sample_store, sample_warehouse):
-    expected = completed_purchase_days(sample_store)
+def test_customer_scores_have_one_row_per_customer_with_a_paid_order(sample_store, sample_warehouse):
+    expected = paid_purchase_days(sample_store)
     scores = frame(sample_warehouse, "select * from ml.customer_scores").set_index("customer_id").sort_index()
     end = pd.Timestamp(SAMPLE_SPEC.end_date)
 
@@ -267,7 +273,7 @@ def test_ml_assets_depend_on_the_dbt_models_they_read(tmp_path, make_settings):
     # resolved without the developer's ANALYTICS_* settings.
     settings = make_settings(tmp_path)
     graph = Definitions(assets=pipeline_assets(settings), resources=build_resources(settings)).resolve_asset_graph()
-    dbt_keys = {key for key in graph.get_all_asset_keys() if key.path[0] in ("staging", "marts")}
+    dbt_keys = {key for key in graph.get_all_asset_keys() if key.path[0] in ("staging", "intermediate", "marts")}
     for assets_def in ml_assets:
         for key in assets_def.keys:
             parents = graph.get(key).parent_keys
@@ -343,9 +349,9 @@ def histories_as_of(purchase_days: pd.DataFrame, end: pd.Timestamp) -> pd.DataFr
 def test_old_one_time_buyers_of_the_make_run_store_have_more_likely_churned_than_not(make_run_store):
     # The sample store of the integration tests' fixture spans 120 days, so none of its one-time
     # buyers bought more than a year ago; `make run`'s store spans two years. Its histories are built
-    # here in pandas (purchase days of completed orders), then fitted and scored by the asset's code.
+    # here in pandas (purchase days of paid orders), then fitted and scored by the asset's code.
     end = pd.Timestamp(MAKE_RUN_SPEC.end_date)
-    purchase_days = completed_purchase_days_of(make_run_store, MAKE_RUN_SPEC.end_date)
+    purchase_days = purchase_days_of(make_run_store, MAKE_RUN_SPEC.end_date)
     histories = histories_as_of(purchase_days, end).drop(columns="holdout_purchases")
     # Gamma-Gamma needs monetary values; the churn probability does not depend on them.
     histories["monetary"] = np.where(histories["frequency"] > 0, 50.0, np.nan)

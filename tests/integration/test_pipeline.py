@@ -159,7 +159,7 @@ def test_a_failing_warn_dbt_test_only_warns_and_the_run_still_publishes(sample_s
 
     result = run_pipeline(settings, SAMPLE_SPEC.end_date, SAMPLE_SPEC.end_date, raise_on_error=False)
 
-    funnel_session_stages = AssetKey(["marts", "funnel_session_stages"])
+    funnel_session_stages = AssetKey(["intermediate", "funnel_session_stages"])
     check_name = "accepted_range_funnel_session_stages_minutes_to_next_stage__0"
     assert failed_checks(result) == [(funnel_session_stages, check_name, AssetCheckSeverity.WARN)]
     (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == check_name]

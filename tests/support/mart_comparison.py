@@ -1,4 +1,4 @@
-"""The marts of two warehouses compared row by row: the SQL source's against the files', an
+"""The dbt models of two warehouses compared row by row: the SQL source's against the files', an
 incremental build's against a full one's."""
 
 from __future__ import annotations
@@ -13,9 +13,17 @@ FLOAT_TOLERANCE = 1e-9
 """Relative: sums of doubles may be added in another order by DuckDB's parallel aggregation."""
 
 
+COMPARED_SCHEMAS = ("intermediate", "marts")
+"""The dbt layers built from staging: the incremental models are in ``intermediate``."""
+
+
 def mart_tables(settings: Settings) -> list[str]:
-    """Every table and view of schema ``marts``."""
-    rows = query(settings, "select table_name from information_schema.tables where table_schema = 'marts' order by 1")
+    """``schema.table`` of every table and view of the compared schemas."""
+    rows = query(
+        settings,
+        "select table_schema || '.' || table_name from information_schema.tables where table_schema in ? order by 1",
+        [list(COMPARED_SCHEMAS)],
+    )
     return [name for (name,) in rows]
 
 
@@ -47,8 +55,8 @@ def mart_differences(
     left_out: Mapping[str, Sequence[str]] | None = None,
     rel_tol: float = FLOAT_TOLERANCE,
 ) -> list[str]:
-    """Every difference between the rows of ``expected``'s marts and ``actual``'s, each in its row
-    order, the columns of ``left_out`` (by mart) not compared."""
+    """Every difference between the rows of ``expected``'s models and ``actual``'s, each in its row
+    order, the columns of ``left_out`` (by ``schema.table``) not compared."""
     tables = mart_tables(expected)
     if mart_tables(actual) != tables:
         return [f"marts {mart_tables(actual)}, expected {tables}"]
@@ -56,6 +64,6 @@ def mart_differences(
     for table in tables:
         columns = left_out.get(table) if left_out else None
         select = f"select * exclude ({', '.join(columns)})" if columns else "select *"
-        sql = f"{select} from marts.{table} order by all"
+        sql = f"{select} from {table} order by all"
         differences += row_differences(table, query(actual, sql), query(expected, sql), rel_tol)
     return differences

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import replace
 
@@ -183,7 +184,14 @@ def test_a_funnel_without_drop_off_rates_gives_no_insight():
     [(0.8, "critical"), (2.0, "warning"), (3.0, "info"), (4.5, "info")],
 )
 def test_ltv_to_cac_is_critical_below_one_and_a_warning_below_the_healthy_ratio(ratio, severity):
-    kpis = {"ltv_to_cac": ratio, "ltv_to_cac_prior": 2.5, "average_ltv": ratio * 40.0, "cac": 40.0}
+    kpis = {
+        "ltv_to_cac": ratio,
+        "ltv_to_cac_prior": 2.5,
+        "ltv_horizon_days": 90,
+        "ltv_cohort_month": dt.date(2025, 1, 1),
+        "cohort_ltv": ratio * 40.0,
+        "cohort_cac": 40.0,
+    }
 
     insight = ltv_cac_insight(kpis, THRESHOLDS)
 
@@ -193,20 +201,33 @@ def test_ltv_to_cac_is_critical_below_one_and_a_warning_below_the_healthy_ratio(
         "ltv_to_cac",
         ratio,
     )
+    # The label carries the cohort and the horizon the ratio is of.
+    assert insight.title.startswith("90-day LTV/CAC of the January 2025 cohort")
 
 
 def test_an_undefined_ltv_to_cac_gives_no_insight():
-    kpis = {"ltv_to_cac": None, "ltv_to_cac_prior": None, "average_ltv": 100.0, "cac": None}
+    # No cohort old enough for the horizon yet: nothing to say.
+    kpis = {"ltv_to_cac": None, "ltv_to_cac_prior": None, "ltv_cohort_month": None, "cohort_cac": None}
 
     assert ltv_cac_insight(kpis, THRESHOLDS) is None
+
+
+def test_no_marketing_spend_is_said_rather_than_a_ratio():
+    # The cohort's month had new customers but no marketing spend: roi_monthly leaves its CAC null.
+    kpis = {"ltv_to_cac": None, "ltv_to_cac_prior": None, "ltv_cohort_month": dt.date(2025, 1, 1), "cohort_cac": None}
+
+    insight = ltv_cac_insight(kpis, THRESHOLDS)
+
+    assert (insight.severity, insight.metric, insight.value) == ("info", "ltv_to_cac", None)
+    assert "No marketing spend" in insight.title
 
 
 # --- margin trend ---------------------------------------------------------------------------
 
 
-def roi_frame(margins: list[float | None]) -> pd.DataFrame:
+def roi_frame(margins: list[float | None], has_cost_data: bool = True) -> pd.DataFrame:
     months = pd.date_range("2024-11-01", periods=len(margins), freq="MS")
-    return pd.DataFrame({"roi_month": months.date, "net_margin": margins})
+    return pd.DataFrame({"roi_month": months.date, "net_margin": margins, "has_cost_data": has_cost_data})
 
 
 def test_a_margin_drop_of_the_last_complete_month_is_a_warning():
@@ -227,6 +248,17 @@ def test_a_negative_margin_is_critical_and_a_steady_one_info():
 
     assert margin_trend_insight(roi_frame([0.1, 0.1, 0.1, 0.1, -0.02]), on_march_31, THRESHOLDS).severity == "critical"
     assert margin_trend_insight(roi_frame([0.1, 0.1, 0.1, 0.1, 0.08]), on_march_31, THRESHOLDS).severity == "info"
+
+
+def test_a_store_without_cost_data_is_told_so_instead_of_a_margin():
+    # roi_monthly leaves the margins null in months without cost rows.
+    insight = margin_trend_insight(
+        roi_frame([None, None, None], has_cost_data=False), pd.Timestamp("2025-01-31"), THRESHOLDS
+    )
+
+    assert (insight.severity, insight.metric, insight.value) == ("info", "net_margin", None)
+    assert insight.title == "No cost data: margins unknown"
+    assert "January 2025" in insight.detail
 
 
 def test_fewer_than_two_complete_months_give_no_margin_insight():

@@ -1,29 +1,14 @@
-with transactions as (
-    select * from {{ ref('stg_transactions') }}
-),
-
-bounds as (
-    select {{ reference_date() }} as reference_date
-),
-
-paid_orders as (
-    select
-        transactions.customer_id,
-        cast(date_trunc('month', transactions.order_date) as date) as order_month,
-        transactions.net_amount
-    from transactions
-    cross join bounds
-    where transactions.is_paid
-        and transactions.order_date <= bounds.reference_date
+with paid_orders as (
+    select * from {{ ref('int_paid_orders') }}
 ),
 
 -- A customer's cohort is the month of their first paid order.
 customer_cohorts as (
-    select
-        customer_id,
-        min(order_month) as cohort_month
-    from paid_orders
-    group by customer_id
+    select * from {{ ref('int_customer_orders') }}
+),
+
+bounds as (
+    select {{ reference_date() }} as reference_date
 ),
 
 cohorts as (

@@ -66,9 +66,9 @@ final as (
         categories.category,
         categories.category_order,
         coalesce(amounts.amount, 0) as amount,
-        coalesce(
-            {{ safe_divide('amounts.amount', 'sum(amounts.amount) over (partition by periods.period)') }}, 0
-        ) as share
+        -- Null when the period has no spending at all: a share of nothing is undefined.
+        {{ safe_divide('coalesce(amounts.amount, 0)', 'sum(amounts.amount) over (partition by periods.period)') }}
+            as share
     from periods
     cross join categories
     left join amounts

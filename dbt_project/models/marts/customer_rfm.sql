@@ -1,46 +1,28 @@
-with transactions as (
-    select * from {{ ref('stg_transactions') }}
+with customer_orders as (
+    select * from {{ ref('int_customer_orders') }}
 ),
 
 bounds as (
     select {{ reference_date() }} as reference_date
 ),
 
--- A purchase is an order whose money was taken (completed, or refunded afterwards), up to the
--- reference date.
-paid_orders as (
-    select
-        transactions.customer_id,
-        transactions.order_date,
-        transactions.gross_amount,
-        transactions.net_amount
-    from transactions
-    cross join bounds
-    where transactions.is_paid
-        and transactions.order_date <= bounds.reference_date
-),
-
-customer_orders as (
-    select
-        customer_id,
-        min(order_date) as first_order_date,
-        max(order_date) as last_order_date,
-        count(*) as frequency,
-        sum(gross_amount) as gross_spend,
-        sum(net_amount) as monetary
-    from paid_orders
-    group by customer_id
-),
-
+-- Frequency counts paid orders, monetary their net amount (int_customer_orders).
 measured as (
     select
-        customer_orders.*,
+        customer_orders.customer_id,
+        customer_orders.first_order_date,
+        customer_orders.last_order_date,
+        customer_orders.cohort_month,
+        customer_orders.is_repeat_customer,
+        customer_orders.paid_orders as frequency,
+        customer_orders.gross_spend,
+        customer_orders.net_spend as monetary,
         date_diff('day', customer_orders.last_order_date, bounds.reference_date) as recency_days,
         date_diff('day', customer_orders.first_order_date, bounds.reference_date) as tenure_days,
-        -- Null for one-time buyers: they have no interval yet.
+        -- Between purchase days, so never 0; null for customers who have not come back yet.
         {{ safe_divide(
             "date_diff('day', customer_orders.first_order_date, customer_orders.last_order_date)",
-            'customer_orders.frequency - 1'
+            'customer_orders.purchase_days - 1'
         ) }} as average_days_between_orders
     from customer_orders
     cross join bounds
@@ -72,10 +54,7 @@ prepared as (
     select
         *,
         (f_score + m_score) / 2 as fm_score,
-        -- A same-day repeat purchase gives an interval of 0 days; a day is the shortest interval
-        -- that the day-grained recency can be judged against.
-        greatest(coalesce(average_days_between_orders, {{ var('churn_risk_default_interval_days') }}), 1)
-            as purchase_interval_days
+        coalesce(average_days_between_orders, {{ var('churn_risk_default_interval_days') }}) as purchase_interval_days
     from scored
 ),
 
@@ -84,7 +63,7 @@ final as (
         customer_id,
         first_order_date,
         last_order_date,
-        cast(date_trunc('month', first_order_date) as date) as cohort_month,
+        cohort_month,
         recency_days,
         frequency,
         monetary,
@@ -97,7 +76,7 @@ final as (
         gross_spend,
         {{ safe_divide('gross_spend', 'frequency') }} as average_order_value,
         monetary as historical_ltv,
-        frequency >= 2 as is_repeat_customer,
+        is_repeat_customer,
         average_days_between_orders,
         purchase_interval_days,
         case

@@ -31,12 +31,14 @@ final as (
         segments.segment,
         segments.segment_order,
         coalesce(by_segment.customers, 0) as customers,
-        coalesce({{ safe_divide('by_segment.customers', 'totals.customers') }}, 0) as customer_share,
+        -- Shares of nothing (no customers, no revenue) and averages over an empty segment are
+        -- undefined: null, not 0.
+        {{ safe_divide('coalesce(by_segment.customers, 0)', 'totals.customers') }} as customer_share,
         coalesce(by_segment.revenue, 0) as revenue,
-        coalesce({{ safe_divide('by_segment.revenue', 'totals.revenue') }}, 0) as revenue_share,
-        coalesce(by_segment.average_ltv, 0) as average_ltv,
-        coalesce(by_segment.average_recency_days, 0) as average_recency_days,
-        coalesce(by_segment.average_frequency, 0) as average_frequency,
+        {{ safe_divide('coalesce(by_segment.revenue, 0)', 'totals.revenue') }} as revenue_share,
+        by_segment.average_ltv,
+        by_segment.average_recency_days,
+        by_segment.average_frequency,
         segments.suggested_action
     from segments
     cross join totals

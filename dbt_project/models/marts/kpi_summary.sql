@@ -4,9 +4,9 @@
     with the one before it, so the prior growth needs a third window, the one before the prior. -#}
 {%- set period_kpis = [
     'net_revenue', 'gross_revenue', 'orders', 'paying_customers', 'new_customers', 'average_order_value',
-    'revenue_per_customer', 'mrr', 'customers', 'average_ltv', 'repeat_rate', 'churn_rate',
+    'revenue_per_customer', 'mrr', 'customers', 'average_revenue_per_customer_to_date', 'repeat_rate', 'churn_rate',
     'payment_success_rate', 'sessions', 'conversion_rate', 'average_conversion_minutes', 'marketing_spend',
-    'operating_costs', 'cac', 'cost_per_acquisition', 'ltv_to_cac', 'gross_profit', 'gross_margin',
+    'operating_costs', 'cac', 'cost_per_acquisition', 'has_cost_data', 'gross_profit', 'gross_margin',
     'net_profit', 'net_margin', 'roi', 'profit_per_customer'
 ] -%}
 {%- set total_kpis = [
@@ -14,6 +14,14 @@
 ] -%}
 with transactions as (
     select * from {{ ref('stg_transactions') }}
+),
+
+paid_orders as (
+    select * from {{ ref('int_paid_orders') }}
+),
+
+customer_orders as (
+    select * from {{ ref('int_customer_orders') }}
 ),
 
 costs as (
@@ -30,6 +38,10 @@ funnel_sessions as (
 
 revenue_monthly as (
     select * from {{ ref('revenue_monthly') }}
+),
+
+cohort_ltv as (
+    select * from {{ ref('cohort_ltv') }}
 ),
 
 bounds as (
@@ -83,54 +95,47 @@ orders_by_period as (
     group by periods.period
 ),
 
-first_orders as (
-    select
-        customer_id,
-        min(order_date) as first_order_date
-    from transactions
-    where is_paid
-    group by customer_id
-),
-
 new_customers_by_period as (
     select
         periods.period,
-        count(first_orders.customer_id) as new_customers
+        count(customer_orders.customer_id) as new_customers
     from periods
-    left join first_orders on first_orders.first_order_date between periods.period_start and periods.period_end
+    left join customer_orders on customer_orders.first_order_date between periods.period_start and periods.period_end
     group by periods.period
 ),
 
--- The customer base as it stood at each period's end, with the definitions of customer_rfm:
--- repeat = 2 or more paid orders, churned = last paid order more than `churn_inactivity_days`
--- days before the end, LTV = net spend so far.
+-- The customer base as it stood at each period's end: its paid orders up to then (int_paid_orders),
+-- churned = last paid order more than `churn_inactivity_days` days before the end, LTV = net
+-- spend so far.
 customers_at_period_end as (
     select
         periods.period,
-        transactions.customer_id,
-        count(*) as paid_orders,
-        date_diff('day', max(transactions.order_date), periods.period_end) as recency_days,
-        sum(transactions.net_amount) as ltv
+        periods.period_end,
+        paid_orders.customer_id,
+        date_diff('day', max(paid_orders.order_date), periods.period_end) as recency_days,
+        sum(paid_orders.net_amount) as ltv
     from periods
-    inner join transactions
-        on transactions.is_paid
-        and transactions.order_date <= periods.period_end
+    inner join paid_orders on paid_orders.order_date <= periods.period_end
     group by
         periods.period,
         periods.period_end,
-        transactions.customer_id
+        paid_orders.customer_id
 ),
 
+-- A customer was a repeat customer at a period's end when their repeat purchase (int_customer_orders)
+-- came by then.
 customer_base_by_period as (
     select
         periods.period,
         count(customers_at_period_end.customer_id) as customers,
-        count(*) filter (where customers_at_period_end.paid_orders >= 2) as repeat_customers,
+        count(*) filter (where customer_orders.repeat_purchase_date <= customers_at_period_end.period_end)
+            as repeat_customers,
         count(*) filter (where customers_at_period_end.recency_days > {{ var('churn_inactivity_days') }})
             as churned_customers,
-        avg(customers_at_period_end.ltv) as average_ltv
+        avg(customers_at_period_end.ltv) as average_revenue_per_customer_to_date
     from periods
     left join customers_at_period_end on periods.period = customers_at_period_end.period
+    left join customer_orders on customers_at_period_end.customer_id = customer_orders.customer_id
     group by periods.period
 ),
 
@@ -138,6 +143,7 @@ costs_by_period as (
     select
         periods.period,
         coalesce(sum(costs.amount), 0) as operating_costs,
+        count(costs.amount) > 0 as has_cost_data,
         coalesce(
             sum(costs.amount) filter (
                 where {{ cost_category('costs.category') }} in {{ sql_string_list(var('cost_of_revenue_categories')) }}
@@ -190,8 +196,9 @@ period_totals as (
         customer_base_by_period.customers,
         customer_base_by_period.repeat_customers,
         customer_base_by_period.churned_customers,
-        customer_base_by_period.average_ltv,
+        customer_base_by_period.average_revenue_per_customer_to_date,
         costs_by_period.operating_costs,
+        costs_by_period.has_cost_data,
         costs_by_period.cost_of_revenue,
         marketing_by_period.marketing_spend,
         funnel_by_period.sessions,
@@ -222,7 +229,7 @@ kpis as (
         {{ safe_divide('net_revenue', 'paying_customers') }} as revenue_per_customer,
         mrr,
         customers,
-        average_ltv,
+        average_revenue_per_customer_to_date,
         {{ safe_divide('repeat_customers', 'customers') }} as repeat_rate,
         {{ safe_divide('churned_customers', 'customers') }} as churn_rate,
         {{ safe_divide('orders', 'orders + failed_orders') }} as payment_success_rate,
@@ -231,13 +238,15 @@ kpis as (
         average_conversion_minutes,
         marketing_spend,
         operating_costs,
-        {{ safe_divide('marketing_spend', 'new_customers') }} as cac,
-        {{ safe_divide('marketing_spend + operating_costs', 'new_customers') }} as cost_per_acquisition,
-        {{ safe_divide('average_ltv', safe_divide('marketing_spend', 'new_customers')) }} as ltv_to_cac,
+        -- Without marketing spend (or costs) there is no acquisition cost to speak of: null, not 0;
+        -- without any cost row in the window the costs are unknown: no margin rather than 100 %.
+        {{ safe_divide('nullif(marketing_spend, 0)', 'new_customers') }} as cac,
+        {{ safe_divide('nullif(marketing_spend + operating_costs, 0)', 'new_customers') }} as cost_per_acquisition,
+        has_cost_data,
         gross_profit,
-        {{ safe_divide('gross_profit', 'net_revenue') }} as gross_margin,
+        {{ safe_divide('gross_profit', 'case when has_cost_data then net_revenue end') }} as gross_margin,
         net_profit,
-        {{ safe_divide('net_profit', 'net_revenue') }} as net_margin,
+        {{ safe_divide('net_profit', 'case when has_cost_data then net_revenue end') }} as net_margin,
         {{ safe_divide('net_profit', 'operating_costs + marketing_spend') }} as roi,
         {{ safe_divide('net_profit', 'paying_customers') }} as profit_per_customer
     from period_totals
@@ -259,6 +268,29 @@ all_time as (
     select * from kpis where period = 'all_time'
 ),
 
+-- LTV/CAC cohort against cohort (cohort_ltv): the latest cohort month old enough for the headline
+-- horizon, and the one before it as the prior figure. An average over all customers against the
+-- newest customers' CAC would mix populations.
+headline_cohorts as (
+    select
+        cohort_month,
+        horizon_days,
+        ltv_contribution,
+        cac,
+        ltv_to_cac,
+        row_number() over (order by cohort_month desc) as months_back
+    from cohort_ltv
+    where horizon_days = {{ var('headline_ltv_horizon_days') }}
+),
+
+latest_cohort as (
+    select * from headline_cohorts where months_back = 1
+),
+
+cohort_before as (
+    select * from headline_cohorts where months_back = 2
+),
+
 final as (
     select
         bounds.reference_date,
@@ -272,12 +304,20 @@ final as (
         {%- endfor %}
         {{ safe_divide('current_period.net_revenue', 'prior_period.net_revenue') }} - 1 as net_revenue_growth,
         {{ safe_divide('prior_period.net_revenue', 'before_prior_period.net_revenue') }} - 1
-            as net_revenue_growth_prior
+            as net_revenue_growth_prior,
+        {{ var('headline_ltv_horizon_days') }} as ltv_horizon_days,
+        latest_cohort.cohort_month as ltv_cohort_month,
+        latest_cohort.ltv_contribution as cohort_ltv,
+        latest_cohort.cac as cohort_cac,
+        latest_cohort.ltv_to_cac,
+        cohort_before.ltv_to_cac as ltv_to_cac_prior
     from bounds
     cross join current_period
     cross join prior_period
     cross join before_prior_period
     cross join all_time
+    left join latest_cohort on true
+    left join cohort_before on true
 )
 
 select * from final

@@ -2,13 +2,8 @@ with transactions as (
     select * from {{ ref('stg_transactions') }}
 ),
 
-customers_first_order as (
-    select
-        customer_id,
-        min(order_date) as first_order_date
-    from transactions
-    where is_paid
-    group by customer_id
+customer_orders as (
+    select * from {{ ref('int_customer_orders') }}
 ),
 
 calendar as (
@@ -40,7 +35,7 @@ new_customers_by_day as (
     select
         first_order_date as order_date,
         count(*) as new_customers
-    from customers_first_order
+    from customer_orders
     group by first_order_date
 ),
 

@@ -29,7 +29,8 @@ monthly_costs as (
         sum(costs.amount) filter (
             where {{ cost_category('costs.category') }} in {{ sql_string_list(var('cost_of_revenue_categories')) }}
         ) as cost_of_revenue,
-        sum(costs.amount) as operating_costs
+        sum(costs.amount) as operating_costs,
+        count(*) as cost_entries
     from costs
     cross join bounds
     where costs.cost_date <= bounds.reference_date
@@ -87,6 +88,7 @@ monthly as (
         {%- endfor %}
         coalesce(monthly_costs.cost_of_revenue, 0) as cost_of_revenue,
         coalesce(monthly_costs.operating_costs, 0) as operating_costs,
+        monthly_costs.cost_entries is not null as has_cost_data,
         coalesce(monthly_marketing.marketing_spend, 0) as marketing_spend,
         coalesce(acquisitions.new_customers, 0) as new_customers,
         acquisitions.average_ltv
@@ -102,7 +104,8 @@ profits as (
         *,
         net_revenue - cost_of_revenue as gross_profit,
         net_revenue - operating_costs - marketing_spend as net_profit,
-        {{ safe_divide('marketing_spend', 'new_customers') }} as cac
+        -- No marketing spend: no acquisition cost to speak of (null, not a CAC of 0).
+        {{ safe_divide('nullif(marketing_spend, 0)', 'new_customers') }} as cac
     from monthly
 ),
 
@@ -125,10 +128,12 @@ final as (
         cost_of_revenue,
         operating_costs,
         marketing_spend,
+        has_cost_data,
         gross_profit,
-        {{ safe_divide('gross_profit', 'net_revenue') }} as gross_margin,
+        -- A month without any cost row has unknown costs, not none: no margin rather than 100 %.
+        {{ safe_divide('gross_profit', 'case when has_cost_data then net_revenue end') }} as gross_margin,
         net_profit,
-        {{ safe_divide('net_profit', 'net_revenue') }} as net_margin,
+        {{ safe_divide('net_profit', 'case when has_cost_data then net_revenue end') }} as net_margin,
         {{ safe_divide('net_profit', 'operating_costs + marketing_spend') }} as roi,
         new_customers,
         cac,

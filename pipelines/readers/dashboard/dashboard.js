@@ -87,8 +87,9 @@ function plot(id, traces, layout) {
   Plotly.react(id, traces, { ...LAYOUT, ...layout }, CONFIG);
 }
 
-function formatKpi(metric, value) {
-  if (value === null || value === undefined) return "n/a";
+function formatKpi(metric, value, note) {
+  // A KPI the store has no data for says which (no cost data, no marketing spend), not a number.
+  if (value === null || value === undefined) return note || "n/a";
   if (PERCENT_KPIS.has(metric)) return `${(value * 100).toFixed(1)}%`;
   return value.toLocaleString(undefined, { maximumFractionDigits: 2 });
 }
@@ -98,7 +99,7 @@ function renderLists() {
     const change = kpi.change === null ? "" :
       `<span class="${kpi.change >= 0 ? "up" : "down"}">${kpi.change >= 0 ? "▲" : "▼"} ${(Math.abs(kpi.change) * 100).toFixed(1)}%</span>`;
     return `<div class="card"><div class="label">${escapeHtml(kpi.metric.replaceAll("_", " "))}</div>` +
-      `<div class="value">${escapeHtml(formatKpi(kpi.metric, kpi.value))}</div>${change}</div>`;
+      `<div class="value">${escapeHtml(formatKpi(kpi.metric, kpi.value, kpi.note))}</div>${change}</div>`;
   });
   document.getElementById("kpis").innerHTML = cards.join("");
 

@@ -35,11 +35,14 @@ funnel_loads as (
 {%- if is_incremental() %}
 
 -- What the latest build that wrote rows was built from. Taking an older build's state instead
--- only recomputes more sessions than needed, never fewer.
+-- only recomputes more sessions than needed, never fewer. A build may have written no row (the
+-- reference date moved back over days whose sessions it removed): the stored sessions then end
+-- by the last day with a stored event, so the reference date is taken as at most that day, or
+-- moving the date forward again would find nothing changed.
 previous_build as (
     select
         max(_last_load_id) as last_load_id,
-        arg_max(_reference_date, _build_number) as reference_date,
+        least(arg_max(_reference_date, _build_number), max(last_event_date)) as reference_date,
         max(_build_number) as build_number,
         bool_or(_funnel_stages <> {{ sql_string(stage_list) }}) as stages_changed
     from {{ this }}

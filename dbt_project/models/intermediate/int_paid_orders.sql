@@ -1,0 +1,32 @@
+{#- A view: one row per paid order is most of the transactions, and each reader filters it
+    further (a period, a customer) as it reads. -#}
+{{ config(materialized='view') }}
+with transactions as (
+    select * from {{ ref('stg_transactions') }}
+),
+
+bounds as (
+    select {{ reference_date() }} as reference_date
+),
+
+-- A paid order is one whose money was taken (completed, or refunded afterwards: stg_transactions'
+-- is_paid), up to the reference date. Every customer figure of the marts and the ml histories
+-- counts these orders and no others.
+final as (
+    select
+        transactions.transaction_id,
+        transactions.customer_id,
+        transactions.order_date,
+        cast(date_trunc('month', transactions.order_date) as date) as order_month,
+        transactions.product,
+        transactions.gross_amount,
+        transactions.refund_amount,
+        transactions.net_amount,
+        transactions.is_refunded
+    from transactions
+    cross join bounds
+    where transactions.is_paid
+        and transactions.order_date <= bounds.reference_date
+)
+
+select * from final
