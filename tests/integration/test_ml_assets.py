@@ -245,8 +245,8 @@ def test_the_customer_histories_query_gives_the_same_sums_however_duckdbs_thread
         con.execute("set threads = 2")
         con.register("orders", orders)
         con.execute(
-            "create schema staging; create table staging.stg_transactions as select customer_id, "
-            "order_date::date as order_date, net_amount, true as is_paid, false as is_refunded from orders"
+            "create schema intermediate; create table intermediate.int_paid_orders as select customer_id, "
+            "order_date::date as order_date, net_amount from orders"
         )
         runs = [read_customer_histories(con, dt.date(2024, 2, 1)) for _ in range(3)]
 
