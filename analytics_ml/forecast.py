@@ -74,6 +74,13 @@ def level_name(level: float) -> str:
     return f"{round(level * 100, 6):g}"
 
 
+def errors_before(backtest: Backtest, errors: np.ndarray, end: int) -> np.ndarray:
+    """``errors`` (origins x steps) with those of target days at index ``end`` or later set to NaN
+    (an origin is the index of its first forecast day, so step j of origin o targets day o + j)."""
+    targets = backtest.origins[:, None] + np.arange(errors.shape[1])[None, :]
+    return np.where(targets < end, errors, np.nan)
+
+
 def bound_columns(level: float) -> tuple[str, str]:
     """('lower_<pct>', 'upper_<pct>') of ``level``."""
     return f"lower_{level_name(level)}", f"upper_{level_name(level)}"
@@ -104,11 +111,16 @@ class RevenueForecast:
         return log_errors(self.backtest.actual, self.backtest.forecasts[self.chosen.label])
 
     def band(
-        self, level: float, forecast: np.ndarray | None = None, steps: np.ndarray | None = None
+        self,
+        level: float,
+        forecast: np.ndarray | None = None,
+        steps: np.ndarray | None = None,
+        errors: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper) of ``forecast`` (default: the forecast) at ``level``; ``steps`` (1-based)
-        says which step's errors each point takes (default 1..horizon)."""
-        lower, upper = step_quantiles(self.errors(), self.horizon, level)
+        says which step's errors each point takes (default 1..horizon); ``errors`` are those the
+        band is calibrated on (default: every error of the chosen candidate)."""
+        lower, upper = step_quantiles(self.errors() if errors is None else errors, self.horizon, level)
         steps = np.arange(1, self.horizon + 1) if steps is None else steps
         points = self.forecast if forecast is None else forecast
         return conformal_band(points, (lower[steps - 1], upper[steps - 1]))
@@ -131,12 +143,18 @@ class RevenueForecast:
             total.update(zip(bound_columns(level), total_interval(point, errors, level), strict=True))
         return total
 
-    def fitted_history(self, level: float) -> pd.DataFrame:
+    def fitted_history(self, level: float, judged_days: int = 0) -> pd.DataFrame:
         """DataFrame[date, actual, fitted, lower, upper] over the days the chosen model describes
-        (``Candidate.fitted``), the band of a forecast one day ahead at ``level``."""
+        (``Candidate.fitted``), the band of a forecast one day ahead at ``level``.
+
+        The band is calibrated on the errors of days before the last ``judged_days``: the
+        revenue-drop alert judges those days against it, and a day far off the forecast would
+        otherwise widen the very band it is judged by (with few errors, to its own size).
+        """
         validate_confidence(level)
         dates, fitted = self.chosen.fitted(self.dates, self.values)
-        lower, upper = self.band(level, fitted, np.ones(len(fitted), dtype=int))
+        before_judged = errors_before(self.backtest, self.errors(), len(self.dates) - judged_days)
+        lower, upper = self.band(level, fitted, np.ones(len(fitted), dtype=int), before_judged)
         actual = self.values[len(self.values) - len(fitted) :]
         return pd.DataFrame({"date": dates, "actual": actual, "fitted": fitted, "lower": lower, "upper": upper})
 

@@ -15,6 +15,7 @@ their tables, the snapshot's copy and the insights.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from graphlib import TopologicalSorter
@@ -49,15 +50,18 @@ def engine_seconds(store: Path, manifest_path: Path, work_dir: Path, memory_limi
     """Seconds of each of :data:`STAGES` on the Parquet store ``store``, the dbt nodes of the
     manifest of the pipeline's own full build (``manifest_path``), in a new DuckDB file in ``work_dir``."""
     manifest = json.loads(manifest_path.read_text())
-    database = work_dir / "engine.duckdb"
-    database.unlink(missing_ok=True)
+    # dbt compiled its SQL with the warehouse's catalog name, the file's stem: the same name here.
+    folder = work_dir / "engine_limit"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    database = folder / "warehouse.duckdb"
     seconds: dict[str, float] = {}
     with duckdb.connect(str(database), config={"memory_limit": memory_limit}) as con:
         seconds["raw"] = timed(lambda: copy_raw_tables(con, store))
         seconds["dbt_models"] = timed(lambda: build_models(con, manifest))
         seconds["dbt_tests"] = timed(lambda: run_data_tests(con, manifest))
         seconds["ml"] = timed(lambda: fit_ml(con))
-    database.unlink()
+    shutil.rmtree(folder)
     return seconds
 
 

@@ -26,12 +26,19 @@ import psutil
 
 from bench import api_latency, dagster_timings
 from bench.bench_ml import bench_ml
+from bench.engine_limit import STAGES as ENGINE_STAGES
+from bench.engine_limit import engine_seconds
 from bench.naive import comprehensive_on_request
 from bench.process_tree import run_measured
 from bench.stores import CACHE, NEXT_DAY, add_next_day, cached_store, remove_next_day
 from pipelines.defs.dagster_compat import instance_at
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
+ENGINE_MEMORY_LIMIT = "1GB"
+"""The pipeline's default ``ANALYTICS_DUCKDB_MEMORY_LIMIT``, for the engine's limit too."""
+PIPELINE_STAGES = {"raw": "raw__", "dbt_models": "dbt_models", "ml": "ml__"}
+"""The full build's steps (by step key prefix) that do each engine stage's work; dbt's step does the
+models and the data tests together."""
 ML_CUSTOMERS, ML_SMOKE_CUSTOMERS = 1_000_000, 100_000
 """Simulated customers of the BG/NBD + Gamma-Gamma timing (bench/bench_ml.py)."""
 ALL_SIZES = ("empty", "100k", "1M", "10M")
@@ -40,6 +47,7 @@ RUN_FIGURES = ("seconds", "peak_rss_bytes", "steps", "dbt_nodes", "dagster")
 FIGURES = {
     "transactions": (),
     "full_build": RUN_FIGURES,
+    "engine": ENGINE_STAGES,
     "nightly": RUN_FIGURES,
     "api": ("endpoints",),
     "naive": ("on_request_ms", "precomputed_ms", "ratio"),
@@ -66,6 +74,8 @@ def bench_size(size: str, with_readers: bool) -> dict[str, object]:
 
     print(f"[{size}] full build of {figures['transactions']:,} transactions ...", flush=True)
     figures["full_build"] = measured_build(env, data_dir, [])
+    print(f"[{size}] the same work without orchestration (the engine's limit) ...", flush=True)
+    figures["engine"] = engine_seconds(store, build_manifest(data_dir), data_dir, ENGINE_MEMORY_LIMIT)
     print(f"[{size}] nightly run of {NEXT_DAY} on top of the full history ...", flush=True)
     add_next_day(store)
     try:
@@ -106,6 +116,16 @@ def measured_build(env: dict[str, str], data_dir: Path, args: list[str]) -> dict
             "dagster": dagster_timings.bookkeeping(instance, run_id),
             "dbt_nodes": dagster_timings.dbt_node_seconds(run_id),
         }
+    finally:
+        instance.dispose()
+
+
+def build_manifest(data_dir: Path) -> Path:
+    """The manifest of the latest run's ``dbt build`` in the instance under ``data_dir``: its
+    compiled SQL is what the engine's limit runs."""
+    instance = instance_at(data_dir / "dagster_home")
+    try:
+        return dagster_timings.dbt_target(dagster_timings.latest_run_id(instance)) / "manifest.json"
     finally:
         instance.dispose()
 
@@ -177,6 +197,7 @@ def print_report(results: dict[str, object]) -> None:
     """The summary table, where the time goes at each size, and the targets."""
     print_summary(results)
     print_stages(results["sizes"])
+    print_engine(results["sizes"])
     print_ml(results["ml"])
     print_targets(results)
 
@@ -236,6 +257,30 @@ def print_stages(sizes: dict[str, dict[str, object]]) -> None:
     for size, figures in sizes.items():
         nodes = sorted(figures["full_build"]["dbt_nodes"].items(), key=lambda item: -item[1])[:3]
         print(f"[{size}] slowest dbt nodes: " + ", ".join(f"{key} {seconds:.2f}s" for key, seconds in nodes))
+
+
+def pipeline_stage_seconds(steps: dict[str, float]) -> dict[str, float]:
+    """The full build's seconds for each engine stage's work (the dbt step's for models and tests together)."""
+    return {
+        stage: sum(s for key, s in steps.items() if key.startswith(prefix)) for stage, prefix in PIPELINE_STAGES.items()
+    }
+
+
+def print_engine(sizes: dict[str, dict[str, object]]) -> None:
+    """The full build against the engine's limit: the whole run and each stage, in seconds and as a multiple."""
+    print("\nFull build against the engine's limit (the same work in one process, no orchestration):")
+    print(f"{'size':>6} {'stage':<28} {'pipeline s':>11} {'engine s':>9} {'multiple':>9}")
+    for size, figures in sizes.items():
+        engine = figures["engine"]
+        pipeline = pipeline_stage_seconds(figures["full_build"]["steps"])
+        rows = [
+            ("raw tables", pipeline["raw"], engine["raw"]),
+            ("dbt models and data tests", pipeline["dbt_models"], engine["dbt_models"] + engine["dbt_tests"]),
+            ("ml fits", pipeline["ml"], engine["ml"]),
+            ("whole run", figures["full_build"]["seconds"], sum(engine.values())),
+        ]
+        for stage, seconds, limit in rows:
+            print(f"{size:>6} {stage:<28} {seconds:>11.1f} {limit:>9.1f} {seconds / max(limit, 1e-9):>8.1f}x")
 
 
 def target_figures(results: dict[str, object]) -> list[tuple[str, float, float, bool]]:

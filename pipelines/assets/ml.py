@@ -223,7 +223,7 @@ def revenue_forecast_model(
         revenue = read_revenue_series(con)
         trained = train_forecast(revenue, ml_settings)
         describing = trained.describing_regression()
-        fitted = trained.fitted_history(level)
+        fitted = trained.fitted_history(level, judged_days=ml_settings.alert_lookback_days)
         record = forecast_model_record(
             trained, describing, fitted, candidates_json(trained), confidence_level=level, trained_at=trained_at
         )

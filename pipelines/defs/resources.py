@@ -201,12 +201,14 @@ class MLAssetSettings(ConfigurableResource):
     insight_ltv_cac_healthy: float
     insight_margin_drop: float
     insight_margin_baseline_months: int
+    alert_lookback_days: int
+    """The latest days the revenue-drop alert judges against the fitted history's band."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MLAssetSettings:
-        """The resource holding the ml and insight settings' values."""
+        """The resource holding the ml and insight settings' values (and the alerts' look-back)."""
         insights = {f"insight_{name}": value for name, value in settings.insights}
-        return cls(**dict(settings.ml), **insights)
+        return cls(**dict(settings.ml), **insights, alert_lookback_days=settings.alerts.lookback_days)
 
     def insight_thresholds(self) -> InsightThresholds:
         """The ``insight_*`` fields as analytics_ml's thresholds."""

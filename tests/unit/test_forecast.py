@@ -89,3 +89,21 @@ def test_the_selection_is_stable_from_one_night_to_the_next():
     tonight = fit_revenue_forecast(history.iloc[:-1], 28)
     tomorrow = fit_revenue_forecast(history, 28)
     assert tonight.chosen == tomorrow.chosen
+
+
+def test_a_day_far_off_the_forecast_does_not_widen_the_band_it_is_judged_by():
+    rng = np.random.default_rng(5)
+    history = simulated_store(rng, 200, daily_growth=0.003)
+    day = len(history) - 3
+    history.loc[day, "net_revenue"] *= 0.25  # a collapse three days before the end
+    trained = fit_revenue_forecast(history, 30)
+
+    judged = trained.fitted_history(0.95, judged_days=7).set_index("date")
+    contaminated = trained.fitted_history(0.95).set_index("date")
+    collapse = history.loc[day, "date"]
+
+    # Calibrated only on days before the last week, the band is that of an ordinary day, and the
+    # collapse lies below it; calibrated on every error, the collapse's own error set the band.
+    assert judged.loc[collapse, "actual"] < judged.loc[collapse, "lower"]
+    assert contaminated.loc[collapse, "lower"] < judged.loc[collapse, "lower"]
+    assert (judged["lower"] <= judged["fitted"]).all() and (judged["fitted"] <= judged["upper"]).all()
