@@ -419,6 +419,7 @@ def planted_alert(day: dt.date) -> Alert:
     )
 
 
+@pytest.mark.adversarial
 def test_a_webhook_that_is_down_gets_the_alert_once_it_is_up(tmp_path, caplog):
     path = tmp_path / "warehouse.duckdb"
     port = free_port()
@@ -459,6 +460,7 @@ def fires(*alerts: Alert):
     return lambda con: [RuleResult(REVENUE_DROP, tuple(alert.subject for alert in alerts), alerts)]
 
 
+@pytest.mark.adversarial
 def test_an_answer_that_is_not_http_is_stored_as_failed_and_tried_again_next_tick(tmp_path):
     alert = planted_alert(dt.date(2025, 3, 25))
     log = logging.getLogger("test_alerts")
@@ -484,6 +486,7 @@ def test_an_answer_that_is_not_http_is_stored_as_failed_and_tried_again_next_tic
     assert server.requests == 4, "one attempt and one retry on each of the two ticks"
 
 
+@pytest.mark.adversarial
 def test_a_webhook_that_never_answers_fails_within_its_timeout(tmp_path):
     timeout = 1.0
     alert = planted_alert(dt.date(2025, 3, 25))
@@ -546,6 +549,7 @@ class SlowChannel:
         self.sent.append(payload["alert_key"])
 
 
+@pytest.mark.adversarial
 def test_no_delivery_starts_that_could_outlast_the_ticks_budget():
     # Worst case 1 s a delivery (timeout 1 s, no retry), each one taking 0.3 s, and a budget of 2 s:
     # deliveries start at 0, 0.3, 0.6 and 0.9 s (each could end by 1.9 s); the fifth would start at
@@ -611,6 +615,7 @@ def test_each_alert_is_posted_to_slack_once_and_recorded_delivered(tmp_path):
     ]
 
 
+@pytest.mark.adversarial
 def test_a_slack_answer_that_is_not_ok_is_stored_as_failed(tmp_path):
     alert = planted_alert(dt.date(2025, 3, 25))
     settings = with_alert_settings(
@@ -672,6 +677,7 @@ def conversion_alert(day: dt.date) -> Alert:
     )
 
 
+@pytest.mark.adversarial
 def test_a_conversion_alert_key_reaches_the_webhook_percent_encoded_and_every_alert_once(tmp_path):
     alerts = (conversion_alert(dt.date(2025, 3, 24)), planted_alert(dt.date(2025, 3, 25)))
     log = logging.getLogger("test_alerts")
@@ -703,6 +709,7 @@ class BrokenChannel:
         raise UnicodeEncodeError("latin-1", "→", 0, 1, "ordinal not in range(256)")
 
 
+@pytest.mark.adversarial
 def test_an_unexpected_error_in_a_channel_is_a_failed_delivery_not_a_crashed_tick():
     policy = DeliverySettings(delivery_timeout_seconds=1.0, delivery_retries=1, delivery_backoff_seconds=0.0)
     pending = [
@@ -736,6 +743,7 @@ def accepted_keys(server: ThreadingHTTPServer) -> list[str]:
     return sorted(key for key, status in server.answered if status == 204)
 
 
+@pytest.mark.adversarial
 def test_every_alert_is_delivered_exactly_once_over_ten_ticks_of_a_failing_then_recovering_webhook(tmp_path):
     alerts = (conversion_alert(dt.date(2025, 3, 24)), *(planted_alert(dt.date(2025, 3, day)) for day in (20, 21, 22)))
     keys = sorted(alert.key for alert in alerts)
@@ -768,6 +776,7 @@ def test_every_alert_is_delivered_exactly_once_over_ten_ticks_of_a_failing_then_
     ]
 
 
+@pytest.mark.adversarial
 def test_an_alert_the_webhook_always_refuses_does_not_hold_back_the_others(tmp_path):
     poisoned = conversion_alert(dt.date(2025, 3, 19))  # first in the order of delivery: fired first, same tick
     others = tuple(planted_alert(dt.date(2025, 3, day)) for day in (20, 21))
