@@ -4,7 +4,6 @@ run, so the run-failure sensor can alert on it (docs/reliability.md)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
 from pipelines.definitions import build_definitions
 from pipelines.defs.dagster_compat import instance_at
 from tests.support.csv_store import write_store
-from tests.support.pipeline_runs import isolated_settings, query, run_sensor_context
+from tests.support.pipeline_runs import cli_environment, isolated_settings, query, run_sensor_context
 
 pytestmark = pytest.mark.adversarial
 
@@ -31,15 +30,13 @@ def store_without_a_required_column(folder: Path) -> Path:
 
 def make_run(data_dir: Path, store: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """``python -m pipelines.cli.run`` over the files in ``store``, as `make run` starts it."""
-    environment = {
-        **os.environ,
-        "ANALYTICS_DATA_DIR": str(data_dir),
-        "ANALYTICS_SOURCE": "files",
-        "ANALYTICS_SOURCE_DIR": str(store),
-        "ANALYTICS_PARTITION_START": "2025-01-01",
-        "PYTHONWARNINGS": "ignore",
+    environment = cli_environment(
+        data_dir,
+        ANALYTICS_SOURCE="files",
+        ANALYTICS_SOURCE_DIR=str(store),
+        ANALYTICS_PARTITION_START="2025-01-01",
         **env,
-    }
+    )
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cli.run", *args],
         cwd=REPO,

@@ -37,7 +37,15 @@ from pipelines.defs.sensors import table_key
 from pipelines.settings import Settings
 from pipelines.warehouse.alert_store import ALERTS_TABLE
 from tests.support.csv_store import write_store
-from tests.support.pipeline_runs import DBT_MODELS, INGEST, isolated_settings, query, run_pipeline, run_sensor_context
+from tests.support.pipeline_runs import (
+    DBT_MODELS,
+    INGEST,
+    cli_environment,
+    isolated_settings,
+    query,
+    run_pipeline,
+    run_sensor_context,
+)
 from tests.support.processes import ended_process_tags
 
 pytestmark = pytest.mark.adversarial
@@ -92,13 +100,6 @@ def test_a_step_waiting_for_the_warehouse_says_which_process_holds_it_then_runs(
     waits = [message for message in messages if message.startswith("waiting ")]
     assert waits, "the wait is in the run's log"
     assert all(f"the warehouse {settings.warehouse_file}: held by PID {holder.pid} (" in m for m in waits)
-
-
-def cli_env(data_dir: Path, store: Path) -> dict[str, str]:
-    """The environment of ``make run`` over the CSV ``store`` into ``data_dir``, none of the caller's
-    own ``ANALYTICS_*`` variables included."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("ANALYTICS_", "DAGSTER_"))}
-    return {**env, "ANALYTICS_DATA_DIR": str(data_dir), "ANALYTICS_SOURCE": "files", "ANALYTICS_SOURCE_DIR": str(store)}
 
 
 def is_dbt(process: psutil.Process) -> bool:
@@ -186,11 +187,13 @@ def test_a_run_killed_with_kill_9_leaves_no_dbt_and_is_marked_failed_and_alerted
     cli = subprocess.Popen(
         command,
         cwd=REPOSITORY,
-        env={
-            **cli_env(data_dir, store),
-            "DAGSTER_HOME": str(settings.dagster_home),
-            "ANALYTICS_PARTITION_START": "2025-01-01",
-        },
+        env=cli_environment(
+            data_dir,
+            ANALYTICS_SOURCE="files",
+            ANALYTICS_SOURCE_DIR=str(store),
+            ANALYTICS_PARTITION_START="2025-01-01",
+            DAGSTER_HOME=str(settings.dagster_home),
+        ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

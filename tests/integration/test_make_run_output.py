@@ -5,7 +5,6 @@ its row count."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pipelines.defs.dagster_compat import instance_at
 from pipelines.defs.partitions import daily_partitions, partition_start
 from pipelines.settings import Settings, WarehouseSettings
 from pipelines.source_schema import SOURCE_TABLES
+from tests.support.pipeline_runs import cli_environment
 
 REPO = Path(__file__).resolve().parents[2]
 ANSI_ESCAPE = "\x1b["
@@ -31,8 +31,7 @@ def make_run_output(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str
     """The data dir and the output (stdout and stderr, as `make run 2>&1 | cat` shows them) of one
     `make run` over a small sample store."""
     data_dir = tmp_path_factory.mktemp("make_run")
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("ANALYTICS_", "DAGSTER_"))}
-    env |= {"ANALYTICS_DATA_DIR": str(data_dir), "ANALYTICS_SAMPLE_DAYS": "120", "ANALYTICS_SAMPLE_CUSTOMERS": "400"}
+    env = cli_environment(data_dir, ANALYTICS_SAMPLE_DAYS="120", ANALYTICS_SAMPLE_CUSTOMERS="400")
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.cli.run"],
         cwd=REPO,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,6 +44,14 @@ def isolated_settings(data_dir: Path, source_dir: Path, **sections: dict[str, ob
         source=SourceSettings(kind="files", dir=source_dir),
     )
     return settings.updated(**sections) if sections else settings
+
+
+def cli_environment(data_dir: Path, **variables: str) -> dict[str, str]:
+    """The environment of a command-line run (``make run``) into ``data_dir`` with ``variables``
+    (``ANALYTICS_SOURCE="files"``), none of the developer's own ``ANALYTICS_*`` or ``DAGSTER_*``
+    variables included."""
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith(("ANALYTICS_", "DAGSTER_"))}
+    return {**inherited, "ANALYTICS_DATA_DIR": str(data_dir), **variables}
 
 
 def run_pipeline(
