@@ -153,11 +153,12 @@ class SourceRowRules(ConfigurableResource):
     ``ANALYTICS_SOURCE_MAX_AMOUNT``, ``..._TIMESTAMP_OFFSETS``, ``..._FUTURE_TOLERANCE_HOURS`` and
     ``ANALYTICS_PARTITION_START``), the same whichever source the rows come from."""
 
-    currency: str = "USD"
-    max_amount: float = 1_000_000.0
-    timestamp_offsets: str = "convert"
-    future_tolerance_hours: int = 1
-    partition_start: str = "2024-01-01"
+    # No defaults: the settings hold them (a copy here could drift from them).
+    currency: str
+    max_amount: float
+    timestamp_offsets: str
+    future_tolerance_hours: int
+    partition_start: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SourceRowRules:
