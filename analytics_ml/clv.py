@@ -32,7 +32,9 @@ arguments grow with x (heavy buyers, z near 1), so eq. 10 uses Euler's transform
   1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)
 
 whose first two arguments do not depend on x and whose series converges faster as x
-grows. The result is clipped at 0 against round-off for t -> 0, and a is kept at least
+grows. That form overflows in turn when a is large (a - 1 > r + x: a fit on a store of one-time
+buyers drives a up), so each customer takes the form whose 2F1 has C - A - B >= 0, finite up to
+z = 1: the untransformed one when a - 1 >= r + x, else Euler's. The result is clipped at 0 against round-off for t -> 0, and a is kept at least
 1e-8 away from 1, where (a+b+x-1)/(a-1) is a removable 0/0.
 
 MBG/NBD (Batislam, Denizel & Filiztekin 2007, "Empirical validation and comparison of models
@@ -371,8 +373,20 @@ def _beta_geometric_expected_purchases(
     a = _away_from_one(params.a)
     log_one_minus_z = np.log(alpha + T) - np.log(alpha + T + t)
     z = t / (alpha + T + t)
-    transformed = np.exp((a - 1) * log_one_minus_z) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-    expected_if_alive = (a + b + x - 1) / (a - 1) * (1.0 - transformed)
+    # Of the two equal forms, each customer takes the one whose 2F1 has C - A - B >= 0, so that it
+    # stays finite as z -> 1: the 2F1 of the other grows like (1-z)^(C-A-B) and overflows to inf
+    # (times a prefactor that underflows to 0: NaN) for heavy buyers (x large) in the untransformed
+    # form and for a large a (a fit on one-time buyers only) in the transformed one.
+    untransformed = a - 1 >= r + x
+    bracket = np.empty_like(z)
+    bracket[untransformed] = np.exp((r + x[untransformed]) * log_one_minus_z[untransformed]) * hyp2f1(
+        r + x[untransformed], b + x[untransformed], a + b + x[untransformed] - 1, z[untransformed]
+    )
+    transformed = ~untransformed
+    bracket[transformed] = np.exp((a - 1) * log_one_minus_z[transformed]) * hyp2f1(
+        a + b - 1 - r, a - 1, a + b + x[transformed] - 1, z[transformed]
+    )
+    expected_if_alive = (a + b + x - 1) / (a - 1) * (1.0 - bracket)
     return np.maximum(expected_if_alive * _beta_geometric_probability_alive(params, x, t_x, T), 0.0)
 
 

@@ -2,6 +2,7 @@
 
 import dataclasses
 import importlib.util
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from analytics_ml.clv import (
     gamma_gamma_log_likelihood,
     gamma_gamma_log_likelihood_gradient,
     mbgnbd_log_likelihood,
+    mbgnbd_expected_purchases,
     mbgnbd_log_likelihood_with_gradient,
     mbgnbd_probability_alive,
     pareto_nbd_log_likelihood,
@@ -101,6 +103,34 @@ def test_expected_purchases_match_numerical_integration_including_heavy_buyers(x
     expected = bgnbd_expected_purchases(CDNOW, t, x, t_x, T)
 
     assert expected == pytest.approx(expected_purchases_by_quadrature(CDNOW, t, x, t_x, T), rel=1e-7)
+
+
+@pytest.mark.parametrize("x", [0.0, 3.0, 500.0])
+def test_expected_purchases_stay_finite_when_a_is_large(x):
+    # a = 395 is what a fit on a store of one-time buyers gives: there the transformed 2F1 overflows
+    # (a - 1 > r + x) and, for x = 500, the untransformed one would; each takes the finite form.
+    params = dataclasses.replace(CDNOW, a=395.0, b=0.0025)
+    t_x = 20.0 if x else 0.0
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        expected = bgnbd_expected_purchases(params, 52.0, x, t_x, 39.0)
+
+    assert expected == pytest.approx(expected_purchases_by_quadrature(params, 52.0, x, t_x, 39.0), rel=1e-7)
+
+
+def test_a_store_of_one_time_buyers_fits_and_scores_without_a_warning():
+    # Nobody bought twice: the MBG/NBD fit sends a far up (no customer ever seen staying), the case that
+    # turned 0 * inf into NaN in the expected purchases.
+    x, t_x, T = np.zeros(50), np.zeros(50), np.linspace(1.0, 400.0, 50)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        params = fit_purchase_model("mbgnbd", x, t_x, T)
+        expected = mbgnbd_expected_purchases(params, 30.0, x, t_x, T)
+
+    assert params.a > 100
+    assert np.all(np.isfinite(expected)) and np.all(expected >= 0)
 
 
 def test_expected_purchases_start_at_zero_and_grow_with_horizon_and_frequency():
