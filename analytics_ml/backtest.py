@@ -71,6 +71,7 @@ DEFAULT_MAX_ORIGINS = 52
 SELECTION_ORIGINS = 26
 MAX_ORIGINS = 104
 CALIBRATION_ORIGINS = 13
+MIN_TOTAL_ERRORS = 2
 MODEL_TYPES = ("auto", *TRENDS)
 CANDIDATE_WINDOWS = (None, 365, 180)
 CANDIDATE_FOURIER_ORDER = 3
@@ -388,6 +389,12 @@ def step_quantiles(errors: np.ndarray, horizon: int, level: float) -> tuple[np.n
     return lower, upper
 
 
+def has_conformal_sample(errors: np.ndarray, horizon: int, level: float) -> bool:
+    """Whether ``step_quantiles`` finds enough of ``errors`` for a ``level`` band at every step."""
+    kept = latest_per_step(errors[:, :horizon], calibration_origins(horizon))
+    return int(np.sum(~np.isnan(kept))) >= conformal_sample_size(level)
+
+
 def calibration_origins(horizon: int) -> np.ndarray:
     """How many of its latest errors each step 1..horizon keeps: CALIBRATION_ORIGINS (a quarter of
     weekly origins) for the first week of steps and one more for each week further ahead. A step
@@ -423,8 +430,10 @@ def total_errors(backtest: Backtest, candidate: Candidate, horizon: int) -> np.n
 def total_interval(total: float, errors: np.ndarray, level: float) -> tuple[float, float]:
     """The band of a horizon's total from the log errors of past totals (module docstring)."""
     m = len(errors)
-    if m < 2:
-        raise ValueError(f"{m} complete backtest windows are too few for an interval of the total: it needs 2")
+    if m < MIN_TOTAL_ERRORS:
+        raise ValueError(
+            f"{m} complete backtest windows are too few for an interval of the total: it needs {MIN_TOTAL_ERRORS}"
+        )
     half = t_quantile(level, m - 1) * float(np.std(errors, ddof=1)) * math.sqrt(1.0 + 1.0 / m)
     centre = float(np.mean(errors))
     base = math.log1p(total)

@@ -34,7 +34,8 @@ arguments grow with x (heavy buyers, z near 1), so eq. 10 uses Euler's transform
 whose first two arguments do not depend on x and whose series converges faster as x
 grows. That form overflows in turn when a is large (a - 1 > r + x: a fit on a store of one-time
 buyers drives a up), so each customer takes the form whose 2F1 has C - A - B >= 0, finite up to
-z = 1: the untransformed one when a - 1 >= r + x, else Euler's. The result is clipped at 0 against round-off for t -> 0, and a is kept at least
+z = 1: the untransformed one when a - 1 >= r + x, else Euler's. The result is clipped at 0
+against round-off for t -> 0, and a is kept at least
 1e-8 away from 1, where (a+b+x-1)/(a-1) is a removable 0/0.
 
 MBG/NBD (Batislam, Denizel & Filiztekin 2007, "Empirical validation and comparison of models

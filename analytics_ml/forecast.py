@@ -24,7 +24,8 @@ How (``analytics_ml.backtest`` has the formulas and sources):
    on the log scale, so the band widens with the level of revenue and with the distance ahead.
 5. The total of the horizon is the sum of the daily forecasts (means, so it estimates the sum),
    with a band from the errors of the backtest's totals: an interval of the sum, much narrower
-   than the sum of the daily bounds, since daily errors partly cancel.
+   than the sum of the daily bounds, since daily errors partly cancel. ``RevenueForecast.total(k)``
+   gives the same for the first k days, from the backtest's k-day totals.
 
 Promotions: the history's promotions are not regressors, and no future promotion is assumed,
 in the backtest as in production: with no promotion calendar among the sources the forecast
@@ -48,12 +49,14 @@ import pandas as pd
 
 from analytics_ml.backtest import (
     DEFAULT_MAX_ORIGINS,
+    MIN_TOTAL_ERRORS,
     REGRESSION,
     Backtest,
     Candidate,
     Selection,
     candidates_for,
     conformal_band,
+    has_conformal_sample,
     log_errors,
     run_backtest,
     select_candidate,
@@ -134,10 +137,14 @@ class RevenueForecast:
         frame.attrs = {"model": self.chosen.label, "selection": self.selection.reason, "total": self.total()}
         return frame
 
-    def total(self) -> dict[str, float]:
-        """{'forecast': sum of the daily forecasts, 'lower_<pct>', 'upper_<pct>' per level}."""
-        point = float(np.sum(self.forecast))
-        errors = total_errors(self.backtest, self.chosen, self.horizon)
+    def total(self, days: int | None = None) -> dict[str, float]:
+        """{'forecast': sum of the daily forecasts, 'lower_<pct>', 'upper_<pct>' per level} over the
+        first ``days`` days (default: the whole horizon), its band from the backtest's ``days``-day totals."""
+        days = self.horizon if days is None else days
+        if not 1 <= days <= self.horizon:
+            raise ValueError(f"days={days} is out of range: the forecast covers 1 to {self.horizon} days")
+        point = float(np.sum(self.forecast[:days]))
+        errors = total_errors(self.backtest, self.chosen, days)
         total = {"forecast": point}
         for level in self.levels:
             total.update(zip(bound_columns(level), total_interval(point, errors, level), strict=True))
@@ -168,16 +175,46 @@ class RevenueForecast:
         best = min(regressions, key=lambda score: score.mase).candidate
         return fit_forecast(self.dates, self.values, best.spec)
 
+    def out_of_sample_coverage(self, level: float) -> dict[str, float | int]:
+        """How often the ``level`` bands held over the backtest windows the model was chosen on, each
+        window's bands calibrated only on what was known before its origin, as the nightly bands are:
+        out_of_sample_coverage, the share of days inside the daily band (calibrated on the errors of
+        target days before the origin), over coverage_windows windows; out_of_sample_total_coverage,
+        the share of windows whose total is inside the total's band (calibrated on the totals of the
+        windows complete before the origin), over total_coverage_windows windows. A window without
+        enough earlier errors for a band is left out; a share over no window is NaN."""
+        errors = self.errors()
+        chosen = self.backtest.forecasts[self.chosen.label]
+        days_inside, totals_inside = [], []
+        for row in np.flatnonzero(self.selection.windows):
+            origin = self.backtest.origins[row]
+            actual, predicted = self.backtest.actual[row, : self.horizon], chosen[row, : self.horizon]
+            earlier_errors = errors_before(self.backtest, errors, origin)
+            if has_conformal_sample(earlier_errors, self.horizon, level):
+                lower, upper = self.band(level, predicted, errors=earlier_errors)
+                days_inside.append((actual >= lower) & (actual <= upper))
+            earlier = self.backtest.complete(self.horizon) & (self.backtest.origins + self.horizon <= origin)
+            if earlier.sum() >= MIN_TOTAL_ERRORS:
+                earlier_totals = log_errors(
+                    self.backtest.actual[earlier, : self.horizon].sum(axis=1),
+                    chosen[earlier, : self.horizon].sum(axis=1),
+                )
+                total_lower, total_upper = total_interval(float(predicted.sum()), earlier_totals, level)
+                totals_inside.append(total_lower <= actual.sum() <= total_upper)
+        return {
+            "out_of_sample_coverage": float(np.mean(days_inside)) if days_inside else math.nan,
+            "coverage_windows": len(days_inside),
+            "out_of_sample_total_coverage": float(np.mean(totals_inside)) if totals_inside else math.nan,
+            "total_coverage_windows": len(totals_inside),
+        }
+
     def backtest_metrics(self, level: float) -> dict[str, float | int]:
         """The chosen candidate's figures over the backtest windows it was chosen on: r2,
-        mae, mape (a fraction), mase, naive_mae, relative_mae, coverage (share inside the ``level``
-        band; the band is calibrated on these same errors, so the out-of-sample figure is
-        ``analytics_ml.evaluate``'s), n_points."""
+        mae, mape (a fraction), mase, naive_mae, relative_mae, n_points, and the out-of-sample
+        coverage of its ``level`` bands (``out_of_sample_coverage``)."""
         complete = self.selection.windows
         actual = self.backtest.actual[complete, : self.horizon]
         predicted = self.backtest.forecasts[self.chosen.label][complete, : self.horizon]
-        steps = np.broadcast_to(np.arange(1, self.horizon + 1), actual.shape)
-        lower, upper = self.band(level, predicted.ravel(), steps.ravel())
         score = self.selection.score_of(self.chosen)
         nonzero = actual != 0
         return {
@@ -189,8 +226,8 @@ class RevenueForecast:
             "mase": score.mase,
             "naive_mae": score.mae / score.relative_mae,
             "relative_mae": score.relative_mae,
-            "coverage": float(np.mean((actual.ravel() >= lower) & (actual.ravel() <= upper))),
             "n_points": int(actual.size),
+            **self.out_of_sample_coverage(level),
         }
 
 

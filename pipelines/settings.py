@@ -328,6 +328,20 @@ class MLSettings(BaseSettings):
     clv_horizon_days: int = Field(
         365, ge=1, le=3650, description="Horizon of `ml.customer_scores.predicted_clv` in days."
     )
+    customer_model_refit_days: int = Field(
+        7,
+        ge=1,
+        le=365,
+        description="Days between refits of the churn/CLV models (`ml.customer_model_fits`); the nights "
+        "in between score every customer with the stored parameters.",
+    )
+    customer_model_refit_base_change: float = Field(
+        0.1,
+        gt=0,
+        le=10,
+        description="Refit the churn/CLV models before then when the number of customers with a paid order "
+        "has moved by more than this share since the last fit.",
+    )
 
 
 class InsightSettings(BaseSettings):

@@ -26,6 +26,11 @@ from analytics_ml.backtest import MIN_SELECTION_ORIGINS
 from analytics_ml.forecast import DEFAULT_LEVELS, RevenueForecast, bound_columns, fit_revenue_forecast
 from analytics_ml.trend_model import ForecastModel, seasonal_patterns, trend_summary
 from pipelines.defs.resources import MLAssetSettings
+from pipelines.warehouse.customer_model_store import (
+    CustomerModelFit,
+    latest_customer_model_fit,
+    record_customer_model_fit,
+)
 from pipelines.warehouse.model_store import (
     PERFORMANCE_TABLE,
     StoredForecastModel,
@@ -99,12 +104,14 @@ def forecast_table(
     trained: RevenueForecast, confidence_level: float, version: str, trained_at: dt.datetime
 ) -> pd.DataFrame:
     """DataFrame[date, forecast, lower, upper, confidence_level, lower_<pct>, upper_<pct> per level,
-    total_forecast, total_lower, total_upper, model_version, trained_at]: the forecast with its band at
-    ``confidence_level`` as lower/upper and at every level by name, and on every row the horizon's
-    total with the band of the total (an interval of the sum, not the sum of the daily bounds)."""
+    cumulative_forecast, cumulative_lower, cumulative_upper, total_forecast, total_lower, total_upper,
+    model_version, trained_at]: the forecast with its band at ``confidence_level`` as lower/upper and
+    at every level by name; on each row the total of the days up to it with that total's band, and on
+    every row the horizon's total with its band (intervals of the sum, not sums of the daily bounds)."""
     frame = trained.table()
     lower, upper = bound_columns(confidence_level)
     total = frame.attrs["total"]
+    cumulative = pd.DataFrame([trained.total(days) for days in range(1, trained.horizon + 1)])
     return pd.DataFrame(
         {
             "date": frame["date"].dt.date,
@@ -113,6 +120,9 @@ def forecast_table(
             "upper": frame[upper],
             "confidence_level": confidence_level,
             **{column: frame[column] for column in frame.columns if column.startswith(("lower_", "upper_"))},
+            "cumulative_forecast": cumulative["forecast"],
+            "cumulative_lower": cumulative[lower],
+            "cumulative_upper": cumulative[upper],
             "total_forecast": total["forecast"],
             "total_lower": total[lower],
             "total_upper": total[upper],
@@ -207,8 +217,8 @@ def candidates_markdown(trained: RevenueForecast) -> MetadataValue:
             ml_table("model_performance"),
             deps=[mart("revenue_daily")],
             kinds=KINDS,
-            description="One row per trained forecast version: backtest accuracy (R², MAE, MAPE, MASE, "
-            "coverage) and the model's parameters as JSON.",
+            description="One row per trained forecast version: backtest accuracy (R², MAE, MAPE, MASE), "
+            "the out-of-sample coverage of its bands and the model's parameters as JSON.",
         ),
     ],
 )
@@ -279,7 +289,10 @@ def revenue_forecast_model(
             "mape": record.mape,
             "mase": record.mase,
             "relative_mae": record.relative_mae,
-            "coverage": record.coverage,
+            "out_of_sample_coverage": record.out_of_sample_coverage,
+            "out_of_sample_total_coverage": record.out_of_sample_total_coverage,
+            "coverage_windows": record.coverage_windows,
+            "total_coverage_windows": record.total_coverage_windows,
             "candidates": candidates_markdown(trained),
         },
     )
@@ -335,6 +348,14 @@ def seasonal_patterns_asset(
 # Customer scores
 
 
+CUSTOMER_MODELS_FORMAT = "pipelines.customer_models/1"
+
+
+def _purchase_params(model: str, fields: dict[str, object]) -> clv.PurchaseParams:
+    """The fitted parameters of purchase model ``model`` (a key of clv.PURCHASE_MODELS) from their fields."""
+    return clv.PURCHASE_MODELS[model].params_type(**fields)
+
+
 @dataclass(frozen=True)
 class CustomerModels:
     """The purchase model chosen on the store's calibration/holdout split and refitted on every
@@ -350,6 +371,29 @@ class CustomerModels:
         """Deterministic id: a hash of the fitted parameters and the choice's figures."""
         digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
         return f"clv-{digest[:12]}"
+
+    def to_json(self) -> dict[str, object]:
+        """Plain JSON of the fits and the choice; ``from_json`` of it gives the same models and version."""
+        return {"format": CUSTOMER_MODELS_FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> "CustomerModels":
+        """The models of ``to_json``; raises ValueError on another format (a fit stored by other code)."""
+        if data.get("format") != CUSTOMER_MODELS_FORMAT:
+            raise ValueError(
+                f"unsupported customer models format {data.get('format')!r}, expected {CUSTOMER_MODELS_FORMAT!r}"
+            )
+        chosen = data["choice"]
+        candidates = [
+            choice.HoldoutFigures(**{**figures, "params": _purchase_params(figures["model"], figures["params"])})
+            for figures in chosen["candidates"]
+        ]
+        return cls(
+            purchases=_purchase_params(chosen["chosen"], data["purchases"]),
+            choice=choice.PurchaseModelChoice(**{**chosen, "candidates": candidates}),
+            gamma_gamma=clv.GammaGammaParams(**data["gamma_gamma"]),
+            excluded_from_spend_fit=data["excluded_from_spend_fit"],
+        )
 
     @property
     def fits(self) -> dict[str, clv.PurchaseParams | clv.GammaGammaParams]:
@@ -528,6 +572,31 @@ def score_customers(histories: pd.DataFrame, models: CustomerModels, horizon_day
     )
 
 
+def refit_reason(
+    stored: CustomerModelFit | None, reference_date: dt.date, customers: int, settings: MLAssetSettings
+) -> str | None:
+    """Why the customer models are refitted tonight, None when the stored fit still serves: refitted
+    every ``customer_model_refit_days`` days, or sooner when the number of customers with a paid order
+    moved by more than ``customer_model_refit_base_change`` (a share) since the fit, or when there is
+    no stored fit of the current format as of a day up to the reference date."""
+    if stored is None:
+        return "no stored fit"
+    if stored.parameters.get("format") != CUSTOMER_MODELS_FORMAT:
+        return f"the stored fit is of format {stored.parameters.get('format')!r}, not {CUSTOMER_MODELS_FORMAT!r}"
+    age = (reference_date - stored.fitted_on).days
+    if age < 0:
+        return f"the stored fit is as of {stored.fitted_on.isoformat()}, after the reference date"
+    if age >= settings.customer_model_refit_days:
+        return f"the stored fit is {age} days old (refit every {settings.customer_model_refit_days})"
+    moved = abs(customers - stored.customers) / stored.customers
+    if moved > settings.customer_model_refit_base_change:
+        return (
+            f"the customer base moved by {moved:.1%} since the fit ({stored.customers} -> {customers} customers; "
+            f"refit above {settings.customer_model_refit_base_change:.1%})"
+        )
+    return None
+
+
 @asset(
     key=ml_table("customer_scores"),
     group_name=ML_GROUP,
@@ -540,16 +609,45 @@ def customer_scores(
     """Churn probability, expected purchases and predicted lifetime value of every customer with a
     paid order as of the marts' reference date: the purchase model (BG/NBD, MBG/NBD or Pareto/NBD)
     chosen on a calibration/holdout split of the store's history and Gamma-Gamma, fitted on all
-    customers."""
+    customers. The fit is kept in ``ml.customer_model_fits`` and reused on the nights until
+    ``refit_reason`` calls for a new one (weekly by default); ``model_version`` and ``model_fitted_on``
+    of each score say which fit it came from."""
     with warehouse.get_connection() as con:
         reference_date = read_reference_date(con)
         histories = read_customer_histories(con, reference_date)
-        holdout_days = choice.holdout_days(int(histories["t_days"].max()))
-        calibration = read_calibration_histories(con, reference_date, holdout_days)
-        models = fit_customer_models(histories, calibration, holdout_days)
+        stored = latest_customer_model_fit(con)
+        reason = refit_reason(stored, reference_date, len(histories), ml_settings)
+        if reason is None:
+            models, fitted_on = CustomerModels.from_json(stored.parameters), stored.fitted_on
+        else:
+            holdout_days = choice.holdout_days(int(histories["t_days"].max()))
+            calibration = read_calibration_histories(con, reference_date, holdout_days)
+            models, fitted_on = fit_customer_models(histories, calibration, holdout_days), reference_date
         scores = score_customers(histories, models, ml_settings.clv_horizon_days)
         with transaction(con):
-            rows = replace_table(con, f"{ML_SCHEMA}.customer_scores", scores.assign(reference_date=reference_date))
+            if reason is not None:
+                record_customer_model_fit(
+                    con,
+                    CustomerModelFit(
+                        model_version=models.version,
+                        fitted_on=reference_date,
+                        fitted_at=dt.datetime.now(dt.UTC),
+                        customers=len(histories),
+                        purchase_model=models.choice.chosen,
+                        parameters=models.to_json(),
+                    ),
+                )
+            rows = replace_table(
+                con,
+                f"{ML_SCHEMA}.customer_scores",
+                scores.assign(model_fitted_on=fitted_on, reference_date=reference_date),
+            )
+    context.log.info(
+        f"customer models refitted: {reason}"
+        if reason
+        else f"customer models of {fitted_on.isoformat()} ({models.version}) reused: refit due "
+        f"{(fitted_on + dt.timedelta(days=ml_settings.customer_model_refit_days)).isoformat()}"
+    )
     # The scores are still written (a fit that needs more iterations should not stop the nightly run),
     # but never silently: the warning is on the run, the verdict in the metadata.
     for warning in convergence_warnings(models):
@@ -564,6 +662,9 @@ def customer_scores(
             "dagster/row_count": rows,
             "reference_date": reference_date.isoformat(),
             "model_version": models.version,
+            "model_fitted_on": fitted_on.isoformat(),
+            "refitted": reason is not None,
+            "refit_reason": reason or "none: scored with the stored parameters",
             "repeat_customers": int((scores["frequency"] > 0).sum()),
             "excluded_from_spend_fit": models.excluded_from_spend_fit,
             "purchase_model": MODEL_NAMES[models.choice.chosen],

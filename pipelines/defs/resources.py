@@ -195,6 +195,8 @@ class MLAssetSettings(ConfigurableResource):
     model_type: str
     backtest_origins: int
     clv_horizon_days: int
+    customer_model_refit_days: int
+    customer_model_refit_base_change: float
     insight_revenue_decline: float
     insight_at_risk_segments: list[str]
     insight_at_risk_revenue_share: float

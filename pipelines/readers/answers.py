@@ -38,9 +38,11 @@ def columns(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[object] | 
     return {name: [json_value(row[index]) for row in rows] for index, name in enumerate(names)}
 
 
-def first_row(cursor: duckdb.DuckDBPyConnection, sql: str) -> dict[str, object] | None:
-    """The first row of ``sql`` as an object, None if there is none."""
-    result = cursor.execute(sql)
+def first_row(
+    cursor: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> dict[str, object] | None:
+    """The first row of ``sql`` (with ``params``) as an object, None if there is none."""
+    result = cursor.execute(sql, params or [])
     names = [column[0] for column in result.description]
     rows = result.fetchall()
     return {name: json_value(value) for name, value in zip(names, rows[0], strict=True)} if rows else None
@@ -108,6 +110,16 @@ def revenue_forecast(cursor: duckdb.DuckDBPyConnection, days: int) -> dict[str, 
         ),
         "forecast": columns(
             cursor, "select date, forecast, lower, upper from ml.revenue_forecast order by date limit ?", [days]
+        ),
+        # The total of the days answered with its own band (analytics_ml.forecast: an interval of the
+        # sum, narrower than the sum of the daily bounds): the last of them carries it.
+        "total": first_row(
+            cursor,
+            """select row_number() over (order by date) as days, cumulative_forecast as forecast,
+                cumulative_lower as lower, cumulative_upper as upper, confidence_level
+            from ml.revenue_forecast
+            qualify days = least(?, (select count(*) from ml.revenue_forecast))""",
+            [days],
         ),
         "trend": first_row(cursor, "select * from ml.revenue_trend"),
         "model": first_row(

@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 
 import duckdb
@@ -42,7 +43,10 @@ create table if not exists {PERFORMANCE_TABLE} (
     mase double,
     naive_mae double,
     relative_mae double,
-    coverage double,
+    out_of_sample_coverage double,
+    out_of_sample_total_coverage double,
+    coverage_windows integer not null,
+    total_coverage_windows integer not null,
     n_obs integer not null,
     n_points integer not null,
     parameters varchar not null,
@@ -71,7 +75,10 @@ class ModelRecord:
     mase: float
     naive_mae: float
     relative_mae: float
-    coverage: float
+    out_of_sample_coverage: float | None
+    out_of_sample_total_coverage: float | None
+    coverage_windows: int
+    total_coverage_windows: int
     n_obs: int
     n_points: int
     parameters: str
@@ -143,12 +150,20 @@ def forecast_model_record(
         mase=metrics["mase"],
         naive_mae=metrics["naive_mae"],
         relative_mae=metrics["relative_mae"],
-        coverage=metrics["coverage"],
+        out_of_sample_coverage=_null_if_nan(metrics["out_of_sample_coverage"]),
+        out_of_sample_total_coverage=_null_if_nan(metrics["out_of_sample_total_coverage"]),
+        coverage_windows=metrics["coverage_windows"],
+        total_coverage_windows=metrics["total_coverage_windows"],
         n_obs=len(trained.values),
         n_points=metrics["n_points"],
         parameters=json.dumps(describing.to_json()),
         candidates=json.dumps(candidates),
     )
+
+
+def _null_if_nan(value: float) -> float | None:
+    """A coverage over no window (NaN) as SQL NULL: no denominator, no figure."""
+    return None if math.isnan(value) else value
 
 
 def record_model(con: duckdb.DuckDBPyConnection, record: ModelRecord) -> None:
@@ -158,10 +173,25 @@ def record_model(con: duckdb.DuckDBPyConnection, record: ModelRecord) -> None:
     """
     con.execute("create schema if not exists ml")
     con.execute(_CREATE_PERFORMANCE_TABLE)
+    _upgrade_performance_table(con)
     con.execute(f"delete from {PERFORMANCE_TABLE} where model = ? and version = ?", [record.model, record.version])
     values = dataclasses.astuple(record)
     columns = ", ".join(item.name for item in dataclasses.fields(ModelRecord))
     con.execute(f"insert into {PERFORMANCE_TABLE} ({columns}) values ({', '.join('?' * len(values))})", list(values))
+
+
+def _upgrade_performance_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring a table written before the coverage was measured out of sample up to date: its
+    ``coverage`` was the bands' in-sample coverage (calibrated on the errors it counted), a figure
+    that looked better than the bands are, so it is dropped rather than kept beside the new ones."""
+    for column, sql_type in (
+        ("out_of_sample_coverage", "double"),
+        ("out_of_sample_total_coverage", "double"),
+        ("coverage_windows", "integer"),
+        ("total_coverage_windows", "integer"),
+    ):
+        con.execute(f"alter table {PERFORMANCE_TABLE} add column if not exists {column} {sql_type}")
+    con.execute(f"alter table {PERFORMANCE_TABLE} drop column if exists coverage")
 
 
 def load_forecast_model(con: duckdb.DuckDBPyConnection, version: str | None = None) -> StoredForecastModel:

@@ -95,6 +95,16 @@ def test_the_forecast_answer_is_the_forecast_table(api_url, sample_warehouse):
     assert answer["forecast"]["lower"] == pytest.approx([row[2] for row in forecast[:7]])
     assert answer["history"]["actual"] == pytest.approx([row[1] for row in history])
     assert answer["model"]["confidence_level"] == 0.95
+    # The total of the 7 days answered, with the band of that total (not the sum of daily bounds).
+    ((lower, upper),) = snapshot_rows(
+        sample_warehouse,
+        "select cumulative_lower, cumulative_upper from ml.revenue_forecast order by date limit 1 offset 6",
+    )
+    total = answer["total"]
+    assert total["days"] == 7 and total["confidence_level"] == 0.95
+    assert total["forecast"] == pytest.approx(sum(row[1] for row in forecast[:7]))
+    assert (total["lower"], total["upper"]) == pytest.approx((lower, upper))
+    assert total["upper"] - total["lower"] < sum(row[3] - row[2] for row in forecast[:7])
 
 
 def test_kpi_cards_carry_the_value_the_prior_period_and_the_change(api_url, sample_warehouse):

@@ -106,6 +106,8 @@ def test_days_beyond_the_stored_forecast_answer_the_stored_days_and_say_so(api_u
     assert len(beyond["forecast"]["date"]) == stored
     assert (within["days_requested"], within["available_days"]) == (stored - 1, stored)
     assert len(within["forecast"]["date"]) == stored - 1
+    # The total is that of the days answered.
+    assert (beyond["total"]["days"], within["total"]["days"]) == (stored, stored - 1)
 
 
 # --- response headers --------------------------------------------------------------------------

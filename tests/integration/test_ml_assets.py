@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, Definitions, materialize
 
-from analytics_ml import purchase_model_choice
+from analytics_ml import clv, purchase_model_choice
 from analytics_ml.evaluate import evaluation_table
 from analytics_ml.forecast import forecast_revenue
 from pipelines.assets.ml import (
+    CustomerModels,
     customer_scores,
     fit_customer_models,
     ml_assets,
@@ -30,6 +31,7 @@ from pipelines.defs.resources import build_resources
 from pipelines.sample_store.daily_revenue import daily_net_revenue
 from pipelines.sample_store.generator import SampleStoreSpec, generate_sample_store
 from pipelines.settings import Settings
+from pipelines.warehouse.customer_model_store import latest_customer_model_fit, record_customer_model_fit
 from tests.support.pipeline_runs import SAMPLE_SPEC, query
 
 PROBABILITIES = ("probability_alive", "churn_probability")
@@ -67,6 +69,12 @@ def test_the_forecast_covers_days_ahead_consecutive_days_after_the_last_revenue_
         <= forecast_rows.at[0, "total_forecast"]
         <= forecast_rows.at[0, "total_upper"]
     )
+    # Each row's cumulative total runs up to its day, the last one's is the horizon's total.
+    np.testing.assert_allclose(forecast_rows["cumulative_forecast"], forecast_rows["forecast"].cumsum(), rtol=1e-12)
+    last = forecast_rows.iloc[-1]
+    assert (last["cumulative_lower"], last["cumulative_upper"]) == (last["total_lower"], last["total_upper"])
+    assert (forecast_rows["cumulative_lower"] <= forecast_rows["cumulative_forecast"]).all()
+    assert (forecast_rows["cumulative_forecast"] <= forecast_rows["cumulative_upper"]).all()
 
 
 def test_model_performance_holds_the_backtest_of_the_forecasts_model(sample_warehouse):
@@ -77,14 +85,20 @@ def test_model_performance_holds_the_backtest_of_the_forecasts_model(sample_ware
 
     assert len(performance) == 1
     row = performance.iloc[0]
-    for metric in ("r2", "mae", "mape", "mase", "naive_mae", "relative_mae", "coverage"):
+    for metric in ("r2", "mae", "mape", "mase", "naive_mae", "relative_mae", "out_of_sample_coverage"):
         assert np.isfinite(row[metric]), metric
-    assert 0 <= row["coverage"] <= 1
+    assert 0 <= row["out_of_sample_coverage"] <= 1
     # Origins every 7 days back from day 119 (0-based) down to day 56 (eight weeks to train): 56, 63, ...,
     # 119. A 30-day window is complete for the origins up to 90: 56, 63, 70, 77, 84, five of them.
     assert row["backtest_origins"] == 5
     assert row["n_points"] == 5 * sample_warehouse.ml.days_ahead
     assert row["n_obs"] == 120
+    # Out of sample, a window's 95 % band takes the errors of days before its origin, and needs 39
+    # (ceil(2 / 0.05 - 1)). Before 84: origin 56's steps 1-28, 63's 1-21, 70's 1-14, 77's 1-7, 70
+    # errors; before 77: 21 + 14 + 7 = 42; before 70: 14 + 7 = 21, too few. So two windows. A total's
+    # band needs two 30-day windows complete before the origin, and none is complete before day 86.
+    assert row["coverage_windows"] == 2
+    assert row["total_coverage_windows"] == 0 and np.isnan(row["out_of_sample_total_coverage"])
 
 
 def test_the_stored_forecast_is_forecast_revenues_on_the_revenue_mart(sample_warehouse):
@@ -226,6 +240,76 @@ def test_rerunning_customer_scores_on_the_same_data_gives_the_same_table(warehou
     pd.testing.assert_frame_equal(
         frame(copy, "select * from ml.customer_scores order by customer_id"), before, check_exact=True
     )
+
+
+PLANTED_MBGNBD = clv.MBGNBDParams(
+    r=0.5, alpha=20.0, a=0.8, b=2.5, log_likelihood=-1.0, n=1.0, converged=True, optimizer_message="planted"
+)
+
+
+def plant_customer_model_fit(settings: Settings, days_before: int, customers_factor: float = 1.0) -> str:
+    """Store, as the only fit, the sample warehouse's own fit with its purchase model replaced by
+    PLANTED_MBGNBD, as of ``days_before`` days before the reference date and over the current
+    customers times ``customers_factor``; returns its version."""
+    with duckdb.connect(str(settings.warehouse_file)) as con:
+        stored = latest_customer_model_fit(con)
+        con.execute("delete from ml.customer_model_fits")
+        ((reference_date, customers),) = con.execute(
+            "select any_value(reference_date), count(*) from ml.customer_scores"
+        ).fetchall()
+        models = CustomerModels.from_json(stored.parameters)
+        planted = dataclasses.replace(
+            models, purchases=PLANTED_MBGNBD, choice=dataclasses.replace(models.choice, chosen="mbgnbd")
+        )
+        record_customer_model_fit(
+            con,
+            dataclasses.replace(
+                stored,
+                model_version=planted.version,
+                fitted_on=reference_date - dt.timedelta(days=days_before),
+                customers=round(customers * customers_factor),
+                purchase_model="mbgnbd",
+                parameters=planted.to_json(),
+            ),
+        )
+    return planted.version
+
+
+def test_a_night_within_the_refit_period_scores_with_the_stored_parameters(warehouse_copy):
+    # Fitted three days ago on as many customers (refit every 7 days, or on a 10 % move of the base).
+    planted = plant_customer_model_fit(warehouse_copy, days_before=3)
+
+    materialize([customer_scores], resources=build_resources(warehouse_copy))
+
+    scores = frame(warehouse_copy, "select * from ml.customer_scores")
+    x, t_x, T = (scores[column].to_numpy(dtype=float) for column in ("frequency", "recency_days", "t_days"))
+    p = PLANTED_MBGNBD
+    # MBG/NBD (Batislam et al. 2007): P(alive) = 1 / (1 + a / (b + x) ((alpha + T) / (alpha + t_x))^(r + x)).
+    alive = 1.0 / (1.0 + p.a / (p.b + x) * ((p.alpha + T) / (p.alpha + t_x)) ** (p.r + x))
+    np.testing.assert_allclose(scores["churn_probability"], 1.0 - alive, rtol=1e-10)
+    assert set(scores["model_version"]) == {planted}
+    assert set(scores["purchase_model"]) == {"MBG/NBD"}
+    assert set(scores["model_fitted_on"].dt.date) == {scores.at[0, "reference_date"].date() - dt.timedelta(days=3)}
+    assert frame(warehouse_copy, "select count(*) as fits from ml.customer_model_fits").at[0, "fits"] == 1
+
+
+@pytest.mark.parametrize(
+    ("days_before", "customers_factor"),
+    [(7, 1.0), (1, 1 / 1.2)],
+    ids=["a week after the fit", "after the base grew by a fifth"],
+)
+def test_a_night_after_the_refit_period_or_a_move_of_the_base_refits(warehouse_copy, days_before, customers_factor):
+    planted = plant_customer_model_fit(warehouse_copy, days_before, customers_factor)
+
+    materialize([customer_scores], resources=build_resources(warehouse_copy))
+
+    scores = frame(warehouse_copy, "select * from ml.customer_scores")
+    latest = frame(warehouse_copy, "select * from ml.customer_model_fits order by fitted_on desc, fitted_at desc")
+    assert latest.at[0, "model_version"] != planted
+    assert set(scores["model_version"]) == {latest.at[0, "model_version"]}
+    assert latest.at[0, "fitted_on"] == scores.at[0, "reference_date"]
+    assert latest.at[0, "customers"] == len(scores)
+    assert set(scores["model_fitted_on"]) == {scores.at[0, "reference_date"]}
 
 
 def test_the_customer_histories_query_gives_the_same_sums_however_duckdbs_threads_split_the_rows():

@@ -1,6 +1,7 @@
 """BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma customer-lifetime-value models (analytics_ml.clv)."""
 
 import dataclasses
+import datetime as dt
 import importlib.util
 import warnings
 from pathlib import Path
@@ -26,8 +27,8 @@ from analytics_ml.clv import (
     gamma_gamma_expected_spend,
     gamma_gamma_log_likelihood,
     gamma_gamma_log_likelihood_gradient,
-    mbgnbd_log_likelihood,
     mbgnbd_expected_purchases,
+    mbgnbd_log_likelihood,
     mbgnbd_log_likelihood_with_gradient,
     mbgnbd_probability_alive,
     pareto_nbd_log_likelihood,
@@ -40,7 +41,16 @@ from analytics_ml.clv import (
     simulate_pareto_nbd,
 )
 from analytics_ml.purchase_model_choice import PurchaseModelChoice
-from pipelines.assets.ml import CustomerModels, convergence_metadata, convergence_warnings
+from pipelines.assets.ml import (
+    CUSTOMER_MODELS_FORMAT,
+    CustomerModels,
+    convergence_metadata,
+    convergence_warnings,
+    refit_reason,
+)
+from pipelines.defs.resources import MLAssetSettings
+from pipelines.settings import Settings
+from pipelines.warehouse.customer_model_store import CustomerModelFit
 
 # CDNOW estimates, time in weeks: BG/NBD from Fader, Hardie & Lee (2005, table 1),
 # Gamma-Gamma from Fader & Hardie (2013, "The Gamma-Gamma Model of Monetary Value").
@@ -457,3 +467,41 @@ def test_mbgnbd_and_pareto_nbd_recover_simulated_parameters_within_their_standar
     assert wald < stats.chi2.ppf(WALD_LEVEL, df=4), (estimate, np.sqrt(np.diag(covariance)))
     # And each parameter alone within 3.3 of its standard errors (the same 99.9 %, two-sided).
     assert np.all(np.abs(error) < stats.norm.ppf(1 - (1 - WALD_LEVEL) / 2) * np.sqrt(np.diag(covariance)))
+
+
+# --- refit schedule of the customer models (pipelines.assets.ml.refit_reason) ----------------
+
+REFIT_SETTINGS = MLAssetSettings.from_settings(Settings()).model_copy(
+    update={"customer_model_refit_days": 7, "customer_model_refit_base_change": 0.1}
+)
+"""Refit every 7 days, or when the customers moved by more than 10 % (the defaults, whatever the environment)."""
+
+
+def stored_fit(fitted_on: dt.date, customers: int, format_: str = CUSTOMER_MODELS_FORMAT) -> CustomerModelFit:
+    return CustomerModelFit(
+        model_version="clv-planted",
+        fitted_on=fitted_on,
+        fitted_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+        customers=customers,
+        purchase_model="mbgnbd",
+        parameters={"format": format_},
+    )
+
+
+@pytest.mark.parametrize(
+    ("fit", "reason"),
+    [
+        (None, "no stored fit"),
+        (stored_fit(dt.date(2025, 3, 4), 1000), None),  # 6 days old, the same customers
+        (stored_fit(dt.date(2025, 3, 3), 1000), "7 days old"),
+        (stored_fit(dt.date(2025, 3, 9), 1100), None),  # 1,000 is 9.1 % below 1,100: within 10 %
+        (stored_fit(dt.date(2025, 3, 9), 1000 / 1.1 - 1), "moved by 10.1%"),  # 909 -> 1,000: +10.01 %
+        (stored_fit(dt.date(2025, 3, 9), 1200), "moved by 16.7%"),  # 1,200 -> 1,000: -16.7 %
+        (stored_fit(dt.date(2025, 3, 11), 1000), "after the reference date"),
+        (stored_fit(dt.date(2025, 3, 9), 1000, "older/0"), "format 'older/0'"),
+    ],
+)
+def test_the_customer_models_are_refitted_weekly_or_when_the_base_moved(fit, reason):
+    found = refit_reason(fit, dt.date(2025, 3, 10), 1000, REFIT_SETTINGS)
+
+    assert found is None if reason is None else reason in found
