@@ -22,6 +22,10 @@ How (``analytics_ml.backtest`` has the formulas and sources):
 3. The chosen candidate is fitted on the whole history and forecasts the horizon.
 4. The bands are split-conformal: the chosen candidate's own backtest errors at each step ahead,
    on the log scale, so the band widens with the level of revenue and with the distance ahead.
+   Each week of steps is then built at the lowest level (in steps of one point) at which the
+   same bands, each backtest window's calibrated only on the errors before it, held the asked
+   level of that week's days (``RevenueForecast.band_levels``): where the errors shift with the
+   seasons, past bands held less than they promised, and the level rises by what that cost.
 5. The total of the horizon is the sum of the daily forecasts (means, so it estimates the sum),
    with a band from the errors of the backtest's totals: an interval of the sum, much narrower
    than the sum of the daily bounds, since daily errors partly cancel. ``RevenueForecast.total(k)``
@@ -49,8 +53,10 @@ import pandas as pd
 
 from analytics_ml.backtest import (
     DEFAULT_MAX_ORIGINS,
+    MIN_SELECTION_ORIGINS,
     MIN_TOTAL_ERRORS,
     REGRESSION,
+    SEASON,
     Backtest,
     Candidate,
     Selection,
@@ -65,9 +71,16 @@ from analytics_ml.backtest import (
     total_interval,
 )
 from analytics_ml.regression import r_squared
-from analytics_ml.trend_model import ForecastModel, fit_forecast, validate_confidence, validate_horizon
+from analytics_ml.trend_model import (
+    MAX_CONFIDENCE,
+    ForecastModel,
+    fit_forecast,
+    validate_confidence,
+    validate_horizon,
+)
 
 DEFAULT_LEVELS = (0.8, 0.95)
+BAND_LEVEL_STEP = 0.01
 HISTORY_COLUMNS = ("date", "net_revenue")
 _ONE_DAY = pd.Timedelta(days=1)
 
@@ -132,10 +145,63 @@ class RevenueForecast:
         """DataFrame[date, forecast, lower_<pct>, upper_<pct> per level] with the attrs of the
         module docstring."""
         frame = pd.DataFrame({"date": self.future_dates, "forecast": self.forecast})
+        # Levels ascend, and each step's level is at least the one below's: the bands nest.
+        step_levels = np.zeros(self.horizon)
         for level in self.levels:
-            frame[list(bound_columns(level))] = np.column_stack(self.band(level))
+            step_levels = np.maximum(step_levels, self.band_levels(level))
+            frame[list(bound_columns(level))] = np.column_stack(self.leveled_band(step_levels))
         frame.attrs = {"model": self.chosen.label, "selection": self.selection.reason, "total": self.total()}
         return frame
+
+    def band_levels(self, level: float) -> np.ndarray:
+        """The level each step's published ``level`` band is built at, by week of steps: the lowest of
+        level, level + 0.01, ... (at most MAX_CONFIDENCE, as high as the errors allow) at which the
+        bands of that week's steps held at least ``level`` of their days in the complete backtest
+        windows, each window's band calibrated only on the errors known before it
+        (``windows_inside``); ``level`` with fewer than MIN_SELECTION_ORIGINS such windows.
+
+        Conformal bands hold their level when the errors ahead are like those behind; where a store's
+        errors shift with the seasons (most at steps weeks ahead) they held less, and this raises the
+        level by what the store's own past says the shift costs, in the spirit of adaptive conformal
+        inference (Gibbs & Candes 2021, "Adaptive Conformal Inference Under Distribution Shift")."""
+        weeks = np.arange(self.horizon) // SEASON
+        levels = np.full(self.horizon, np.nan)
+        windows = np.flatnonzero(self.backtest.complete(self.horizon))
+        candidate = level
+        while candidate <= MAX_CONFIDENCE + 1e-9 and has_conformal_sample(self.errors(), self.horizon, candidate):
+            inside = self.windows_inside(candidate, windows)
+            if len(inside) < MIN_SELECTION_ORIGINS:
+                return np.where(np.isnan(levels), candidate, levels)
+            held = np.vstack(inside).mean(axis=0)
+            for week in np.unique(weeks[np.isnan(levels)]):
+                if held[weeks == week].mean() >= level:
+                    levels[weeks == week] = candidate
+            if not np.isnan(levels).any():
+                return levels
+            last, candidate = candidate, round(candidate + BAND_LEVEL_STEP, 6)
+        return np.where(np.isnan(levels), last if candidate > level else level, levels)
+
+    def leveled_band(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The band of the forecast with each step's at its own level (``band_levels``)."""
+        lower, upper = np.empty(self.horizon), np.empty(self.horizon)
+        for step_level in np.unique(levels):
+            steps = levels == step_level
+            lower[steps], upper[steps] = (bound[steps] for bound in self.band(float(step_level)))
+        return lower, upper
+
+    def windows_inside(self, level: float, rows: np.ndarray) -> list[np.ndarray]:
+        """For each backtest window of ``rows`` whose earlier errors suffice, which of its days lay
+        inside the ``level`` band calibrated on the errors of target days before its origin."""
+        errors = self.errors()
+        chosen = self.backtest.forecasts[self.chosen.label]
+        inside = []
+        for row in rows:
+            earlier = errors_before(self.backtest, errors, self.backtest.origins[row])
+            if has_conformal_sample(earlier, self.horizon, level):
+                lower, upper = self.band(level, chosen[row, : self.horizon], errors=earlier)
+                actual = self.backtest.actual[row, : self.horizon]
+                inside.append((actual >= lower) & (actual <= upper))
+        return inside
 
     def total(self, days: int | None = None) -> dict[str, float]:
         """{'forecast': sum of the daily forecasts, 'lower_<pct>', 'upper_<pct>' per level} over the
@@ -183,16 +249,12 @@ class RevenueForecast:
         the share of windows whose total is inside the total's band (calibrated on the totals of the
         windows complete before the origin), over total_coverage_windows windows. A window without
         enough earlier errors for a band is left out; a share over no window is NaN."""
-        errors = self.errors()
         chosen = self.backtest.forecasts[self.chosen.label]
-        days_inside, totals_inside = [], []
+        days_inside = self.windows_inside(level, np.flatnonzero(self.selection.windows))
+        totals_inside = []
         for row in np.flatnonzero(self.selection.windows):
             origin = self.backtest.origins[row]
             actual, predicted = self.backtest.actual[row, : self.horizon], chosen[row, : self.horizon]
-            earlier_errors = errors_before(self.backtest, errors, origin)
-            if has_conformal_sample(earlier_errors, self.horizon, level):
-                lower, upper = self.band(level, predicted, errors=earlier_errors)
-                days_inside.append((actual >= lower) & (actual <= upper))
             earlier = self.backtest.complete(self.horizon) & (self.backtest.origins + self.horizon <= origin)
             if earlier.sum() >= MIN_TOTAL_ERRORS:
                 earlier_totals = log_errors(

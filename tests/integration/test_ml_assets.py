@@ -400,14 +400,13 @@ def test_the_forecast_beats_seasonal_naive_on_the_sample_store_at_every_horizon(
     instead of 7 from day 180, the model chosen again at each. The MAE ratio to seasonal naive is
     at most 0.9 at 7, 28 and 90 days, and at 7 and 28 days the bands cover about their level (with
     17 to 20 origins a coverage is known to a few points, so the bands are wider than the full
-    evaluation's). At 90 days the decaying store's bands fall short (docs/forecasting.md, "Limits"):
-    only that they are not far off is checked."""
+    evaluation's), at 90 days too since the bands of each week of steps are widened to the level
+    their past bands held (``RevenueForecast.band_levels``)."""
     table = evaluation_table(sample_store_revenue, spacing=28).set_index("horizon")
 
     assert table["ratio"].le(0.9).all(), table
-    assert table.loc[[7, 28], "coverage_80"].between(0.7, 0.9).all(), table
-    assert table.loc[[7, 28], "coverage_95"].between(0.87, 0.99).all(), table
-    assert table.loc[90, "coverage_80"] >= 0.6 and table.loc[90, "coverage_95"] >= 0.82, table
+    assert table["coverage_80"].between(0.7, 0.9).all(), table
+    assert table["coverage_95"].between(0.87, 0.99).all(), table
 
 
 # --- churn of one-time buyers on the sample store of `make run` ------------------------------
