@@ -52,6 +52,7 @@ approximation; the tests check its coverage on simulated stores.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -375,18 +376,25 @@ def step_quantiles(errors: np.ndarray, horizon: int, level: float) -> tuple[np.n
     errors = latest_per_step(errors[:, :horizon], calibration_origins(horizon))
     needed = conformal_sample_size(level)
     counts = np.sum(~np.isnan(errors), axis=0)
+    if counts.sum() < needed:
+        raise ValueError(
+            f"{int(counts.sum())} backtest errors are too few for a {level:.0%} interval: it needs {needed}"
+        )
+    nearest = nearest_steps(horizon)
+    # Row s: how many nearest steps step s takes to hold `needed` errors, and a week of steps at least.
+    taken = np.maximum(np.argmax(np.cumsum(counts[nearest], axis=1) >= needed, axis=1) + 1, min(SEASON, horizon))
     lower, upper = np.empty(horizon), np.empty(horizon)
     for step in range(horizon):
-        nearest = np.argsort(np.abs(np.arange(horizon) - step), kind="stable")
-        enough = np.cumsum(counts[nearest]) >= needed
-        if not enough.any():
-            raise ValueError(
-                f"{int(counts.sum())} backtest errors are too few for a {level:.0%} interval: it needs {needed}"
-            )
-        taken = max(int(np.argmax(enough)) + 1, min(SEASON, horizon))
-        pooled = errors[:, nearest[:taken]]
+        pooled = errors[:, nearest[step, : taken[step]]]
         lower[step], upper[step] = conformal_quantiles(pooled[~np.isnan(pooled)], level)
     return lower, upper
+
+
+@functools.cache
+def nearest_steps(horizon: int) -> np.ndarray:
+    """Row s (0-based): the steps 0..horizon-1 ordered by their distance to s, ties the earlier first."""
+    steps = np.arange(horizon)
+    return np.argsort(np.abs(steps[None, :] - steps[:, None]), axis=1, kind="stable")
 
 
 def has_conformal_sample(errors: np.ndarray, horizon: int, level: float) -> bool:
