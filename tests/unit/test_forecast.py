@@ -120,3 +120,27 @@ def test_a_day_far_off_the_forecast_does_not_widen_the_band_it_is_judged_by():
     assert judged.loc[collapse, "actual"] < judged.loc[collapse, "lower"]
     assert contaminated.loc[collapse, "lower"] < judged.loc[collapse, "lower"]
     assert (judged["lower"] <= judged["fitted"]).all() and (judged["fitted"] <= judged["upper"]).all()
+
+
+def test_each_week_of_steps_takes_the_lowest_level_its_past_bands_held():
+    # A store whose decline steepens half-way (0.1 % a day, then 0.8 %): bands from the errors of the
+    # gentle first half promise more than they held since, most weeks ahead, so some weeks are raised.
+    rng = np.random.default_rng(3)
+    history = simulated_store(rng, 420, -0.001)
+    history.loc[210:, "net_revenue"] *= np.exp(-0.007 * np.arange(420 - 210))
+    trained = fit_revenue_forecast(history, 28)
+
+    levels = trained.band_levels(0.8)
+    windows = np.flatnonzero(trained.backtest.complete(28))
+
+    def held(level: float, week: int) -> float:
+        return np.vstack(trained.windows_inside(level, windows))[:, 7 * week : 7 * week + 7].mean()
+
+    assert levels.shape == (28,) and (levels >= 0.8).all() and (levels <= 0.99).all()
+    for week in range(4):
+        level = levels[7 * week]
+        assert (levels[7 * week : 7 * week + 7] == level).all()
+        assert held(level, week) >= 0.8
+        if level > 0.8:  # the one below did not hold
+            assert held(round(level - 0.01, 6), week) < 0.8
+    assert (levels > 0.8).any()
