@@ -40,7 +40,9 @@ latest only (``calibration_origins``), give the
 quantiles q_lo, q_hi at (1 -/+ c) / 2 with the finite-sample ranks of ``conformal_quantiles``.
 The band is [expm1(log1p(yhat) + q_lo), expm1(log1p(yhat) + q_hi)], floored at 0: a band
 whose width is proportional to the level of revenue (log1p: to it plus one), as the spread of
-a store's revenue is. q_lo <= 0 <= q_hi is enforced so that the band holds the point.
+a store's revenue is. q_lo <= 0 <= q_hi is enforced so that the band holds the point. The level
+c each week of steps is built at is raised where such bands held less than asked in the backtest
+(``analytics_ml.forecast.RevenueForecast.band_levels``).
 
 Totals (``total_interval``): r_o = log1p(sum of y) - log1p(sum of yhat) over each complete
 window is modelled as normal; a new total lies in sum yhat x exp(mean r +/- t_{(1+c)/2, m-1}
