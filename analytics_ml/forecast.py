@@ -28,8 +28,9 @@ How (``analytics_ml.backtest`` has the formulas and sources):
    seasons, past bands held less than they promised, and the level rises by what that cost.
 5. The total of the horizon is the sum of the daily forecasts (means, so it estimates the sum),
    with a band from the errors of the backtest's totals: an interval of the sum, much narrower
-   than the sum of the daily bounds, since daily errors partly cancel. ``RevenueForecast.total(k)``
-   gives the same for the first k days, from the backtest's k-day totals.
+   than the sum of the daily bounds, since daily errors partly cancel; its level is raised as the
+   daily bands' are, where the past totals' bands held less (``RevenueForecast.total_level``).
+   ``RevenueForecast.total(k)`` gives the same for the first k days, from the backtest's k-day totals.
 
 Promotions: the history's promotions are not regressors, and no future promotion is assumed,
 in the backtest as in production: with no promotion calendar among the sources the forecast
@@ -212,9 +213,41 @@ class RevenueForecast:
         point = float(np.sum(self.forecast[:days]))
         errors = total_errors(self.backtest, self.chosen, days)
         total = {"forecast": point}
+        step_level = 0.0
         for level in self.levels:
-            total.update(zip(bound_columns(level), total_interval(point, errors, level), strict=True))
+            # As the daily bands: at the lowest level the past totals' bands held, nested across levels.
+            step_level = max(step_level, self.total_level(days, level))
+            total.update(zip(bound_columns(level), total_interval(point, errors, step_level), strict=True))
         return total
+
+    def total_level(self, days: int, level: float) -> float:
+        """The level the ``level`` band of a ``days``-day total is built at: the lowest of level, level
+        + 0.01, ... (at most MAX_CONFIDENCE) at which the bands of the backtest's complete windows'
+        totals, each calibrated on the totals complete before its origin (``totals_inside``), held at
+        least ``level`` of them; ``level`` with fewer than MIN_SELECTION_ORIGINS such windows."""
+        rows = np.flatnonzero(self.backtest.complete(days))
+        candidate = level
+        while candidate <= MAX_CONFIDENCE + 1e-9:
+            inside = self.totals_inside(days, candidate, rows)
+            if len(inside) < MIN_SELECTION_ORIGINS or np.mean(inside) >= level:
+                return candidate
+            candidate = round(candidate + BAND_LEVEL_STEP, 6)
+        return round(candidate - BAND_LEVEL_STEP, 6)
+
+    def totals_inside(self, days: int, level: float, rows: np.ndarray) -> list[bool]:
+        """For each backtest window of ``rows`` with MIN_TOTAL_ERRORS windows complete before its
+        origin, whether its ``days``-day total lay inside the ``level`` band calibrated on those."""
+        chosen = self.backtest.forecasts[self.chosen.label]
+        inside = []
+        for row in rows:
+            earlier = self.backtest.complete(days) & (self.backtest.origins + days <= self.backtest.origins[row])
+            if earlier.sum() >= MIN_TOTAL_ERRORS:
+                earlier_totals = log_errors(
+                    self.backtest.actual[earlier, :days].sum(axis=1), chosen[earlier, :days].sum(axis=1)
+                )
+                lower, upper = total_interval(float(chosen[row, :days].sum()), earlier_totals, level)
+                inside.append(lower <= self.backtest.actual[row, :days].sum() <= upper)
+        return inside
 
     def fitted_history(self, level: float, judged_days: int = 0) -> pd.DataFrame:
         """DataFrame[date, actual, fitted, lower, upper] over the days the chosen model describes
@@ -249,20 +282,9 @@ class RevenueForecast:
         the share of windows whose total is inside the total's band (calibrated on the totals of the
         windows complete before the origin), over total_coverage_windows windows. A window without
         enough earlier errors for a band is left out; a share over no window is NaN."""
-        chosen = self.backtest.forecasts[self.chosen.label]
-        days_inside = self.windows_inside(level, np.flatnonzero(self.selection.windows))
-        totals_inside = []
-        for row in np.flatnonzero(self.selection.windows):
-            origin = self.backtest.origins[row]
-            actual, predicted = self.backtest.actual[row, : self.horizon], chosen[row, : self.horizon]
-            earlier = self.backtest.complete(self.horizon) & (self.backtest.origins + self.horizon <= origin)
-            if earlier.sum() >= MIN_TOTAL_ERRORS:
-                earlier_totals = log_errors(
-                    self.backtest.actual[earlier, : self.horizon].sum(axis=1),
-                    chosen[earlier, : self.horizon].sum(axis=1),
-                )
-                total_lower, total_upper = total_interval(float(predicted.sum()), earlier_totals, level)
-                totals_inside.append(total_lower <= actual.sum() <= total_upper)
+        rows = np.flatnonzero(self.selection.windows)
+        days_inside = self.windows_inside(level, rows)
+        totals_inside = self.totals_inside(self.horizon, level, rows)
         return {
             "out_of_sample_coverage": float(np.mean(days_inside)) if days_inside else math.nan,
             "coverage_windows": len(days_inside),
