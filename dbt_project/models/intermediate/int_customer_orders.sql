@@ -6,27 +6,36 @@ customers as (
     select * from {{ ref('stg_customers') }}
 ),
 
+monthly_margins as (
+    select * from {{ ref('int_monthly_margins') }}
+),
+
 -- Several orders of one day are one purchase: recency and intervals are whole days, and a second
 -- order placed minutes after the first is no return visit.
 purchase_days as (
     select
         customer_id,
         order_date,
+        order_month,
         count(*) as orders,
         sum(gross_amount) as gross_spend,
         sum(net_amount) as net_spend
     from paid_orders
     group by
         customer_id,
-        order_date
+        order_date,
+        order_month
 ),
 
--- The one definition of a customer's first paid order, and so of the acquisition cohort.
+-- The one definition of a customer's first paid order, and so of the acquisition cohort. A
+-- purchase day contributes its net spend times the gross margin of its month (int_monthly_margins).
 dated_purchase_days as (
     select
-        *,
-        min(order_date) over (partition by customer_id) as first_order_date
+        purchase_days.*,
+        min(purchase_days.order_date) over (partition by purchase_days.customer_id) as first_order_date,
+        purchase_days.net_spend * monthly_margins.gross_margin as contribution
     from purchase_days
+    left join monthly_margins on purchase_days.order_month = monthly_margins.calendar_month
 ),
 
 -- A repeat customer is one who paid again on a later day than the first.
@@ -36,11 +45,13 @@ customer_purchases as (
         min(first_order_date) as first_order_date,
         max(order_date) as last_order_date,
         min(order_date) filter (where order_date > first_order_date) as repeat_purchase_date,
-        sum(orders) as paid_orders,
+        cast(sum(orders) as bigint) as paid_orders,
         count(*) as purchase_days,
         sum(gross_spend) as gross_spend,
         sum(net_spend) as net_spend,
-        sum(net_spend) filter (where order_date > first_order_date) as repeat_net_spend
+        sum(net_spend) filter (where order_date > first_order_date) as repeat_net_spend,
+        -- Known only when every month the customer bought in has cost data.
+        case when count(contribution) = count(*) then sum(contribution) end as gross_margin_contribution
     from dated_purchase_days
     group by customer_id
 ),
@@ -56,9 +67,10 @@ final as (
         customer_purchases.repeat_purchase_date is not null as is_repeat_customer,
         customer_purchases.paid_orders,
         customer_purchases.purchase_days,
-        customer_purchases.gross_spend,
-        customer_purchases.net_spend,
-        coalesce(customer_purchases.repeat_net_spend, 0) as repeat_net_spend
+        {{ money('customer_purchases.gross_spend') }} as gross_spend,
+        {{ money('customer_purchases.net_spend') }} as net_spend,
+        {{ money('coalesce(customer_purchases.repeat_net_spend, 0)') }} as repeat_net_spend,
+        {{ money('customer_purchases.gross_margin_contribution') }} as gross_margin_contribution
     from customer_purchases
     left join customers on customer_purchases.customer_id = customers.customer_id
 )

@@ -7,8 +7,8 @@ customer_orders as (
     select * from {{ ref('int_customer_orders') }}
 ),
 
-roi_monthly as (
-    select * from {{ ref('roi_monthly') }}
+monthly_margins as (
+    select * from {{ ref('int_monthly_margins') }}
 ),
 
 bounds as (
@@ -25,12 +25,23 @@ horizons as (
     ) as horizons(horizon_days)
 ),
 
-cohorts as (
+cohort_sizes as (
     select
         cohort_month,
         count(*) as cohort_size
     from customer_orders
     group by cohort_month
+),
+
+-- A cohort's CAC: the marketing spend of its month over the customers it acquired.
+cohorts as (
+    select
+        cohort_sizes.cohort_month,
+        cohort_sizes.cohort_size,
+        coalesce(monthly_margins.marketing_spend, 0) as marketing_spend,
+        {{ acquisition_cost('coalesce(monthly_margins.marketing_spend, 0)', 'cohort_sizes.cohort_size') }} as cac
+    from cohort_sizes
+    left join monthly_margins on cohort_sizes.cohort_month = monthly_margins.calendar_month
 ),
 
 -- A cohort is old enough for a horizon when its last customer (first paid order on the month's
@@ -48,18 +59,18 @@ cohort_horizons as (
 ),
 
 -- Each paid order of a cohort's customer: the day after the first order it fell on, and its
--- contribution = net amount × the gross margin of its month (roi_monthly: net revenue − costs of
--- revenue, shared pro rata over the month's revenue; null in a month without cost data).
+-- contribution = net amount × the gross margin of its month (int_monthly_margins: net revenue −
+-- costs of revenue, shared pro rata over the month's revenue; null in a month without cost data).
 order_values as (
     select
         customer_orders.cohort_month,
         date_diff('day', customer_orders.first_order_date, paid_orders.order_date) as days_since_first_order,
         date_diff('month', customer_orders.cohort_month, paid_orders.order_month) as months_since_first_order,
         paid_orders.net_amount,
-        paid_orders.net_amount * roi_monthly.gross_margin as contribution
+        paid_orders.net_amount * monthly_margins.gross_margin as contribution
     from paid_orders
     inner join customer_orders on paid_orders.customer_id = customer_orders.customer_id
-    left join roi_monthly on paid_orders.order_month = roi_monthly.roi_month
+    left join monthly_margins on paid_orders.order_month = monthly_margins.calendar_month
 ),
 
 -- Net revenue and contribution of the orders within the first `horizon_days` days of each
@@ -119,10 +130,10 @@ payback as (
         cumulative_contribution.cohort_month,
         min(cumulative_contribution.months_since_first_order) filter (
             where cumulative_contribution.is_known
-                and cumulative_contribution.contribution_per_customer >= roi_monthly.cac
+                and cumulative_contribution.contribution_per_customer >= cohorts.cac
         ) as payback_months
     from cumulative_contribution
-    inner join roi_monthly on cumulative_contribution.cohort_month = roi_monthly.roi_month
+    inner join cohorts on cumulative_contribution.cohort_month = cohorts.cohort_month
     group by cumulative_contribution.cohort_month
 ),
 
@@ -131,13 +142,14 @@ final as (
         cohort_values.cohort_month,
         cohort_values.horizon_days,
         cohort_values.cohort_size,
-        cohort_values.revenue / cohort_values.cohort_size as ltv_revenue,
-        cohort_values.contribution / cohort_values.cohort_size as ltv_contribution,
-        roi_monthly.cac,
-        {{ safe_divide('cohort_values.contribution / cohort_values.cohort_size', 'roi_monthly.cac') }} as ltv_to_cac,
+        {{ money_average('cohort_values.revenue / cohort_values.cohort_size') }} as ltv_revenue,
+        {{ money_average('cohort_values.contribution / cohort_values.cohort_size') }} as ltv_contribution,
+        cohorts.cac,
+        -- (contribution / cohort size) / (spend / cohort size), before either is rounded to the cent.
+        {{ safe_divide('cohort_values.contribution', 'nullif(cohorts.marketing_spend, 0)') }} as ltv_to_cac,
         payback.payback_months
     from cohort_values
-    left join roi_monthly on cohort_values.cohort_month = roi_monthly.roi_month
+    inner join cohorts on cohort_values.cohort_month = cohorts.cohort_month
     left join payback on cohort_values.cohort_month = payback.cohort_month
 )
 
