@@ -27,15 +27,38 @@ purchase_days as (
         order_month
 ),
 
--- The one definition of a customer's first paid order, and so of the acquisition cohort. A
--- purchase day contributes its net spend times the gross margin of its month (int_monthly_margins).
+-- The one definition of a customer's first paid order, and so of the acquisition cohort.
 dated_purchase_days as (
     select
-        purchase_days.*,
-        min(purchase_days.order_date) over (partition by purchase_days.customer_id) as first_order_date,
-        purchase_days.net_spend * monthly_margins.gross_margin as contribution
+        *,
+        min(order_date) over (partition by customer_id) as first_order_date
+    from purchase_days
+),
+
+-- A month's net spend times its gross margin (int_monthly_margins): the customer's contribution
+-- that month.
+monthly_contributions as (
+    select
+        purchase_days.customer_id,
+        purchase_days.order_month,
+        sum(purchase_days.net_spend) * any_value(monthly_margins.gross_margin) as contribution
     from purchase_days
     left join monthly_margins on purchase_days.order_month = monthly_margins.calendar_month
+    group by
+        purchase_days.customer_id,
+        purchase_days.order_month
+),
+
+-- Known only when every month the customer bought in has cost data; the months are added in
+-- calendar order, so that the double sum is the same on every build.
+customer_contributions as (
+    select
+        customer_id,
+        case
+            when count(contribution) = count(*) then list_sum(list(contribution order by order_month))
+        end as gross_margin_contribution
+    from monthly_contributions
+    group by customer_id
 ),
 
 -- A repeat customer is one who paid again on a later day than the first.
@@ -49,9 +72,7 @@ customer_purchases as (
         count(*) as purchase_days,
         sum(gross_spend) as gross_spend,
         sum(net_spend) as net_spend,
-        sum(net_spend) filter (where order_date > first_order_date) as repeat_net_spend,
-        -- Known only when every month the customer bought in has cost data.
-        case when count(contribution) = count(*) then sum(contribution) end as gross_margin_contribution
+        sum(net_spend) filter (where order_date > first_order_date) as repeat_net_spend
     from dated_purchase_days
     group by customer_id
 ),
@@ -70,8 +91,9 @@ final as (
         {{ money('customer_purchases.gross_spend') }} as gross_spend,
         {{ money('customer_purchases.net_spend') }} as net_spend,
         {{ money('coalesce(customer_purchases.repeat_net_spend, 0)') }} as repeat_net_spend,
-        {{ money('customer_purchases.gross_margin_contribution') }} as gross_margin_contribution
+        {{ money('customer_contributions.gross_margin_contribution') }} as gross_margin_contribution
     from customer_purchases
+    inner join customer_contributions on customer_purchases.customer_id = customer_contributions.customer_id
     left join customers on customer_purchases.customer_id = customers.customer_id
 )
 

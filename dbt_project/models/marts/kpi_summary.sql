@@ -169,7 +169,9 @@ funnel_by_period as (
         periods.period,
         count(funnel_sessions.session_id) as sessions,
         count(*) filter (where funnel_sessions.is_converted) as converted_sessions,
-        avg(funnel_sessions.conversion_minutes) as average_conversion_minutes
+        -- Averaged over whole seconds (exact integer sums): an average of doubles may differ in its
+        -- last digits from one build to the next, as the threads add them up in another order.
+        avg(cast(round(funnel_sessions.conversion_minutes * 60) as bigint)) / 60 as average_conversion_minutes
     from periods
     left join funnel_sessions on funnel_sessions.session_date between periods.period_start and periods.period_end
     group by periods.period
