@@ -107,6 +107,16 @@ def test_kpi_cards_carry_the_value_the_prior_period_and_the_change(api_url, samp
     assert "net_revenue_prior" not in cards
 
 
+def test_the_ltv_to_cac_card_names_its_cohort_and_horizon(api_url, sample_warehouse):
+    cards = {card["metric"]: card for card in api(api_url, "comprehensive")["kpis"]}
+
+    ((month, horizon),) = snapshot_rows(
+        sample_warehouse, "select ltv_cohort_month, ltv_horizon_days from marts.kpi_summary"
+    )
+    assert cards["ltv_to_cac"]["label"] == f"{horizon}-day LTV/CAC of the {month:%B %Y} cohort"
+    assert cards["net_revenue"]["label"] == "net revenue"
+
+
 @pytest.mark.parametrize(
     "case",
     [
