@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -45,8 +46,10 @@ def api(api_url: str, path: str, **kwargs) -> object:
 
 
 def snapshot_rows(settings: Settings, sql: str) -> list[tuple]:
+    """The rows of ``sql`` on the snapshot, its money (DECIMAL) as the JSON numbers the API gives."""
     with duckdb.connect(str(settings.serving_file), read_only=True) as con:
-        return con.execute(sql).fetchall()
+        rows = con.execute(sql).fetchall()
+    return [tuple(float(value) if isinstance(value, Decimal) else value for value in row) for row in rows]
 
 
 def snapshot_frame(settings: Settings, table: str) -> pd.DataFrame:

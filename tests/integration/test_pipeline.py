@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -55,7 +56,8 @@ def test_revenue_daily_net_revenue_equals_an_independent_pandas_computation(samp
     actual = dict(query(sample_warehouse, "select revenue_date, net_revenue from marts.revenue_daily"))
 
     assert sorted(actual) == list(days), "one row per day of the sample"
-    assert max(abs(actual[day] - expected[day]) for day in days) < 0.005
+    # Exact to the cent: the source's two-decimal amounts summed, not a float near them.
+    assert [actual[day] for day in days] == [Decimal(f"{expected[day]:.2f}") for day in days]
 
 
 # The columns of a published table that say when its run happened, and so differ between two
@@ -64,9 +66,7 @@ def test_revenue_daily_net_revenue_equals_an_independent_pandas_computation(samp
 RUN_TIME_COLUMNS = {"ml.model_performance": ["trained_at"], "ml.revenue_forecast": ["trained_at"]}
 
 
-def test_two_builds_of_the_same_store_publish_byte_identical_parquet_exports(
-    sample_store, sample_warehouse, tmp_path
-):
+def test_two_builds_of_the_same_store_publish_byte_identical_parquet_exports(sample_store, sample_warehouse, tmp_path):
     again = isolated_settings(tmp_path / "data", sample_store)
     run_pipeline(again, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date)
     first, second = current_exports(sample_warehouse.serving_file), current_exports(again.serving_file)
@@ -230,10 +230,10 @@ def test_a_cost_category_outside_the_list_counts_as_other_and_warns(sample_store
     assert evaluation.metadata["dagster_dbt/failed_row_count"].value == 1, "one failing value: rent"
     assert result.success
     # The rent is not lost: its month's `other` column is the planted amount plus the real 'other' costs.
-    assert _cost_other_of(settings, month) == pytest.approx(float(others) + 1234.5)
+    assert _cost_other_of(settings, month) == others + Decimal("1234.50")
 
 
-def _cost_other_of(settings: Settings, month: dt.date) -> float:
+def _cost_other_of(settings: Settings, month: dt.date) -> Decimal:
     with duckdb.connect(str(settings.warehouse_file), read_only=True) as con:
         return con.execute("select cost_other from marts.roi_monthly where roi_month = ?", [month]).fetchone()[0]
 
