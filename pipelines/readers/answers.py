@@ -66,9 +66,21 @@ def missing_note(row: dict[str, object], metric: str) -> str | None:
     return None
 
 
+def kpi_label(row: dict[str, object], metric: str) -> str:
+    """What a KPI card of ``marts.kpi_summary`` is called: its column in words, and for LTV/CAC the
+    cohort and horizon it is the figure of (``ltv_cohort_month``, ``ltv_horizon_days``), as the
+    insight names them."""
+    if metric == "ltv_to_cac":
+        horizon = f"{row['ltv_horizon_days']}-day LTV/CAC"
+        cohort = row["ltv_cohort_month"]
+        return f"{horizon} of the {dt.date.fromisoformat(cohort):%B %Y} cohort" if cohort else f"{horizon} by cohort"
+    return metric.replace("_", " ")
+
+
 def kpi_cards(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
-    """Each KPI of ``marts.kpi_summary`` that has a prior-period value, with its relative change,
-    and for a KPI without a value the data it lacks (``note``). Flags (``has_cost_data``) are no KPI."""
+    """Each KPI of ``marts.kpi_summary`` that has a prior-period value, with its label, its relative
+    change, and for a KPI without a value the data it lacks (``note``). Flags (``has_cost_data``) are
+    no KPI."""
     row = first_row(cursor, "select * from marts.kpi_summary") or {}
     cards = []
     for name, value in row.items():
@@ -77,7 +89,16 @@ def kpi_cards(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
             continue
         change = (value - prior) / abs(prior) if value is not None and prior else None
         note = missing_note(row, name) if value is None else None
-        cards.append({"metric": name, "value": value, "prior": prior, "change": change, "note": note})
+        cards.append(
+            {
+                "metric": name,
+                "label": kpi_label(row, name),
+                "value": value,
+                "prior": prior,
+                "change": change,
+                "note": note,
+            }
+        )
     return cards
 
 

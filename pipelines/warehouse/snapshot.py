@@ -199,7 +199,12 @@ def _write_exports(snapshot_path: Path, serving_path: Path, info: SnapshotInfo) 
     folder.mkdir(parents=True, exist_ok=False)
     with duckdb.connect(str(snapshot_path), read_only=True) as snapshot:
         for name in info.row_counts:
-            snapshot.execute(f"copy {qualified(name)} to {literal(str(folder / f'{name}.parquet'))} (format parquet)")
+            # Sorted by every column: a table's rows come in the order its build's threads finished
+            # them, and two builds of the same data must give the same files.
+            snapshot.execute(
+                f"copy (select * from {qualified(name)} order by all) "
+                f"to {literal(str(folder / f'{name}.parquet'))} (format parquet)"
+            )
     return folder
 
 

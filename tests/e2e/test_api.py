@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -45,8 +46,10 @@ def api(api_url: str, path: str, **kwargs) -> object:
 
 
 def snapshot_rows(settings: Settings, sql: str) -> list[tuple]:
+    """The rows of ``sql`` on the snapshot, its money (DECIMAL) as the JSON numbers the API gives."""
     with duckdb.connect(str(settings.serving_file), read_only=True) as con:
-        return con.execute(sql).fetchall()
+        rows = con.execute(sql).fetchall()
+    return [tuple(float(value) if isinstance(value, Decimal) else value for value in row) for row in rows]
 
 
 def snapshot_frame(settings: Settings, table: str) -> pd.DataFrame:
@@ -115,6 +118,16 @@ def test_kpi_cards_carry_the_value_the_prior_period_and_the_change(api_url, samp
     assert cards["net_revenue"]["prior"] == pytest.approx(prior)
     assert cards["net_revenue"]["change"] == pytest.approx((value - prior) / prior)
     assert "net_revenue_prior" not in cards
+
+
+def test_the_ltv_to_cac_card_names_its_cohort_and_horizon(api_url, sample_warehouse):
+    cards = {card["metric"]: card for card in api(api_url, "comprehensive")["kpis"]}
+
+    ((month, horizon),) = snapshot_rows(
+        sample_warehouse, "select ltv_cohort_month, ltv_horizon_days from marts.kpi_summary"
+    )
+    assert cards["ltv_to_cac"]["label"] == f"{horizon}-day LTV/CAC of the {month:%B %Y} cohort"
+    assert cards["net_revenue"]["label"] == "net revenue"
 
 
 @pytest.mark.parametrize(

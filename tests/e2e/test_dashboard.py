@@ -45,7 +45,7 @@ def page(tmp_path: Path):
             browser.close()
 
 
-def test_every_tab_draws_every_chart_with_data_and_no_console_error(page: Page, api_url, tmp_path):
+def test_every_tab_draws_every_chart_with_data_and_no_console_error(page: Page, api_url, sample_warehouse, tmp_path):
     errors: list[str] = []
     page.on("console", lambda message: _keep_error(errors, message))
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -69,6 +69,10 @@ def test_every_tab_draws_every_chart_with_data_and_no_console_error(page: Page, 
     assert {chart["id"]: chart["emptyTraces"] for chart in charts if chart["emptyTraces"]} == {}
     assert page.locator("#insights li").count() >= 1
     assert page.locator("#alerts-open li").all_inner_texts() == ["No open alerts."]
+    # The LTV/CAC card says whose figure it is: the cohort and the horizon.
+    with duckdb.connect(str(sample_warehouse.serving_file), read_only=True) as con:
+        month, horizon = con.execute("select ltv_cohort_month, ltv_horizon_days from marts.kpi_summary").fetchone()
+    assert f"{horizon}-day LTV/CAC of the {month:%B %Y} cohort" in page.locator("#kpis .card .label").all_inner_texts()
     assert sorted(path.name for path in tmp_path.glob("dashboard-*.png")) == sorted(f"dashboard-{t}.png" for t in TABS)
 
 

@@ -1,6 +1,7 @@
 """The dbt project as a dbt user finds it: `dbt source freshness` and `dbt docs generate` pass on a
-built warehouse, every model and column is described, the exposures name what reads the marts,
-and the selectors select what they say."""
+built warehouse, every model and column is described, the published marts have enforced contracts,
+the docs leave the unit tests out of the lineage, the exposures name what reads the marts, and the
+selectors select what they say."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ DBT = Path(sys.executable).parent / "dbt"
 EXPOSURES = {"dashboard", "json_api", "serving_snapshot"}
 
 
-def run_dbt(settings: Settings, target: Path, *args: str) -> subprocess.CompletedProcess:
-    """dbt ``args`` on ``settings``' warehouse, its artefacts in ``target`` (never the project's own target)."""
-    vars_json = json.dumps({"warehouse_path": str(settings.warehouse_file)})
+def run_dbt(settings: Settings, target: Path, *args: str, **dbt_vars: object) -> subprocess.CompletedProcess:
+    """dbt ``args`` on ``settings``' warehouse with ``dbt_vars``, its artefacts in ``target`` (never the
+    project's own target)."""
+    vars_json = json.dumps({"warehouse_path": str(settings.warehouse_file), **dbt_vars})
     return subprocess.run(
         [str(DBT), *args, "--profiles-dir", ".", "--target-path", str(target), "--vars", vars_json, "--no-use-colors"],
         cwd=dbt_project.project_dir,
@@ -32,9 +34,10 @@ def run_dbt(settings: Settings, target: Path, *args: str) -> subprocess.Complete
 
 @pytest.fixture(scope="module")
 def docs(sample_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The target folder of `dbt docs generate` on the sample warehouse."""
+    """The target folder of `dbt docs generate` on the sample warehouse, as docs/bi-tools.md runs it:
+    without the unit tests."""
     target = tmp_path_factory.mktemp("dbt_docs")
-    done = run_dbt(sample_warehouse, target, "docs", "generate")
+    done = run_dbt(sample_warehouse, target, "docs", "generate", without_unit_tests=True)
     assert done.returncode == 0, done.stdout[-3000:]
     return target
 
@@ -65,6 +68,43 @@ def test_every_model_and_every_column_it_builds_is_described(docs):
     assert undescribed_columns == []
 
 
+def test_every_published_mart_has_an_enforced_contract_typing_every_column_it_builds(docs):
+    manifest = json.loads((docs / "manifest.json").read_text())
+    catalog = json.loads((docs / "catalog.json").read_text())
+    marts = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+    marts = {uid: node for uid, node in marts.items() if node["schema"] == "marts"}
+
+    uncontracted = [node["name"] for node in marts.values() if not node["config"]["contract"]["enforced"]]
+    untyped = [
+        f"{node['name']}.{column['name']}"
+        for node in marts.values()
+        for column in node["columns"].values()
+        if not column.get("data_type")
+    ]
+    # The contract names every column the table has, in the warehouse's own type for it.
+    built = {
+        uid: {name.lower(): column["type"].lower() for name, column in catalog["nodes"][uid]["columns"].items()}
+        for uid in marts
+    }
+    declared = {
+        uid: {name: column["data_type"].replace(" ", "") for name, column in node["columns"].items()}
+        for uid, node in marts.items()
+    }
+
+    assert len(marts) >= 14
+    assert uncontracted == []
+    assert untyped == []
+    assert declared == built
+
+
+def test_the_docs_leave_the_unit_tests_out_of_the_lineage(docs, sample_warehouse, tmp_path):
+    parsed = run_dbt(sample_warehouse, tmp_path, "parse")
+    assert parsed.returncode == 0, parsed.stdout[-3000:]
+
+    assert json.loads((tmp_path / "manifest.json").read_text())["unit_tests"], "the project has unit tests"
+    assert json.loads((docs / "manifest.json").read_text())["unit_tests"] == {}
+
+
 def test_the_exposures_name_the_readers_and_the_marts_they_read(docs):
     manifest = json.loads((docs / "manifest.json").read_text())
     exposures = {node["name"]: node for node in manifest["exposures"].values()}
@@ -77,11 +117,11 @@ def test_the_exposures_name_the_readers_and_the_marts_they_read(docs):
     assert exposures["dashboard"]["type"] == "dashboard"
 
 
-def test_the_selectors_select_what_they_say(sample_warehouse, docs):
+def test_the_selectors_select_what_they_say(sample_warehouse, tmp_path):
     def listed(selector: str) -> dict[str, set[str]]:
-        """unique ids of what ``selector`` selects, by resource type (``docs``' parse state makes it quick)."""
+        """unique ids of what ``selector`` selects, by resource type (the unit tests included)."""
         done = run_dbt(
-            sample_warehouse, docs, "ls", "--selector", selector, "--resource-type", "all", "--output", "json", "-q"
+            sample_warehouse, tmp_path, "ls", "--selector", selector, "--resource-type", "all", "--output", "json", "-q"
         )
         assert done.returncode == 0, done.stdout[-3000:]
         found: dict[str, set[str]] = {}

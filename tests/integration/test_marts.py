@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -240,18 +241,20 @@ def test_roi_of_march_cac_and_break_even_month(hand_warehouse):
     roi = rows_by_key(
         hand_warehouse,
         "select roi_month, net_revenue, operating_costs, marketing_spend, net_profit, roi, new_customers, cac, "
-        "average_ltv, cumulative_net_profit, break_even_month from marts.roi_monthly",
+        "cumulative_net_profit, break_even_month, ltv_horizon_days, ltv_to_cac from marts.roi_monthly",
     )
     march = dt.date(2025, 3, 1)
     # Net revenue: Jan 60 + 400 + 50 + 30 = 540; Feb 120 + 50 + 30 = 200; Mar 60 + 60 + 50 + 20
     # − ANNA's refund 60 = 130. Net profit = net − operating − marketing: Jan 540 − 520 − 120 =
     # −100; Feb 200 − 110 − 40 = 50 (cumulative −50); Mar 130 − 50 − 20 = 60 (cumulative 10, the
     # first above 0: break-even in March). March ROI 60 / (50 + 20) = 6 / 7; one new customer
-    # (CARL): CAC 20 / 1 = 20, average LTV = CARL's 20.
-    assert roi[march] == pytest.approx((130.0, 50.0, 20.0, 60.0, 6 / 7, 1, 20.0, 20.0, 10.0, march))
-    # January: four new customers (ANNA, BEN, DORA, EMIL): CAC 120 / 4 = 30, average LTV
-    # (240 + 400 + 60 + 150) / 4 = 212.5; cumulative −100, and break-even is March on every row.
-    assert roi[dt.date(2025, 1, 1)][5:] == (4, 30.0, 212.5, -100.0, march)
+    # (CARL): CAC 20 / 1 = 20.
+    assert roi[march][:9] == pytest.approx((130.0, 50.0, 20.0, 60.0, 6 / 7, 1, 20.0, 10.0, march))
+    # January: four new customers (ANNA, BEN, DORA, EMIL): CAC 120 / 4 = 30; cumulative −100, and
+    # break-even is March on every row. LTV/CAC is the cohort's at 90 days (cohort_ltv): no cohort
+    # is 90 days old by 31 Mar (January's customers of the 31st would be on 30 Apr), so none yet.
+    assert roi[dt.date(2025, 1, 1)][5:] == (4, 30.0, -100.0, march, 90, None)
+    assert {row[-1] for row in roi.values()} == {None}
 
 
 def test_cohort_retention_of_january(hand_warehouse):
@@ -309,6 +312,11 @@ def test_headline_ltv_to_cac_is_a_cohort_against_its_own_cac(sample_store, sampl
     )
     assert (month, horizon) == (cohort, 90)
     assert ratio == pytest.approx(expected, rel=1e-9)
+    # roi_monthly's LTV/CAC of that month is the same cohort figure, not a definition of its own.
+    monthly = query(
+        sample_warehouse, "select ltv_horizon_days, ltv_to_cac from marts.roi_monthly where roi_month = ?", [cohort]
+    )
+    assert monthly == [(90, ratio)]
     # The insight quotes that figure, labelled with its cohort and horizon, and its verdict follows it.
     ((value, severity, title),) = query(
         sample_warehouse, "select value, severity, title from ml.business_insights where metric = 'ltv_to_cac'"
@@ -361,8 +369,9 @@ def test_a_store_without_costs_or_marketing_has_no_margins_and_the_insights_say_
     with duckdb.connect(str(settings.warehouse_file)) as con:
         con.execute("delete from raw.costs")
         con.execute("delete from raw.marketing_spend")
-    marts = [AssetKey(["marts", name]) for name in ("roi_monthly", "cost_breakdown", "kpi_summary")]
-    run_pipeline(settings, FIRST_DAY, LAST_DAY, selection=AssetSelection.assets(*marts))
+    margins = [AssetKey(["intermediate", name]) for name in ("int_monthly_margins", "int_customer_orders")]
+    marts = [AssetKey(["marts", name]) for name in ("cohort_ltv", "roi_monthly", "cost_breakdown", "kpi_summary")]
+    run_pipeline(settings, FIRST_DAY, LAST_DAY, selection=AssetSelection.assets(*margins, *marts))
 
     # Every month had revenue (540, 200, 130) but no cost row: unknown costs, so no margin (not
     # 100 %), no ROI (nothing spent), and no CAC or LTV/CAC (no spend: not 0) despite new customers.
@@ -417,7 +426,8 @@ def test_customer_rfm_matches_an_independent_pandas_computation(sample_store: Pa
     actual = actual.loc[expected.index]
     assert (actual["recency"] == expected["recency"]).all()
     assert (actual["frequency"] == expected["frequency"]).all()
-    assert (actual["monetary"] - expected["monetary"].astype(float)).abs().max() < 0.005
+    # Money is exact to the cent: the source's two-decimal amounts summed, not a float near them.
+    assert (actual["monetary"] == expected["monetary"].map(lambda total: Decimal(f"{total:.2f}"))).all()
 
 
 def test_mart_settings_from_the_environment_reach_dbt(hand_warehouse, tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,8 +26,17 @@ from pipelines.definitions import build_definitions
 from pipelines.defs.resources import build_resources
 from pipelines.settings import Settings, WarehouseSettings
 from pipelines.source_schema import SOURCE_TABLES
+from pipelines.warehouse.snapshot import current_exports
 from tests.support.csv_store import write_store
-from tests.support.pipeline_runs import DBT_MODELS, INGEST, SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
+from tests.support.pipeline_runs import (
+    DBT_MODELS,
+    INGEST,
+    SAMPLE_FIRST_DAY,
+    SAMPLE_SPEC,
+    isolated_settings,
+    query,
+    run_pipeline,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 RAW_KEYS = {AssetKey(["raw", table]) for table in SOURCE_TABLES}
@@ -46,7 +56,32 @@ def test_revenue_daily_net_revenue_equals_an_independent_pandas_computation(samp
     actual = dict(query(sample_warehouse, "select revenue_date, net_revenue from marts.revenue_daily"))
 
     assert sorted(actual) == list(days), "one row per day of the sample"
-    assert max(abs(actual[day] - expected[day]) for day in days) < 0.005
+    # Exact to the cent: the source's two-decimal amounts summed, not a float near them.
+    assert [actual[day] for day in days] == [Decimal(f"{expected[day]:.2f}") for day in days]
+
+
+# The columns of a published table that say when its run happened, and so differ between two
+# builds of the same data: the time the forecast model was trained (ml.revenue_forecast and
+# ml.model_performance carry it on every row). Nothing else may.
+RUN_TIME_COLUMNS = {"ml.model_performance": ["trained_at"], "ml.revenue_forecast": ["trained_at"]}
+
+
+def test_two_builds_of_the_same_store_publish_byte_identical_parquet_exports(sample_store, sample_warehouse, tmp_path):
+    again = isolated_settings(tmp_path / "data", sample_store)
+    run_pipeline(again, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date)
+    first, second = current_exports(sample_warehouse.serving_file), current_exports(again.serving_file)
+
+    files = sorted(path.name for path in first.glob("*.parquet"))
+    assert files == sorted(path.name for path in second.glob("*.parquet"))
+    assert {"marts.kpi_summary.parquet", "marts.customer_rfm.parquet", "ml.customer_scores.parquet"} <= set(files)
+    differing = [name for name in files if (first / name).read_bytes() != (second / name).read_bytes()]
+    assert differing == sorted(f"{table}.parquet" for table in RUN_TIME_COLUMNS)
+    # Those differ in their run times alone: the same rows otherwise, in the same order.
+    with duckdb.connect() as con:
+        for table, run_columns in RUN_TIME_COLUMNS.items():
+            sql = f"select * exclude ({', '.join(run_columns)}) from read_parquet(?)"
+            rows = [con.execute(sql, [str(folder / f"{table}.parquet")]).fetchall() for folder in (first, second)]
+            assert rows[0] == rows[1] and rows[0]
 
 
 def test_raw_transactions_hold_every_sample_transaction(sample_store, sample_warehouse):
@@ -195,10 +230,10 @@ def test_a_cost_category_outside_the_list_counts_as_other_and_warns(sample_store
     assert evaluation.metadata["dagster_dbt/failed_row_count"].value == 1, "one failing value: rent"
     assert result.success
     # The rent is not lost: its month's `other` column is the planted amount plus the real 'other' costs.
-    assert _cost_other_of(settings, month) == pytest.approx(float(others) + 1234.5)
+    assert _cost_other_of(settings, month) == others + Decimal("1234.50")
 
 
-def _cost_other_of(settings: Settings, month: dt.date) -> float:
+def _cost_other_of(settings: Settings, month: dt.date) -> Decimal:
     with duckdb.connect(str(settings.warehouse_file), read_only=True) as con:
         return con.execute("select cost_other from marts.roi_monthly where roi_month = ?", [month]).fetchone()[0]
 

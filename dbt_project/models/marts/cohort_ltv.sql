@@ -7,8 +7,8 @@ customer_orders as (
     select * from {{ ref('int_customer_orders') }}
 ),
 
-roi_monthly as (
-    select * from {{ ref('roi_monthly') }}
+monthly_margins as (
+    select * from {{ ref('int_monthly_margins') }}
 ),
 
 bounds as (
@@ -25,12 +25,23 @@ horizons as (
     ) as horizons(horizon_days)
 ),
 
-cohorts as (
+cohort_sizes as (
     select
         cohort_month,
         count(*) as cohort_size
     from customer_orders
     group by cohort_month
+),
+
+-- A cohort's CAC: the marketing spend of its month over the customers it acquired.
+cohorts as (
+    select
+        cohort_sizes.cohort_month,
+        cohort_sizes.cohort_size,
+        coalesce(monthly_margins.marketing_spend, 0) as marketing_spend,
+        {{ acquisition_cost('coalesce(monthly_margins.marketing_spend, 0)', 'cohort_sizes.cohort_size') }} as cac
+    from cohort_sizes
+    left join monthly_margins on cohort_sizes.cohort_month = monthly_margins.calendar_month
 ),
 
 -- A cohort is old enough for a horizon when its last customer (first paid order on the month's
@@ -47,33 +58,26 @@ cohort_horizons as (
     where cast(last_day(cohorts.cohort_month) as date) + horizons.horizon_days - 1 <= bounds.reference_date
 ),
 
--- Each paid order of a cohort's customer: the day after the first order it fell on, and its
--- contribution = net amount × the gross margin of its month (roi_monthly: net revenue − costs of
--- revenue, shared pro rata over the month's revenue; null in a month without cost data).
+-- Each paid order of a cohort's customer: the day after the first order it fell on.
 order_values as (
     select
         customer_orders.cohort_month,
         date_diff('day', customer_orders.first_order_date, paid_orders.order_date) as days_since_first_order,
-        date_diff('month', customer_orders.cohort_month, paid_orders.order_month) as months_since_first_order,
-        paid_orders.net_amount,
-        paid_orders.net_amount * roi_monthly.gross_margin as contribution
+        paid_orders.order_month,
+        paid_orders.net_amount
     from paid_orders
     inner join customer_orders on paid_orders.customer_id = customer_orders.customer_id
-    left join roi_monthly on paid_orders.order_month = roi_monthly.roi_month
 ),
 
--- Net revenue and contribution of the orders within the first `horizon_days` days of each
--- customer (day 0 = the first order's day). The contribution is known only when every one of
--- those orders' months has cost data.
-cohort_values as (
+-- Net revenue of the orders within the first `horizon_days` days of each customer (day 0 = the
+-- first order's day), by the calendar month they fell in: an exact decimal sum.
+horizon_months as (
     select
         cohort_horizons.cohort_month,
         cohort_horizons.horizon_days,
         cohort_horizons.cohort_size,
-        sum(order_values.net_amount) as revenue,
-        case
-            when count(order_values.contribution) = count(*) then sum(order_values.contribution)
-        end as contribution
+        order_values.order_month,
+        sum(order_values.net_amount) as revenue
     from cohort_horizons
     inner join order_values
         on cohort_horizons.cohort_month = order_values.cohort_month
@@ -81,21 +85,46 @@ cohort_values as (
     group by
         cohort_horizons.cohort_month,
         cohort_horizons.horizon_days,
-        cohort_horizons.cohort_size
+        cohort_horizons.cohort_size,
+        order_values.order_month
+),
+
+-- A month's contribution = its net revenue × its gross margin (int_monthly_margins: net revenue −
+-- costs of revenue, shared pro rata over the month's revenue; null in a month without cost data).
+-- The horizon's contribution is known only when every one of its months has cost data; the
+-- months are added in calendar order, so that the double sum is the same on every build.
+cohort_values as (
+    select
+        horizon_months.cohort_month,
+        horizon_months.horizon_days,
+        horizon_months.cohort_size,
+        sum(horizon_months.revenue) as revenue,
+        case
+            when count(monthly_margins.gross_margin) = count(*) then list_sum(list(
+                horizon_months.revenue * monthly_margins.gross_margin order by horizon_months.order_month
+            ))
+        end as contribution
+    from horizon_months
+    left join monthly_margins on horizon_months.order_month = monthly_margins.calendar_month
+    group by
+        horizon_months.cohort_month,
+        horizon_months.horizon_days,
+        horizon_months.cohort_size
 ),
 
 -- Cumulative contribution per customer of each cohort by calendar month since its first, as far
 -- as it is known without a gap in the cost data.
 monthly_contribution as (
     select
-        cohort_month,
-        months_since_first_order,
-        sum(contribution) as contribution,
-        count(contribution) = count(*) as is_known
+        order_values.cohort_month,
+        date_diff('month', order_values.cohort_month, order_values.order_month) as months_since_first_order,
+        sum(order_values.net_amount) * any_value(monthly_margins.gross_margin) as contribution,
+        any_value(monthly_margins.gross_margin) is not null as is_known
     from order_values
+    left join monthly_margins on order_values.order_month = monthly_margins.calendar_month
     group by
-        cohort_month,
-        months_since_first_order
+        order_values.cohort_month,
+        order_values.order_month
 ),
 
 cumulative_contribution as (
@@ -119,10 +148,10 @@ payback as (
         cumulative_contribution.cohort_month,
         min(cumulative_contribution.months_since_first_order) filter (
             where cumulative_contribution.is_known
-                and cumulative_contribution.contribution_per_customer >= roi_monthly.cac
+                and cumulative_contribution.contribution_per_customer >= cohorts.cac
         ) as payback_months
     from cumulative_contribution
-    inner join roi_monthly on cumulative_contribution.cohort_month = roi_monthly.roi_month
+    inner join cohorts on cumulative_contribution.cohort_month = cohorts.cohort_month
     group by cumulative_contribution.cohort_month
 ),
 
@@ -131,13 +160,14 @@ final as (
         cohort_values.cohort_month,
         cohort_values.horizon_days,
         cohort_values.cohort_size,
-        cohort_values.revenue / cohort_values.cohort_size as ltv_revenue,
-        cohort_values.contribution / cohort_values.cohort_size as ltv_contribution,
-        roi_monthly.cac,
-        {{ safe_divide('cohort_values.contribution / cohort_values.cohort_size', 'roi_monthly.cac') }} as ltv_to_cac,
+        {{ money_average('cohort_values.revenue / cohort_values.cohort_size') }} as ltv_revenue,
+        {{ money_average('cohort_values.contribution / cohort_values.cohort_size') }} as ltv_contribution,
+        cohorts.cac,
+        -- (contribution / cohort size) / (spend / cohort size), before either is rounded to the cent.
+        {{ safe_divide('cohort_values.contribution', 'nullif(cohorts.marketing_spend, 0)') }} as ltv_to_cac,
         payback.payback_months
     from cohort_values
-    left join roi_monthly on cohort_values.cohort_month = roi_monthly.roi_month
+    inner join cohorts on cohort_values.cohort_month = cohorts.cohort_month
     left join payback on cohort_values.cohort_month = payback.cohort_month
 )
 

@@ -35,7 +35,7 @@ activity as (
         customer_cohorts.cohort_month,
         date_diff('month', customer_cohorts.cohort_month, paid_orders.order_month) as months_since_first_order,
         count(distinct paid_orders.customer_id) as active_customers,
-        sum(paid_orders.net_amount) as revenue
+        {{ money('sum(paid_orders.net_amount)') }} as revenue
     from paid_orders
     inner join customer_cohorts on paid_orders.customer_id = customer_cohorts.customer_id
     group by
@@ -52,10 +52,12 @@ final as (
         coalesce(activity.active_customers, 0) as active_customers,
         coalesce(activity.active_customers, 0) / cohort_months.cohort_size as retention_rate,
         coalesce(activity.revenue, 0) as revenue,
-        sum(coalesce(activity.revenue, 0)) over (
-            partition by cohort_months.cohort_month
-            order by cohort_months.months_since_first_order
-        ) / cohort_months.cohort_size as cumulative_revenue_per_customer
+        {{ money_average(
+            'sum(coalesce(activity.revenue, 0)) over (
+                partition by cohort_months.cohort_month
+                order by cohort_months.months_since_first_order
+            ) / cohort_months.cohort_size'
+        ) }} as cumulative_revenue_per_customer
     from cohort_months
     left join activity
         on cohort_months.cohort_month = activity.cohort_month

@@ -50,7 +50,7 @@ amounts as (
     select
         periods.period,
         spending.category,
-        sum(spending.amount) as amount
+        {{ money('sum(spending.amount)') }} as amount
     from periods
     inner join spending on spending.spent_on between periods.period_start and periods.period_end
     group by

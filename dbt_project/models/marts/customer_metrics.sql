@@ -13,7 +13,7 @@ counts as (
         count(*) filter (where is_active) as active_customers,
         count(*) filter (where not is_active) as churned_customers,
         count(*) filter (where churn_risk = 'high') as high_churn_risk_customers,
-        avg(historical_ltv) as average_ltv
+        {{ money_average('avg(historical_ltv)') }} as average_ltv
     from customers
 ),
 

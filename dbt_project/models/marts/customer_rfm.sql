@@ -74,7 +74,7 @@ final as (
         {{ rfm_segment('r_score', 'fm_score') }} as segment,
         tenure_days,
         gross_spend,
-        {{ safe_divide('gross_spend', 'frequency') }} as average_order_value,
+        {{ money_average(safe_divide('gross_spend', 'frequency')) }} as average_order_value,
         monetary as historical_ltv,
         is_repeat_customer,
         average_days_between_orders,

@@ -11,8 +11,8 @@ by_segment as (
     select
         segment,
         count(*) as customers,
-        sum(historical_ltv) as revenue,
-        avg(historical_ltv) as average_ltv,
+        {{ money('sum(historical_ltv)') }} as revenue,
+        {{ money_average('avg(historical_ltv)') }} as average_ltv,
         avg(recency_days) as average_recency_days,
         avg(frequency) as average_frequency
     from customers

@@ -31,7 +31,7 @@ counted as (
         days.session_date,
         stages.stage,
         stages.stage_order,
-        coalesce(sum(by_day_and_furthest_stage.sessions), 0) as entered
+        cast(coalesce(sum(by_day_and_furthest_stage.sessions), 0) as bigint) as entered
     from days
     cross join stages
     left join by_day_and_furthest_stage

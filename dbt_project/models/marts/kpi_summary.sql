@@ -85,8 +85,8 @@ periods as (
 orders_by_period as (
     select
         periods.period,
-        coalesce(sum(transactions.gross_amount), 0) as gross_revenue,
-        coalesce(sum(transactions.net_amount), 0) as net_revenue,
+        {{ money('coalesce(sum(transactions.gross_amount), 0)') }} as gross_revenue,
+        {{ money('coalesce(sum(transactions.net_amount), 0)') }} as net_revenue,
         count(*) filter (where transactions.is_paid) as orders,
         count(distinct transactions.customer_id) filter (where transactions.is_paid) as paying_customers,
         count(*) filter (where transactions.is_failed) as failed_orders
@@ -132,7 +132,7 @@ customer_base_by_period as (
             as repeat_customers,
         count(*) filter (where customers_at_period_end.recency_days > {{ var('churn_inactivity_days') }})
             as churned_customers,
-        avg(customers_at_period_end.ltv) as average_revenue_per_customer_to_date
+        {{ money_average('avg(customers_at_period_end.ltv)') }} as average_revenue_per_customer_to_date
     from periods
     left join customers_at_period_end on periods.period = customers_at_period_end.period
     left join customer_orders on customers_at_period_end.customer_id = customer_orders.customer_id
@@ -142,7 +142,7 @@ customer_base_by_period as (
 costs_by_period as (
     select
         periods.period,
-        coalesce(sum(costs.amount), 0) as operating_costs,
+        {{ money('coalesce(sum(costs.amount), 0)') }} as operating_costs,
         count(costs.amount) > 0 as has_cost_data,
         coalesce(
             sum(costs.amount) filter (
@@ -158,7 +158,7 @@ costs_by_period as (
 marketing_by_period as (
     select
         periods.period,
-        coalesce(sum(marketing_spend.amount), 0) as marketing_spend
+        {{ money('coalesce(sum(marketing_spend.amount), 0)') }} as marketing_spend
     from periods
     left join marketing_spend on marketing_spend.spend_date between periods.period_start and periods.period_end
     group by periods.period
@@ -169,7 +169,9 @@ funnel_by_period as (
         periods.period,
         count(funnel_sessions.session_id) as sessions,
         count(*) filter (where funnel_sessions.is_converted) as converted_sessions,
-        avg(funnel_sessions.conversion_minutes) as average_conversion_minutes
+        -- Averaged over whole seconds (exact integer sums): an average of doubles may differ in its
+        -- last digits from one build to the next, as the threads add them up in another order.
+        avg(cast(round(funnel_sessions.conversion_minutes * 60) as bigint)) / 60 as average_conversion_minutes
     from periods
     left join funnel_sessions on funnel_sessions.session_date between periods.period_start and periods.period_end
     group by periods.period
@@ -204,9 +206,10 @@ period_totals as (
         funnel_by_period.sessions,
         funnel_by_period.converted_sessions,
         funnel_by_period.average_conversion_minutes,
-        orders_by_period.net_revenue - costs_by_period.cost_of_revenue as gross_profit,
-        orders_by_period.net_revenue - costs_by_period.operating_costs - marketing_by_period.marketing_spend
-            as net_profit
+        {{ money('orders_by_period.net_revenue - costs_by_period.cost_of_revenue') }} as gross_profit,
+        {{ money(
+            'orders_by_period.net_revenue - costs_by_period.operating_costs - marketing_by_period.marketing_spend'
+        ) }} as net_profit
     from periods
     inner join orders_by_period on periods.period = orders_by_period.period
     inner join new_customers_by_period on periods.period = new_customers_by_period.period
@@ -225,8 +228,8 @@ kpis as (
         orders,
         paying_customers,
         new_customers,
-        {{ safe_divide('gross_revenue', 'orders') }} as average_order_value,
-        {{ safe_divide('net_revenue', 'paying_customers') }} as revenue_per_customer,
+        {{ money_average(safe_divide('gross_revenue', 'orders')) }} as average_order_value,
+        {{ money_average(safe_divide('net_revenue', 'paying_customers')) }} as revenue_per_customer,
         mrr,
         customers,
         average_revenue_per_customer_to_date,
@@ -240,15 +243,15 @@ kpis as (
         operating_costs,
         -- Without marketing spend (or costs) there is no acquisition cost to speak of: null, not 0;
         -- without any cost row in the window the costs are unknown: no margin rather than 100 %.
-        {{ safe_divide('nullif(marketing_spend, 0)', 'new_customers') }} as cac,
-        {{ safe_divide('nullif(marketing_spend + operating_costs, 0)', 'new_customers') }} as cost_per_acquisition,
+        {{ acquisition_cost('marketing_spend', 'new_customers') }} as cac,
+        {{ acquisition_cost('marketing_spend + operating_costs', 'new_customers') }} as cost_per_acquisition,
         has_cost_data,
         gross_profit,
         {{ safe_divide('gross_profit', 'case when has_cost_data then net_revenue end') }} as gross_margin,
         net_profit,
         {{ safe_divide('net_profit', 'case when has_cost_data then net_revenue end') }} as net_margin,
         {{ safe_divide('net_profit', 'operating_costs + marketing_spend') }} as roi,
-        {{ safe_divide('net_profit', 'paying_customers') }} as profit_per_customer
+        {{ money_average(safe_divide('net_profit', 'paying_customers')) }} as profit_per_customer
     from period_totals
 ),
 

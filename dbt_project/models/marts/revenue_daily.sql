@@ -18,9 +18,9 @@ calendar as (
 orders_by_day as (
     select
         order_date,
-        sum(gross_amount) as gross_revenue,
-        sum(refund_amount) as refunds,
-        sum(net_amount) as net_revenue,
+        {{ money('sum(gross_amount)') }} as gross_revenue,
+        {{ money('sum(refund_amount)') }} as refunds,
+        {{ money('sum(net_amount)') }} as net_revenue,
         count(*) filter (where is_paid) as orders,
         count(*) filter (where is_refunded) as refunded_orders,
         count(*) filter (where is_failed) as failed_orders,
@@ -60,7 +60,8 @@ daily as (
 with_trailing as (
     select
         *,
-        sum(net_revenue) over (order by revenue_date rows between 6 preceding and current row) as net_revenue_7d,
+        {{ money('sum(net_revenue) over (order by revenue_date rows between 6 preceding and current row)') }}
+            as net_revenue_7d,
         lag(net_revenue, 7) over (order by revenue_date) as net_revenue_same_weekday_last_week
     from daily
 ),
@@ -78,7 +79,7 @@ final as (
         attempted_orders,
         paying_customers,
         new_customers,
-        {{ safe_divide('gross_revenue', 'orders') }} as average_order_value,
+        {{ money_average(safe_divide('gross_revenue', 'orders')) }} as average_order_value,
         promo_orders,
         {{ safe_divide('promo_orders', 'orders') }} as promo_share,
         net_revenue_7d,

@@ -10,11 +10,11 @@ months as (
     select
         date_trunc('month', revenue_date) as revenue_month,
         count(*) as days_with_data,
-        sum(gross_revenue) as gross_revenue,
-        sum(refunds) as refunds,
-        sum(net_revenue) as net_revenue,
-        sum(orders) as orders,
-        sum(new_customers) as new_customers
+        {{ money('sum(gross_revenue)') }} as gross_revenue,
+        {{ money('sum(refunds)') }} as refunds,
+        {{ money('sum(net_revenue)') }} as net_revenue,
+        cast(sum(orders) as bigint) as orders,
+        cast(sum(new_customers) as bigint) as new_customers
     from daily
     group by 1
 ),
@@ -29,7 +29,8 @@ paying_customers as (
 ),
 
 -- Monthly plans recur in the month they are bought; an annual plan is spread as 1/12 over the
--- month of sale and the eleven after it.
+-- month of sale and the eleven after it (the exact sum of the annual sales divided once, then
+-- rounded to the cent).
 recurring_sales as (
     select
         date_trunc('month', order_date) as sale_month,
@@ -42,11 +43,11 @@ recurring_sales as (
 mrr as (
     select
         months.revenue_month,
-        sum(
-            case when recurring_sales.sale_month = months.revenue_month
-                then coalesce(recurring_sales.monthly_plan_revenue, 0) else 0 end
-            + coalesce(recurring_sales.annual_plan_revenue, 0) / 12.0
-        ) as mrr
+        {{ money(
+            'coalesce(sum(recurring_sales.monthly_plan_revenue) filter (
+                where recurring_sales.sale_month = months.revenue_month), 0)
+            + coalesce(sum(recurring_sales.annual_plan_revenue), 0) / 12'
+        ) }} as mrr
     from months
     left join recurring_sales
         on recurring_sales.sale_month <= months.revenue_month
@@ -67,8 +68,9 @@ final as (
         months.orders,
         coalesce(paying_customers.paying_customers, 0) as paying_customers,
         months.new_customers,
-        {{ safe_divide('months.gross_revenue', 'months.orders') }} as average_order_value,
-        {{ safe_divide('months.net_revenue', 'paying_customers.paying_customers') }} as revenue_per_customer
+        {{ money_average(safe_divide('months.gross_revenue', 'months.orders')) }} as average_order_value,
+        {{ money_average(safe_divide('months.net_revenue', 'paying_customers.paying_customers')) }}
+            as revenue_per_customer
     from months
     left join paying_customers on months.revenue_month = paying_customers.revenue_month
     left join mrr on months.revenue_month = mrr.revenue_month

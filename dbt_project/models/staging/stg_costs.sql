@@ -6,7 +6,7 @@ renamed as (
     select
         cost_date,
         lower(category) as category,
-        cast(amount as double) as amount
+        {{ money('amount') }} as amount
     from source
 )
 

@@ -6,7 +6,7 @@ renamed as (
     select
         spend_date,
         lower(channel) as channel,
-        cast(amount as double) as amount
+        {{ money('amount') }} as amount
     from source
 )
 

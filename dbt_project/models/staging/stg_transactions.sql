@@ -10,7 +10,7 @@ classified as (
         cast(created_at as date) as order_date,
         completed_at,
         status,
-        cast(amount as double) as amount,
+        {{ money('amount') }} as amount,
         product,
         payment_method,
         promo_code,

@@ -98,7 +98,7 @@ function renderLists() {
   const cards = data.comprehensive.kpis.map((kpi) => {
     const change = kpi.change === null ? "" :
       `<span class="${kpi.change >= 0 ? "up" : "down"}">${kpi.change >= 0 ? "▲" : "▼"} ${(Math.abs(kpi.change) * 100).toFixed(1)}%</span>`;
-    return `<div class="card"><div class="label">${escapeHtml(kpi.metric.replaceAll("_", " "))}</div>` +
+    return `<div class="card"><div class="label">${escapeHtml(kpi.label)}</div>` +
       `<div class="value">${escapeHtml(formatKpi(kpi.metric, kpi.value, kpi.note))}</div>${change}</div>`;
   });
   document.getElementById("kpis").innerHTML = cards.join("");
