@@ -268,6 +268,9 @@ class MartSettings(BaseSettings):
     top_customers_limit: int | None = Field(
         None, ge=1, le=100_000, description="Rows of `marts.top_customers`.", json_schema_extra=shown("`100`")
     )
+    top_products_limit: int | None = Field(
+        None, ge=1, le=100_000, description="Rows of `marts.top_products`.", json_schema_extra=shown("`20`")
+    )
     funnel_stages: tuple[FunnelStage, ...] | None = Field(
         None,
         min_length=2,

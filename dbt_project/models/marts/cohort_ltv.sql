@@ -33,9 +33,7 @@ cohorts as (
     group by cohort_month
 ),
 
--- A cohort is old enough for a horizon when its last customer (first paid order on the month's
--- last day) has had the whole horizon by the reference date: younger cohorts would look worse
--- only because their customers have had less time.
+-- The horizons each cohort is old enough for (macro cohort_is_old_enough).
 cohort_horizons as (
     select
         cohorts.cohort_month,
@@ -44,7 +42,7 @@ cohort_horizons as (
     from cohorts
     cross join horizons
     cross join bounds
-    where cast(last_day(cohorts.cohort_month) as date) + horizons.horizon_days - 1 <= bounds.reference_date
+    where {{ cohort_is_old_enough('cohorts.cohort_month', 'horizons.horizon_days', 'bounds.reference_date') }}
 ),
 
 -- Each paid order of a cohort's customer: the day after the first order it fell on, and its
