@@ -366,6 +366,12 @@ class InsightSettings(BaseSettings):
     margin_baseline_months: int = Field(
         3, ge=1, le=24, description="Complete months before the last one that its net margin is compared with."
     )
+    mover_change: float = Field(
+        0.3,
+        gt=0,
+        description="Change month on month (0.3 = 30 %, up or down) from which the biggest product mover's net revenue "
+        "or the biggest channel mover's CAC is an insight; a product's fall or a CAC's rise is a warning.",
+    )
 
 
 class AlertSettings(BaseSettings):
