@@ -151,7 +151,8 @@ def products(cursor: duckdb.DuckDBPyConnection) -> dict[str, object]:
         "top": columns(cursor, "select * from marts.top_products order by revenue_rank"),
         "monthly": columns(
             cursor,
-            "select * exclude (grain) from marts.product_performance where grain = 'month' order by order_month, product",
+            "select * exclude (grain) from marts.product_performance where grain = 'month' "
+            "order by order_month, product",
         ),
         "all_time": columns(
             cursor,
