@@ -84,7 +84,7 @@ all_time as (
 
 periods as (
     select * from monthly
-    union all by name
+    union all
     select * from all_time
 ),
 
