@@ -333,7 +333,7 @@ def product_mover_insight(kpis: Mapping[str, Any], thresholds: InsightThresholds
         title=f"Product {product} {'fell' if fell else 'rose'} {_percent(abs(growth))} month on month",
         detail=(
             f"Net revenue of {product} changed by {_percent(growth, signed=True)} in {month:%B %Y} against the month "
-            "before: of all products that sold both months, it moved the most money."
+            "before: of the products that sold the month before, it moved the most money."
         ),
         metric="product_mover_growth",
         value=growth,
