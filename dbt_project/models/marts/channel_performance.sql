@@ -106,54 +106,9 @@ cohort_values as (
         acquisition_month
 ),
 
--- Cumulative contribution per new customer by calendar month since the acquisition month, as far
--- as it is known without a gap in the cost data.
-monthly_contribution as (
-    select
-        channel,
-        acquisition_month,
-        months_since_first_order,
-        sum(contribution) as contribution,
-        count(contribution) = count(*) as is_known
-    from order_values
-    group by
-        channel,
-        acquisition_month,
-        months_since_first_order
-),
-
-cumulative_contribution as (
-    select
-        monthly_contribution.channel,
-        monthly_contribution.acquisition_month,
-        monthly_contribution.months_since_first_order,
-        acquisitions.cac,
-        sum(monthly_contribution.contribution) over cohort_so_far / acquisitions.new_customers
-            as contribution_per_customer,
-        bool_and(monthly_contribution.is_known) over cohort_so_far as is_known
-    from monthly_contribution
-    inner join acquisitions
-        on monthly_contribution.channel = acquisitions.channel
-        and monthly_contribution.acquisition_month = acquisitions.acquisition_month
-    window cohort_so_far as (
-        partition by monthly_contribution.channel, monthly_contribution.acquisition_month
-        order by monthly_contribution.months_since_first_order
-    )
-),
-
--- Payback, as in cohort_ltv: the first month (0 = the acquisition month) by whose end the
--- cumulative contribution per new customer covers the channel's CAC; null while it has not.
+-- Payback as in cohort_ltv (macro cohort_payback_months), against the channel's own CAC.
 payback as (
-    select
-        channel,
-        acquisition_month,
-        min(months_since_first_order) filter (
-            where is_known and contribution_per_customer >= cac
-        ) as payback_months
-    from cumulative_contribution
-    group by
-        channel,
-        acquisition_month
+    {{ cohort_payback_months('order_values', 'acquisitions', ['channel', 'acquisition_month'], 'new_customers', 'cac') }}
 ),
 
 final as (

@@ -82,46 +82,21 @@ cohort_values as (
         cohort_horizons.cohort_size
 ),
 
--- Cumulative contribution per customer of each cohort by calendar month since its first, as far
--- as it is known without a gap in the cost data.
-monthly_contribution as (
+-- The cohort's size and the CAC of its month, the base of its payback.
+cohort_costs as (
     select
-        cohort_month,
-        months_since_first_order,
-        sum(contribution) as contribution,
-        count(contribution) = count(*) as is_known
-    from order_values
-    group by
-        cohort_month,
-        months_since_first_order
+        cohorts.cohort_month,
+        cohorts.cohort_size,
+        roi_monthly.cac
+    from cohorts
+    left join roi_monthly on cohorts.cohort_month = roi_monthly.roi_month
 ),
 
-cumulative_contribution as (
-    select
-        monthly_contribution.cohort_month,
-        monthly_contribution.months_since_first_order,
-        sum(monthly_contribution.contribution) over cohort_so_far / cohorts.cohort_size as contribution_per_customer,
-        bool_and(monthly_contribution.is_known) over cohort_so_far as is_known
-    from monthly_contribution
-    inner join cohorts on monthly_contribution.cohort_month = cohorts.cohort_month
-    window cohort_so_far as (
-        partition by monthly_contribution.cohort_month
-        order by monthly_contribution.months_since_first_order
-    )
-),
-
--- Payback: the first month (0 = the acquisition month) by whose end the cohort's cumulative
--- contribution per customer covers its CAC; null while it has not, or without a CAC.
+-- Payback (macro cohort_payback_months): the first month (0 = the acquisition month) by whose end
+-- the cohort's cumulative contribution per customer covers its CAC; null while it has not, or
+-- without a CAC.
 payback as (
-    select
-        cumulative_contribution.cohort_month,
-        min(cumulative_contribution.months_since_first_order) filter (
-            where cumulative_contribution.is_known
-                and cumulative_contribution.contribution_per_customer >= roi_monthly.cac
-        ) as payback_months
-    from cumulative_contribution
-    inner join roi_monthly on cumulative_contribution.cohort_month = roi_monthly.roi_month
-    group by cumulative_contribution.cohort_month
+    {{ cohort_payback_months('order_values', 'cohort_costs', ['cohort_month'], 'cohort_size', 'cac') }}
 ),
 
 final as (
