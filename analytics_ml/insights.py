@@ -63,6 +63,8 @@ class InsightThresholds:
     ltv_cac_healthy: the LTV/CAC ratio below which acquisition does not pay back enough.
     margin_drop: fall of the net margin, in fractions of revenue (0.05 = 5 points), of the last
         complete month against the average of the ``margin_baseline_months`` before it.
+    mover_change: relative change month on month (0.3 = 30 %, either way) from which the biggest
+        product mover's net revenue, or the biggest channel mover's CAC, is reported.
     """
 
     revenue_decline: float
@@ -72,6 +74,7 @@ class InsightThresholds:
     ltv_cac_healthy: float
     margin_drop: float
     margin_baseline_months: int
+    mover_change: float
 
 
 def revenue_trend_insight(trend: Mapping[str, Any], thresholds: InsightThresholds) -> Insight | None:
@@ -312,6 +315,66 @@ def margin_trend_insight(
     )
 
 
+def product_mover_insight(kpis: Mapping[str, Any], thresholds: InsightThresholds) -> Insight | None:
+    """The product whose net revenue moved the most money in the last complete month
+    (``marts.kpi_summary``: mover_month, product_mover, product_mover_growth).
+
+    A fall by at least ``mover_change`` is a warning, a rise by as much is info; None when there is
+    no mover or its change is smaller.
+    """
+    growth = _number(kpis["product_mover_growth"])
+    if math.isnan(growth) or abs(growth) < thresholds.mover_change:
+        return None
+    product, month = kpis["product_mover"], pd.Timestamp(kpis["mover_month"])
+    fell = growth < 0
+    return Insight(
+        category="revenue",
+        severity="warning" if fell else "info",
+        title=f"Product {product} {'fell' if fell else 'rose'} {_percent(abs(growth))} month on month",
+        detail=(
+            f"Net revenue of {product} changed by {_percent(growth, signed=True)} in {month:%B %Y} against the month "
+            "before: of the products that sold the month before, it moved the most money."
+        ),
+        metric="product_mover_growth",
+        value=growth,
+        recommendation=(
+            f"Check what changed for {product} (price, stock, a campaign that ended, refunds) and act on it."
+            if fell
+            else f"Find what lifted {product} and do more of it; check stock and capacity for it."
+        ),
+    )
+
+
+def channel_cac_mover_insight(kpis: Mapping[str, Any], thresholds: InsightThresholds) -> Insight | None:
+    """The acquisition channel whose CAC changed the most in the last complete month
+    (``marts.kpi_summary``: mover_month, channel_cac_mover, channel_cac_mover_change).
+
+    A rise by at least ``mover_change`` is a warning (customers got dearer), a fall by as much is
+    info; None when there is no mover or its change is smaller.
+    """
+    change = _number(kpis["channel_cac_mover_change"])
+    if math.isnan(change) or abs(change) < thresholds.mover_change:
+        return None
+    channel, month = kpis["channel_cac_mover"], pd.Timestamp(kpis["mover_month"])
+    rose = change > 0
+    return Insight(
+        category="profitability",
+        severity="warning" if rose else "info",
+        title=f"Channel {channel}'s CAC {'rose' if rose else 'fell'} {_percent(abs(change))} (×{change + 1:.1f})",
+        detail=(
+            f"What a new customer from {channel} cost changed by {_percent(change, signed=True)} in {month:%B %Y} "
+            "against the month before, the largest change of any channel."
+        ),
+        metric="channel_cac_mover_change",
+        value=change,
+        recommendation=(
+            f"Review the {channel} campaigns and move budget to channels with a lower CAC until it recovers."
+            if rose
+            else f"{channel} acquires customers more cheaply now: test a larger budget there."
+        ),
+    )
+
+
 def weekday_pattern_insight(patterns: pd.DataFrame) -> Insight | None:
     """The strongest and weakest weekday (``ml.seasonal_patterns`` rows with pattern 'day_of_week')."""
     return _peak_period_insight(patterns, "day_of_week", "weekday_effect", noun="day", preposition="on")
@@ -349,6 +412,8 @@ def evaluate_rules(inputs: InsightInputs, thresholds: InsightThresholds) -> dict
         "funnel_drop_off": funnel_drop_off_insight(inputs.funnel_stages, thresholds),
         "ltv_cac": ltv_cac_insight(inputs.kpis, thresholds),
         "margin_trend": margin_trend_insight(inputs.roi_monthly, inputs.kpis["reference_date"], thresholds),
+        "product_mover": product_mover_insight(inputs.kpis, thresholds),
+        "channel_cac_mover": channel_cac_mover_insight(inputs.kpis, thresholds),
         "weekday_pattern": weekday_pattern_insight(inputs.seasonal_patterns),
         "month_pattern": month_pattern_insight(inputs.seasonal_patterns),
     }

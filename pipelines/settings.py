@@ -268,6 +268,9 @@ class MartSettings(BaseSettings):
     top_customers_limit: int | None = Field(
         None, ge=1, le=100_000, description="Rows of `marts.top_customers`.", json_schema_extra=shown("`100`")
     )
+    top_products_limit: int | None = Field(
+        None, ge=1, le=100_000, description="Rows of `marts.top_products`.", json_schema_extra=shown("`20`")
+    )
     funnel_stages: tuple[FunnelStage, ...] | None = Field(
         None,
         min_length=2,
@@ -376,6 +379,12 @@ class InsightSettings(BaseSettings):
     )
     margin_baseline_months: int = Field(
         3, ge=1, le=24, description="Complete months before the last one that its net margin is compared with."
+    )
+    mover_change: float = Field(
+        0.3,
+        gt=0,
+        description="Change month on month (0.3 = 30 %, up or down) from which the biggest product mover's net revenue "
+        "or the biggest channel mover's CAC is an insight; a product's fall or a CAC's rise is a warning.",
     )
 
 

@@ -706,7 +706,8 @@ def read_insight_inputs(con: duckdb.DuckDBPyConnection) -> insights.InsightInput
         funnel_stages=frame("select stage, stage_order, entered, drop_off_rate from marts.funnel_stages"),
         kpis=frame(
             "select reference_date, ltv_to_cac, ltv_to_cac_prior, ltv_horizon_days, ltv_cohort_month, cohort_ltv, "
-            "cohort_cac from marts.kpi_summary"
+            "cohort_cac, mover_month, product_mover, product_mover_growth, channel_cac_mover, channel_cac_mover_change "
+            "from marts.kpi_summary"
         )
         .iloc[0]
         .to_dict(),

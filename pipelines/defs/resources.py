@@ -204,6 +204,7 @@ class MLAssetSettings(ConfigurableResource):
     insight_ltv_cac_healthy: float
     insight_margin_drop: float
     insight_margin_baseline_months: int
+    insight_mover_change: float
     alert_lookback_days: int
     """The latest days the revenue-drop alert judges against the fitted history's band."""
 

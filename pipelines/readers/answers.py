@@ -179,6 +179,26 @@ def roi_dashboard(cursor: duckdb.DuckDBPyConnection) -> dict[str, object]:
     }
 
 
+def products(cursor: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    return {
+        "top": columns(cursor, "select * from marts.top_products order by revenue_rank"),
+        "monthly": columns(
+            cursor,
+            "select * exclude (grain) from marts.product_performance where grain = 'month' "
+            "order by order_month, product",
+        ),
+        "all_time": columns(
+            cursor,
+            "select * exclude (grain, order_month, net_revenue_previous_month, net_revenue_growth) "
+            "from marts.product_performance where grain = 'all_time' order by net_revenue desc, product",
+        ),
+    }
+
+
+def channels(cursor: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    return {"monthly": columns(cursor, "select * from marts.channel_performance order by acquisition_month, channel")}
+
+
 def predictive(cursor: duckdb.DuckDBPyConnection) -> dict[str, object]:
     return {
         "seasonal_patterns": columns(cursor, "select * from ml.seasonal_patterns order by pattern, period_order"),

@@ -34,6 +34,7 @@ from pipelines.readers.answers import (
     MAX_FORECAST_DAYS,
     alerts,
     business_insights,
+    channels,
     columns,
     comprehensive_answer,
     conversion_funnel,
@@ -41,6 +42,7 @@ from pipelines.readers.answers import (
     health,
     model_performance,
     predictive,
+    products,
     revenue_forecast,
     roi_dashboard,
     with_snapshot,
@@ -158,6 +160,20 @@ async def conversion_funnel_endpoint(request: Request) -> Response:
 async def roi_dashboard_endpoint(request: Request) -> Response:
     """Monthly profit, ROI and CAC, and the cost breakdown."""
     return await answer(request, with_snapshot_of(roi_dashboard))
+
+
+@protected.get("/products")
+async def products_endpoint(request: Request) -> Response:
+    """Products: the top sellers of the last KPI window against the window before, each product's
+    month by month (orders, net revenue, refund rate, share, growth) and over the whole history."""
+    return await answer(request, with_snapshot_of(products))
+
+
+@protected.get("/channels")
+async def channels_endpoint(request: Request) -> Response:
+    """Acquisition channels by month: new customers, marketing spend, CAC, first-order revenue, 90- and
+    365-day LTV per customer, LTV/CAC, payback months and ROAS."""
+    return await answer(request, with_snapshot_of(channels))
 
 
 @protected.get("/predictive")

@@ -31,6 +31,8 @@ PROTECTED = [
     "customer-behavior",
     "conversion-funnel",
     "roi-dashboard",
+    "products",
+    "channels",
     "predictive",
     "business-insights",
     "alerts",
@@ -147,6 +149,19 @@ def test_the_ltv_to_cac_card_names_its_cohort_and_horizon(api_url, sample_wareho
             "select conversion_rate from marts.funnel_hourly order by hour_of_day",
         ),
         ("roi-dashboard", "monthly", "net_profit", "select net_profit from marts.roi_monthly order by roi_month"),
+        (
+            "products",
+            "monthly",
+            "refund_rate",
+            "select refund_rate from marts.product_performance where grain = 'month' order by order_month, product",
+        ),
+        ("products", "top", "product", "select product from marts.top_products order by revenue_rank"),
+        (
+            "channels",
+            "monthly",
+            "cac",
+            "select cac::double from marts.channel_performance order by acquisition_month, channel",
+        ),
         ("business-insights", "insights", "title", "select title from ml.business_insights order by rank"),
         ("model-performance", "models", "version", "select version from ml.model_performance order by trained_at desc"),
         (
@@ -170,6 +185,30 @@ def test_answers_are_the_columns_of_their_tables(api_url, sample_warehouse, case
         answer["snapshot_built_at"]
         == snapshot_rows(sample_warehouse, "select built_at from snapshot")[0][0].isoformat()
     )
+
+
+def test_the_breakdown_marts_are_published_and_served(api_url, sample_warehouse):
+    # After the pipeline's run over the sample store, each new mart is in the snapshot with rows.
+    tables = api(api_url, "health-check", token=None)["tables"]
+    breakdowns = ["product_performance", "top_products", "channel_performance", "country_performance"]
+    breakdowns.append("payment_methods")
+    assert all(tables.get(f"marts.{name}", 0) > 0 for name in breakdowns), tables
+
+    products = api(api_url, "products")
+    expected_all_time = snapshot_rows(
+        sample_warehouse,
+        "select product, net_revenue::double from marts.product_performance where grain = 'all_time' "
+        "order by net_revenue desc, product",
+    )
+    assert list(zip(products["all_time"]["product"], products["all_time"]["net_revenue"], strict=True)) == (
+        expected_all_time
+    )
+    assert "grain" not in products["monthly"]
+    channels = api(api_url, "channels")["monthly"]
+    # The sample store's paid channels have spend every month; organic never has any.
+    organic = [cac for channel, cac in zip(channels["channel"], channels["cac"], strict=True) if channel == "organic"]
+    assert organic and set(organic) == {None}
+    assert len(channels["roas"]) == tables["marts.channel_performance"]
 
 
 def test_alerts_are_the_feed_with_open_and_resolved_counted(api_url, sample_warehouse):

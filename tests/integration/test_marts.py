@@ -26,21 +26,23 @@ from tests.support.pipeline_runs import DBT_MODELS, INGEST, isolated_settings, q
 
 FIRST_DAY, LAST_DAY = dt.date(2025, 1, 1), dt.date(2025, 3, 31)
 
+# ANNA, BEN and CARL came through social ads (ANNA's export spells it "Social"), the others organically.
 CUSTOMERS = [
-    {"customer_id": name, "signup_at": f"{day} 08:00:00", "acquisition_channel": "organic", "country": "US"}
-    for name, day in [
-        ("ANNA", "2025-01-05"),
-        ("BEN", "2025-01-02"),
-        ("CARL", "2025-03-20"),
-        ("DORA", "2025-01-15"),
-        ("EMIL", "2025-01-25"),
-        ("FRED", "2025-03-01"),
+    {"customer_id": name, "signup_at": f"{day} 08:00:00", "acquisition_channel": channel, "country": "US"}
+    for name, day, channel in [
+        ("ANNA", "2025-01-05", "Social"),
+        ("BEN", "2025-01-02", "social"),
+        ("CARL", "2025-03-20", "social"),
+        ("DORA", "2025-01-15", "organic"),
+        ("EMIL", "2025-01-25", "organic"),
+        ("FRED", "2025-03-01", "organic"),
     ]
 ]
 
 # Paid orders per customer (FRED never buys):
 #   ANNA 5: 5 Jan, 1 Feb, 25 Feb, 15 Mar (refunded), 31 Mar, 60 each: gross 300, net 240.
-#   BEN  4: 2, 8, 14, 20 Jan, 100 each: net 400.
+#   BEN  4: 2, 8, 14, 20 Jan, 100 each: net 400, all of product batch_10 (every other order is a
+#        single_vector).
 #   CARL 1: 25 Mar, 20 (his failed attempt on 20 Mar is no purchase).
 #   DORA 2: 15 Jan, 14 Feb, 30 each: net 60.
 #   EMIL 3: 25 Jan, 18 Feb, 11 Mar, 50 each: net 150.
@@ -50,7 +52,10 @@ TRANSACTIONS = [
     transaction("A3", "ANNA", "2025-02-25 10:00:00", amount="60.00"),
     transaction("A4", "ANNA", "2025-03-15 10:00:00", status="refunded", amount="60.00"),
     transaction("A5", "ANNA", "2025-03-31 10:00:00", amount="60.00"),
-    *(transaction(f"B{day}", "BEN", f"2025-01-{day:02d} 11:00:00", amount="100.00") for day in (2, 8, 14, 20)),
+    *(
+        {**transaction(f"B{day}", "BEN", f"2025-01-{day:02d} 11:00:00", amount="100.00"), "product": "batch_10"}
+        for day in (2, 8, 14, 20)
+    ),
     transaction("C1", "CARL", "2025-03-20 12:00:00", status="failed", amount="20.00"),
     transaction("C2", "CARL", "2025-03-25 12:00:00", amount="20.00"),
     transaction("D1", "DORA", "2025-01-15 13:00:00", amount="30.00"),
@@ -302,6 +307,90 @@ def test_cohort_ltv_cac_and_payback_of_january(hand_warehouse):
     # LTV/CAC 99.25 / 30. Payback: the January contribution alone, 320 / 4 = 80, covers the 30.
     # At 90 days the cohort is not old enough: its last day, 31 Jan, + 89 is 30 Apr, after 31 Mar.
     assert ltv == {30: pytest.approx((4, 162.5, 99.25, 30.0, 99.25 / 30, 0), rel=1e-12)}
+
+
+def test_product_performance_monthly_revenue_and_refund_rate(hand_warehouse):
+    months = rows_by_key(
+        hand_warehouse,
+        "select order_month, orders, refunded_orders, net_revenue, refund_rate, revenue_share, net_revenue_growth "
+        "from marts.product_performance where product = 'single_vector' and grain = 'month'",
+    )
+    # single_vector, January: ANNA 60, DORA 30, EMIL 50 = 140 of the month's 540 (BEN's 400 is
+    # batch_10). February: ANNA 60 + 60, DORA 30, EMIL 50 = 200, the month's only sales.
+    # March: ANNA 60 refunded and 60, CARL 20, EMIL 50: 4 orders, 1 refunded (refund rate 1 / 4),
+    # net 190 − 60 = 130, all of March's revenue; 130 / 200 − 1 = −0.35 month on month.
+    assert months == {
+        dt.date(2025, 1, 1): pytest.approx((3, 0, 140.0, 0.0, 140 / 540, None)),
+        dt.date(2025, 2, 1): pytest.approx((4, 0, 200.0, 0.0, 1.0, 200 / 140 - 1)),
+        dt.date(2025, 3, 1): pytest.approx((4, 1, 130.0, 0.25, 1.0, -0.35)),
+    }
+    # batch_10 sold only in January: February is a fall of 100 %, March has no rate (nothing to fall from).
+    assert query(
+        hand_warehouse,
+        "select order_month, net_revenue, net_revenue_growth from marts.product_performance "
+        "where product = 'batch_10' order by grain desc, order_month",
+    ) == [
+        (dt.date(2025, 1, 1), 400, None),
+        (dt.date(2025, 2, 1), 0, -1.0),
+        (dt.date(2025, 3, 1), 0, None),
+        (None, 400, None),
+    ]
+
+
+def test_channel_cac_ltv_payback_and_roas_of_social(hand_warehouse):
+    channels = rows_by_key(
+        hand_warehouse,
+        "select acquisition_month, new_customers, marketing_spend, cac, first_order_revenue, roas, "
+        "ltv_revenue_90d, payback_months from marts.channel_performance where channel = 'social'",
+    )
+    # social (ANNA's "Social" included): January ANNA and BEN, spend 120: CAC 60. Their first
+    # purchase days: ANNA 60 (5 Jan), BEN 100 (2 Jan): 160, ROAS 160 / 120. Payback in January
+    # already: (60 + 400) × January's gross margin 320 / 540 (see the cohort LTV test) / 2 = 136.30
+    # ≥ 60. No 90-day LTV: January is not 90 days old by 31 Mar (31 Jan + 89 = 30 Apr).
+    # February: spend 40, nobody new: no CAC, and the spend brought nothing (ROAS 0).
+    # March: CARL (his failed attempt of 20 Mar is no order), spend 20: CAC 20; his 20: ROAS 1.
+    assert channels == {
+        dt.date(2025, 1, 1): pytest.approx((2, 120.0, 60.0, 160.0, 160 / 120, None, 0)),
+        dt.date(2025, 2, 1): (0, 40, None, 0, 0.0, None, None),
+        dt.date(2025, 3, 1): (1, 20, 20, 20, 1.0, None, None),
+    }
+    # DORA and EMIL came for free: no spend, so no CAC or ROAS (not 0).
+    assert query(
+        hand_warehouse,
+        "select acquisition_month, new_customers, cac, roas from marts.channel_performance where channel = 'organic'",
+    ) == [(dt.date(2025, 1, 1), 2, None, None)]
+
+
+def test_the_biggest_product_mover_is_a_kpi_and_an_insight(hand_warehouse):
+    columns = ["reference_date", "mover_month", "product_mover", "product_mover_growth"]
+    columns += ["channel_cac_mover", "channel_cac_mover_change"]
+    (row,) = query(hand_warehouse, f"select {', '.join(columns)} from marts.kpi_summary")
+    kpis = dict(zip(columns, row, strict=True))
+    # As of 31 Mar, March is complete. Of the products that sold in February, single_vector moved
+    # 200 → 130 (batch_10 sold nothing either month). No channel had a CAC in both February and March.
+    assert kpis == {
+        "reference_date": LAST_DAY,
+        "mover_month": dt.date(2025, 3, 1),
+        "product_mover": "single_vector",
+        "product_mover_growth": pytest.approx(-0.35),
+        "channel_cac_mover": None,
+        "channel_cac_mover_change": None,
+    }
+    thresholds = MLAssetSettings.from_settings(hand_warehouse).insight_thresholds()
+    insight = insights.product_mover_insight(kpis, thresholds)
+    assert (insight.severity, insight.title) == ("warning", "Product single_vector fell 35.0% month on month")
+    assert insights.channel_cac_mover_insight(kpis, thresholds) is None
+
+
+def test_payment_attempts_and_success_rate_by_hour(hand_warehouse):
+    # Every order is paid by card. CARL's failed attempt at 12:00 and his paid order at 12:00 are
+    # the 12 o'clock hour's two attempts; in all 16 orders were settled, 15 of them paid.
+    hours = query(
+        hand_warehouse,
+        "select hour_of_day, attempts, successful, success_rate from marts.payment_methods "
+        "where payment_method = 'card' and (hour_of_day = 12 or hour_of_day is null) order by hour_of_day",
+    )
+    assert hours == [(12, 2, 1, 0.5), (None, 16, 15, 15 / 16)]
 
 
 def test_headline_ltv_to_cac_is_a_cohort_against_its_own_cac(sample_store, sample_warehouse):

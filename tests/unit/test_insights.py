@@ -12,10 +12,12 @@ import pytest
 from analytics_ml.insights import (
     Insight,
     InsightThresholds,
+    channel_cac_mover_insight,
     funnel_drop_off_insight,
     ltv_cac_insight,
     margin_trend_insight,
     month_pattern_insight,
+    product_mover_insight,
     rank_insights,
     revenue_forecast_insight,
     revenue_trend_insight,
@@ -31,6 +33,7 @@ THRESHOLDS = InsightThresholds(
     ltv_cac_healthy=3.0,
     margin_drop=0.05,
     margin_baseline_months=3,
+    mover_change=0.3,
 )
 
 
@@ -220,6 +223,52 @@ def test_no_marketing_spend_is_said_rather_than_a_ratio():
 
     assert (insight.severity, insight.metric, insight.value) == ("info", "ltv_to_cac", None)
     assert "No marketing spend" in insight.title
+
+
+# --- biggest movers -------------------------------------------------------------------------
+
+
+def movers(product_growth: float | None, cac_change: float | None) -> dict[str, object]:
+    """kpi_summary's mover columns: the product mug and the channel social, in March 2025."""
+    return {
+        "mover_month": dt.date(2025, 3, 1),
+        "product_mover": "mug" if product_growth is not None else None,
+        "product_mover_growth": product_growth,
+        "channel_cac_mover": "social" if cac_change is not None else None,
+        "channel_cac_mover_change": cac_change,
+    }
+
+
+def test_a_product_falling_by_the_threshold_is_a_warning_and_one_rising_is_info():
+    fell = product_mover_insight(movers(-0.3, None), THRESHOLDS)
+    rose = product_mover_insight(movers(0.5, None), THRESHOLDS)
+
+    assert (fell.category, fell.severity, fell.metric, fell.value) == (
+        "revenue",
+        "warning",
+        "product_mover_growth",
+        -0.3,
+    )
+    assert fell.title == "Product mug fell 30.0% month on month"
+    assert "March 2025" in fell.detail
+    assert (rose.severity, rose.title) == ("info", "Product mug rose 50.0% month on month")
+
+
+def test_a_channel_whose_cac_doubled_is_a_warning_and_one_whose_cac_fell_is_info():
+    doubled = channel_cac_mover_insight(movers(None, 1.0), THRESHOLDS)
+    cheaper = channel_cac_mover_insight(movers(None, -0.4), THRESHOLDS)
+
+    assert (doubled.category, doubled.severity, doubled.value) == ("profitability", "warning", 1.0)
+    # +100 %: twice the month before's CAC.
+    assert doubled.title == "Channel social's CAC rose 100.0% (×2.0)"
+    assert (cheaper.severity, cheaper.title) == ("info", "Channel social's CAC fell 40.0% (×0.6)")
+
+
+def test_movers_below_the_threshold_or_without_a_change_give_no_insight():
+    assert product_mover_insight(movers(-0.29, None), THRESHOLDS) is None
+    assert channel_cac_mover_insight(movers(None, 0.29), THRESHOLDS) is None
+    assert product_mover_insight(movers(None, None), THRESHOLDS) is None
+    assert channel_cac_mover_insight(movers(None, None), THRESHOLDS) is None
 
 
 # --- margin trend ---------------------------------------------------------------------------

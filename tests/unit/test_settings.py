@@ -230,6 +230,7 @@ def test_the_ml_settings_resource_carries_the_environments_values(environment):
     environment.setenv("ANALYTICS_DAYS_AHEAD", "14")
     environment.setenv("ANALYTICS_INSIGHT_AT_RISK_SEGMENTS", '["At Risk"]')
     environment.setenv("ANALYTICS_INSIGHT_MARGIN_DROP", "0.1")
+    environment.setenv("ANALYTICS_INSIGHT_MOVER_CHANGE", "0.5")
 
     resource = MLAssetSettings.from_settings(load_settings())
 
@@ -237,6 +238,7 @@ def test_the_ml_settings_resource_carries_the_environments_values(environment):
     thresholds = resource.insight_thresholds()
     assert thresholds.at_risk_segments == ("At Risk",)
     assert thresholds.margin_drop == 0.1
+    assert thresholds.mover_change == 0.5
 
 
 def test_the_model_type_setting_offers_exactly_analytics_mls_model_types():

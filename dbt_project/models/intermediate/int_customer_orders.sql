@@ -83,6 +83,7 @@ final as (
         customer_purchases.first_order_date,
         cast(date_trunc('month', customer_purchases.first_order_date) as date) as cohort_month,
         customers.acquisition_channel,
+        customers.country,
         customer_purchases.last_order_date,
         customer_purchases.repeat_purchase_date,
         customer_purchases.repeat_purchase_date is not null as is_repeat_customer,

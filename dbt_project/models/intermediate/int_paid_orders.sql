@@ -18,7 +18,8 @@ final as (
         transactions.customer_id,
         transactions.order_date,
         cast(date_trunc('month', transactions.order_date) as date) as order_month,
-        transactions.product,
+        -- An order without a product (optional in the source) is an 'unknown' product's.
+        coalesce(transactions.product, 'unknown') as product,
         transactions.gross_amount,
         transactions.refund_amount,
         transactions.net_amount,

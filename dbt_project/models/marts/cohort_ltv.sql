@@ -44,9 +44,7 @@ cohorts as (
     left join monthly_margins on cohort_sizes.cohort_month = monthly_margins.calendar_month
 ),
 
--- A cohort is old enough for a horizon when its last customer (first paid order on the month's
--- last day) has had the whole horizon by the reference date: younger cohorts would look worse
--- only because their customers have had less time.
+-- The horizons each cohort is old enough for (macro cohort_is_old_enough).
 cohort_horizons as (
     select
         cohorts.cohort_month,
@@ -55,7 +53,7 @@ cohort_horizons as (
     from cohorts
     cross join horizons
     cross join bounds
-    where cast(last_day(cohorts.cohort_month) as date) + horizons.horizon_days - 1 <= bounds.reference_date
+    where {{ cohort_is_old_enough('cohorts.cohort_month', 'horizons.horizon_days', 'bounds.reference_date') }}
 ),
 
 -- Each paid order of a cohort's customer: the day after the first order it fell on.
@@ -112,47 +110,22 @@ cohort_values as (
         horizon_months.cohort_size
 ),
 
--- Cumulative contribution per customer of each cohort by calendar month since its first, as far
--- as it is known without a gap in the cost data.
-monthly_contribution as (
+-- Each paid order with its calendar month since the cohort's and that month's gross margin.
+payback_orders as (
     select
         order_values.cohort_month,
         date_diff('month', order_values.cohort_month, order_values.order_month) as months_since_first_order,
-        sum(order_values.net_amount) * any_value(monthly_margins.gross_margin) as contribution,
-        any_value(monthly_margins.gross_margin) is not null as is_known
+        order_values.net_amount,
+        monthly_margins.gross_margin
     from order_values
     left join monthly_margins on order_values.order_month = monthly_margins.calendar_month
-    group by
-        order_values.cohort_month,
-        order_values.order_month
 ),
 
-cumulative_contribution as (
-    select
-        monthly_contribution.cohort_month,
-        monthly_contribution.months_since_first_order,
-        sum(monthly_contribution.contribution) over cohort_so_far / cohorts.cohort_size as contribution_per_customer,
-        bool_and(monthly_contribution.is_known) over cohort_so_far as is_known
-    from monthly_contribution
-    inner join cohorts on monthly_contribution.cohort_month = cohorts.cohort_month
-    window cohort_so_far as (
-        partition by monthly_contribution.cohort_month
-        order by monthly_contribution.months_since_first_order
-    )
-),
-
--- Payback: the first month (0 = the acquisition month) by whose end the cohort's cumulative
--- contribution per customer covers its CAC; null while it has not, or without a CAC.
+-- Payback (macro cohort_payback_months): the first month (0 = the acquisition month) by whose end
+-- the cohort's cumulative contribution per customer covers its CAC; null while it has not, or
+-- without a CAC.
 payback as (
-    select
-        cumulative_contribution.cohort_month,
-        min(cumulative_contribution.months_since_first_order) filter (
-            where cumulative_contribution.is_known
-                and cumulative_contribution.contribution_per_customer >= cohorts.cac
-        ) as payback_months
-    from cumulative_contribution
-    inner join cohorts on cumulative_contribution.cohort_month = cohorts.cohort_month
-    group by cumulative_contribution.cohort_month
+    {{ cohort_payback_months('payback_orders', 'cohorts', ['cohort_month'], 'cohort_size', 'cac') }}
 ),
 
 final as (

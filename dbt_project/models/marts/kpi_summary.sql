@@ -44,6 +44,14 @@ cohort_ltv as (
     select * from {{ ref('cohort_ltv') }}
 ),
 
+product_performance as (
+    select * from {{ ref('product_performance') }}
+),
+
+channel_performance as (
+    select * from {{ ref('channel_performance') }}
+),
+
 bounds as (
     select {{ reference_date() }} as reference_date
 ),
@@ -294,6 +302,42 @@ cohort_before as (
     select * from headline_cohorts where months_back = 2
 ),
 
+-- The biggest movers of the last complete month (its last day on or before the reference date)
+-- against the month before: the product whose net revenue moved the most money either way (among
+-- products that sold the month before, so that its change is a rate), and the channel whose CAC
+-- changed the most. The insights report them when the change passes ANALYTICS_INSIGHT_MOVER_CHANGE.
+mover_month as (
+    select cast(date_trunc('month', reference_date + 1) - interval 1 month as date) as month_start
+    from bounds
+),
+
+product_mover as (
+    select
+        product_performance.product,
+        product_performance.net_revenue_growth
+    from product_performance
+    inner join mover_month on product_performance.order_month = mover_month.month_start
+    where product_performance.grain = 'month'
+        and product_performance.net_revenue_growth is not null
+    order by
+        abs(product_performance.net_revenue - product_performance.net_revenue_previous_month) desc,
+        product_performance.product
+    limit 1
+),
+
+channel_cac_mover as (
+    select
+        channel_performance.channel,
+        channel_performance.cac_change
+    from channel_performance
+    inner join mover_month on channel_performance.acquisition_month = mover_month.month_start
+    where channel_performance.cac_change is not null
+    order by
+        abs(channel_performance.cac_change) desc,
+        channel_performance.channel
+    limit 1
+),
+
 final as (
     select
         bounds.reference_date,
@@ -313,7 +357,12 @@ final as (
         latest_cohort.ltv_contribution as cohort_ltv,
         latest_cohort.cac as cohort_cac,
         latest_cohort.ltv_to_cac,
-        cohort_before.ltv_to_cac as ltv_to_cac_prior
+        cohort_before.ltv_to_cac as ltv_to_cac_prior,
+        mover_month.month_start as mover_month,
+        product_mover.product as product_mover,
+        product_mover.net_revenue_growth as product_mover_growth,
+        channel_cac_mover.channel as channel_cac_mover,
+        channel_cac_mover.cac_change as channel_cac_mover_change
     from bounds
     cross join current_period
     cross join prior_period
@@ -321,6 +370,9 @@ final as (
     cross join all_time
     left join latest_cohort on true
     left join cohort_before on true
+    cross join mover_month
+    left join product_mover on true
+    left join channel_cac_mover on true
 )
 
 select * from final

@@ -11,7 +11,8 @@ known as (
         customer_id,
         signup_at,
         cast(signup_at as date) as signup_date,
-        coalesce(acquisition_channel, 'unknown') as acquisition_channel,
+        -- Lower case, as stg_marketing_spend's channel, so that spend and customers meet by channel.
+        lower(coalesce(acquisition_channel, 'unknown')) as acquisition_channel,
         coalesce(country, 'unknown') as country,
         true as is_known_customer
     from source

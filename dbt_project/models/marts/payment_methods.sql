@@ -1,0 +1,61 @@
+with transactions as (
+    select * from {{ ref('stg_transactions') }}
+),
+
+bounds as (
+    select {{ reference_date() }} as reference_date
+),
+
+-- A payment attempt is an order whose payment was settled either way: paid (completed, or refunded
+-- afterwards) or failed, as kpi_summary.payment_success_rate counts them. Pending orders have no
+-- outcome yet, and a cancelled order was given up before paying.
+attempts as (
+    select
+        coalesce(transactions.payment_method, 'unknown') as payment_method,
+        extract('hour' from transactions.created_at) as hour_of_day,
+        transactions.is_paid
+    from transactions
+    cross join bounds
+    where (transactions.is_paid or transactions.is_failed)
+        and transactions.order_date <= bounds.reference_date
+),
+
+-- Per method and hour of the day, and per method over all hours (hour_of_day null).
+by_hour as (
+    select
+        payment_method,
+        hour_of_day,
+        count(*) as attempts,
+        count(*) filter (where is_paid) as successful
+    from attempts
+    group by grouping sets ((payment_method, hour_of_day), (payment_method))
+),
+
+-- Every hour of every method, so that an hour without an attempt is a row of zeros.
+method_hours as (
+    select
+        methods.payment_method,
+        hours.hour_of_day
+    from (select distinct payment_method from attempts) as methods
+    cross join (
+        select cast(hour_of_day as bigint) as hour_of_day from range(24) as hours(hour_of_day)
+        union all
+        select null
+    ) as hours
+),
+
+final as (
+    select
+        method_hours.payment_method,
+        method_hours.hour_of_day,
+        coalesce(by_hour.attempts, 0) as attempts,
+        coalesce(by_hour.successful, 0) as successful,
+        coalesce(by_hour.attempts - by_hour.successful, 0) as failed,
+        {{ safe_divide('cast(by_hour.successful as double)', 'by_hour.attempts') }} as success_rate
+    from method_hours
+    left join by_hour
+        on method_hours.payment_method = by_hour.payment_method
+        and method_hours.hour_of_day is not distinct from by_hour.hour_of_day
+)
+
+select * from final

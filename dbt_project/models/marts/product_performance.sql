@@ -1,0 +1,111 @@
+with paid_orders as (
+    select * from {{ ref('int_paid_orders') }}
+),
+
+bounds as (
+    select {{ reference_date() }} as reference_date
+),
+
+-- Every month from a product's first sale to the reference date's month, so that a month without
+-- a sale is a row of zeros (a fall of 100 %), not a gap that hides it.
+product_months as (
+    select
+        first_sales.product,
+        cast(unnest(generate_series(
+            cast(first_sales.first_month as timestamp),
+            cast(date_trunc('month', bounds.reference_date) as timestamp),
+            interval 1 month
+        )) as date) as order_month
+    from (
+        select
+            product,
+            min(order_month) as first_month
+        from paid_orders
+        group by product
+    ) as first_sales
+    cross join bounds
+),
+
+-- Per product and month, and per product over the whole history (order_month null).
+sales as (
+    select
+        product,
+        order_month,
+        count(*) as orders,
+        count(*) filter (where is_refunded) as refunded_orders,
+        count(distinct customer_id) as customers,
+        sum(gross_amount) as gross_revenue,
+        sum(refund_amount) as refunds,
+        sum(net_amount) as net_revenue
+    from paid_orders
+    group by grouping sets ((product, order_month), (product))
+),
+
+monthly_sales as (
+    select * from sales where order_month is not null
+),
+
+monthly as (
+    select
+        'month' as grain,
+        product_months.product,
+        product_months.order_month,
+        coalesce(monthly_sales.orders, 0) as orders,
+        coalesce(monthly_sales.refunded_orders, 0) as refunded_orders,
+        coalesce(monthly_sales.customers, 0) as customers,
+        coalesce(monthly_sales.gross_revenue, 0) as gross_revenue,
+        coalesce(monthly_sales.refunds, 0) as refunds,
+        coalesce(monthly_sales.net_revenue, 0) as net_revenue,
+        lag(coalesce(monthly_sales.net_revenue, 0)) over (
+            partition by product_months.product
+            order by product_months.order_month
+        ) as net_revenue_previous_month
+    from product_months
+    left join monthly_sales
+        on product_months.product = monthly_sales.product
+        and product_months.order_month = monthly_sales.order_month
+),
+
+all_time as (
+    select
+        'all_time' as grain,
+        product,
+        cast(null as date) as order_month,
+        orders,
+        refunded_orders,
+        customers,
+        gross_revenue,
+        refunds,
+        net_revenue,
+        cast(null as double) as net_revenue_previous_month
+    from sales
+    where order_month is null
+),
+
+periods as (
+    select * from monthly
+    union all
+    select * from all_time
+),
+
+final as (
+    select
+        grain,
+        product,
+        order_month,
+        orders,
+        refunded_orders,
+        customers,
+        {{ money('gross_revenue') }} as gross_revenue,
+        {{ money('refunds') }} as refunds,
+        {{ money('net_revenue') }} as net_revenue,
+        {{ safe_divide('cast(refunded_orders as double)', 'orders') }} as refund_rate,
+        -- Share of the month's (or the whole history's) net revenue of every product.
+        {{ safe_divide('cast(net_revenue as double)', 'sum(net_revenue) over (partition by grain, order_month)') }}
+            as revenue_share,
+        {{ money('net_revenue_previous_month') }} as net_revenue_previous_month,
+        {{ safe_divide('cast(net_revenue as double)', 'net_revenue_previous_month') }} - 1 as net_revenue_growth
+    from periods
+)
+
+select * from final

@@ -1,0 +1,55 @@
+{%- set window_days = var('kpi_window_days') -%}
+with paid_orders as (
+    select * from {{ ref('int_paid_orders') }}
+),
+
+bounds as (
+    select {{ reference_date() }} as reference_date
+),
+
+-- The KPI windows of kpi_summary: the last `kpi_window_days` days up to the reference date, and
+-- the same number of days before.
+product_windows as (
+    select
+        paid_orders.product,
+        count(*) filter (
+            where paid_orders.order_date > bounds.reference_date - {{ window_days }}
+        ) as orders,
+        coalesce(sum(paid_orders.net_amount) filter (
+            where paid_orders.order_date > bounds.reference_date - {{ window_days }}
+        ), 0) as net_revenue,
+        coalesce(sum(paid_orders.net_amount) filter (
+            where paid_orders.order_date between bounds.reference_date - {{ 2 * window_days - 1 }}
+                and bounds.reference_date - {{ window_days }}
+        ), 0) as net_revenue_prior,
+        sum(paid_orders.net_amount) as total_net_revenue
+    from paid_orders
+    cross join bounds
+    group by paid_orders.product
+),
+
+-- What sells now first; the whole history, then the name, break ties so that ranks are stable.
+ranked as (
+    select
+        *,
+        row_number() over (order by net_revenue desc, total_net_revenue desc, product) as revenue_rank,
+        -- Of every product's, the ones below the limit too.
+        {{ safe_divide('cast(net_revenue as double)', 'sum(net_revenue) over ()') }} as revenue_share
+    from product_windows
+),
+
+final as (
+    select
+        revenue_rank,
+        product,
+        orders,
+        {{ money('net_revenue') }} as net_revenue,
+        {{ money('net_revenue_prior') }} as net_revenue_prior,
+        {{ safe_divide('cast(net_revenue as double)', 'net_revenue_prior') }} - 1 as net_revenue_growth,
+        revenue_share,
+        {{ money('total_net_revenue') }} as total_net_revenue
+    from ranked
+    where revenue_rank <= {{ var('top_products_limit') }}
+)
+
+select * from final
