@@ -103,7 +103,9 @@ class ScheduleSettings(BaseSettings):
     partition_start: dt.date | None = Field(
         None,
         description="First day of the daily partitions.",
-        json_schema_extra=shown("the sample store's first day; `2024-01-01` for the other sources"),
+        json_schema_extra=shown(
+            "the sample store's first day (in a store west of UTC, the day before); `2024-01-01` for the other sources"
+        ),
     )
     store_timezone: str = Field(
         "UTC",
