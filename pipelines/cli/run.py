@@ -32,6 +32,7 @@ from pipelines.sources.files import SourceError, register_source_rows
 from pipelines.sources.mapping import load_mapping
 from pipelines.sources.validation import partition_day_sql
 from pipelines.warehouse.snapshot import current_exports
+from pipelines.warehouse.store_calendar import utc_day_margin
 
 SUMMARY_TABLES = ("raw", "staging", "marts", "ml", "alerts")
 FAILED_BEFORE_START_TAG = "storefront/failed_before_start"
@@ -62,7 +63,8 @@ def ensure_sample_store(settings: Settings) -> None:
 def table_day_range(settings: Settings, table: SourceTable) -> tuple[dt.date, dt.date] | None:
     """First and last day of one source table's rows, None if it has no readable day."""
     if settings.source.kind == "sql":
-        return day_range(settings.source.database_url, load_mapping(settings.source.mapping), table)
+        margin = utc_day_margin(settings.schedule.store_timezone)
+        return day_range(settings.source.database_url, load_mapping(settings.source.mapping), table, margin)
     with duckdb.connect() as con:
         register_source_rows(con, settings.source_folder, table, encoding=settings.source.encoding)
         source_types = dict(con.execute("select column_name, column_type from (describe _src)").fetchall())

@@ -136,6 +136,7 @@ class SqlSource:
                 lookback_days=source.lookback_days,
                 chunk_rows=source.chunk_rows,
                 first_day=partition_start(settings),
+                store_timezone=settings.schedule.store_timezone,
             ),
         )
 

@@ -103,7 +103,7 @@ def _column_problems(table: SourceTable, column: Column, rules: RowRules, source
         reason = literal(f"UTC offset in {column.name} (ANALYTICS_SOURCE_TIMESTAMP_OFFSETS=reject)")
         checks.append(f"when regexp_matches({raw}, {literal(UTC_OFFSET)}) then {reason}")
     if column.name == table.partition_column:
-        checks += _calendar_problems(column, typed, _partition_day(column, typed, rules.store_timezone), rules)
+        checks += _calendar_problems(column, typed, partition_day(column, typed, rules.store_timezone), rules)
     if column.name in table.accepted_values:
         allowed = ", ".join(literal(value) for value in table.accepted_values[column.name])
         checks.append(f"when lower({raw}) not in ({allowed}) then {literal('unknown ' + column.name)}")
@@ -136,7 +136,7 @@ def _calendar_problems(column: Column, typed: str, day: str, rules: RowRules) ->
     ]
 
 
-def _partition_day(column: Column, value: str, store_timezone: str) -> str:
+def partition_day(column: Column, value: str, store_timezone: str) -> str:
     """The store day of the partition column's ``value`` (naive UTC): a time's day in the store's
     calendar; a date (a day's costs) is a store day already."""
     if column.sql_type == "DATE":
@@ -216,7 +216,7 @@ def partition_time_sql(table: SourceTable, source_types: Mapping[str, str]) -> s
 def partition_day_sql(table: SourceTable, source_types: Mapping[str, str], store_timezone: str) -> str:
     """The row's partition day, a day of the store's calendar, over ``_src as s``; NULL where it cannot be read."""
     column = table.column(table.partition_column)
-    return _partition_day(column, partition_time_sql(table, source_types), store_timezone)
+    return partition_day(column, partition_time_sql(table, source_types), store_timezone)
 
 
 def _as_rejects(table: SourceTable, rejects: str, reason: str) -> str:

@@ -28,6 +28,12 @@ def store_date_sql(utc_time: str, timezone: str) -> str:
     return f"cast(timezone({literal(timezone)}, timezone('UTC', {utc_time})) as date)"
 
 
+def utc_day_margin(timezone: str) -> dt.timedelta:
+    """How far beyond the UTC day of a date the times of the store day of that date can lie: a day (no
+    zone is a day away from UTC), none in UTC. A read by UTC days widened by it holds whole store days."""
+    return dt.timedelta(0) if timezone == UTC else dt.timedelta(days=1)
+
+
 def store_day(utc_time: dt.datetime, timezone: str) -> dt.date:
     """The store day of ``utc_time`` (naive UTC), as :func:`store_date_sql` computes it in DuckDB."""
     return utc_time.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone)).date()
