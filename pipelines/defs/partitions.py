@@ -16,14 +16,11 @@ DEFAULT_PARTITION_START = dt.date(2024, 1, 1)
 source's first day would read the whole source at every load of the code location."""
 
 
-def daily_partitions(start: dt.date, timezone: str) -> DailyPartitionsDefinition:
-    """One partition per day of ``timezone``'s calendar from ``start``."""
-    return DailyPartitionsDefinition(start_date=start.isoformat(), timezone=timezone)
-
-
 def store_partitions(settings: Settings) -> DailyPartitionsDefinition:
-    """The store's days from :func:`partition_start`: the partitions of the raw tables."""
-    return daily_partitions(partition_start(settings), settings.schedule.store_timezone)
+    """The partitions of the raw tables: one per day of the store's calendar from :func:`partition_start`."""
+    return DailyPartitionsDefinition(
+        start_date=partition_start(settings).isoformat(), timezone=settings.schedule.store_timezone
+    )
 
 
 def partition_start(settings: Settings) -> dt.date:
