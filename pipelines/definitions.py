@@ -14,7 +14,7 @@ from pipelines.assets.serving import serving_snapshot
 from pipelines.defs.freshness import with_nightly_freshness
 from pipelines.defs.jobs import nightly_refresh
 from pipelines.defs.loggers import console_logger
-from pipelines.defs.partitions import daily_partitions, partition_start
+from pipelines.defs.partitions import store_partitions
 from pipelines.defs.resources import build_resources
 from pipelines.defs.schedules import nightly_refresh_schedule
 from pipelines.defs.sensors import alerts_table, build_alert_sensors
@@ -22,8 +22,8 @@ from pipelines.settings import Settings, load_settings
 
 
 def ingest_assets(settings: Settings) -> list[AssetsDefinition]:
-    """The raw tables' assets, partitioned by day from ``ANALYTICS_PARTITION_START``."""
-    return build_ingest_assets(daily_partitions(partition_start(settings)))
+    """The raw tables' assets, partitioned by the store's days from ``ANALYTICS_PARTITION_START``."""
+    return build_ingest_assets(store_partitions(settings))
 
 
 def pipeline_assets(settings: Settings) -> list[AssetsDefinition]:
@@ -33,14 +33,14 @@ def pipeline_assets(settings: Settings) -> list[AssetsDefinition]:
 
 def build_definitions(settings: Settings) -> Definitions:
     """The code location of ``settings``: the raw tables and the snapshot carry the nightly freshness policy."""
-    timezone = settings.schedule.timezone
+    timezone = settings.schedule.store_timezone
     ingest = with_nightly_freshness(ingest_assets(settings), timezone)
     (snapshot,) = with_nightly_freshness([serving_snapshot], timezone)
     assets: list[AssetsDefinition | AssetSpec] = [*ingest, dbt_models, *ml_assets, snapshot, alerts_table]
     return Definitions(
         assets=assets,
         jobs=[nightly_refresh],
-        schedules=[nightly_refresh_schedule(nightly_refresh, timezone)],
+        schedules=[nightly_refresh_schedule],
         sensors=build_alert_sensors(settings.alerts, nightly_refresh),
         resources=build_resources(settings),
         loggers={"console": console_logger},

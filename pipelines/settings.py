@@ -15,6 +15,7 @@ This module is a leaf of the project's layers: it imports only the maths' ranges
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Literal, get_args
 from urllib.parse import quote_plus, urlsplit
@@ -102,11 +103,18 @@ class ScheduleSettings(BaseSettings):
     partition_start: dt.date | None = Field(
         None,
         description="First day of the daily partitions.",
-        json_schema_extra=shown("the sample store's first day; `2024-01-01` for the other sources"),
+        json_schema_extra=shown(
+            "the sample store's first day (in a store west of UTC, the day before); `2024-01-01` for the other sources"
+        ),
     )
-    timezone: str = Field("UTC", description="Timezone of the nightly schedule (02:00), an IANA name.")
+    store_timezone: str = Field(
+        "UTC",
+        description="The store's time zone, an IANA name (`America/New_York`): every day of the warehouse (the "
+        "partitions, the marts' days, months and hours, the forecast, the alerts) is a day of its calendar, and "
+        "the nightly run starts at 02:00 in it. Raw times stay UTC.",
+    )
 
-    @field_validator("timezone")
+    @field_validator("store_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         try:
@@ -589,10 +597,15 @@ class Settings(BaseModel):
 
     def dbt_var_overrides(self) -> dict[str, object]:
         """The dbt vars set in the environment, as JSON-ready values; the others keep the dbt project's
-        default. The marts' settings and DuckDB's memory limit are dbt vars of the same name."""
+        default. The marts' settings, DuckDB's memory limit and the store's time zone are dbt vars of the same
+        name."""
         values = self.marts.model_dump(exclude_none=True, mode="json")
         values = {name: list(value) if isinstance(value, tuple) else value for name, value in values.items()}
-        return {**values, "duckdb_memory_limit": self.warehouse.duckdb_memory_limit}
+        return {
+            **values,
+            "duckdb_memory_limit": self.warehouse.duckdb_memory_limit,
+            "store_timezone": self.schedule.store_timezone,
+        }
 
     @property
     def warehouse_file(self) -> Path:
@@ -657,10 +670,24 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
+RENAMED_VARIABLES = {
+    "ANALYTICS_TIMEZONE": (
+        "ANALYTICS_STORE_TIMEZONE",
+        "the nightly run starts at 02:00 of the store's day, and its days are the store's",
+    ),
+}
+"""Variables of earlier versions, by their replacement and why: refused rather than ignored, so that a
+schedule configured the old way does not silently run at another hour."""
+
+
 def load_settings() -> Settings:
     """Read and validate every section from the environment; every bad variable is named at once."""
     sections: dict[str, BaseSettings] = {}
-    problems: list[str] = []
+    problems = [
+        f"{old} is no longer read: set {new} instead ({why})"
+        for old, (new, why) in RENAMED_VARIABLES.items()
+        if old in os.environ
+    ]
     for name, section in SECTIONS.items():
         try:
             sections[name] = section()

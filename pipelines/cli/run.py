@@ -21,7 +21,7 @@ from dagster import DagsterInstance
 from pipelines.cli.instance import prepare_instance
 from pipelines.definitions import build_definitions
 from pipelines.defs.dagster_compat import range_run_tags
-from pipelines.defs.partitions import daily_partitions, partition_start, sample_store_spec
+from pipelines.defs.partitions import partition_start, sample_store_spec, store_partitions
 from pipelines.defs.run_errors import first_step_error
 from pipelines.defs.run_liveness import process_tags, settle_active_runs
 from pipelines.sample_store.generator import MANIFEST_NAME, generate_sample_store
@@ -30,8 +30,9 @@ from pipelines.source_schema import SOURCE_TABLES, SourceTable
 from pipelines.sources.database import day_range
 from pipelines.sources.files import SourceError, register_source_rows
 from pipelines.sources.mapping import load_mapping
-from pipelines.sources.validation import partition_time_sql
+from pipelines.sources.validation import partition_day_sql
 from pipelines.warehouse.snapshot import current_exports
+from pipelines.warehouse.store_calendar import utc_day_margin
 
 SUMMARY_TABLES = ("raw", "staging", "marts", "ml", "alerts")
 FAILED_BEFORE_START_TAG = "storefront/failed_before_start"
@@ -62,11 +63,12 @@ def ensure_sample_store(settings: Settings) -> None:
 def table_day_range(settings: Settings, table: SourceTable) -> tuple[dt.date, dt.date] | None:
     """First and last day of one source table's rows, None if it has no readable day."""
     if settings.source.kind == "sql":
-        return day_range(settings.source.database_url, load_mapping(settings.source.mapping), table)
+        margin = utc_day_margin(settings.schedule.store_timezone)
+        return day_range(settings.source.database_url, load_mapping(settings.source.mapping), table, margin)
     with duckdb.connect() as con:
         register_source_rows(con, settings.source_folder, table, encoding=settings.source.encoding)
         source_types = dict(con.execute("select column_name, column_type from (describe _src)").fetchall())
-        day = f"cast({partition_time_sql(table, source_types)} as date)"
+        day = partition_day_sql(table, source_types, settings.schedule.store_timezone)
         first, last = con.execute(f"select min({day}), max({day}) from _src as s").fetchone()
     return None if first is None else (first, last)
 
@@ -91,7 +93,7 @@ def partition_range(settings: Settings, first: dt.date, last: dt.date) -> tuple[
     partition: the load rejects the first (with the reason) and leaves the second to later nights.
     """
     start = partition_start(settings)
-    last_key = daily_partitions(start).get_last_partition_key()
+    last_key = store_partitions(settings).get_last_partition_key()
     first_key = max(first, start).isoformat()
     if first_key > last_key or last < start:
         raise NoPartition(

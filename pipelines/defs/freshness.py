@@ -1,4 +1,4 @@
-"""Freshness: by 04:00 in ``ANALYTICS_TIMEZONE``, two hours after the nightly run starts, every raw
+"""Freshness: by 04:00 in ``ANALYTICS_STORE_TIMEZONE``, two hours after the nightly run starts, every raw
 table and the readers' snapshot were materialized since 02:00.
 
 Dagster's freshness policies (``FreshnessPolicy.cron``) on those assets, which the daemon evaluates

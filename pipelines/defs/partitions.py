@@ -1,6 +1,7 @@
-"""Daily partitions of the raw tables: one partition per UTC day of the source data, from
-``ANALYTICS_PARTITION_START`` or, left unset, from the sample store's first day, so that the UI shows
-no day as missing that there is nothing to load for."""
+"""Daily partitions of the raw tables: one partition per day of the store's calendar
+(``ANALYTICS_STORE_TIMEZONE``, ending at the store's midnight, 23 or 25 hours long across a daylight
+saving change), from ``ANALYTICS_PARTITION_START`` or, left unset, from the sample store's first day,
+so that the UI shows no day as missing that there is nothing to load for."""
 
 import datetime as dt
 
@@ -8,25 +9,30 @@ from dagster import DailyPartitionsDefinition
 
 from pipelines.sample_store.generator import SampleStoreSpec, sample_store_first_day
 from pipelines.settings import Settings
+from pipelines.warehouse.store_calendar import store_day
 
 DEFAULT_PARTITION_START = dt.date(2024, 1, 1)
 """The first partition of a files or SQL source without ``ANALYTICS_PARTITION_START``: finding the
 source's first day would read the whole source at every load of the code location."""
 
 
-def daily_partitions(start: dt.date) -> DailyPartitionsDefinition:
-    """One partition per day from ``start``."""
-    return DailyPartitionsDefinition(start_date=start.isoformat())
+def store_partitions(settings: Settings) -> DailyPartitionsDefinition:
+    """The partitions of the raw tables: one per day of the store's calendar from :func:`partition_start`."""
+    return DailyPartitionsDefinition(
+        start_date=partition_start(settings).isoformat(), timezone=settings.schedule.store_timezone
+    )
 
 
 def partition_start(settings: Settings) -> dt.date:
-    """The first day of the daily partitions: ``ANALYTICS_PARTITION_START``; unset, the sample store's
-    first day (the one ``make run`` generates, if it has not yet), or :data:`DEFAULT_PARTITION_START`
-    for the other sources."""
+    """The first day of the daily partitions: ``ANALYTICS_PARTITION_START``; unset, the store day of the
+    sample store's first time (the store that ``make run`` generates, if it has not yet; its times are
+    UTC from that day's midnight, which west of UTC is the evening before), or
+    :data:`DEFAULT_PARTITION_START` for the other sources."""
     if settings.schedule.partition_start is not None:
         return settings.schedule.partition_start
     if settings.source.kind == "sample":
-        return sample_store_first_day(settings.source_folder, sample_store_spec(settings))
+        first_day = sample_store_first_day(settings.source_folder, sample_store_spec(settings))
+        return store_day(dt.datetime.combine(first_day, dt.time()), settings.schedule.store_timezone)
     return DEFAULT_PARTITION_START
 
 

@@ -136,6 +136,7 @@ class SqlSource:
                 lookback_days=source.lookback_days,
                 chunk_rows=source.chunk_rows,
                 first_day=partition_start(settings),
+                store_timezone=settings.schedule.store_timezone,
             ),
         )
 
@@ -150,8 +151,8 @@ class SqlSource:
 
 class SourceRowRules(ConfigurableResource):
     """The rules every source row must pass beyond its columns' types (``ANALYTICS_CURRENCY``,
-    ``ANALYTICS_SOURCE_MAX_AMOUNT``, ``..._TIMESTAMP_OFFSETS``, ``..._FUTURE_TOLERANCE_HOURS`` and
-    ``ANALYTICS_PARTITION_START``), the same whichever source the rows come from."""
+    ``ANALYTICS_SOURCE_MAX_AMOUNT``, ``..._TIMESTAMP_OFFSETS``, ``..._FUTURE_TOLERANCE_HOURS``,
+    ``ANALYTICS_PARTITION_START`` and ``ANALYTICS_STORE_TIMEZONE``), the same whichever source the rows come from."""
 
     # No defaults: the settings hold them (a copy here could drift from them).
     currency: str
@@ -159,6 +160,7 @@ class SourceRowRules(ConfigurableResource):
     timestamp_offsets: str
     future_tolerance_hours: int
     partition_start: str
+    store_timezone: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SourceRowRules:
@@ -169,6 +171,7 @@ class SourceRowRules(ConfigurableResource):
             timestamp_offsets=source.timestamp_offsets,
             future_tolerance_hours=source.future_tolerance_hours,
             partition_start=partition_start(settings).isoformat(),
+            store_timezone=settings.schedule.store_timezone,
         )
 
     def at(self, now: dt.datetime) -> RowRules:
@@ -178,6 +181,7 @@ class SourceRowRules(ConfigurableResource):
             max_amount=self.max_amount,
             first_day=dt.date.fromisoformat(self.partition_start),
             latest_time=now + dt.timedelta(hours=self.future_tolerance_hours),
+            store_timezone=self.store_timezone,
             reject_offsets=self.timestamp_offsets == "reject",
         )
 

@@ -34,7 +34,9 @@ from pipelines.source_schema import SourceTable
 from pipelines.sources.files import SourceError
 from pipelines.sources.mapping import SourceMapping
 from pipelines.sources.raw_tables import LoadPlan, Watermark, day_ranges, days_between, read_watermark
+from pipelines.sources.validation import partition_day
 from pipelines.warehouse.sql import literal, quote
+from pipelines.warehouse.store_calendar import utc_day_margin
 
 CHUNK_VIEW = "_sql_chunk"
 """The DuckDB name under which each chunk read from the database is inserted."""
@@ -43,11 +45,13 @@ NO_CHANGES: frozenset[dt.date] = frozenset()
 
 @dataclass(frozen=True)
 class PullOptions:
-    """How the SQL source reads: the look-back for late changes, the chunk size, the first day loaded."""
+    """How the SQL source reads: the look-back for late changes, the chunk size, the first day loaded
+    and the store's time zone, whose days the partitions are."""
 
     lookback_days: int
     chunk_rows: int
     first_day: dt.date
+    store_timezone: str
 
 
 @dataclass(frozen=True)
@@ -215,16 +219,18 @@ def _undated(column: sa.ColumnClause, dialect: str) -> sa.ColumnElement[bool]:
 
 
 def _rows_query(
-    shop: ShopTable, days: Iterable[dt.date], dialect: str, first_day: dt.date, today: dt.date
+    shop: ShopTable, days: Iterable[dt.date], dialect: str, options: PullOptions, today: dt.date
 ) -> sa.Select:
     """Every row of ``days`` (whole days) and every row that belongs to no partition, as the source
     schema's columns: undated, dated before ``first_day`` (the partitions' first), or on ``today``
     (UTC) or later, where the rows in the future are; validation rejects those and leaves today's
-    other rows to their night."""
+    other rows to their night. The database is read by UTC days (a date bound compares right in every
+    database), each bound reaching :func:`utc_day_margin` further; the load keeps its store days' rows."""
     table = shop.clause()
     partition = table.c[shop.partition_column]
-    on_days = [_between(partition, first, end) for first, end in day_ranges(days)]
-    outside = [partition < _day(first_day), partition >= _day(today)]
+    margin = utc_day_margin(options.store_timezone)
+    on_days = [_between(partition, first - margin, end + margin) for first, end in day_ranges(days)]
+    outside = [partition < _day(options.first_day + margin), partition >= _day(today - margin)]
     selected = [
         table.c[column].label(name) if column is not None else sa.null().label(name)
         for name, column in shop.columns.items()
@@ -297,17 +303,18 @@ def _find_changes(
     *,
     since: dt.date | None,
     until: dt.date,
-    chunk_rows: int,
+    options: PullOptions,
 ) -> Changes:
-    """The days and latest change time of the rows changed in ``[since, until)``."""
-    _land(con, shop_db, _changes_query(shop, since, until), target="_sql_changes", chunk_rows=chunk_rows)
+    """The store days and latest change time of the rows changed in ``[since, until)`` (UTC days)."""
+    _land(con, shop_db, _changes_query(shop, since, until), target="_sql_changes", chunk_rows=options.chunk_rows)
+    column = shop.source.column(shop.source.partition_column)
+    day = partition_day(column, "try_cast(_partition as timestamp)", options.store_timezone)
     # Parsed by DuckDB as validation parses them, so a changed day is the day its row is loaded on.
     latest = con.execute(
         "select max(try_cast(coalesce(_changed, _partition) as timestamp)) from _sql_changes"
     ).fetchone()[0]
     days = con.execute(
-        "select distinct day from (select cast(try_cast(_partition as timestamp) as date) as day from _sql_changes) "
-        "where day is not null"
+        f"select distinct day from (select {day} as day from _sql_changes) where day is not null"
     ).fetchall()
     con.execute("drop table _sql_changes")
     return Changes(days=frozenset(day for (day,) in days), latest=latest)
@@ -331,7 +338,7 @@ def _changes_since(
     if since is not None and since >= until:
         # A backfill of days older than the watermark: their changes were all seen already.
         return Changes(days=NO_CHANGES, latest=None)
-    changes = _find_changes(con, shop_db, shop, since=since, until=until, chunk_rows=options.chunk_rows)
+    changes = _find_changes(con, shop_db, shop, since=since, until=until, options=options)
     if previous is None:
         return Changes(days=NO_CHANGES, latest=changes.latest)
     # Days before the first partition are never loaded; days from `until` on belong to later runs.
@@ -370,7 +377,7 @@ def register_sql_rows(
             _land(
                 con,
                 shop_db,
-                _rows_query(shop, days, shop_db.dialect.name, options.first_day, dt.datetime.now(dt.UTC).date()),
+                _rows_query(shop, days, shop_db.dialect.name, options, dt.datetime.now(dt.UTC).date()),
                 target="_sql_rows",
                 chunk_rows=options.chunk_rows,
             )
@@ -388,8 +395,11 @@ def _day_of(value: object, shop: ShopTable) -> dt.date:
         ) from None
 
 
-def day_range(url: URL, mapping: SourceMapping, table: SourceTable) -> tuple[dt.date, dt.date] | None:
-    """First and last day of ``table``'s rows in the shop's database, None if it has no dated row."""
+def day_range(
+    url: URL, mapping: SourceMapping, table: SourceTable, margin: dt.timedelta
+) -> tuple[dt.date, dt.date] | None:
+    """First and last day of ``table``'s rows in the shop's database, None if it has no dated row:
+    their UTC days, widened by ``margin`` (:func:`utc_day_margin`) to hold their store days."""
     with shop_connection(url) as shop_db:
         shop = find_shop_table(shop_db, table, mapping, url)
         partition = shop.clause().c[shop.partition_column]
@@ -400,4 +410,4 @@ def day_range(url: URL, mapping: SourceMapping, table: SourceTable) -> tuple[dt.
             first, last = shop_db.execute(query).one()
     if first is None:
         return None
-    return _day_of(first, shop), _day_of(last, shop)
+    return _day_of(first, shop) - margin, _day_of(last, shop) + margin

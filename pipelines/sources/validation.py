@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pipelines.source_schema import Column, SourceTable
 from pipelines.warehouse.sql import literal, quote
+from pipelines.warehouse.store_calendar import store_date_sql
 
 PROBLEM_WORD = {"TIMESTAMP": "unparseable", "DATE": "unparseable"}
 UTC_OFFSET = r"[T ]\d{1,2}:\d{2}(:\d{2}(\.\d*)?)?\s*([zZ]|[+-]\d{2}(:?\d{2})?)$"
@@ -31,8 +32,9 @@ class RowRules:
     """What a source row must satisfy beyond its columns' types, in one run.
 
     ``first_day`` is the first day of the partitions (``ANALYTICS_PARTITION_START``); ``latest_time``
-    the run's clock plus the tolerance for the shop's clock running ahead, as naive UTC. A row
-    whose day is outside ``first_day .. latest_time`` belongs to no partition: it is rejected, and
+    the run's clock plus the tolerance for the shop's clock running ahead, as naive UTC. A row's day is
+    its day in the store's calendar (``store_timezone``, ``ANALYTICS_STORE_TIMEZONE``). A row whose day
+    is outside ``first_day .. latest_time`` belongs to no partition: it is rejected, and
     every load reports it afresh, like a row whose day cannot be read.
     """
 
@@ -40,6 +42,7 @@ class RowRules:
     max_amount: float
     first_day: dt.date
     latest_time: dt.datetime
+    store_timezone: str
     reject_offsets: bool = False
 
 
@@ -100,7 +103,7 @@ def _column_problems(table: SourceTable, column: Column, rules: RowRules, source
         reason = literal(f"UTC offset in {column.name} (ANALYTICS_SOURCE_TIMESTAMP_OFFSETS=reject)")
         checks.append(f"when regexp_matches({raw}, {literal(UTC_OFFSET)}) then {reason}")
     if column.name == table.partition_column:
-        checks += _calendar_problems(column, typed, rules)
+        checks += _calendar_problems(column, typed, partition_day(column, typed, rules.store_timezone), rules)
     if column.name in table.accepted_values:
         allowed = ", ".join(literal(value) for value in table.accepted_values[column.name])
         checks.append(f"when lower({raw}) not in ({allowed}) then {literal('unknown ' + column.name)}")
@@ -123,14 +126,22 @@ def _amount_problems(column: Column, raw: str, typed: str, rules: RowRules) -> l
     ]
 
 
-def _calendar_problems(column: Column, typed: str, rules: RowRules) -> list[str]:
-    """The partition time outside the partitions: before their first day, or in the future."""
+def _calendar_problems(column: Column, typed: str, day: str, rules: RowRules) -> list[str]:
+    """The partition time outside the partitions: its store ``day`` before their first day, or in the future."""
     before = literal(f"{column.name} before ANALYTICS_PARTITION_START {rules.first_day}")
     future = literal(f"{column.name} in the future (after the run's clock + ANALYTICS_SOURCE_FUTURE_TOLERANCE_HOURS)")
     return [
-        f"when cast({typed} as date) < {literal(str(rules.first_day))} then {before}",
+        f"when {day} < {literal(str(rules.first_day))} then {before}",
         f"when {typed} > {_latest(rules)} then {future}",
     ]
+
+
+def partition_day(column: Column, value: str, store_timezone: str) -> str:
+    """The store day of the partition column's ``value`` (naive UTC): a time's day in the store's
+    calendar; a date (a day's costs) is a store day already."""
+    if column.sql_type == "DATE":
+        return f"cast({value} as date)"
+    return store_date_sql(value, store_timezone)
 
 
 def _latest(rules: RowRules) -> str:
@@ -179,12 +190,13 @@ def checked_rows_sql(table: SourceTable, rules: RowRules, source_types: Mapping[
         _typed_value(table, column, source_types.get(column.name)) for column in table.columns
     )
     partition = partition_time_sql(table, source_types)
+    day = partition_day_sql(table, source_types, rules.store_timezone)
     return f"""
 select
     {typed_columns},
     case
-        when cast({partition} as date) >= {literal(str(rules.first_day))} and {partition} <= {_latest(rules)}
-        then cast({partition} as date)
+        when {day} >= {literal(str(rules.first_day))} and {partition} <= {_latest(rules)}
+        then {day}
     end as _partition_date,
     _reason,
     -- The raw values only for the rejected rows: writing them for every good row was a third of
@@ -199,6 +211,12 @@ def partition_time_sql(table: SourceTable, source_types: Mapping[str, str]) -> s
     """The row's partition time (naive UTC) over ``_src as s``, NULL where it cannot be read."""
     column = table.column(table.partition_column)
     return _typed_source_value(Column(column.name, "TIMESTAMP"), source_types.get(column.name))
+
+
+def partition_day_sql(table: SourceTable, source_types: Mapping[str, str], store_timezone: str) -> str:
+    """The row's partition day, a day of the store's calendar, over ``_src as s``; NULL where it cannot be read."""
+    column = table.column(table.partition_column)
+    return partition_day(column, partition_time_sql(table, source_types), store_timezone)
 
 
 def _as_rejects(table: SourceTable, rejects: str, reason: str) -> str:

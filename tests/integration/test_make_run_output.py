@@ -16,7 +16,7 @@ from dagster import AssetKey
 
 from pipelines.assets.dbt import dbt_models
 from pipelines.defs.dagster_compat import instance_at
-from pipelines.defs.partitions import daily_partitions, partition_start
+from pipelines.defs.partitions import store_partitions
 from pipelines.settings import Settings, WarehouseSettings
 from pipelines.source_schema import SOURCE_TABLES
 from tests.support.pipeline_runs import cli_environment
@@ -100,7 +100,7 @@ def test_every_dbt_model_carries_its_columns_and_a_table_its_row_count(make_run_
 def test_no_partition_of_the_sample_store_is_missing(make_run_output):
     data_dir, _ = make_run_output
     settings = Settings(warehouse=WarehouseSettings(data_dir=data_dir))
-    partitions = daily_partitions(partition_start(settings))
+    partitions = store_partitions(settings)
 
     with instance_at(data_dir / "dagster_home") as instance:
         for table in SOURCE_TABLES:

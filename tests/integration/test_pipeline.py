@@ -33,6 +33,7 @@ from tests.support.pipeline_runs import (
     INGEST,
     SAMPLE_FIRST_DAY,
     SAMPLE_SPEC,
+    cli_environment,
     isolated_settings,
     query,
     run_pipeline,
@@ -287,22 +288,57 @@ def test_the_dbt_models_are_grouped_by_their_layer(tmp_path):
     assert "dbt" not in groups.values()
 
 
-def test_the_nightly_schedule_refreshes_yesterdays_partition(tmp_path):
+def test_the_nightly_schedule_is_built_from_the_partitioned_job_and_refreshes_yesterdays_partition(tmp_path):
     tick = dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.UTC)
-    defs = build_definitions(Settings().updated(warehouse={"data_dir": tmp_path}, schedule={"timezone": "UTC"}))
+    defs = build_definitions(Settings().updated(warehouse={"data_dir": tmp_path}, schedule={"store_timezone": "UTC"}))
     nightly_refresh_schedule = defs.get_schedule_def("nightly_refresh_schedule")
     context = build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def())
 
-    requests = nightly_refresh_schedule.evaluate_tick(context).run_requests
+    (request,) = nightly_refresh_schedule.evaluate_tick(context).run_requests
 
     assert nightly_refresh_schedule.cron_schedule == "0 2 * * *"
-    assert [request.partition_key for request in requests] == ["2026-03-09"]
     assert nightly_refresh_schedule.job_name == "nightly_refresh"
+    assert request.partition_key == "2026-03-09"
+    assert request.tags["dagster/partition_set"] == "nightly_refresh_partition_set", "the UI's partition set"
+    job_partitions = defs.resolve_job_def("nightly_refresh").partitions_def
+    assert job_partitions == defs.resolve_assets_def(AssetKey(["raw", "transactions"])).partitions_def
+
+
+def test_the_nightly_schedule_asks_for_the_store_day_that_just_ended_across_dst_changes(tmp_path):
+    settings = Settings().updated(
+        warehouse={"data_dir": tmp_path},
+        schedule={"store_timezone": "America/New_York", "partition_start": dt.date(2024, 1, 1)},
+    )
+    defs = build_definitions(settings)
+    schedule = defs.get_schedule_def("nightly_refresh_schedule")
+    new_york = ZoneInfo("America/New_York")
+
+    def partition_asked_at(*wall_clock: int) -> str:
+        tick = dt.datetime(*wall_clock, tzinfo=new_york)
+        context = build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def())
+        (request,) = schedule.evaluate_tick(context).run_requests
+        return request.partition_key
+
+    # Each night asks for the store day that ended at its midnight, whatever the UTC offset:
+    assert [
+        partition_asked_at(2024, 3, 10, 3, 0),  # 02:00 does not exist on 10 Mar (02:00 EST is 03:00 EDT)
+        partition_asked_at(2024, 3, 11, 2, 0),  # 02:00 EDT, 06:00 UTC, after a 23-hour store day
+        partition_asked_at(2024, 11, 3, 2, 0),  # 02:00 EST, 07:00 UTC, after 01:00-02:00 passed twice
+        partition_asked_at(2024, 11, 4, 2, 0),  # 02:00 EST, after a 25-hour store day
+    ] == ["2024-03-09", "2024-03-10", "2024-11-02", "2024-11-03"]
+    partitions = defs.resolve_assets_def(AssetKey(["raw", "transactions"])).partitions_def
+    hours = {
+        # Through timestamps: Python subtracts two times of the same zone by their wall clocks.
+        key: (window.end.timestamp() - window.start.timestamp()) / 3600
+        for key in ("2024-03-10", "2024-03-11", "2024-11-03")
+        for window in [partitions.time_window_for_partition_key(key)]
+    }
+    assert hours == {"2024-03-10": 23, "2024-03-11": 24, "2024-11-03": 25}, "store days end at the store's midnight"
 
 
 # Evaluates the code location's schedule at the tick given as argv[1] (ISO 8601 with offset) and
 # prints its timezone and the partitions it asks for. A process of its own, whose code location is
-# loaded as Dagster loads it: the lazy loader reads ANALYTICS_TIMEZONE.
+# loaded as Dagster loads it: the lazy loader reads ANALYTICS_STORE_TIMEZONE.
 SCHEDULE_PROBE = """
 import datetime as dt
 import json
@@ -321,12 +357,12 @@ print(json.dumps({"timezone": schedule.execution_timezone, "partitions": [r.part
 """
 
 
-def schedule_probe(timezone: str, tick: dt.datetime, data_dir: Path) -> subprocess.CompletedProcess:
-    """Run SCHEDULE_PROBE with ``ANALYTICS_TIMEZONE=timezone`` at ``tick``."""
+def schedule_probe(tick: dt.datetime, data_dir: Path, **variables: str) -> subprocess.CompletedProcess:
+    """Run SCHEDULE_PROBE at ``tick`` with the environment's ``variables``."""
     return subprocess.run(
         [sys.executable, "-c", SCHEDULE_PROBE, tick.isoformat()],
         cwd=REPO,
-        env={**os.environ, "ANALYTICS_TIMEZONE": timezone, "ANALYTICS_DATA_DIR": str(data_dir)},
+        env=cli_environment(data_dir, **variables),
         capture_output=True,
         text=True,
         timeout=300,
@@ -337,27 +373,35 @@ def schedule_probe(timezone: str, tick: dt.datetime, data_dir: Path) -> subproce
 @pytest.mark.parametrize(
     ("timezone", "expected_partition"),
     [
-        # 02:00 PDT on 10 Mar is 09:00 UTC: the last complete UTC day is 9 Mar, Los Angeles' yesterday.
+        # 02:00 PDT on 10 Mar: Los Angeles' 9 Mar ended two hours ago.
         ("America/Los_Angeles", "2026-03-09"),
-        # 02:00 JST on 10 Mar is 17:00 UTC on 9 Mar: UTC's 9 Mar (the partitions are UTC days) still
-        # has 7 hours to go, so the schedule asks for 8 Mar, the last complete one, not Tokyo's yesterday.
-        ("Asia/Tokyo", "2026-03-08"),
+        # 02:00 JST on 10 Mar is 17:00 UTC on 9 Mar. The partitions are Tokyo's days, so Tokyo's 9 Mar,
+        # which ended at its midnight, is asked for (when they were UTC days, UTC's 9 Mar had 7 hours
+        # to go and the schedule asked for 8 Mar).
+        ("Asia/Tokyo", "2026-03-09"),
     ],
 )
-def test_the_nightly_schedule_runs_at_2_in_the_configured_timezone(tmp_path, timezone, expected_partition):
+def test_the_nightly_schedule_runs_at_2_in_the_stores_timezone(tmp_path, timezone, expected_partition):
     tick = dt.datetime(2026, 3, 10, 2, 0, tzinfo=ZoneInfo(timezone))
 
-    probe = schedule_probe(timezone, tick, tmp_path)
+    probe = schedule_probe(tick, tmp_path, ANALYTICS_STORE_TIMEZONE=timezone)
 
     assert probe.returncode == 0, probe.stderr[-3000:]
     assert json.loads(probe.stdout.splitlines()[-1]) == {"timezone": timezone, "partitions": [expected_partition]}
 
 
 def test_an_unknown_timezone_stops_the_code_location_naming_the_setting(tmp_path):
-    probe = schedule_probe("Mars/Olympus_Mons", dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.UTC), tmp_path)
+    tick = dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.UTC)
 
-    assert probe.returncode != 0
-    assert "ANALYTICS_TIMEZONE='Mars/Olympus_Mons' is invalid: Value error, unknown IANA timezone" in probe.stderr
+    unknown = schedule_probe(tick, tmp_path, ANALYTICS_STORE_TIMEZONE="Mars/Olympus_Mons")
+    renamed = schedule_probe(tick, tmp_path, ANALYTICS_TIMEZONE="Europe/Paris")
+
+    assert unknown.returncode != 0
+    assert (
+        "ANALYTICS_STORE_TIMEZONE='Mars/Olympus_Mons' is invalid: Value error, unknown IANA timezone" in unknown.stderr
+    )
+    assert renamed.returncode != 0
+    assert "ANALYTICS_TIMEZONE is no longer read: set ANALYTICS_STORE_TIMEZONE instead" in renamed.stderr
 
 
 def test_only_the_newest_dbt_target_folders_are_kept(tmp_path):
@@ -385,8 +429,10 @@ def test_the_duckdb_memory_limit_reaches_the_warehouse_and_dbt(tmp_path):
         WarehouseSettings(duckdb_memory_limit="a lot")
 
 
-def test_the_raw_tables_and_the_snapshot_are_due_by_4_in_the_schedules_timezone(tmp_path):
-    settings = Settings(warehouse=WarehouseSettings(data_dir=tmp_path)).updated(schedule={"timezone": "Asia/Tokyo"})
+def test_the_raw_tables_and_the_snapshot_are_due_by_4_in_the_stores_timezone(tmp_path):
+    settings = Settings(warehouse=WarehouseSettings(data_dir=tmp_path)).updated(
+        schedule={"store_timezone": "Asia/Tokyo"}
+    )
     graph = build_definitions(settings).resolve_asset_graph()
 
     due = {key for key in graph.get_all_asset_keys() if graph.get(key).freshness_policy is not None}

@@ -31,6 +31,7 @@ from pipelines.sources.files import SourceError
 from pipelines.sources.mapping import MappingError
 from pipelines.sources.raw_tables import day_ranges, describe_days
 from tests.integration.test_ingest import JAN_1, JAN_2, PLANTED
+from tests.integration.test_store_timezone import ORDERS as NEW_YORK_ORDERS
 from tests.support.csv_store import GOOD_TRANSACTIONS, transaction, write_store
 from tests.support.loopback_servers import free_port
 from tests.support.mart_comparison import mart_differences, mart_tables
@@ -643,3 +644,26 @@ def test_days_are_grouped_into_runs_of_consecutive_days():
 
     assert day_ranges(days) == [(dt.date(2025, 3, 1), dt.date(2025, 3, 4)), (dt.date(2025, 3, 9), dt.date(2025, 3, 10))]
     assert describe_days(days) == "2025-03-01 .. 2025-03-03, 2025-03-09"
+
+
+def test_a_nightly_pull_of_a_new_york_store_day_holds_its_evening_from_the_next_utc_day(tmp_path):
+    # The shop's database is read by UTC days: the store's 10 Mar 2024 runs from 05:00 UTC on 10 Mar
+    # (00:00 EST) to 04:00 UTC on 11 Mar (00:00 EDT, after the clocks went forward).
+    orders = [transaction(*order[:3], amount=order[3]) for order in NEW_YORK_ORDERS]
+    # Signed up at 23:00 EST on 9 Mar, 04:00 UTC on 10 Mar, with the first order.
+    customers = [{"customer_id": "C1", "signup_at": "2024-03-10 04:00:00"}]
+    store = write_store(tmp_path / "store", transactions=orders, customers=customers)
+    tables = {name: pd.read_csv(store / f"{name}.csv", dtype=str) for name in SOURCE_TABLES}
+    url = write_shop(sa.URL.create("sqlite", database=str(tmp_path / "shop.db")), tables)
+    settings = sql_settings(tmp_path / "sql", url).updated(
+        schedule={"store_timezone": "America/New_York", "partition_start": dt.date(2024, 3, 1)}
+    )
+    spring_day = dt.date(2024, 3, 10)
+
+    run_pipeline(settings, spring_day, spring_day, selection=TRANSACTIONS)
+
+    loaded = query(settings, "select transaction_id, _partition_date from raw.transactions order by 1")
+    assert loaded == [(tid, day) for tid, _, _, _, day in sorted(NEW_YORK_ORDERS) if day == spring_day]
+    assert loaded == [("SPRING_MORNING", spring_day), ("SPRING_NIGHT", spring_day)], "03:30 UTC on 11 Mar included"
+    first_day, _ = source_day_range(settings.updated(schedule={"partition_start": None}))
+    assert first_day <= dt.date(2024, 3, 9), "make run's range holds the store day of the first UTC time"

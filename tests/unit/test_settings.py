@@ -60,6 +60,7 @@ def test_each_section_reads_its_own_variables_by_their_unchanged_names(environme
     environment.setenv("ANALYTICS_SAMPLE_DAYS", "90")
     environment.setenv("ANALYTICS_INSIGHT_LTV_CAC_HEALTHY", "2.5")
     environment.setenv("ANALYTICS_SERVING_PATH", "/srv/snapshot.duckdb")
+    environment.setenv("ANALYTICS_STORE_TIMEZONE", "America/New_York")
 
     settings = load_settings()
 
@@ -72,7 +73,9 @@ def test_each_section_reads_its_own_variables_by_their_unchanged_names(environme
     assert settings.sample.days == 90
     assert settings.insights.ltv_cac_healthy == 2.5
     assert str(settings.serving_file) == "/srv/snapshot.duckdb"
-    assert settings.dbt_var_overrides() == {"duckdb_memory_limit": "1GB"}, "unset mart settings keep dbt's defaults"
+    assert settings.dbt_var_overrides() == {"duckdb_memory_limit": "1GB", "store_timezone": "America/New_York"}, (
+        "unset mart settings keep dbt's defaults; the store's days are dbt's too"
+    )
 
 
 def test_an_update_is_validated_like_the_environment():

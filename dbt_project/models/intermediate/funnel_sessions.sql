@@ -127,7 +127,7 @@ final as (
     select
         sessions.session_id,
         sessions.customer_id,
-        cast(sessions.started_at as date) as session_date,
+        {{ store_date('sessions.started_at') }} as session_date,
         sessions.started_at,
         sessions.last_event_date,
         sessions.furthest_stage_order,

@@ -4,11 +4,11 @@ with sessions as (
     select * from {{ ref('funnel_sessions') }}
 ),
 
--- Sessions with an event at the initiated stage, by the hour of their first one; a session that
--- entered the last stage completed (is_converted).
+-- Sessions with an event at the initiated stage, by the store's hour of their first one; a session
+-- that entered the last stage completed (is_converted).
 initiated as (
     select
-        extract('hour' from {{ initiated_stage }}_at) as hour_of_day,
+        extract('hour' from {{ store_time(initiated_stage ~ '_at') }}) as hour_of_day,
         is_converted
     from sessions
     where {{ initiated_stage }}_at is not null

@@ -12,7 +12,7 @@ bounds as (
 attempts as (
     select
         coalesce(transactions.payment_method, 'unknown') as payment_method,
-        extract('hour' from transactions.created_at) as hour_of_day,
+        extract('hour' from {{ store_time('transactions.created_at') }}) as hour_of_day,
         transactions.is_paid
     from transactions
     cross join bounds

@@ -10,7 +10,7 @@ known as (
     select
         customer_id,
         signup_at,
-        cast(signup_at as date) as signup_date,
+        {{ store_date('signup_at') }} as signup_date,
         -- Lower case, as stg_marketing_spend's channel, so that spend and customers meet by channel.
         lower(coalesce(acquisition_channel, 'unknown')) as acquisition_channel,
         coalesce(country, 'unknown') as country,
@@ -24,7 +24,7 @@ unknown as (
     select
         customer_id,
         min(created_at) as signup_at,
-        cast(min(created_at) as date) as signup_date,
+        {{ store_date('min(created_at)') }} as signup_date,
         'unknown' as acquisition_channel,
         'unknown' as country,
         false as is_known_customer

@@ -9,7 +9,7 @@ renamed as (
         customer_id,
         stage,
         occurred_at,
-        cast(occurred_at as date) as event_date
+        {{ store_date('occurred_at') }} as event_date
     from source
 )
 

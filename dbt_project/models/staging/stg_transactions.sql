@@ -7,7 +7,7 @@ classified as (
         transaction_id,
         customer_id,
         created_at,
-        cast(created_at as date) as order_date,
+        {{ store_date('created_at') }} as order_date,
         completed_at,
         status,
         {{ money('amount') }} as amount,
