@@ -30,11 +30,20 @@ from pipelines.sources.database import shop_connection
 from pipelines.sources.files import SourceError
 from pipelines.sources.mapping import MappingError
 from pipelines.sources.raw_tables import day_ranges, describe_days
+from tests.integration.test_currency import CONVERTED, CURRENCY_MAX_AGE_DAYS, CURRENCY_WINDOW, write_currency_store
 from tests.integration.test_ingest import JAN_1, JAN_2, PLANTED
 from tests.support.csv_store import GOOD_TRANSACTIONS, transaction, write_store
 from tests.support.loopback_servers import free_port
 from tests.support.mart_comparison import mart_differences, mart_tables
-from tests.support.pipeline_runs import DBT_MODELS, INGEST, SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
+from tests.support.pipeline_runs import (
+    DBT_MODELS,
+    INGEST,
+    SAMPLE_FIRST_DAY,
+    SAMPLE_SPEC,
+    isolated_settings,
+    query,
+    run_pipeline,
+)
 
 FIRST_DAY = SAMPLE_FIRST_DAY
 LAST_DAY = SAMPLE_SPEC.end_date
@@ -176,6 +185,12 @@ def sample_tables(store: Path) -> dict[str, pd.DataFrame]:
     tables = {name: pd.read_parquet(store / name) for name in SOURCE_TABLES}
     tables["transactions"]["updated_at"] = tables["transactions"]["updated_at"].dt.tz_localize("UTC")
     return tables
+
+
+def csv_tables(store: Path) -> dict[str, pd.DataFrame]:
+    """The tables of a CSV store as text, every value as the file has it (SQLite keeps anything); an
+    empty cell is NULL, as it is to DuckDB's CSV reader. An optional table the store lacks, the shop lacks too."""
+    return {name: pd.read_csv(path, dtype=str) for name in SOURCE_TABLES if (path := store / f"{name}.csv").exists()}
 
 
 def sql_settings(data_dir: Path, url: sa.URL, **source: object) -> Settings:
@@ -507,9 +522,7 @@ def test_a_shop_with_its_own_names_loads_through_the_mapping_alone(shop_store, f
 
 def test_rows_that_break_the_schema_are_rejected_as_from_files(tmp_path, make_settings):
     store = write_store(tmp_path / "store", transactions=GOOD_TRANSACTIONS + [row for row, _ in PLANTED])
-    # The shop's columns as text, every value as the CSV file has it (SQLite keeps anything); an
-    # empty cell is NULL, as it is to DuckDB's CSV reader.
-    tables = {name: pd.read_csv(store / f"{name}.csv", dtype=str) for name in SOURCE_TABLES}
+    tables = csv_tables(store)
     url = write_shop(sa.URL.create("sqlite", database=str(tmp_path / "shop.db")), tables)
     from_files, from_sql = make_settings(store), sql_settings(tmp_path / "sql", url)
 
@@ -523,6 +536,29 @@ def test_rows_that_break_the_schema_are_rejected_as_from_files(tmp_path, make_se
     assert raw_rows(from_sql, "transactions") == raw_rows(from_files, "transactions")
 
 
+def test_orders_in_other_currencies_are_converted_and_rejected_as_from_files(tmp_path):
+    # The hand-made store of test_currency, its bad rates included, as text in SQLite; PostgreSQL's
+    # typed tables convert the sample store's orders (test_the_database_gives_the_same_warehouse_as_the_files).
+    store = write_currency_store(tmp_path / "store")
+    url = write_shop(sa.URL.create("sqlite", database=str(tmp_path / "shop.db")), csv_tables(store))
+    max_age = {"exchange_rate_max_age_days": CURRENCY_MAX_AGE_DAYS}
+    from_files = isolated_settings(tmp_path / "files", store, source=max_age)
+    from_sql = sql_settings(tmp_path / "sql", url, **max_age)
+
+    for settings in (from_files, from_sql):
+        run_pipeline(settings, *CURRENCY_WINDOW, selection=INGEST)
+
+    converted = (
+        "select transaction_id, amount, currency, original_amount, original_currency, exchange_rate "
+        "from raw.transactions order by 1"
+    )
+    assert query(from_sql, converted) == query(from_files, converted)
+    assert {row[0] for row in query(from_sql, converted)} == set(CONVERTED)
+    rejected = "select source_table, reason, partition_date from raw.rejected_rows order by all"
+    assert query(from_sql, rejected) == query(from_files, rejected)
+    assert raw_rows(from_sql, "exchange_rates") == raw_rows(from_files, "exchange_rates")
+
+
 @pytest.mark.adversarial
 def test_rows_outside_the_partitions_and_times_with_offsets_are_judged_as_from_files(tmp_path, make_settings):
     future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
@@ -532,7 +568,7 @@ def test_rows_outside_the_partitions_and_times_with_offsets_are_judged_as_from_f
         transaction("Z1", "C1", "2025-01-01 23:30:00-03:00"),
     ]
     store = write_store(tmp_path / "store", transactions=[*GOOD_TRANSACTIONS, *outside])
-    tables = {name: pd.read_csv(store / f"{name}.csv", dtype=str) for name in SOURCE_TABLES}
+    tables = csv_tables(store)
     url = write_shop(sa.URL.create("sqlite", database=str(tmp_path / "shop.db")), tables)
     first_day = {"partition_start": JAN_1}
     from_files = make_settings(store, schedule=first_day)
