@@ -159,7 +159,7 @@ class SourceSettings(BaseSettings):
         max_length=3,
         validation_alias="ANALYTICS_CURRENCY",
         description="Reporting currency: orders in another are converted with the source's exchange rates "
-        "([schema](docs/source-schema.md#exchange_rates-partition-column-rate_date)); costs and marketing spend "
+        "([how](docs/source-schema.md#currencies)); costs and marketing spend "
         "in another are rejected.",
     )
     exchange_rate_max_age_days: int = Field(
