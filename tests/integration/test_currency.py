@@ -146,3 +146,22 @@ def test_staging_carries_the_original_money_and_the_marts_count_the_converted(cu
         (dt.date(2025, 1, 3), Decimal("12.34")),  # X7 (X6 rejected)
         (dt.date(2025, 1, 4), Decimal("0.55")),  # X3
     ]
+
+
+def test_a_store_of_one_currency_needs_no_rates(tmp_path, make_settings):
+    # The standard CSV store has no exchange_rates file: its USD orders load as they are, at rate 1.
+    settings = make_settings(write_store(tmp_path / "store"))
+
+    run_pipeline(settings, JAN_1, dt.date(2025, 1, 2), selection=INGEST)
+
+    assert query(settings, "select count(*) from raw.exchange_rates") == [(0,)]
+    assert query(settings, "select count(*) from raw.rejected_rows") == [(0,)]
+    assert query(
+        settings,
+        "select transaction_id, amount, currency, original_amount, original_currency, exchange_rate "
+        "from raw.transactions order by 1",
+    ) == [
+        ("T1", Decimal("10.00"), "USD", Decimal("10.00"), "USD", Decimal("1")),
+        ("T2", Decimal("25.50"), "USD", Decimal("25.50"), "USD", Decimal("1")),
+        ("T3", Decimal("7.25"), "USD", Decimal("7.25"), "USD", Decimal("1")),
+    ]
