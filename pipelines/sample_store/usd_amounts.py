@@ -18,18 +18,26 @@ CENT = Decimal("0.01")
 
 
 def transactions_in_usd(folder: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """The store's transactions (``columns`` of them, default all) with ``amount`` in USD (``currency``
-    too) and the original amount and currency in ``original_amount`` and ``original_currency``, in file
-    order."""
+    """The store's transactions (``columns`` of them, default all) with ``amount`` in USD, see :func:`in_usd`."""
     needed = None if columns is None else list(dict.fromkeys([*columns, "created_at", "amount", "currency"]))
-    transactions = pd.read_parquet(folder / "transactions", columns=needed)
-    rates = pd.read_parquet(folder / "exchange_rates")
-    rates["rate_date"] = pd.to_datetime(rates["rate_date"]).astype("datetime64[us]")
+    return in_usd(pd.read_parquet(folder / "transactions", columns=needed), pd.read_parquet(folder / "exchange_rates"))
+
+
+def in_usd(transactions: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
+    """``transactions`` with ``amount`` (and ``currency``) in USD, converted with ``rates`` (rate_date,
+    currency, rate), and the original amount and currency in ``original_amount`` and
+    ``original_currency``, in their order."""
+    rates = rates.assign(rate_date=pd.to_datetime(rates["rate_date"]).astype("datetime64[us]"))
     orders = transactions.assign(
-        _day=transactions["created_at"].dt.normalize().astype("datetime64[us]"), _position=range(len(transactions))
+        _day=pd.to_datetime(transactions["created_at"]).dt.normalize().astype("datetime64[us]"),
+        _position=range(len(transactions)),
     )
     rated = pd.merge_asof(
-        orders.sort_values("_day"), rates.sort_values("rate_date"), left_on="_day", right_on="rate_date", by="currency"
+        orders.sort_values("_day"),
+        rates[["rate_date", "currency", "rate"]].sort_values("rate_date"),
+        left_on="_day",
+        right_on="rate_date",
+        by="currency",
     ).sort_values("_position")
     rate = rated["rate"].where(rated["currency"] != "USD", 1.0)
     usd = [

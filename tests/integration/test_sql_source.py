@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from dagster import AssetSelection, ExecuteInProcessResult
 
 from pipelines.cli.run import source_day_range
+from pipelines.sample_store.usd_amounts import in_usd
 from pipelines.settings import Settings
 from pipelines.source_schema import SOURCE_TABLES
 from pipelines.sources.database import shop_connection
@@ -300,11 +301,11 @@ def test_make_run_finds_the_days_of_the_database(shop, files_warehouse, tmp_path
 CHANGED_AT = dt.datetime.combine(NEXT_DAY, dt.time(10, 0))
 
 
-def read_orders(url: sa.URL) -> pd.DataFrame:
-    """The shop's transactions table as it is now."""
+def read_shop_table(url: sa.URL, table: str = "transactions") -> pd.DataFrame:
+    """A table of the shop as it is now (by default its transactions)."""
     engine = sa.create_engine(url)
     try:
-        return pd.read_sql_table("transactions", engine)
+        return pd.read_sql_table(table, engine)
     finally:
         engine.dispose()
 
@@ -316,7 +317,7 @@ def change_the_shop(url: sa.URL) -> set[dt.date]:
     LAST_DAY - 5 arrives late (synced today) and two new orders are placed today. Every changed
     row gets updated_at = the moment of the change.
     """
-    orders = read_orders(url)
+    orders = read_shop_table(url)
     day = orders["created_at"].dt.date
     refunded = orders[(orders["status"] == "completed") & (day == LAST_DAY - dt.timedelta(days=20))].iloc[0]
     pending = orders[orders["status"] == "pending"].iloc[0]
@@ -360,11 +361,11 @@ def revenue_computed_from_the_shop(url: sa.URL, days: set[dt.date]) -> dict[dt.d
     """revenue_daily's day-own figures of ``days``, computed from the shop's orders directly.
 
     Paid = completed or refunded; gross = paid amounts, refunds = refunded amounts, net =
-    completed amounts, all on the day the order was created.
+    completed amounts, all on the day the order was created, in USD (the shop's EUR and GBP orders
+    converted with its exchange rates, in pandas).
     """
-    orders = read_orders(url)
+    orders = in_usd(read_shop_table(url), read_shop_table(url, "exchange_rates"))
     orders["day"] = orders["created_at"].dt.date
-    orders["amount"] = orders["amount"].astype(float)
     figures = {}
     for day, of_day in orders[orders["day"].isin(days)].groupby("day"):
         paid = of_day[of_day["status"].isin(["completed", "refunded"])]
@@ -407,7 +408,7 @@ def test_the_nightly_run_replaces_exactly_the_days_that_changed(shop, sql_wareho
     metadata = result.asset_materializations_for_node("raw__transactions")[0].metadata
     assert touched - {NEXT_DAY} <= days_listed(metadata["days_beyond_window"].value)
     assert metadata["watermark"].value == str(CHANGED_AT)
-    orders = len(read_orders(url))
+    orders = len(read_shop_table(url))
     assert query(settings, "select count(*), count(distinct transaction_id) from raw.transactions") == [
         (orders, orders)
     ]
@@ -449,7 +450,7 @@ def test_a_late_change_within_the_look_back_is_picked_up_and_one_before_it_is_no
         settings, "select watermark from raw._source_watermarks where source_table = ?", ["transactions"]
     )
     look_back_from = dt.datetime.combine(watermark.date() - dt.timedelta(days=LOOKBACK_DAYS), dt.time())
-    orders = read_orders(url)
+    orders = read_shop_table(url)
     orders["day"], orders["changed"] = orders["created_at"].dt.date, as_utc(orders["updated_at"])
     assert orders["changed"].notna().all(), "every sample order has a change time"
     # The days reloaded anyway: those of the rows changed on or after the look-back's first day.
@@ -625,7 +626,7 @@ def test_a_wrong_password_fails_naming_the_server_without_it_and_leaves_the_ware
     result = run_pipeline(settings, LAST_DAY, LAST_DAY, selection=INGEST, raise_on_error=False)
 
     assert not result.success
-    message = failure_of(result, "transactions")
+    message = failure_of(result, "customers")
     assert shown in message
     assert "password authentication failed" in message
     assert wrong not in everything_said(result, capfd)
