@@ -14,6 +14,7 @@ their tables, the snapshot's copy and the insights.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import time
@@ -34,10 +35,12 @@ from pipelines.assets.ml import (
     score_customers,
     train_forecast,
 )
-from pipelines.defs.resources import MLAssetSettings
+from pipelines.defs.resources import MLAssetSettings, SourceRowRules
 from pipelines.settings import Settings
 from pipelines.source_schema import SOURCE_TABLES, SourceTable
+from pipelines.sources.currency import converted_rows_sql
 from pipelines.sources.raw_tables import LOAD_LOG_DDL, REJECTED_ROWS_DDL
+from pipelines.sources.validation import RowRules
 from pipelines.warehouse.sql import quote
 
 STAGES = ("raw", "dbt_models", "dbt_tests", "ml")
@@ -71,22 +74,31 @@ def timed(work: Callable[[], object]) -> float:
     return round(time.perf_counter() - start, 3)
 
 
-def raw_select(table: SourceTable, files: str) -> str:
-    """The raw table's rows from ``files``: the schema's columns in their types and the bookkeeping."""
+def raw_select(table: SourceTable, files: str, rules: RowRules) -> str:
+    """The raw table's rows from ``files``: the schema's columns in their types (amounts converted) and the
+    bookkeeping."""
     columns = ", ".join(f"cast({quote(c.name)} as {c.sql_type}) as {quote(c.name)}" for c in table.columns)
-    return (
+    rows = (
         f"select {columns}, cast({quote(table.partition_column)} as date) as _partition_date, "
         f"'engine' as _run_id, current_timestamp as _loaded_at from read_parquet('{files}')"
     )
+    if table.foreign_currency != "convert":
+        return rows
+    checked = f"(select *, cast(null as varchar) as _reason from ({rows}))"
+    return f"select * exclude (_reason, _conversion_problem) from ({converted_rows_sql(checked, rules)})"
 
 
 def copy_raw_tables(con: duckdb.DuckDBPyConnection, store: Path) -> None:
-    """Every source table of ``store`` as its raw table, each day in the load log."""
+    """Every source table of ``store`` as its raw table (the orders converted to the reporting currency, as
+    the ingest does), each day in the load log."""
     con.execute("create schema raw")
     con.execute(REJECTED_ROWS_DDL)
     con.execute(LOAD_LOG_DDL)
+    rules = SourceRowRules.from_settings(Settings()).at(dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    # In SOURCE_TABLES' order: the exchange rates before the orders converted with them.
     for table in SOURCE_TABLES.values():
-        con.execute(f"create table raw.{quote(table.name)} as {raw_select(table, f'{store / table.name}/*.parquet')}")
+        rows = raw_select(table, f"{store / table.name}/*.parquet", rules)
+        con.execute(f"create table raw.{quote(table.name)} as {rows}")
         con.execute(
             f"insert into raw.load_log select 1, '{table.name}', _partition_date, 'engine', current_timestamp "
             f"from (select distinct _partition_date from raw.{quote(table.name)})"

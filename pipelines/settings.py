@@ -166,7 +166,17 @@ class SourceSettings(BaseSettings):
         min_length=3,
         max_length=3,
         validation_alias="ANALYTICS_CURRENCY",
-        description="Reporting currency; rows in another currency are rejected.",
+        description="Reporting currency: orders in another are converted with the source's exchange rates "
+        "([how](docs/source-schema.md#currencies)); costs and marketing spend "
+        "in another are rejected.",
+    )
+    exchange_rate_max_age_days: int = Field(
+        7,
+        ge=0,
+        le=366,
+        validation_alias="ANALYTICS_EXCHANGE_RATE_MAX_AGE_DAYS",
+        description="An order in another currency is converted with the latest rate of its currency on its day or "
+        "up to this many days before (none at weekends and on holidays); without one it is rejected.",
     )
     encoding: Literal["utf-8", "latin-1", "utf-16"] = Field(
         "utf-8",

@@ -11,6 +11,7 @@ from contextlib import closing
 
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
     AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
@@ -40,6 +41,8 @@ def build_ingest_asset(table: SourceTable, partitions: DailyPartitionsDefinition
                 kinds={"duckdb"},
                 description=f"Source table `{table.name}` validated and loaded by day into `raw.{table.name}`; "
                 "rows that break the source schema go to `raw.rejected_rows`.",
+                # Orders in another currency are converted with the rates loaded before them.
+                deps=[AssetKey(["raw", "exchange_rates"])] if table.foreign_currency == "convert" else [],
             )
         ],
         partitions_def=partitions,

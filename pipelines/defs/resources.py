@@ -151,11 +151,13 @@ class SqlSource:
 
 class SourceRowRules(ConfigurableResource):
     """The rules every source row must pass beyond its columns' types (``ANALYTICS_CURRENCY``,
-    ``ANALYTICS_SOURCE_MAX_AMOUNT``, ``..._TIMESTAMP_OFFSETS``, ``..._FUTURE_TOLERANCE_HOURS``,
-    ``ANALYTICS_PARTITION_START`` and ``ANALYTICS_STORE_TIMEZONE``), the same whichever source the rows come from."""
+    ``ANALYTICS_EXCHANGE_RATE_MAX_AGE_DAYS``, ``ANALYTICS_SOURCE_MAX_AMOUNT``, ``..._TIMESTAMP_OFFSETS``,
+    ``..._FUTURE_TOLERANCE_HOURS``, ``ANALYTICS_PARTITION_START`` and ``ANALYTICS_STORE_TIMEZONE``), the same
+    whichever source the rows come from."""
 
     # No defaults: the settings hold them (a copy here could drift from them).
     currency: str
+    exchange_rate_max_age_days: int
     max_amount: float
     timestamp_offsets: str
     future_tolerance_hours: int
@@ -167,6 +169,7 @@ class SourceRowRules(ConfigurableResource):
         source = settings.source
         return cls(
             currency=source.currency,
+            exchange_rate_max_age_days=source.exchange_rate_max_age_days,
             max_amount=source.max_amount,
             timestamp_offsets=source.timestamp_offsets,
             future_tolerance_hours=source.future_tolerance_hours,
@@ -182,6 +185,7 @@ class SourceRowRules(ConfigurableResource):
             first_day=dt.date.fromisoformat(self.partition_start),
             latest_time=now + dt.timedelta(hours=self.future_tolerance_hours),
             store_timezone=self.store_timezone,
+            exchange_rate_max_age_days=self.exchange_rate_max_age_days,
             reject_offsets=self.timestamp_offsets == "reject",
         )
 

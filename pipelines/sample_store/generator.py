@@ -2,7 +2,7 @@
 
 VectorCraft sells image-to-vector conversions. The generator simulates its customers, their
 purchases, the web funnel around them, the running costs and the marketing spend, and writes
-the five source tables of :mod:`pipelines.source_schema` as ``<out_dir>/<table>/part-NNNNN.parquet``
+the source tables of :mod:`pipelines.source_schema` as ``<out_dir>/<table>/part-NNNNN.parquet``
 plus a manifest ``<out_dir>/_sample_store.json``.
 
 How the data is made (so that marts, forecasts and alerts have something real to find):
@@ -19,6 +19,9 @@ How the data is made (so that marts, forecasts and alerts have something real to
   beta-distributed chance of going silent for good. That gives one-time buyers, repeat buyers,
   a few heavy buyers and a churning tail.
 * Funnel sessions are produced around signups and purchases, about ``sessions_per_order`` per order.
+* Customers in the UK and the euro countries pay in GBP and EUR, at the USD prices divided by a
+  list rate; the exchange rates wander around those list rates and are published on weekdays only,
+  so weekend orders are converted with Friday's rate.
 * Costs and marketing spend are derived from the day totals once all customers are done.
 
 Customers are processed in blocks (:data:`BLOCK_CUSTOMERS`) and each block is written as one part
@@ -46,7 +49,7 @@ import pyarrow.parquet as pq
 
 from pipelines.source_schema import FUNNEL_STAGES, TRANSACTION_STATUSES
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST_NAME = "_sample_store.json"
 BLOCK_CUSTOMERS = 25_000
 """Customers per block: one part file per block per table. At the default purchase model a block
@@ -63,6 +66,7 @@ EPOCH = dt.date(1970, 1, 1)
 # Independent random streams: adding draws to one stream never shifts the numbers of another.
 STREAM_CALENDAR, STREAM_SIGNUPS, STREAM_CUSTOMERS, STREAM_PURCHASES = 0, 1, 2, 3
 STREAM_TRANSACTIONS, STREAM_FUNNEL, STREAM_COSTS, STREAM_MARKETING = 4, 5, 6, 7
+STREAM_RATES = 8
 
 CHANNELS = ("organic", "paid_search", "social", "email", "affiliate", "referral")
 CHANNEL_SHARES = (0.35, 0.22, 0.15, 0.10, 0.08, 0.10)
@@ -70,6 +74,16 @@ CHANNEL_SHARES = (0.35, 0.22, 0.15, 0.10, 0.08, 0.10)
 CHANNEL_CAC = {"paid_search": 55.0, "social": 40.0, "email": 22.0, "affiliate": 65.0, "referral": 28.0}
 COUNTRIES = ("US", "GB", "DE", "FR", "CA", "AU", "NL", "IN", "BR", "ES", "IT", "SE", "JP", "PL", "MX")
 COUNTRY_SHARES = (0.34, 0.10, 0.09, 0.07, 0.06, 0.04, 0.03, 0.06, 0.05, 0.04, 0.04, 0.02, 0.03, 0.02, 0.01)
+
+# Customers of these countries pay in their own currency, everyone else in USD (the reporting currency).
+CURRENCIES = ("USD", "EUR", "GBP")
+CURRENCY_OF_COUNTRY = {"GB": "GBP", "DE": "EUR", "FR": "EUR", "NL": "EUR", "ES": "EUR", "IT": "EUR"}
+# USD per unit: the rate a currency's price list was set at (its prices are the USD prices divided by
+# it, to the cent), which its daily rate wanders around (log AR(1): a 2 % spread, rarely 5 %).
+LIST_RATES = np.array([1.0, 1.08, 1.27])
+RATE_REVERSION = 0.98
+RATE_DAILY_SIGMA = 0.004
+RATE_DECIMALS = 4
 
 PRODUCTS = ("single_vector", "batch_10", "pro_monthly", "pro_annual", "enterprise_pack")
 PRODUCT_PRICES = np.array([9.00, 39.00, 19.00, 149.00, 499.00])
@@ -143,7 +157,7 @@ OTHER_SHARE = 0.03
 CALIBRATION_CUSTOMERS = 20_000
 CALIBRATION_END_DATE = dt.date(2025, 12, 31)
 
-TABLES = ("customers", "transactions", "funnel_events", "costs", "marketing_spend")
+TABLES = ("customers", "transactions", "funnel_events", "costs", "marketing_spend", "exchange_rates")
 TIMESTAMP = pa.timestamp("us")
 SCHEMAS: dict[str, pa.Schema] = {
     "customers": pa.schema(
@@ -184,6 +198,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "marketing_spend": pa.schema(
         [("spend_date", pa.date32()), ("channel", pa.string()), ("amount", pa.float64()), ("currency", pa.string())]
     ),
+    "exchange_rates": pa.schema([("rate_date", pa.date32()), ("currency", pa.string()), ("rate", pa.float64())]),
 }
 DICTIONARY_COLUMNS: dict[str, tuple[str, ...]] = {
     "customers": ("acquisition_channel", "country"),
@@ -191,6 +206,7 @@ DICTIONARY_COLUMNS: dict[str, tuple[str, ...]] = {
     "funnel_events": ("customer_id", "stage"),
     "costs": ("category", "currency"),
     "marketing_spend": ("channel", "currency"),
+    "exchange_rates": ("currency",),
 }
 STATUS = {name: index for index, name in enumerate(TRANSACTION_STATUSES)}
 
@@ -251,6 +267,8 @@ class Calendar:
     promotion_of_day: np.ndarray  # index into promotions, -1 on ordinary days
     purchase_intensity: np.ndarray  # multiplier of every active customer's purchase rate
     signup_weights: np.ndarray  # relative number of signups per day
+    usd_per_unit: np.ndarray  # (currency, day): the latest published rate of each of CURRENCIES on the day
+    rate_published: np.ndarray  # days whose rates are published: weekdays, and the first day
     operational_start: np.ndarray = field(init=False)  # operational time at each midnight, days + 1 values
 
     def __post_init__(self) -> None:
@@ -364,7 +382,26 @@ def _build_calendar(seed: int, end_date: dt.date, days: int, shape: str = "growi
     seasonal = WEEKDAY_FACTORS[weekday] * yearly
     # Promotions bring some new signups too, but mostly pull existing customers' purchases forward.
     signup_weights = _signup_growth(np.arange(days), shape) * seasonal * (1.0 + 0.5 * (lifts - 1.0))
-    return Calendar(start_date, days, tuple(kept), promotion_of_day, seasonal * lifts, signup_weights)
+    published, usd_per_unit = _exchange_rates(_rng(seed, STREAM_RATES), weekday)
+    return Calendar(
+        start_date, days, tuple(kept), promotion_of_day, seasonal * lifts, signup_weights, usd_per_unit, published
+    )
+
+
+def _exchange_rates(rng: np.random.Generator, weekday: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which days publish rates (weekdays, as central banks do, and the first day so that every order
+    has one) and each currency's latest published rate on every day: a weekend order is converted
+    with Friday's rate, as the pipeline's as-of rule does."""
+    days = weekday.size
+    log_deviation = np.zeros((len(CURRENCIES) - 1, days))
+    shocks = rng.normal(0.0, RATE_DAILY_SIGMA, size=log_deviation.shape)
+    for day in range(1, days):
+        log_deviation[:, day] = RATE_REVERSION * log_deviation[:, day - 1] + shocks[:, day]
+    daily = np.round(LIST_RATES[1:, None] * np.exp(log_deviation), RATE_DECIMALS)
+    published = weekday < 5
+    published[0] = True
+    latest_published = np.maximum.accumulate(np.where(published, np.arange(days), 0))
+    return published, np.vstack([np.ones(days), daily[:, latest_published]])
 
 
 def _to_operational(calendar: Calendar, day_offset: np.ndarray) -> np.ndarray:
@@ -497,6 +534,12 @@ def _write_part(table: pa.Table, out_dir: Path, name: str, part: int) -> None:
 # --- blocks ---------------------------------------------------------------------------------------
 
 
+def _currency_of_customers(customers: pa.Table) -> np.ndarray:
+    """Index into CURRENCIES of the currency each customer pays in, by their country."""
+    index = {country: CURRENCIES.index(currency) for country, currency in CURRENCY_OF_COUNTRY.items()}
+    return np.array([index.get(country, 0) for country in customers.column("country").to_pylist()], dtype=np.int64)
+
+
 def _customers_table(rng: np.random.Generator, first_number: int, signup_us: np.ndarray) -> pa.Table:
     """Customers numbered from ``first_number``, with their acquisition channel and country."""
     size = signup_us.size
@@ -527,13 +570,15 @@ def _transactions_table(
     calendar: Calendar,
     *,
     customer_numbers: np.ndarray,
+    currency: np.ndarray,
     created_us: np.ndarray,
     first_number: int,
     totals: DayTotals,
 ) -> pa.Table:
-    """One row per purchase, in created order; adds the block's money to ``totals``."""
+    """One row per purchase, in created order, in the buyer's currency; adds the block's money (in USD at
+    the day's rate, as the pipeline converts it) to ``totals``."""
     order = np.argsort(created_us, kind="stable")
-    customer_numbers, created_us = customer_numbers[order], created_us[order]
+    customer_numbers, currency, created_us = customer_numbers[order], currency[order], created_us[order]
     size = created_us.size
     day = (created_us - calendar.start_us) // US_PER_DAY
     hour = (created_us % US_PER_DAY) // US_PER_HOUR
@@ -544,7 +589,9 @@ def _transactions_table(
     uses_code = (promotion_index >= 0) & (rng.random(size) < PROMO_CODE_USAGE)
     code_index = np.where(uses_code, promotion_index, len(calendar.promotions))
     discounts = np.array([promotion.discount for promotion in calendar.promotions] + [0.0])
-    amount = np.round(PRODUCT_PRICES[product] * (1.0 - discounts[code_index]), 2)
+    usd_price = np.round(PRODUCT_PRICES[product] * (1.0 - discounts[code_index]), 2)
+    amount = np.round(usd_price / LIST_RATES[currency], 2)
+    in_usd = np.round(amount * calendar.usd_per_unit[currency, day], 2)
 
     status = _statuses(rng, hour < NIGHT_HOURS)
     completed_us = created_us + _lognormal_us(rng, 15.0, size)
@@ -562,7 +609,7 @@ def _transactions_table(
     refunded = status == STATUS["refunded"]
     paid = (status == STATUS["completed"]) | refunded
     updated_us = np.where(refunded, refund_us, np.where(paid, completed_us, created_us))
-    totals.gross += np.bincount(day[paid], weights=amount[paid], minlength=calendar.days)
+    totals.gross += np.bincount(day[paid], weights=in_usd[paid], minlength=calendar.days)
     totals.orders += np.bincount(day[paid], minlength=calendar.days)
 
     codes = [promotion.code for promotion in calendar.promotions] + [None]
@@ -574,7 +621,7 @@ def _transactions_table(
             "completed_at": _timestamps(completed_us, paid),
             "status": _labels(TRANSACTION_STATUSES, status),
             "amount": amount,
-            "currency": _constant("USD", size),
+            "currency": _labels(CURRENCIES, currency),
             "product": _labels(PRODUCTS, product),
             "payment_method": _labels(PAYMENT_METHODS, rng.choice(len(PAYMENT_METHODS), size=size, p=PAYMENT_SHARES)),
             "promo_code": _labels(codes, code_index),
@@ -757,6 +804,19 @@ def _marketing_table(rng: np.random.Generator, calendar: Calendar, customers: in
     return _day_by_label_table("spend_date", "channel", calendar, paid, amounts)
 
 
+def _exchange_rates_table(calendar: Calendar) -> pa.Table:
+    """One row per published day and currency other than USD: its rate to USD."""
+    days = np.flatnonzero(calendar.rate_published)
+    foreign = np.arange(1, len(CURRENCIES))
+    return pa.table(
+        {
+            "rate_date": pa.array(np.repeat(_window_dates(calendar)[days], foreign.size)),
+            "currency": _labels(CURRENCIES, np.tile(foreign, days.size)),
+            "rate": calendar.usd_per_unit[foreign][:, days].T.ravel(),
+        }
+    )
+
+
 def _day_by_label_table(
     date_column: str, label_column: str, calendar: Calendar, labels: Sequence[str], amounts: np.ndarray
 ) -> pa.Table:
@@ -830,6 +890,7 @@ def _write_block(
         _rng(spec.seed, STREAM_TRANSACTIONS, block),
         calendar,
         customer_numbers=customer_numbers[owner],
+        currency=_currency_of_customers(customers)[owner],
         created_us=created_us,
         first_number=progress.rows["transactions"] + 1,
         totals=progress.totals,
@@ -903,6 +964,7 @@ def generate_sample_store(
     for name, table in (
         ("costs", _costs_table(_rng(spec.seed, STREAM_COSTS), calendar, progress.totals)),
         ("marketing_spend", _marketing_table(_rng(spec.seed, STREAM_MARKETING), calendar, spec.customers)),
+        ("exchange_rates", _exchange_rates_table(calendar)),
     ):
         _write_part(table, out_dir, name, 0)
         rows[name] = table.num_rows

@@ -31,7 +31,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from pipelines.settings import HIDDEN, safe_url, url_secrets
 from pipelines.source_schema import SourceTable
-from pipelines.sources.files import SourceError
+from pipelines.sources.files import SourceError, register_no_rows
 from pipelines.sources.mapping import SourceMapping
 from pipelines.sources.raw_tables import LoadPlan, Watermark, day_ranges, days_between, read_watermark
 from pipelines.sources.validation import partition_day
@@ -161,13 +161,16 @@ def _watermark_column(table: SourceTable, mapping: SourceMapping, present: set[s
     return mapping.shop_column(table, table.partition_column)
 
 
-def find_shop_table(shop_db: Connection, table: SourceTable, mapping: SourceMapping, url: URL) -> ShopTable:
-    """``table`` in the shop's database; a missing table or required column fails naming it."""
+def find_shop_table(shop_db: Connection, table: SourceTable, mapping: SourceMapping, url: URL) -> ShopTable | None:
+    """``table`` in the shop's database, None for an optional table it lacks; a missing table or required
+    column fails naming it."""
     name = mapping.shop_table(table)
     where = f"source table {table.name} ({safe_url(url)})"
     with _named_errors(f"inspecting shop table {name!r} for source table {table.name}", url):
         inspector = sa.inspect(shop_db)
         if not inspector.has_table(name):
+            if table.optional:
+                return None
             raise SourceError(
                 f"shop table {name!r} for {where} does not exist; name the shop's table in "
                 "ANALYTICS_SOURCE_MAPPING (see docs/source-schema.md)"
@@ -366,10 +369,14 @@ def register_sql_rows(
 ) -> LoadPlan:
     """Land the rows of the window ``[start, end)`` and of the days changed since the watermark as ``_src``.
 
-    Returns the days to replace and the watermark to record with them.
+    Returns the days to replace and the watermark to record with them. An optional table the shop
+    lacks has no rows: its window's days are replaced by none.
     """
     with shop_connection(url) as shop_db:
         shop = find_shop_table(shop_db, table, mapping, url)
+        if shop is None:
+            register_no_rows(con, table)
+            return LoadPlan(days=days_between(start, end))
         previous = read_watermark(con, table.name, shop.origin)
         with _named_errors(f"reading {shop.describe()}", url):
             changes = _changes_since(con, shop_db, shop, previous=previous, until=end, options=options)
@@ -398,10 +405,13 @@ def _day_of(value: object, shop: ShopTable) -> dt.date:
 def day_range(
     url: URL, mapping: SourceMapping, table: SourceTable, margin: dt.timedelta
 ) -> tuple[dt.date, dt.date] | None:
-    """First and last day of ``table``'s rows in the shop's database, None if it has no dated row:
+    """First and last day of ``table``'s rows in the shop's database, None if it has no dated row (or,
+    an optional table, is not there):
     their UTC days, widened by ``margin`` (:func:`utc_day_margin`) to hold their store days."""
     with shop_connection(url) as shop_db:
         shop = find_shop_table(shop_db, table, mapping, url)
+        if shop is None:
+            return None
         partition = shop.clause().c[shop.partition_column]
         query = sa.select(sa.func.min(partition), sa.func.max(partition)).where(
             sa.not_(_undated(partition, shop_db.dialect.name))

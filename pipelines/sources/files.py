@@ -24,8 +24,8 @@ class SourceError(RuntimeError):
     """The source cannot be read as the source schema describes it."""
 
 
-def find_table_files(folder: Path, table: SourceTable) -> tuple[str, list[Path]]:
-    """The format and the files holding ``table`` in ``folder``."""
+def find_table_files(folder: Path, table: SourceTable) -> tuple[str, list[Path]] | None:
+    """The format and the files holding ``table`` in ``folder``; None for an optional table it lacks."""
     if not folder.is_dir():
         raise SourceError(
             f"source folder {folder} does not exist: run `make run` to generate the sample store, "
@@ -38,6 +38,8 @@ def find_table_files(folder: Path, table: SourceTable) -> tuple[str, list[Path]]
             return file_format, [single, *parts]
         if parts:
             return file_format, parts
+    if table.optional:
+        return None
     raise SourceError(
         f"source table {table.name!r} not found in {folder}: expected {table.name}.parquet, "
         f"{table.name}.csv or a folder {table.name}/ of such files"
@@ -184,10 +186,15 @@ def register_source_rows(
     (1-based, per file) and, for CSV, ``_read_error`` and ``_raw_line`` of rows that could not be
     split into fields.
 
-    Optional columns missing from the files are read as NULL; a missing required column, an
-    empty file or a file that is no CSV or Parquet at all fails with the file named.
+    Optional columns missing from the files are read as NULL, an optional table missing from the
+    folder as no rows; a missing required column, an empty file or a file that is no CSV or Parquet
+    at all fails with the file named.
     """
-    file_format, files = find_table_files(folder, table)
+    found = find_table_files(folder, table)
+    if found is None:
+        register_no_rows(con, table)
+        return
+    file_format, files = found
     _refuse_empty(files)
     if file_format == "csv":
         _land_csv_rows(con, table, files, encoding)
@@ -202,4 +209,13 @@ select
     _source_file,
     file_row_number + 1 as _row_number
 from {reader}"""
+    )
+
+
+def register_no_rows(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
+    """Create ``_src`` without rows, for an optional table that a source does not have."""
+    columns = ", ".join(f"cast(null as varchar) as {quote(c.name)}" for c in table.columns)
+    con.execute(
+        f"create or replace temp view _src as select {columns}, cast(null as varchar) as _source_file, "
+        "cast(null as bigint) as _row_number where false"
     )

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.source_schema import SourceTable
+from pipelines.source_schema import SOURCE_TABLES, SourceTable
+from pipelines.sources.currency import converted_rows_sql, unconverted_rows_sql
 from pipelines.sources.validation import RowRules, checked_rows_sql, duplicate_copies_sql, ids_loaded_elsewhere_sql
 from pipelines.warehouse.sql import literal, quote, transaction
 
@@ -139,17 +140,24 @@ def _record_watermark(con: duckdb.DuckDBPyConnection, watermark: Watermark, run_
 
 
 def create_raw_table(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
-    """Create ``raw.<table>`` (the source columns plus load bookkeeping) and ``raw.rejected_rows``."""
-    columns = ",\n    ".join(f"{quote(c.name)} {c.sql_type}" for c in table.columns)
+    """Create ``raw.<table>`` (the raw columns plus load bookkeeping) and ``raw.rejected_rows``.
+
+    A table of an older warehouse gains the raw columns added since (empty in its old rows): loads
+    insert by name, so the order of its columns does not matter.
+    """
+    columns = ",\n    ".join(f"{quote(c.name)} {c.sql_type}" for c in table.raw_columns)
+    name = quote(table.name)
     con.execute("create schema if not exists raw")
     con.execute(
-        f"""create table if not exists raw.{quote(table.name)} (
+        f"""create table if not exists raw.{name} (
     {columns},
     _partition_date date not null,
     _run_id varchar not null,
     _loaded_at timestamp not null
 )"""
     )
+    for column in table.raw_columns:
+        con.execute(f"alter table raw.{name} add column if not exists {quote(column.name)} {column.sql_type}")
     con.execute(REJECTED_ROWS_DDL)
     con.execute(LOAD_LOG_DDL)
 
@@ -168,7 +176,7 @@ def load_days(
     """
     create_raw_table(con, table)
     on_days = _on_days("_partition_date", plan.days)
-    columns = ", ".join(quote(c.name) for c in table.columns)
+    columns = ", ".join(quote(c.name) for c in table.raw_columns)
     name = quote(table.name)
     source_types = dict(con.execute("select column_name, column_type from (describe _src)").fetchall())
     con.execute(
@@ -176,13 +184,15 @@ def load_days(
 select * from ({checked_rows_sql(table, rules, source_types)})
 where _partition_date is null or {on_days}"""
     )
-    if table.id_column is not None:
+    if table.foreign_currency == "convert":
+        _convert_currencies(con, table, rules)
+    if table.key_columns:
         _reject_duplicates(con, table, on_days)
     with transaction(con):
         con.execute(f"delete from raw.{name} where {on_days}")
         loaded = con.execute(
-            f"""insert into raw.{name}
-select {columns}, _partition_date, {literal(run_id)}, current_timestamp
+            f"""insert into raw.{name} by name
+select {columns}, _partition_date, {literal(run_id)} as _run_id, current_timestamp as _loaded_at
 from _checked where _reason is null and {on_days}"""
         ).fetchone()[0]
         con.execute(
@@ -214,12 +224,25 @@ from unnest(?::date[]) as days(day)""",
     )
 
 
+def _convert_currencies(con: duckdb.DuckDBPyConnection, table: SourceTable, rules: RowRules) -> None:
+    """Convert the good rows of ``_checked`` to the reporting currency with ``raw.exchange_rates`` (loaded
+    before, by its own asset; empty for a store of one currency), and reject those without a rate."""
+    create_raw_table(con, SOURCE_TABLES["exchange_rates"])
+    con.execute(f"create or replace temp table _converted as {converted_rows_sql('_checked', rules)}")
+    con.execute("drop table _checked")
+    con.execute("alter table _converted rename to _checked")
+    _mark_rejected(con, unconverted_rows_sql(table, "_checked"))
+
+
 def _reject_duplicates(con: duckdb.DuckDBPyConnection, table: SourceTable, on_days: str) -> None:
-    """Mark as duplicates the good rows of ``_checked`` that a later copy of the same id replaces, and
+    """Mark as duplicates the good rows of ``_checked`` that a later copy of the same key replaces, and
     those whose id a row of ``raw.<table>`` on a day this load keeps (not ``on_days``) already holds:
     the loaded row stays. The table's ids are then unique across all its days, not only within a
-    load's, and the dbt test of a nightly run can look at the loaded days alone."""
+    load's, and the dbt test of a nightly run can look at the loaded days alone. (A key without an
+    id holds the partition day, so its copies are always among the days loaded.)"""
     _mark_rejected(con, duplicate_copies_sql(table, "_checked"))
+    if table.id_column is None:
+        return
     loaded = f"raw.{quote(table.name)}"
     # A load of every day (the first build) keeps no day: nothing to compare with.
     if con.execute(f"select exists (select 1 from {loaded} where not {on_days})").fetchone()[0]:

@@ -35,7 +35,8 @@ class RowRules:
     the run's clock plus the tolerance for the shop's clock running ahead, as naive UTC. A row's day is
     its day in the store's calendar (``store_timezone``, ``ANALYTICS_STORE_TIMEZONE``). A row whose day
     is outside ``first_day .. latest_time`` belongs to no partition: it is rejected, and
-    every load reports it afresh, like a row whose day cannot be read.
+    every load reports it afresh, like a row whose day cannot be read. An order in another currency
+    is converted with the latest rate at most ``exchange_rate_max_age_days`` before its day.
     """
 
     currency: str
@@ -43,6 +44,7 @@ class RowRules:
     first_day: dt.date
     latest_time: dt.datetime
     store_timezone: str
+    exchange_rate_max_age_days: int
     reject_offsets: bool = False
 
 
@@ -96,6 +98,8 @@ def _column_problems(table: SourceTable, column: Column, rules: RowRules, source
         checks.append(f"when {raw} is null then {literal('missing ' + column.name)}")
     if column.name == table.amount_column:
         checks += _amount_problems(column, raw, typed, rules)
+    elif column.name == table.rate_column:
+        checks += _rate_problems(column, raw, typed)
     elif not _same_type(source_type, column.sql_type):
         problem = PROBLEM_WORD.get(column.sql_type, "bad")
         checks.append(f"when {raw} is not null and {typed} is null then {literal(problem + ' ' + column.name)}")
@@ -107,7 +111,7 @@ def _column_problems(table: SourceTable, column: Column, rules: RowRules, source
     if column.name in table.accepted_values:
         allowed = ", ".join(literal(value) for value in table.accepted_values[column.name])
         checks.append(f"when lower({raw}) not in ({allowed}) then {literal('unknown ' + column.name)}")
-    if column.name == table.currency_column:
+    if column.name == table.currency_column and table.foreign_currency == "reject":
         reason = literal(f"currency is not the reporting currency {rules.currency}")
         checks.append(f"when upper({raw}) <> {literal(rules.currency)} then {reason}")
     return checks
@@ -123,6 +127,17 @@ def _amount_problems(column: Column, raw: str, typed: str, rules: RowRules) -> l
         f"when {raw} is not null and {as_number} is null then {literal('non-numeric ' + column.name)}",
         f"when {as_number} < 0 then {literal('negative ' + column.name)}",
         f"when {raw} is not null and ({typed} is null or {as_number} > {rules.max_amount!r}) then {out_of_range}",
+    ]
+
+
+def _rate_problems(column: Column, raw: str, typed: str) -> list[str]:
+    """A rate that is no number, one that is not above 0 (at the column's precision), and one too large."""
+    as_number = f"try_cast({raw} as double)"
+    out_of_range = literal(f"{column.name} out of range for {column.sql_type}")
+    return [
+        f"when {raw} is not null and {as_number} is null then {literal('non-numeric ' + column.name)}",
+        f"when {as_number} <= 0 or {typed} = 0 then {literal(column.name + ' not above 0')}",
+        f"when {raw} is not null and {typed} is null then {out_of_range}",
     ]
 
 
@@ -219,7 +234,7 @@ def partition_day_sql(table: SourceTable, source_types: Mapping[str, str], store
     return partition_day(column, partition_time_sql(table, source_types), store_timezone)
 
 
-def _as_rejects(table: SourceTable, rejects: str, reason: str) -> str:
+def as_rejects(table: SourceTable, rejects: str, reason: str) -> str:
     """The end of a rejects ``SELECT``: each row of the relation ``rejects`` (its file and row
     number), the ``reason`` expression, and the row's raw values from ``_src``."""
     return f"""select
@@ -232,30 +247,31 @@ join _src as s on s._source_file = {rejects}._source_file and s._row_number = {r
 
 
 def duplicate_copies_sql(table: SourceTable, checked: str) -> str:
-    """``SELECT`` of the good rows of ``checked`` that another good row with the same id replaces
-    (the latest version wins, else the last row read), with their reason and raw values from ``_src``.
+    """``SELECT`` of the good rows of ``checked`` that another good row with the same key (the id, or
+    the ``unique_columns``) replaces (the latest version wins, else the last row read), with their
+    reason and raw values from ``_src``.
 
-    Only ids held by more than one good row are ranked: one aggregate over the ids instead of a
+    Only keys held by more than one good row are ranked: one aggregate over the keys instead of a
     window over every row, which made the rare duplicate the price of every load.
     """
-    id_column = quote(table.id_column)
+    key = ", ".join(quote(name) for name in table.key_columns)
     order = f"{quote(table.version_column)} desc nulls last, " if table.version_column else ""
     return f"""
 with repeated as (
-    select {id_column} from {checked} where _reason is null group by all having count(*) > 1
+    select {key} from {checked} where _reason is null group by all having count(*) > 1
 ),
 ranked as (
     select
         _source_file,
         _row_number,
-        row_number() over (partition by {id_column} order by {order}_source_file desc, _row_number desc) as _copy
+        row_number() over (partition by {key} order by {order}_source_file desc, _row_number desc) as _copy
     from {checked}
-    where _reason is null and {id_column} in (select {id_column} from repeated)
+    where _reason is null and ({key}) in (select ({key}) from repeated)
 ),
 replaced as (
     select _source_file, _row_number from ranked where _copy > 1
 )
-{_as_rejects(table, "replaced", literal("duplicate " + table.id_column))}"""
+{as_rejects(table, "replaced", literal("duplicate " + " and ".join(table.key_columns)))}"""
 
 
 def ids_loaded_elsewhere_sql(table: SourceTable, checked: str, loaded: str, elsewhere: str) -> str:
@@ -277,4 +293,4 @@ held_elsewhere as (
     join loaded_ids on c.{id_column} = loaded_ids.{id_column}
     where c._reason is null
 )
-{_as_rejects(table, "held_elsewhere", reason)}"""
+{as_rejects(table, "held_elsewhere", reason)}"""

@@ -40,6 +40,7 @@ from pipelines.definitions import build_definitions
 from pipelines.defs.resources import build_resources
 from pipelines.defs.sensors import table_key
 from pipelines.sample_store.generator import generate_sample_store
+from pipelines.sample_store.usd_amounts import transactions_in_usd
 from pipelines.settings import AlertSettings, DeliverySettings, Settings
 from pipelines.warehouse.alert_store import ALERTS_TABLE, FEED_VIEW, PendingDelivery
 from tests.support.loopback_servers import NOT_HTTP, free_port, raw_server, slack_api
@@ -75,8 +76,9 @@ def plant_events(store: Path) -> None:
         con.execute(
             f"""copy (
                 select * replace (
-                    case when cast(created_at as date) = date '{REVENUE_DROP_DAY}' then amount / 2 else amount end
-                    as amount
+                    -- To the cent, as an order's amount is.
+                    case when cast(created_at as date) = date '{REVENUE_DROP_DAY}' then round(amount / 2, 2)
+                    else amount end as amount
                 )
                 from read_parquet('{transactions}')
             ) to '{transactions}.planted' (format parquet)"""
@@ -244,15 +246,11 @@ def report_rebuilt(instance: DagsterInstance, check: AlertCheck) -> None:
 
 
 def planted_net_revenue(store: Path, day: dt.date) -> float:
-    """Completed minus refunded amounts of the orders created on ``day``, from the source file."""
-    with duckdb.connect() as con:
-        (revenue,) = con.execute(
-            f"""select sum(case status when 'completed' then amount when 'refunded' then 0 end)
-            from read_parquet('{store}/transactions/*.parquet')
-            where cast(created_at as date) = ? and status in ('completed', 'refunded')""",
-            [day],
-        ).fetchone()
-    return revenue
+    """Completed minus refunded amounts of the orders created on ``day``, from the source file, in USD (the
+    EUR and GBP orders converted with their day's rate in pandas)."""
+    transactions = transactions_in_usd(store, columns=["created_at", "status", "amount"])
+    of_day = transactions[transactions["created_at"].dt.date == day]
+    return of_day.loc[of_day["status"] == "completed", "amount"].sum()
 
 
 # ---------------------------------------------------------------------------------------------

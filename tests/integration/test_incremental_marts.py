@@ -129,7 +129,8 @@ TINY_RAW_DDL = """
 create schema if not exists raw;
 create table raw.transactions (
     transaction_id varchar, customer_id varchar, created_at timestamp, completed_at timestamp, status varchar,
-    amount double, product varchar, payment_method varchar, promo_code varchar, updated_at timestamp
+    amount double, original_amount decimal(18, 2), original_currency varchar, exchange_rate decimal(18, 10),
+    product varchar, payment_method varchar, promo_code varchar, updated_at timestamp
 );
 create table raw.funnel_events (
     event_id varchar, session_id varchar, customer_id varchar, stage varchar, occurred_at timestamp
@@ -194,7 +195,8 @@ class TinyFunnelStore:
         with duckdb.connect(str(self.path)) as con:
             con.execute("delete from raw.transactions")
             con.execute(
-                "insert into raw.transactions values ('T1', 'C1', ?, ?, 'completed', 1.0, 'p', 'card', null, ?)",
+                "insert into raw.transactions values "
+                "('T1', 'C1', ?, ?, 'completed', 1.0, 1.0, 'USD', 1, 'p', 'card', null, ?)",
                 [dt.datetime.combine(day, dt.time(12))] * 3,
             )
 

@@ -23,7 +23,10 @@ PLANTED = [
     (transaction("B3", "C1", "2025-01-01 14:00:00", amount="ten"), "non-numeric amount"),
     (transaction("B4", "C1", "2025-01-01 14:00:00", status="shipped"), "unknown status"),
     ({**transaction("B5", "C1", "2025-01-01 14:00:00"), "created_at": "2025-01-0x 14:00"}, "unparseable created_at"),
-    (transaction("B6", "C1", "2025-01-02 14:00:00", currency="EUR"), "currency is not the reporting currency USD"),
+    (
+        transaction("B6", "C1", "2025-01-02 14:00:00", currency="EUR"),
+        "no EUR exchange rate on 2025-01-02 or up to 7 days before (ANALYTICS_EXCHANGE_RATE_MAX_AGE_DAYS=7)",
+    ),
 ]
 
 

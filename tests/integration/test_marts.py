@@ -20,6 +20,7 @@ from dagster import AssetKey, AssetSelection
 
 from analytics_ml import insights
 from pipelines.defs.resources import MLAssetSettings
+from pipelines.sample_store.usd_amounts import transactions_in_usd
 from pipelines.settings import Settings, SourceSettings, WarehouseSettings
 from tests.support.csv_store import transaction, write_table
 from tests.support.pipeline_runs import DBT_MODELS, INGEST, isolated_settings, query, run_pipeline
@@ -421,8 +422,8 @@ def latest_cohort_ltv_to_cac(store: Path, horizon_days: int) -> tuple[dt.date, f
     ``horizon_days`` days since their first paid order by the last day with a transaction, and its
     contribution per customer within those days (net amount × the gross margin of the order's
     month: net revenue less payment fees and infrastructure) over its CAC (the month's marketing
-    spend / its new customers)."""
-    transactions = pd.read_parquet(store / "transactions")
+    spend / its new customers). Amounts in USD (the orders converted with their day's rate)."""
+    transactions = transactions_in_usd(store)
     transactions["day"] = transactions["created_at"].dt.normalize()
     reference = transactions["day"].max()
     paid = transactions[transactions["status"].isin(["completed", "refunded"])].copy()
@@ -493,7 +494,7 @@ def test_a_store_without_costs_or_marketing_has_no_margins_and_the_insights_say_
 
 
 def test_customer_rfm_matches_an_independent_pandas_computation(sample_store: Path, sample_warehouse: Settings):
-    transactions = pd.read_parquet(sample_store / "transactions")
+    transactions = transactions_in_usd(sample_store)
     transactions["order_date"] = transactions["created_at"].dt.date
     # As of the last day with any transaction; a purchase is a completed or refunded order, and
     # only completed ones keep their money.

@@ -30,6 +30,7 @@ from pipelines.definitions import pipeline_assets
 from pipelines.defs.resources import build_resources
 from pipelines.sample_store.daily_revenue import daily_net_revenue
 from pipelines.sample_store.generator import SampleStoreSpec, generate_sample_store
+from pipelines.sample_store.usd_amounts import transactions_in_usd
 from pipelines.settings import Settings
 from pipelines.warehouse.customer_model_store import latest_customer_model_fit, record_customer_model_fit
 from tests.support.pipeline_runs import SAMPLE_SPEC, query
@@ -176,8 +177,9 @@ def test_rerunning_the_forecast_on_the_same_data_leaves_its_tables_as_they_were(
 def purchase_days_of(store: Path, end_date: dt.date) -> pd.DataFrame:
     """DataFrame[customer_id, day, amount]: one row per customer and day with a paid order (completed,
     or refunded afterwards: the marts' rule) up to ``end_date``, from the source files, worth the
-    day's summed net amount (a refunded order is worth 0 net)."""
-    transactions = pd.read_parquet(store / "transactions", columns=["customer_id", "status", "created_at", "amount"])
+    day's summed net amount in USD (a refunded order is worth 0 net; EUR and GBP orders converted with
+    their day's rate)."""
+    transactions = transactions_in_usd(store, columns=["customer_id", "status", "created_at", "amount"])
     paid = transactions[
         transactions["status"].isin(["completed", "refunded"]) & (transactions["created_at"].dt.date <= end_date)
     ]

@@ -24,6 +24,7 @@ from pipelines.assets.ml import ml_assets
 from pipelines.assets.serving import serving_snapshot
 from pipelines.definitions import build_definitions
 from pipelines.defs.resources import build_resources
+from pipelines.sample_store.usd_amounts import transactions_in_usd
 from pipelines.settings import Settings, WarehouseSettings
 from pipelines.source_schema import SOURCE_TABLES
 from pipelines.warehouse.snapshot import current_exports
@@ -46,7 +47,8 @@ SERVING_KEY = serving_snapshot.key
 
 
 def test_revenue_daily_net_revenue_equals_an_independent_pandas_computation(sample_store, sample_warehouse):
-    transactions = pd.read_parquet(sample_store / "transactions")
+    # In USD: EUR and GBP orders converted with their day's rate (pandas' as-of merge, not the ingest's SQL).
+    transactions = transactions_in_usd(sample_store)
     # Net revenue of a day: amounts of the orders created that day that were paid and not
     # refunded, i.e. status 'completed'; days without any such order count as 0.
     completed = transactions[transactions["status"] == "completed"]

@@ -24,18 +24,28 @@ import sqlalchemy as sa
 from dagster import AssetSelection, ExecuteInProcessResult
 
 from pipelines.cli.run import source_day_range
+from pipelines.sample_store.usd_amounts import in_usd
 from pipelines.settings import Settings
 from pipelines.source_schema import SOURCE_TABLES
 from pipelines.sources.database import shop_connection
 from pipelines.sources.files import SourceError
 from pipelines.sources.mapping import MappingError
 from pipelines.sources.raw_tables import day_ranges, describe_days
+from tests.integration.test_currency import CONVERTED, CURRENCY_MAX_AGE_DAYS, CURRENCY_WINDOW, write_currency_store
 from tests.integration.test_ingest import JAN_1, JAN_2, PLANTED
 from tests.integration.test_store_timezone import ORDERS as NEW_YORK_ORDERS
 from tests.support.csv_store import GOOD_TRANSACTIONS, transaction, write_store
 from tests.support.loopback_servers import free_port
 from tests.support.mart_comparison import mart_differences, mart_tables
-from tests.support.pipeline_runs import DBT_MODELS, INGEST, SAMPLE_FIRST_DAY, SAMPLE_SPEC, query, run_pipeline
+from tests.support.pipeline_runs import (
+    DBT_MODELS,
+    INGEST,
+    SAMPLE_FIRST_DAY,
+    SAMPLE_SPEC,
+    isolated_settings,
+    query,
+    run_pipeline,
+)
 
 FIRST_DAY = SAMPLE_FIRST_DAY
 LAST_DAY = SAMPLE_SPEC.end_date
@@ -179,6 +189,12 @@ def sample_tables(store: Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def csv_tables(store: Path) -> dict[str, pd.DataFrame]:
+    """The tables of a CSV store as text, every value as the file has it (SQLite keeps anything); an
+    empty cell is NULL, as it is to DuckDB's CSV reader. An optional table the store lacks, the shop lacks too."""
+    return {name: pd.read_csv(path, dtype=str) for name in SOURCE_TABLES if (path := store / f"{name}.csv").exists()}
+
+
 def sql_settings(data_dir: Path, url: sa.URL, **source: object) -> Settings:
     """Settings of a warehouse in ``data_dir`` pulling from the database at ``url``, with some other
     fields of the source section (``lookback_days``, ``mapping``) set."""
@@ -286,11 +302,11 @@ def test_make_run_finds_the_days_of_the_database(shop, files_warehouse, tmp_path
 CHANGED_AT = dt.datetime.combine(NEXT_DAY, dt.time(10, 0))
 
 
-def read_orders(url: sa.URL) -> pd.DataFrame:
-    """The shop's transactions table as it is now."""
+def read_shop_table(url: sa.URL, table: str = "transactions") -> pd.DataFrame:
+    """A table of the shop as it is now (by default its transactions)."""
     engine = sa.create_engine(url)
     try:
-        return pd.read_sql_table("transactions", engine)
+        return pd.read_sql_table(table, engine)
     finally:
         engine.dispose()
 
@@ -302,7 +318,7 @@ def change_the_shop(url: sa.URL) -> set[dt.date]:
     LAST_DAY - 5 arrives late (synced today) and two new orders are placed today. Every changed
     row gets updated_at = the moment of the change.
     """
-    orders = read_orders(url)
+    orders = read_shop_table(url)
     day = orders["created_at"].dt.date
     refunded = orders[(orders["status"] == "completed") & (day == LAST_DAY - dt.timedelta(days=20))].iloc[0]
     pending = orders[orders["status"] == "pending"].iloc[0]
@@ -346,11 +362,11 @@ def revenue_computed_from_the_shop(url: sa.URL, days: set[dt.date]) -> dict[dt.d
     """revenue_daily's day-own figures of ``days``, computed from the shop's orders directly.
 
     Paid = completed or refunded; gross = paid amounts, refunds = refunded amounts, net =
-    completed amounts, all on the day the order was created.
+    completed amounts, all on the day the order was created, in USD (the shop's EUR and GBP orders
+    converted with its exchange rates, in pandas).
     """
-    orders = read_orders(url)
+    orders = in_usd(read_shop_table(url), read_shop_table(url, "exchange_rates"))
     orders["day"] = orders["created_at"].dt.date
-    orders["amount"] = orders["amount"].astype(float)
     figures = {}
     for day, of_day in orders[orders["day"].isin(days)].groupby("day"):
         paid = of_day[of_day["status"].isin(["completed", "refunded"])]
@@ -393,7 +409,7 @@ def test_the_nightly_run_replaces_exactly_the_days_that_changed(shop, sql_wareho
     metadata = result.asset_materializations_for_node("raw__transactions")[0].metadata
     assert touched - {NEXT_DAY} <= days_listed(metadata["days_beyond_window"].value)
     assert metadata["watermark"].value == str(CHANGED_AT)
-    orders = len(read_orders(url))
+    orders = len(read_shop_table(url))
     assert query(settings, "select count(*), count(distinct transaction_id) from raw.transactions") == [
         (orders, orders)
     ]
@@ -435,7 +451,7 @@ def test_a_late_change_within_the_look_back_is_picked_up_and_one_before_it_is_no
         settings, "select watermark from raw._source_watermarks where source_table = ?", ["transactions"]
     )
     look_back_from = dt.datetime.combine(watermark.date() - dt.timedelta(days=LOOKBACK_DAYS), dt.time())
-    orders = read_orders(url)
+    orders = read_shop_table(url)
     orders["day"], orders["changed"] = orders["created_at"].dt.date, as_utc(orders["updated_at"])
     assert orders["changed"].notna().all(), "every sample order has a change time"
     # The days reloaded anyway: those of the rows changed on or after the look-back's first day.
@@ -508,9 +524,7 @@ def test_a_shop_with_its_own_names_loads_through_the_mapping_alone(shop_store, f
 
 def test_rows_that_break_the_schema_are_rejected_as_from_files(tmp_path, make_settings):
     store = write_store(tmp_path / "store", transactions=GOOD_TRANSACTIONS + [row for row, _ in PLANTED])
-    # The shop's columns as text, every value as the CSV file has it (SQLite keeps anything); an
-    # empty cell is NULL, as it is to DuckDB's CSV reader.
-    tables = {name: pd.read_csv(store / f"{name}.csv", dtype=str) for name in SOURCE_TABLES}
+    tables = csv_tables(store)
     url = write_shop(sa.URL.create("sqlite", database=str(tmp_path / "shop.db")), tables)
     from_files, from_sql = make_settings(store), sql_settings(tmp_path / "sql", url)
 
@@ -524,6 +538,29 @@ def test_rows_that_break_the_schema_are_rejected_as_from_files(tmp_path, make_se
     assert raw_rows(from_sql, "transactions") == raw_rows(from_files, "transactions")
 
 
+def test_orders_in_other_currencies_are_converted_and_rejected_as_from_files(tmp_path):
+    # The hand-made store of test_currency, its bad rates included, as text in SQLite; PostgreSQL's
+    # typed tables convert the sample store's orders (test_the_database_gives_the_same_warehouse_as_the_files).
+    store = write_currency_store(tmp_path / "store")
+    url = write_shop(sa.URL.create("sqlite", database=str(tmp_path / "shop.db")), csv_tables(store))
+    max_age = {"exchange_rate_max_age_days": CURRENCY_MAX_AGE_DAYS}
+    from_files = isolated_settings(tmp_path / "files", store, source=max_age)
+    from_sql = sql_settings(tmp_path / "sql", url, **max_age)
+
+    for settings in (from_files, from_sql):
+        run_pipeline(settings, *CURRENCY_WINDOW, selection=INGEST)
+
+    converted = (
+        "select transaction_id, amount, currency, original_amount, original_currency, exchange_rate "
+        "from raw.transactions order by 1"
+    )
+    assert query(from_sql, converted) == query(from_files, converted)
+    assert {row[0] for row in query(from_sql, converted)} == set(CONVERTED)
+    rejected = "select source_table, reason, partition_date from raw.rejected_rows order by all"
+    assert query(from_sql, rejected) == query(from_files, rejected)
+    assert raw_rows(from_sql, "exchange_rates") == raw_rows(from_files, "exchange_rates")
+
+
 @pytest.mark.adversarial
 def test_rows_outside_the_partitions_and_times_with_offsets_are_judged_as_from_files(tmp_path, make_settings):
     future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
@@ -533,7 +570,7 @@ def test_rows_outside_the_partitions_and_times_with_offsets_are_judged_as_from_f
         transaction("Z1", "C1", "2025-01-01 23:30:00-03:00"),
     ]
     store = write_store(tmp_path / "store", transactions=[*GOOD_TRANSACTIONS, *outside])
-    tables = {name: pd.read_csv(store / f"{name}.csv", dtype=str) for name in SOURCE_TABLES}
+    tables = csv_tables(store)
     url = write_shop(sa.URL.create("sqlite", database=str(tmp_path / "shop.db")), tables)
     first_day = {"partition_start": JAN_1}
     from_files = make_settings(store, schedule=first_day)
@@ -590,7 +627,7 @@ def test_a_wrong_password_fails_naming_the_server_without_it_and_leaves_the_ware
     result = run_pipeline(settings, LAST_DAY, LAST_DAY, selection=INGEST, raise_on_error=False)
 
     assert not result.success
-    message = failure_of(result, "transactions")
+    message = failure_of(result, "customers")
     assert shown in message
     assert "password authentication failed" in message
     assert wrong not in everything_said(result, capfd)

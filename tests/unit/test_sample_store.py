@@ -23,6 +23,7 @@ from pipelines.sample_store.generator import (
     generate_sample_store,
     main,
 )
+from pipelines.sample_store.usd_amounts import transactions_in_usd
 
 TABLE_COLUMNS = {
     "customers": {
@@ -58,7 +59,11 @@ TABLE_COLUMNS = {
         "amount": pa.float64(),
         "currency": pa.string(),
     },
+    "exchange_rates": {"rate_date": pa.date32(), "currency": pa.string(), "rate": pa.float64()},
 }
+# The currency customers of a country pay in, and the USD per unit their prices were set at.
+CURRENCY_OF_COUNTRY = {"GB": "GBP", "DE": "EUR", "FR": "EUR", "NL": "EUR", "ES": "EUR", "IT": "EUR"}
+LIST_RATES = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27}
 LIST_PRICES = {
     "single_vector": 9.0,
     "batch_10": 39.0,
@@ -150,11 +155,11 @@ def test_manifest_describes_the_files(store: Path) -> None:
         "sessions_per_order": 2.5,
         "shape": "growing",
         "rows": {table: pq.read_table(store / table).num_rows for table in TABLE_COLUMNS},
-        "generator_version": 1,
+        "generator_version": 2,
     }
 
 
-def test_ids_are_unique_amounts_are_cents_and_currency_is_usd(store: Path) -> None:
+def test_ids_are_unique_amounts_are_cents_and_costs_are_in_usd(store: Path) -> None:
     for table, id_column in (
         ("customers", "customer_id"),
         ("transactions", "transaction_id"),
@@ -165,10 +170,29 @@ def test_ids_are_unique_amounts_are_cents_and_currency_is_usd(store: Path) -> No
     assert read(store, "customers")["customer_id"].iloc[0] == "C0000001"
     for table in ("transactions", "costs", "marketing_spend"):
         frame = read(store, table)
-        assert (frame["currency"] == "USD").all(), table
+        assert table == "transactions" or (frame["currency"] == "USD").all(), table
         cents = frame["amount"] * 100
         assert np.allclose(cents, cents.round(), atol=1e-6), table
     assert (read(store, "transactions")["amount"] > 0).all()
+
+
+def test_customers_pay_in_their_countrys_currency_with_a_rate_every_weekday(store: Path) -> None:
+    transactions = read(store, "transactions")
+    country = transactions["customer_id"].map(read(store, "customers").set_index("customer_id")["country"])
+    assert (transactions["currency"] == country.map(CURRENCY_OF_COUNTRY).fillna("USD")).all()
+    assert set(transactions["currency"]) == {"USD", "EUR", "GBP"}
+
+    rates = read(store, "exchange_rates")
+    days = pd.to_datetime(rates["rate_date"])
+    start, end = window(SMALL)
+    weekdays = pd.date_range(start, end - pd.Timedelta(days=1), freq="B")
+    # Weekdays only, but the first day (a Monday here or not) always, so every order has a rate.
+    assert set(days) == set(weekdays) | {start}
+    assert not rates.duplicated(["rate_date", "currency"]).any()
+    assert sorted(rates["currency"].unique()) == ["EUR", "GBP"]
+    # Around the rates the prices were set at: within 10 % over the whole window.
+    list_rate = rates["currency"].map(LIST_RATES)
+    assert (rates["rate"] / list_rate).between(0.9, 1.1).all()
 
 
 # --- transactions ---------------------------------------------------------------------------------
@@ -228,10 +252,11 @@ def test_promo_days_have_more_orders_and_promo_codes_get_a_discount(store: Path)
 
     assert 5 <= on_promo.sum() <= 60
     assert per_day[on_promo].mean() > 1.4 * per_day[~on_promo].mean()
-    list_price = transactions["product"].map(LIST_PRICES)
+    # The USD list price, in the buyer's currency at the rate its prices were set at, to the cent.
+    list_price = (transactions["product"].map(LIST_PRICES) / transactions["currency"].map(LIST_RATES)).round(2)
     with_code = transactions["promo_code"].notna()
     ratio = transactions.loc[with_code, "amount"] / list_price[with_code]
-    assert ratio.between(0.69, 0.81).all()
+    assert ratio.between(0.68, 0.82).all()
     assert (transactions.loc[~with_code, "amount"] == list_price[~with_code]).all()
 
 
@@ -254,7 +279,7 @@ def test_there_are_one_time_buyers_repeat_buyers_and_heavy_buyers(store: Path) -
 
 
 def test_daily_revenue_is_modelled_by_trend_weekday_and_yearly_terms(two_year_store: Path) -> None:
-    transactions = read(two_year_store, "transactions")
+    transactions = transactions_in_usd(two_year_store)
     completed = transactions[transactions["status"] == "completed"]
     start, end = window(TWO_YEARS)
     days = pd.date_range(start, end - pd.Timedelta(days=1), freq="D")
@@ -335,7 +360,7 @@ def test_payment_completion_is_worse_at_night(store: Path) -> None:
 
 def test_one_cost_row_per_day_and_category_with_fees_from_that_days_orders(two_year_store: Path) -> None:
     costs = read(two_year_store, "costs")
-    transactions = read(two_year_store, "transactions")
+    transactions = transactions_in_usd(two_year_store)
     paid = transactions[transactions["status"].isin(PAID)]
     day_totals = paid.groupby(paid["created_at"].dt.date)["amount"].agg(["sum", "count"])
 
@@ -360,7 +385,7 @@ def test_marketing_spend_per_paid_channel_gives_a_realistic_cac(two_year_store: 
 
 
 def test_the_store_starts_loss_making_and_later_turns_profitable(two_year_store: Path) -> None:
-    transactions = read(two_year_store, "transactions")
+    transactions = transactions_in_usd(two_year_store)
     paid = transactions[transactions["status"].isin(PAID)]
     revenue = paid.groupby(paid["created_at"].dt.to_period("M"))["amount"].sum()
     costs = read(two_year_store, "costs")
@@ -429,7 +454,7 @@ def test_store_shapes_set_how_revenue_runs_over_the_window(tmp_path: Path, shape
     # that about replace the dropouts: the last 60 days sell about what days 30-90 did.
     spec = SampleStoreSpec(seed=3, days=300, customers=600, end_date=dt.date(2025, 3, 31), shape=shape)
     generate_sample_store(tmp_path, spec)
-    transactions = read(tmp_path, "transactions")
+    transactions = transactions_in_usd(tmp_path)
     paid = transactions[transactions["status"].isin(PAID)]
     days = (paid["created_at"].dt.normalize() - window(spec)[0]).dt.days
     customers = read(tmp_path, "customers")
@@ -482,12 +507,13 @@ def test_cli_writes_the_tables_and_manifest_and_prints_row_counts(
         f"  customers 120 of 120 (100%): {manifest['rows']['transactions']:,} transactions, "
         f"{manifest['rows']['funnel_events']:,} funnel events ({lines[0].rsplit('(', 1)[1]}"
     )
-    assert lines[1:3] == [
+    assert lines[1:4] == [
         f"  costs: {manifest['rows']['costs']:,} rows",
         f"  marketing_spend: {manifest['rows']['marketing_spend']:,} rows",
+        f"  exchange_rates: {manifest['rows']['exchange_rates']:,} rows",
     ]
-    assert len(lines) == 4
-    assert f"transactions={manifest['rows']['transactions']:,}" in lines[3]
+    assert len(lines) == 5
+    assert f"transactions={manifest['rows']['transactions']:,}" in lines[4]
 
 
 def test_cli_sizes_by_transactions_and_reports_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
