@@ -6,6 +6,7 @@ the test's own.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import math
@@ -105,6 +106,22 @@ def test_kpi_cards_carry_the_value_the_prior_period_and_the_change(api_url, samp
     assert cards["net_revenue"]["prior"] == pytest.approx(prior)
     assert cards["net_revenue"]["change"] == pytest.approx((value - prior) / prior)
     assert "net_revenue_prior" not in cards
+
+
+def test_the_headline_answer_names_its_currency_and_the_days_its_cards_cover(api_url, sample_warehouse):
+    answer = api(api_url, "comprehensive")
+
+    ((reference_date, window_days),) = snapshot_rows(
+        sample_warehouse, "select reference_date, window_days from marts.kpi_summary"
+    )
+    assert answer["currency"] == sample_warehouse.source.currency == "USD"
+    # The last window_days days, the reference date the last of them.
+    first_day = reference_date - dt.timedelta(days=window_days - 1)
+    assert answer["kpi_period"] == {
+        "start_date": first_day.isoformat(),
+        "end_date": reference_date.isoformat(),
+        "window_days": window_days,
+    }
 
 
 @pytest.mark.parametrize(
