@@ -195,6 +195,22 @@ def test_funnel_and_model_figures_are_shown_readably(page: Page, api_url):
     assert page.locator("#top-clv td.number").first.inner_text().startswith("$")
 
 
+def test_a_store_without_costs_gets_a_message_not_a_cost_chart(page: Page, own_warehouse):
+    # The snapshot of a store that loaded no operating costs or marketing spend: cost_breakdown
+    # keeps its rows (every category, amount 0) and its shares are null, a share of nothing.
+    with duckdb.connect(str(own_warehouse.serving_file)) as snapshot:
+        snapshot.execute("update marts.cost_breakdown set amount = 0, share = null")
+    with running_api(own_warehouse) as api_url:
+        page.goto(f"{api_url}/?token={TOKEN}")
+        page.wait_for_selector("#kpis .card")
+        page.click("#tabs button[data-tab=roi]")
+        page.wait_for_selector("#chart-costs.no-data")
+
+        assert "no cost data" in page.locator("#chart-costs").inner_text()
+        assert page.evaluate("document.getElementById('chart-costs').data") is None, "no chart of zeros"
+        assert page.evaluate("document.getElementById('chart-roi').data.length") == 3
+
+
 def test_a_wrong_token_asks_for_the_token(page: Page, api_url):
     page.goto(f"{api_url}/?token=wrong")
 
