@@ -234,7 +234,8 @@ function card({ metric, value, prior, change, note }) {
     `<div class="label">${escapeHtml(kpiLabel(metric))}</div>` +
     `<div class="value">${escapeHtml(shown)}</div>` +
     `<div class="change ${changeClass(metric, change ?? null)}">${escapeHtml(changeText)}` +
-    `<span class="prior"> vs ${escapeHtml(formatValue(unit, prior))}</span></div></div>`;
+    (prior === null || prior === undefined ? "" :
+      `<span class="prior"> vs ${escapeHtml(formatValue(unit, prior))}</span>`) + "</div></div>";
 }
 
 function relativeChange(value, prior) {
