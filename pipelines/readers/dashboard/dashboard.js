@@ -143,7 +143,6 @@ async function loadAll() {
     if (new Set(Object.values(answers).map((answer) => answer.snapshot_published_at)).size === 1) break;
     answers = await fetchAll();
   }
-  const firstLoad = !Object.keys(data).length;
   data = answers;
   const health = data.health;
   const published = health.snapshot_published_at !== health.snapshot_built_at ?
@@ -152,7 +151,8 @@ async function loadAll() {
     `snapshot built ${new Date(health.snapshot_built_at).toLocaleString()} ` +
     `(run ${health.run_id.slice(0, 8)}, last run ${health.last_run_status})${published}`;
   showStatus("");
-  if (firstLoad) setRange(document.getElementById("range-preset").value);
+  // A preset ("last 30 days") moves with the days a new snapshot brings; a custom range stays.
+  setRange(document.getElementById("range-preset").value);
   renderLists();
   showTab(currentTab);
 }
@@ -172,7 +172,7 @@ function formatValue(unit, value) {
     case "percent": return `${(value * 100).toFixed(1)} %`;
     case "count": return Math.round(value).toLocaleString();
     case "minutes": return `${value.toLocaleString(undefined, { maximumFractionDigits: 1 })} min`;
-    case "ratio": return `${value.toLocaleString(undefined, { maximumSignificantDigits: 3 })}×`;
+    case "ratio": return `${value.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 })}×`;
     case "number": return value.toLocaleString(undefined, { maximumSignificantDigits: 3 });
     case "date": return new Date(`${value}T00:00:00Z`).toLocaleDateString(undefined, { dateStyle: "medium", timeZone: "UTC" });
     case "time": return new Date(value).toLocaleString();
@@ -245,7 +245,7 @@ function relativeChange(value, prior) {
 // The range cards' figures over the daily rows of [fromDate, toDate]; null when the daily table
 // does not cover every day of it (a period before the store's first day has no figures).
 function rangeFigures(daily, fromDate, toDate) {
-  if (!daily.date.length || fromDate < daily.date[0] || toDate > daily.date[daily.date.length - 1]) return null;
+  if (!daily.date.length || fromDate < daily.date[0] || toDate > daily.date.at(-1)) return null;
   const sum = (column) => daily.date.reduce(
     (total, date, i) => (date >= fromDate && date <= toDate ? total + daily[column][i] : total), 0);
   const orders = sum("orders");
@@ -271,10 +271,12 @@ function previousPeriod({ from, to }) {
 
 function setRange(preset) {
   const daily = data.comprehensive.revenue_daily;
-  if (!daily.date.length || preset === "custom") return;
-  const last = daily.date[daily.date.length - 1];
-  const first = preset === "all" ? daily.date[0] : addDays(last, 1 - Number(preset));
-  document.getElementById("range-from").value = first < daily.date[0] ? daily.date[0] : first;
+  if (!daily.date.length) return;
+  const [first, last] = [daily.date[0], daily.date.at(-1)];
+  for (const id of ["range-from", "range-to"]) Object.assign(document.getElementById(id), { min: first, max: last });
+  if (preset === "custom") return;
+  const from = preset === "all" ? first : addDays(last, 1 - Number(preset));
+  document.getElementById("range-from").value = from < first ? first : from;
   document.getElementById("range-to").value = last;
 }
 
