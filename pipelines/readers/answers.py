@@ -260,11 +260,22 @@ def health(cursor: duckdb.DuckDBPyConnection, info: SnapshotInfo) -> dict[str, o
     return {"status": "ok", "last_run_status": last_run_status(cursor, info), "tables": info.row_counts}
 
 
-def comprehensive_answer(cursor: duckdb.DuckDBPyConnection) -> dict[str, object]:
+def comprehensive_answer(cursor: duckdb.DuckDBPyConnection, currency: str) -> dict[str, object]:
+    """The headline figures; ``currency`` is the reporting currency every amount is in."""
     return {
+        "currency": currency,
         "kpis": kpi_cards(cursor),
+        # The days the KPI cards cover: the last window_days ending on the reference date.
+        "kpi_period": first_row(
+            cursor,
+            "select reference_date - window_days + 1 as start_date, reference_date as end_date, window_days "
+            "from marts.kpi_summary",
+        ),
+        # The columns the dashboard sums over any range of days (its compare-to-previous-period cards).
         "revenue_daily": columns(
-            cursor, "select revenue_date as date, net_revenue, orders from marts.revenue_daily order by 1"
+            cursor,
+            "select revenue_date as date, net_revenue, gross_revenue, refunds, orders, new_customers "
+            "from marts.revenue_daily order by 1",
         ),
         "forecast": revenue_forecast(cursor, MAX_FORECAST_DAYS)["forecast"],
         "segments": customer_behavior(cursor)["segments"],

@@ -130,9 +130,12 @@ async def health_check(request: Request) -> dict[str, object]:
 
 @protected.get("/comprehensive")
 async def comprehensive(request: Request) -> Response:
-    """Every headline figure at once: KPI cards, daily revenue, forecast, segments, funnel, ROI,
-    insights and the number of open alerts."""
-    return await answer(request, with_snapshot_of(comprehensive_answer))
+    """Every headline figure at once: the reporting currency (`ANALYTICS_CURRENCY`) of every amount,
+    KPI cards and the days they cover (`kpi_period`), daily revenue (net and gross revenue, refunds,
+    orders and new customers a day, for sums over any range of days), forecast, segments, funnel,
+    ROI, insights and the number of open alerts."""
+    currency = request.app.state.currency
+    return await answer(request, with_snapshot_of(lambda cursor: comprehensive_answer(cursor, currency)))
 
 
 @protected.get("/revenue-forecast")
@@ -293,6 +296,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.token = token
     app.state.reader = SnapshotReader(settings.serving_file)
     app.state.refresh_seconds = settings.api.refresh_seconds
+    app.state.currency = settings.source.currency
     app.add_exception_handler(SnapshotUnavailable, snapshot_unavailable)
     # On the logger, not a handler: uvicorn replaces the logger's handlers when it configures
     # logging (before or after this, depending on how it is started) but keeps its filters.

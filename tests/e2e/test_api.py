@@ -6,6 +6,7 @@ the test's own.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import math
@@ -130,6 +131,22 @@ def test_the_ltv_to_cac_card_names_its_cohort_and_horizon(api_url, sample_wareho
     )
     assert cards["ltv_to_cac"]["label"] == f"{horizon}-day LTV/CAC of the {month:%B %Y} cohort"
     assert cards["net_revenue"]["label"] == "net revenue"
+
+
+def test_the_headline_answer_names_its_currency_and_the_days_its_cards_cover(api_url, sample_warehouse):
+    answer = api(api_url, "comprehensive")
+
+    ((reference_date, window_days),) = snapshot_rows(
+        sample_warehouse, "select reference_date, window_days from marts.kpi_summary"
+    )
+    assert answer["currency"] == sample_warehouse.source.currency == "USD"
+    # The last window_days days, the reference date the last of them.
+    first_day = reference_date - dt.timedelta(days=window_days - 1)
+    assert answer["kpi_period"] == {
+        "start_date": first_day.isoformat(),
+        "end_date": reference_date.isoformat(),
+        "window_days": window_days,
+    }
 
 
 @pytest.mark.parametrize(

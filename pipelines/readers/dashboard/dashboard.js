@@ -20,9 +20,81 @@ const ENDPOINTS = {
 // Answers fetched while a new snapshot replaced the old one mix two snapshots: fetch again.
 const CONSISTENT_LOAD_ATTEMPTS = 3;
 const START_RETRY_SECONDS = 10;
-const PERCENT_KPIS = new Set(["net_revenue_growth", "repeat_rate", "churn_rate", "payment_success_rate",
-  "conversion_rate", "gross_margin", "net_margin", "roi"]);
-const LAYOUT = { margin: { t: 40, r: 20, b: 40, l: 60 }, legend: { orientation: "h" } };
+const DAY_MS = 86400000;
+const MOVING_AVERAGE_DAYS = 7;
+
+// How each KPI of marts.kpi_summary (and of the range cards) is shown: its label, its unit
+// (money in the reporting currency, count, percent, ratio, minutes) and whether a fall is good
+// news (costs, churn, time to convert): that decides the colour of its change.
+const KPIS = {
+  net_revenue: { label: "Net revenue", unit: "money" },
+  gross_revenue: { label: "Gross revenue", unit: "money" },
+  refunds: { label: "Refunds", unit: "money", lowerIsBetter: true },
+  orders: { label: "Orders", unit: "count" },
+  paying_customers: { label: "Paying customers", unit: "count" },
+  new_customers: { label: "New customers", unit: "count" },
+  average_order_value: { label: "Average order value", unit: "money" },
+  revenue_per_customer: { label: "Revenue per paying customer", unit: "money" },
+  mrr: { label: "Monthly recurring revenue", unit: "money" },
+  customers: { label: "Customers to date", unit: "count" },
+  average_revenue_per_customer_to_date: { label: "Average spend per customer to date", unit: "money" },
+  repeat_rate: { label: "Repeat customers", unit: "percent" },
+  churn_rate: { label: "Churned customers", unit: "percent", lowerIsBetter: true },
+  payment_success_rate: { label: "Payment success rate", unit: "percent" },
+  sessions: { label: "Sessions", unit: "count" },
+  conversion_rate: { label: "Visit-to-purchase conversion", unit: "percent" },
+  average_conversion_minutes: { label: "Average minutes to convert", unit: "minutes", lowerIsBetter: true },
+  marketing_spend: { label: "Marketing spend", unit: "money", lowerIsBetter: true },
+  operating_costs: { label: "Operating costs", unit: "money", lowerIsBetter: true },
+  cac: { label: "Customer acquisition cost", unit: "money", lowerIsBetter: true },
+  cost_per_acquisition: { label: "Cost per new customer", unit: "money", lowerIsBetter: true },
+  gross_profit: { label: "Gross profit", unit: "money" },
+  gross_margin: { label: "Gross margin", unit: "percent" },
+  net_profit: { label: "Net profit", unit: "money" },
+  net_margin: { label: "Net margin", unit: "percent" },
+  roi: { label: "Return on investment", unit: "percent" },
+  profit_per_customer: { label: "Profit per customer", unit: "money" },
+  net_revenue_growth: { label: "Net revenue growth", unit: "percent" },
+  ltv_to_cac: { label: "LTV / CAC", unit: "ratio", labelFromApi: true },
+};
+// The figures of the date-range cards, each summed over the range's daily rows (RANGE_FIGURES).
+const RANGE_KPIS = ["net_revenue", "orders", "average_order_value", "refunds", "new_customers"];
+const FUNNEL_STAGES = {
+  visit: "Visited the store",
+  signup: "Signed up",
+  upload: "Uploaded",
+  checkout: "Reached checkout",
+  payment_initiated: "Started payment",
+  payment_completed: "Paid",
+};
+const MODEL_FIGURES = {
+  model: { label: "Model" },
+  version: { label: "Version" },
+  trained_at: { label: "Trained", unit: "time" },
+  spec: { label: "Specification" },
+  trend: { label: "Trend" },
+  window_days: { label: "Training window (days)", unit: "count" },
+  data_start: { label: "Data from", unit: "date" },
+  data_end: { label: "Data to", unit: "date" },
+  horizon_days: { label: "Forecast horizon (days)", unit: "count" },
+  backtest_origins: { label: "Backtest origins", unit: "count" },
+  confidence_level: { label: "Interval level", unit: "percent" },
+  r2: { label: "R²", unit: "number" },
+  mae: { label: "Mean absolute error (a day)", unit: "money" },
+  mape: { label: "Mean absolute percentage error", unit: "percent" },
+  mase: { label: "MASE (below 1 beats seasonal naive)", unit: "number" },
+  naive_mae: { label: "Seasonal naive's mean absolute error", unit: "money" },
+  relative_mae: { label: "Error relative to seasonal naive", unit: "number" },
+  coverage: { label: "Interval coverage in the backtest", unit: "percent" },
+  n_obs: { label: "Days of history", unit: "count" },
+  n_points: { label: "Backtest forecasts", unit: "count" },
+};
+const CHURN_RISK_ORDER = ["low", "medium", "high"];
+// A cohort cell narrower than this (px) cannot show its percentage: a narrow screen shows fewer months.
+const COHORT_CELL_MIN_PX = 34;
+const COHORT_COLOURS = [[0, "#f0f4f8"], [1, "#0b4f8a"]];
+const LAYOUT = { margin: { t: 48, r: 16, b: 16, l: 16 }, title: { font: { size: 16 } },
+  legend: { orientation: "h", y: -0.25 } };
 const CONFIG = { responsive: true, displaylogo: false };
 
 let token = tokenFromLink() || localStorage.getItem("analyticsToken");
@@ -79,29 +151,166 @@ async function loadAll() {
     `snapshot built ${new Date(health.snapshot_built_at).toLocaleString()} ` +
     `(run ${health.run_id.slice(0, 8)}, last run ${health.last_run_status})${published}`;
   showStatus("");
+  // A preset ("last 30 days") moves with the days a new snapshot brings; a custom range stays.
+  setRange(document.getElementById("range-preset").value);
   renderLists();
   showTab(currentTab);
 }
 
-function plot(id, traces, layout) {
-  Plotly.react(id, traces, { ...LAYOUT, ...layout }, CONFIG);
+// ---------------------------------------------------------------------------------------------
+// Formatting: money in the reporting currency, percentages, counts, a few significant digits.
+
+function money(value, fractionDigits = 2) {
+  return value.toLocaleString(undefined, { style: "currency", currency: data.comprehensive.currency,
+    minimumFractionDigits: fractionDigits, maximumFractionDigits: fractionDigits });
 }
 
-function formatKpi(metric, value, note) {
-  // A KPI the store has no data for says which (no cost data, no marketing spend), not a number.
-  if (value === null || value === undefined) return note || "n/a";
-  if (PERCENT_KPIS.has(metric)) return `${(value * 100).toFixed(1)}%`;
-  return value.toLocaleString(undefined, { maximumFractionDigits: 2 });
+function formatValue(unit, value) {
+  if (value === null || value === undefined) return "n/a";
+  switch (unit) {
+    case "money": return money(value);
+    case "percent": return `${(value * 100).toFixed(1)} %`;
+    case "count": return Math.round(value).toLocaleString();
+    case "minutes": return `${value.toLocaleString(undefined, { maximumFractionDigits: 1 })} min`;
+    case "ratio": return `${value.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 })}×`;
+    case "number": return value.toLocaleString(undefined, { maximumSignificantDigits: 3 });
+    case "date": return new Date(`${value}T00:00:00Z`).toLocaleDateString(undefined, { dateStyle: "medium", timeZone: "UTC" });
+    case "time": return new Date(value).toLocaleString();
+    default: return String(value);
+  }
+}
+
+// A name from the API without a label of the page's own: "payment_method" → "Payment method".
+function humanize(name) {
+  const words = String(name).replaceAll("_", " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+function kpiLabel(metric) {
+  return (KPIS[metric] || { label: humanize(metric) }).label;
+}
+
+// Days as ISO text (YYYY-MM-DD, the API's dates), shifted and counted in UTC so that no time
+// zone or daylight-saving change moves a day.
+function addDays(isoDate, days) {
+  return new Date(Date.parse(`${isoDate}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
+}
+
+function daysBetween(fromDate, toDate) {
+  return Math.round((Date.parse(`${toDate}T00:00:00Z`) - Date.parse(`${fromDate}T00:00:00Z`)) / DAY_MS) + 1;
+}
+
+function formatDay(isoDate) {
+  return formatValue("date", isoDate);
+}
+
+// An axis with its title. An explicit standoff makes automargin make room for the title beside
+// the tick labels (without one, Plotly keeps the title inside the margin, over long labels).
+function axisTitle(text, extra = {}) {
+  return { title: { text, standoff: 8 }, automargin: true, ...extra };
+}
+
+function currencyAxis(text) {
+  return axisTitle(`${text} (${data.comprehensive.currency})`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// KPI cards: value, change against the period before (green when the change is good news),
+// the prior value; a KPI the store has no data for says which (no cost data), not a number.
+
+function changeClass(metric, change) {
+  if (change === null || change === 0) return "flat";
+  const rising = change > 0;
+  return rising !== Boolean(KPIS[metric] && KPIS[metric].lowerIsBetter) ? "good" : "bad";
+}
+
+function card({ metric, value, prior, change, note, label }) {
+  const unit = (KPIS[metric] || {}).unit;
+  // The API's label where it says more than the column's name (whose cohort and horizon LTV/CAC is).
+  const shownLabel = (KPIS[metric] || {}).labelFromApi && label ? label : kpiLabel(metric);
+  const shown = value === null || value === undefined ? note || "n/a" : formatValue(unit, value);
+  const arrow = change > 0 ? "▲" : change < 0 ? "▼" : "";
+  const changeText = change === null || change === undefined ? "no comparison" :
+    `${arrow} ${(Math.abs(change) * 100).toFixed(1)} %`;
+  return `<div class="card" data-metric="${escapeHtml(metric)}">` +
+    `<div class="label">${escapeHtml(shownLabel)}</div>` +
+    `<div class="value">${escapeHtml(shown)}</div>` +
+    `<div class="change ${changeClass(metric, change ?? null)}">${escapeHtml(changeText)}` +
+    (prior === null || prior === undefined ? "" :
+      `<span class="prior"> vs ${escapeHtml(formatValue(unit, prior))}</span>`) + "</div></div>";
+}
+
+function relativeChange(value, prior) {
+  return value !== null && prior ? (value - prior) / Math.abs(prior) : null;
+}
+
+// The range cards' figures over the daily rows of [fromDate, toDate]; null when the daily table
+// does not cover every day of it (a period before the store's first day has no figures).
+function rangeFigures(daily, fromDate, toDate) {
+  if (!daily.date.length || fromDate < daily.date[0] || toDate > daily.date.at(-1)) return null;
+  const sum = (column) => daily.date.reduce(
+    (total, date, i) => (date >= fromDate && date <= toDate ? total + daily[column][i] : total), 0);
+  const orders = sum("orders");
+  return {
+    net_revenue: sum("net_revenue"),
+    orders,
+    // As marts.revenue_daily and kpi_summary define it: gross revenue per paid order.
+    average_order_value: orders ? sum("gross_revenue") / orders : null,
+    refunds: sum("refunds"),
+    new_customers: sum("new_customers"),
+  };
+}
+
+function selectedRange() {
+  return { from: document.getElementById("range-from").value, to: document.getElementById("range-to").value };
+}
+
+// The previous period: as many days as the range, ending the day before it starts.
+function previousPeriod({ from, to }) {
+  const days = daysBetween(from, to);
+  return { from: addDays(from, -days), to: addDays(from, -1) };
+}
+
+function setRange(preset) {
+  const daily = data.comprehensive.revenue_daily;
+  if (!daily.date.length) return;
+  const [first, last] = [daily.date[0], daily.date.at(-1)];
+  for (const id of ["range-from", "range-to"]) Object.assign(document.getElementById(id), { min: first, max: last });
+  if (preset === "custom") return;
+  const from = preset === "all" ? first : addDays(last, 1 - Number(preset));
+  document.getElementById("range-from").value = from < first ? first : from;
+  document.getElementById("range-to").value = last;
+}
+
+function renderRangeCards() {
+  const range = selectedRange();
+  const compare = document.getElementById("compare").checked;
+  const daily = data.comprehensive.revenue_daily;
+  const current = range.from && range.to && range.from <= range.to ? rangeFigures(daily, range.from, range.to) : null;
+  const heading = document.getElementById("range-period");
+  if (!current) {
+    heading.textContent = `Choose days between ${formatDay(daily.date[0])} and ${formatDay(daily.date.at(-1))}.`;
+    document.getElementById("range-kpis").innerHTML = "";
+    return;
+  }
+  const previous = previousPeriod(range);
+  const prior = compare ? rangeFigures(daily, previous.from, previous.to) : null;
+  heading.textContent = `${formatDay(range.from)} – ${formatDay(range.to)} (${daysBetween(range.from, range.to)} days)` +
+    (compare ? `, compared with ${formatDay(previous.from)} – ${formatDay(previous.to)}` +
+      (prior ? "" : " (before the first day of data)") : "");
+  document.getElementById("range-kpis").innerHTML = RANGE_KPIS.map((metric) => {
+    const priorValue = prior ? prior[metric] : null;
+    return card({ metric, value: current[metric], prior: priorValue,
+      change: relativeChange(current[metric], priorValue), note: null });
+  }).join("");
 }
 
 function renderLists() {
-  const cards = data.comprehensive.kpis.map((kpi) => {
-    const change = kpi.change === null ? "" :
-      `<span class="${kpi.change >= 0 ? "up" : "down"}">${kpi.change >= 0 ? "▲" : "▼"} ${(Math.abs(kpi.change) * 100).toFixed(1)}%</span>`;
-    return `<div class="card"><div class="label">${escapeHtml(kpi.label)}</div>` +
-      `<div class="value">${escapeHtml(formatKpi(kpi.metric, kpi.value, kpi.note))}</div>${change}</div>`;
-  });
-  document.getElementById("kpis").innerHTML = cards.join("");
+  const period = data.comprehensive.kpi_period;
+  document.getElementById("kpi-period").textContent = period ?
+    `Last ${period.window_days} days, ${formatDay(period.start_date)} – ${formatDay(period.end_date)}, ` +
+    `compared with the ${period.window_days} days before; amounts in ${data.comprehensive.currency}` : "";
+  document.getElementById("kpis").innerHTML = data.comprehensive.kpis.map(card).join("");
 
   const insights = data.insights.insights;
   document.getElementById("insights").innerHTML = insights.title.map((title, i) =>
@@ -109,14 +318,32 @@ function renderLists() {
     `${escapeHtml(insights.detail[i])}<br><em>${escapeHtml(insights.recommendation[i])}</em></li>`).join("");
 
   renderAlerts();
-
-  const model = data.predictive.model || {};
-  document.getElementById("model").innerHTML = Object.entries(model).map(([name, value]) =>
-    `<tr><th>${escapeHtml(name)}</th><td>${escapeHtml(value)}</td></tr>`).join("");
+  renderModel();
+  renderTopClv();
   const trend = data.forecast.trend || {};
   document.getElementById("trend").textContent = trend.direction ?
-    `Trend: ${trend.direction}, ${(trend.annualised_growth_rate * 100).toFixed(1)}% a year (model ${trend.model_version})` : "";
+    `Trend: ${trend.direction}, ${(trend.annualised_growth_rate * 100).toFixed(1)} % a year (model ${trend.model_version})` : "";
   renderExports();
+}
+
+function renderModel() {
+  const model = data.predictive.model || {};
+  document.getElementById("model").innerHTML = Object.entries(model).map(([name, value]) => {
+    const figure = MODEL_FIGURES[name] || { label: humanize(name) };
+    return `<tr><th>${escapeHtml(figure.label)}</th><td>${escapeHtml(formatValue(figure.unit, value))}</td></tr>`;
+  }).join("");
+}
+
+function renderTopClv() {
+  const top = data.predictive.top_clv;
+  const horizon = (data.predictive.customer_scores || {}).clv_horizon_days;
+  document.getElementById("top-clv-title").textContent =
+    `Top customers by predicted value${horizon ? ` over the next ${horizon} days` : ""}`;
+  document.getElementById("top-clv").innerHTML =
+    "<tr><th>Customer</th><th>Predicted value</th><th>Chance they have churned</th></tr>" +
+    top.customer_id.map((customer, i) =>
+      `<tr><td>${escapeHtml(customer)}</td><td class="number">${escapeHtml(formatValue("money", top.predicted_clv[i]))}</td>` +
+      `<td class="number">${escapeHtml(formatValue("percent", top.churn_probability[i]))}</td></tr>`).join("");
 }
 
 // Open alerts and resolved ones in two lists, each latest first (the API's order).
@@ -159,12 +386,80 @@ async function download(table, format) {
   URL.revokeObjectURL(link.href);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Charts.
+
+function plot(id, traces, layout) {
+  const chart = document.getElementById(id);
+  chart.classList.remove("no-data");
+  Plotly.react(chart, traces, { ...LAYOUT, ...layout, title: { ...LAYOUT.title, ...layout.title } }, CONFIG);
+}
+
+// A chart the store has no data for shows why (like a KPI without a value), not an empty chart.
+function noData(id, message) {
+  const chart = document.getElementById(id);
+  Plotly.purge(chart);
+  chart.classList.add("no-data");
+  chart.textContent = message;
+}
+
+// The mean of each day and the MOVING_AVERAGE_DAYS - 1 before it (null until there are that many).
+function movingAverage(values) {
+  return values.map((value, i) => {
+    if (i < MOVING_AVERAGE_DAYS - 1) return null;
+    const window = values.slice(i - MOVING_AVERAGE_DAYS + 1, i + 1);
+    return window.reduce((total, v) => total + v, 0) / MOVING_AVERAGE_DAYS;
+  });
+}
+
+// Ranges for two y axes drawn over each other whose zeros fall on one line: each axis spans its
+// values and zero, then the one whose zero sits lower is extended downwards (or, when that would
+// put a zero at the very top, the other upwards) until both zeros are at the same height.
+function zeroAlignedRanges(first, second) {
+  const spans = [first, second].map((values) => {
+    const finite = values.filter((v) => v !== null && Number.isFinite(v));
+    const low = Math.min(0, ...finite);
+    const high = Math.max(0, ...finite);
+    return high > low ? [low, high] : [low, low + 1];
+  });
+  const zeroAt = ([low, high]) => -low / (high - low);
+  const shares = spans.map(zeroAt);
+  // The higher zero, unless it is at the very top (an axis of no positive value): then the lower
+  // one, unless that is at the very bottom too: then the middle.
+  const highest = Math.max(...shares);
+  const lowest = Math.min(...shares);
+  const target = highest < 1 ? highest : lowest > 0 ? lowest : 0.5;
+  return spans.map(([low, high]) => {
+    const padded = (range) => { const pad = (range[1] - range[0]) * 0.05; return [range[0] - pad, range[1] + pad]; };
+    if (zeroAt([low, high]) < target) return padded([-target * high / (1 - target), high]);
+    if (zeroAt([low, high]) > target) return padded([low, low - low / target]);
+    return padded([low, high]);
+  });
+}
+
 const RENDERERS = {
   overview() {
+    renderRangeCards();
     const revenue = data.comprehensive.revenue_daily;
-    plot("chart-revenue-daily", [
-      { x: revenue.date, y: revenue.net_revenue, name: "net revenue", type: "scatter", mode: "lines" },
-    ], { title: { text: "Daily net revenue" } });
+    const range = selectedRange();
+    const inRange = revenue.date.map((date, i) => i).filter((i) => revenue.date[i] >= range.from && revenue.date[i] <= range.to);
+    const average = movingAverage(revenue.net_revenue);
+    const traces = [
+      { type: "bar", x: inRange.map((i) => revenue.date[i]), y: inRange.map((i) => revenue.net_revenue[i]),
+        name: "net revenue", marker: { color: "rgba(38,128,194,0.35)" } },
+      { type: "scatter", mode: "lines", x: inRange.map((i) => revenue.date[i]), y: inRange.map((i) => average[i]),
+        name: `${MOVING_AVERAGE_DAYS}-day average`, line: { color: "#0b4f8a", width: 2.5 } },
+    ];
+    if (document.getElementById("compare").checked && inRange.length) {
+      // The previous period's 7-day average, drawn on the days it is compared with.
+      const shift = daysBetween(range.from, range.to);
+      const byDate = new Map(revenue.date.map((date, i) => [date, average[i]]));
+      traces.push({ type: "scatter", mode: "lines", x: inRange.map((i) => revenue.date[i]),
+        y: inRange.map((i) => byDate.get(addDays(revenue.date[i], -shift)) ?? null),
+        name: `previous period, ${MOVING_AVERAGE_DAYS}-day average`, line: { color: "#9aa5b1", dash: "dash" } });
+    }
+    plot("chart-revenue-daily", traces, { title: { text: "Daily net revenue" }, xaxis: axisTitle("day"),
+      yaxis: currencyAxis("net revenue") });
   },
   forecast() {
     const history = data.forecast.history;
@@ -179,68 +474,122 @@ const RENDERERS = {
       { x: future.date, y: future.lower, fill: "tonexty", fillcolor: "rgba(222,145,29,0.25)", line: { width: 0 },
         name: "forecast band" },
       { x: future.date, y: future.forecast, name: "forecast", mode: "lines", line: { color: "#de911d" } },
-    ], { title: { text: "Revenue: actuals, fit and forecast with prediction interval" } });
+    ], { title: { text: "Revenue and its forecast" }, xaxis: axisTitle("day"),
+      yaxis: currencyAxis("net revenue a day") });
     seasonalChart("chart-seasonal-weekday", "Day-of-week effect on daily revenue", "day_of_week");
   },
   customers() {
     const segments = data.customers.segments;
-    plot("chart-segments", [{ type: "pie", hole: 0.5, labels: segments.segment, values: segments.customers }],
-      { title: { text: "Customers by RFM segment" } });
+    plot("chart-segments", [{ type: "bar", orientation: "h", y: segments.segment, x: segments.customers }],
+      { title: { text: "Customers by RFM segment" }, xaxis: axisTitle("customers"),
+        yaxis: axisTitle("segment", { autorange: "reversed" }) });
     const risk = data.customers.churn_risk;
-    plot("chart-churn-risk", [{ type: "bar", x: risk.churn_risk, y: risk.customers }],
-      { title: { text: "Rule-based churn risk" } });
-    const cohorts = data.customers.cohorts;
-    plot("chart-cohorts", [{ type: "heatmap", x: cohorts.months_since_first_order, y: cohorts.cohort_month,
-      z: cohorts.retention_rate, colorscale: "Blues" }],
-      { title: { text: "Cohort retention" }, xaxis: { title: { text: "months since first order" } } });
+    const levels = risk.churn_risk.map((level, i) => i).sort(
+      (a, b) => CHURN_RISK_ORDER.indexOf(risk.churn_risk[a]) - CHURN_RISK_ORDER.indexOf(risk.churn_risk[b]));
+    plot("chart-churn-risk", [{ type: "bar", x: levels.map((i) => humanize(risk.churn_risk[i])),
+      y: levels.map((i) => risk.customers[i]) }],
+      { title: { text: "Rule-based churn risk" }, xaxis: axisTitle("churn risk"), yaxis: axisTitle("customers") });
+    cohortChart();
   },
   funnel() {
     const stages = data.funnel.stages;
-    plot("chart-funnel", [{ type: "funnel", y: stages.stage, x: stages.entered }],
-      { title: { text: "Sessions entering each stage" } });
+    const steps = stages.stage.map((stage, i) => `${stages.entered[i].toLocaleString()}` +
+      (i ? ` · ${formatValue("percent", stages.entered[i - 1] ? stages.entered[i] / stages.entered[i - 1] : null)}` : ""));
+    // Bars from the left with the count and the step-to-step rate beside each; the x range leaves
+    // them room.
+    plot("chart-funnel", [{ type: "bar", orientation: "h", y: stages.stage.map((stage) => FUNNEL_STAGES[stage] || humanize(stage)),
+      x: stages.entered, text: steps, textposition: "outside", cliponaxis: false,
+      hovertemplate: "%{y}: %{x:,} sessions<extra></extra>" }],
+    { title: { text: "Sessions at each step" }, xaxis: axisTitle("sessions (% of the step before)",
+      { range: [0, Math.max(...stages.entered) * 1.45] }), yaxis: axisTitle("step", { autorange: "reversed" }) });
     const hourly = data.funnel.hourly;
     plot("chart-hourly", [
-      { type: "bar", x: hourly.hour_of_day, y: hourly.initiated, name: "initiated" },
+      { type: "bar", x: hourly.hour_of_day, y: hourly.initiated, name: "started" },
       { type: "bar", x: hourly.hour_of_day, y: hourly.completed, name: "completed" },
-      { type: "scatter", mode: "lines", x: hourly.hour_of_day, y: hourly.conversion_rate, name: "conversion rate",
+      { type: "scatter", mode: "lines", x: hourly.hour_of_day, y: hourly.conversion_rate, name: "success rate",
         yaxis: "y2" },
-    ], { title: { text: "Payments by hour of day" }, yaxis2: { overlaying: "y", side: "right", tickformat: ".0%" } });
+    ], { title: { text: "Payments by hour of day" }, xaxis: axisTitle("hour of day"), yaxis: axisTitle("payments"),
+      yaxis2: axisTitle("success rate", { overlaying: "y", side: "right", tickformat: ".0%", range: [0, 1.05],
+        showgrid: false }) });
   },
   roi() {
     const monthly = data.roi.monthly;
+    const [profitRange, roiRange] = zeroAlignedRanges(
+      [...monthly.net_profit, ...monthly.cumulative_net_profit], monthly.roi);
     plot("chart-roi", [
       { type: "bar", x: monthly.roi_month, y: monthly.net_profit, name: "net profit" },
       { type: "scatter", mode: "lines", x: monthly.roi_month, y: monthly.cumulative_net_profit, name: "cumulative profit" },
       { type: "scatter", mode: "lines", x: monthly.roi_month, y: monthly.roi, name: "ROI", yaxis: "y2" },
-    ], { title: { text: "Profit and ROI by month" }, yaxis2: { overlaying: "y", side: "right", tickformat: ".0%" } });
-    const costs = data.roi.costs;
-    const whole = costs.period.map((period, i) => i).filter((i) => costs.period[i] === costs.period[0]);
-    plot("chart-costs", [{ type: "bar", x: whole.map((i) => costs.category[i]), y: whole.map((i) => costs.amount[i]) }],
-      { title: { text: `Costs by category (${costs.period[0]})` } });
+    ], { title: { text: "Profit and ROI by month" }, xaxis: axisTitle("month"),
+      yaxis: { ...currencyAxis("profit"), range: profitRange },
+      yaxis2: axisTitle("ROI", { overlaying: "y", side: "right", tickformat: ".0%", range: roiRange, showgrid: false }) });
+    costsChart();
   },
   predictive() {
-    seasonalChart("chart-seasonal", "Seasonal patterns (effect on daily revenue, with interval)");
+    seasonalChart("chart-seasonal", "Seasonal patterns");
     const churn = data.predictive.churn_distribution;
-    plot("chart-churn-distribution", [{ type: "bar", x: churn.churn_probability_from, y: churn.customers }],
-      { title: { text: "Customers by model churn probability" }, xaxis: { tickformat: ".0%" } });
+    plot("chart-churn-distribution", [{ type: "bar", x: churn.churn_probability_from.map((p) => p + 0.05), y: churn.customers,
+      width: 0.09 }],
+      { title: { text: "Chance customers have churned" },
+        xaxis: axisTitle("chance the customer has churned", { tickformat: ".0%", range: [0, 1] }),
+        yaxis: axisTitle("customers") });
   },
   alerts() {},
 };
+
+// Each cost category's share of all costs, all time and in the last days; no chart when the
+// store has loaded no costs (every share is null then).
+function costsChart() {
+  const costs = data.roi.costs;
+  const periods = [...new Set(costs.period)];
+  if (!costs.share.some((share) => share !== null)) {
+    noData("chart-costs", "Costs by category: no cost data (the store has loaded no operating costs).");
+    return;
+  }
+  plot("chart-costs", periods.map((period) => {
+    const rows = costs.period.map((p, i) => i).filter((i) => costs.period[i] === period);
+    return { type: "bar", orientation: "h", name: humanize(period), y: rows.map((i) => humanize(costs.category[i])),
+      x: rows.map((i) => costs.share[i]), customdata: rows.map((i) => money(costs.amount[i], 0)),
+      hovertemplate: "%{y}: %{x:.1%} (%{customdata})<extra>%{fullData.name}</extra>" };
+  }), { title: { text: "Share of costs by category" }, barmode: "group",
+    xaxis: axisTitle("share of costs", { tickformat: ".0%" }), yaxis: axisTitle("category", { autorange: "reversed" }) });
+}
+
+// Retention of each month's new customers, month by month, as percentages in the cells; the
+// scale runs from 0 % (palest) to 100 % (strongest). As many months as fit legibly.
+function cohortChart() {
+  const cohorts = data.customers.cohorts;
+  const plotWidth = document.getElementById("chart-cohorts").clientWidth - 160;
+  const months = Math.max(1, Math.floor(plotWidth / COHORT_CELL_MIN_PX));
+  const shown = cohorts.months_since_first_order.map((m, i) => i).filter((i) => cohorts.months_since_first_order[i] < months);
+  const allMonths = Math.max(...cohorts.months_since_first_order) + 1;
+  const cohortLabel = (month) => new Date(`${month}T00:00:00Z`).toLocaleDateString(undefined,
+    { month: "short", year: "numeric", timeZone: "UTC" });
+  plot("chart-cohorts", [{ type: "heatmap", x: shown.map((i) => cohorts.months_since_first_order[i]),
+    y: shown.map((i) => cohortLabel(cohorts.cohort_month[i])), z: shown.map((i) => cohorts.retention_rate[i]),
+    zmin: 0, zmax: 1, colorscale: COHORT_COLOURS, texttemplate: "%{z:.0%}", textfont: { size: 10 },
+    hovertemplate: "%{y}, month %{x}: %{z:.1%}<extra></extra>", colorbar: { tickformat: ".0%", thickness: 12 } }],
+  { title: { text: "Customers still buying" },
+    xaxis: axisTitle(`months since first order${months < allMonths ? ` (the first ${months})` : ""}`, { dtick: 1 }),
+    yaxis: axisTitle("first order in", { type: "category", autorange: "reversed" }) });
+}
 
 // Seasonal effects with their interval, one trace per pattern (day of week, and month once a
 // year of history lets the model fit it); `only` limits the chart to one pattern.
 function seasonalChart(id, title, only) {
   const patterns = data.predictive.seasonal_patterns;
   const names = [...new Set(patterns.pattern)].filter((name) => !only || name === only);
+  const unit = patterns.unit && patterns.unit[0] === "currency" ? data.comprehensive.currency : "log of revenue";
   plot(id, names.map((name) => {
     const rows = patterns.pattern.map((p, i) => i).filter((i) => patterns.pattern[i] === name);
     return {
-      type: "bar", name: name.replaceAll("_", " "), x: rows.map((i) => patterns.period[i]),
+      type: "bar", name: humanize(name), x: rows.map((i) => patterns.period[i]),
       y: rows.map((i) => patterns.effect[i]),
       error_y: { type: "data", symmetric: false, array: rows.map((i) => patterns.upper[i] - patterns.effect[i]),
         arrayminus: rows.map((i) => patterns.effect[i] - patterns.lower[i]) },
     };
-  }), { title: { text: title } });
+  }), { title: { text: title }, xaxis: axisTitle(only ? humanize(only) : "period"),
+    yaxis: axisTitle(`effect on daily revenue (${unit})`) });
 }
 
 function showTab(name) {
@@ -290,6 +639,13 @@ document.getElementById("tabs").addEventListener("click", (event) => {
 });
 document.getElementById("exports").addEventListener("click", (event) => {
   if (event.target.dataset.table) download(event.target.dataset.table, event.target.dataset.format);
+});
+// "input": a date picked, a preset chosen or the box ticked (each fires it as it changes).
+document.getElementById("range").addEventListener("input", (event) => {
+  if (!Object.keys(data).length) return;
+  if (event.target.id === "range-preset") setRange(event.target.value);
+  else if (event.target.type === "date") document.getElementById("range-preset").value = "custom";
+  RENDERERS.overview();
 });
 document.getElementById("token-form").addEventListener("submit", (event) => {
   event.preventDefault();
