@@ -26,7 +26,7 @@ from tests.support.planted_alerts import plant_alert
 CHROMIUM = Path("/usr/bin/chromium")
 FASTEST_REFRESH_SECONDS = 5
 """The smallest ANALYTICS_API_REFRESH_SECONDS allowed: how often the page polls health-check."""
-TABS = ["overview", "forecast", "customers", "funnel", "roi", "predictive", "alerts"]
+TABS = ["overview", "forecast", "customers", "funnel", "roi", "products", "channels", "predictive", "alerts"]
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 DRAWN_CHARTS = """
 (tab) => [...document.querySelectorAll(`#tab-${tab} .chart`)].map((chart) => ({
@@ -118,7 +118,7 @@ def test_every_tab_draws_every_chart_with_data_unclipped_and_no_console_error(
 
     assert errors == []
     charts = [chart for tab in TABS for chart in drawn[tab]]
-    assert len(charts) == 12
+    assert len(charts) == 16
     assert [chart["id"] for chart in charts if chart["traces"] == 0] == []
     assert {chart["id"]: chart["emptyTraces"] for chart in charts if chart["emptyTraces"]} == {}
     assert {tab: labels for tab, labels in clipped.items() if labels} == {}
@@ -181,8 +181,10 @@ def test_the_range_cards_sum_the_daily_rows_and_colour_a_change_by_whether_it_is
     assert page.locator("#kpis [data-metric=churn_rate] .label").inner_text() == "Churned customers"
 
 
-def test_funnel_and_model_figures_are_shown_readably(page: Page, api_url):
+def test_funnel_products_channels_and_model_figures_are_shown_readably(page: Page, api_url):
     stages = get(f"{api_url}{API_PREFIX}/conversion-funnel").json()["stages"]
+    products = get(f"{api_url}{API_PREFIX}/products").json()["all_time"]
+    channels = get(f"{api_url}{API_PREFIX}/channels").json()["monthly"]
     page.goto(f"{api_url}/?token={TOKEN}")
     page.wait_for_selector("#kpis .card")
 
@@ -194,8 +196,23 @@ def test_funnel_and_model_figures_are_shown_readably(page: Page, api_url):
     # Each step after the first: its sessions and their share of the step before.
     assert funnel["text"][1] == f"{entered[1]:,} · {entered[1] / entered[0] * 100:.1f} %"
 
+    page.click("#tabs button[data-tab=products]")
+    # The best-selling product of all time, with its refund rate as a percentage.
+    first = page.locator("#product-table tr").nth(1).locator("td").all_inner_texts()
+    assert first[0] == products["product"][0].replace("_", " ").capitalize()
+    assert first[2] == f"${products['net_revenue'][0]:,.2f}"
+    assert first[4] == f"{products['refund_rate'][0] * 100:.1f} %"
+    tables = page.locator("#product-table").inner_text()
+
+    page.click("#tabs button[data-tab=channels]")
+    # One row a channel, in the order they first appear in the API's months.
+    rows = [row.locator("td").all_inner_texts() for row in page.locator("#channel-table tr").all()]
+    shown = [cells[0] for cells in rows if cells]
+    assert shown == [name.replace("_", " ").capitalize() for name in dict.fromkeys(channels["channel"])]
+    tables += page.locator("#channel-table").inner_text()
+
     page.click("#tabs button[data-tab=predictive]")
-    tables = page.locator("#model").inner_text() + page.locator("#top-clv").inner_text()
+    tables += page.locator("#model").inner_text() + page.locator("#top-clv").inner_text()
     assert "Mean absolute percentage error" in tables
     assert re.findall(r"\.\d{5,}", tables) == [], "no raw floats"
     assert page.locator("#top-clv td.number").first.inner_text().startswith("$")

@@ -12,6 +12,8 @@ const ENDPOINTS = {
   customers: "customer-behavior",
   funnel: "conversion-funnel",
   roi: "roi-dashboard",
+  products: "products",
+  channels: "channels",
   predictive: "predictive",
   insights: "business-insights",
   alerts: "alerts",
@@ -525,6 +527,43 @@ const RENDERERS = {
       yaxis2: axisTitle("ROI", { overlaying: "y", side: "right", tickformat: ".0%", range: roiRange, showgrid: false }) });
     costsChart();
   },
+  products() {
+    const top = data.products.top;
+    const growth = top.net_revenue_growth.map((change) => (change === null ? "new" :
+      `${change > 0 ? "▲" : change < 0 ? "▼" : ""} ${formatValue("percent", Math.abs(change))}`));
+    const period = data.comprehensive.kpi_period;
+    plot("chart-top-products", [{ type: "bar", orientation: "h", y: top.product.map(humanize), x: top.net_revenue,
+      text: growth, textposition: "outside", cliponaxis: false,
+      hovertemplate: "%{y}: %{x:,.2f} (%{text} on the period before)<extra></extra>" }],
+    { title: { text: "Best-selling products" },
+      xaxis: axisTitle(`net revenue, last ${period ? period.window_days : ""} days (${data.comprehensive.currency})`,
+        { range: [0, Math.max(0, ...top.net_revenue) * 1.3] }),
+      yaxis: axisTitle("product", { autorange: "reversed", type: "category" }) });
+    const monthly = data.products.monthly;
+    plot("chart-product-months", byGroup(monthly, "product", "order_month", "net_revenue").map((trace) =>
+      ({ ...trace, type: "bar" })),
+    { title: { text: "Net revenue by product" }, barmode: "stack", xaxis: axisTitle("month"),
+      yaxis: currencyAxis("net revenue") });
+    const products = data.products.all_time;
+    document.getElementById("product-table").innerHTML =
+      "<tr><th>Product</th><th>Orders</th><th>Net revenue</th><th>Share</th><th>Refund rate</th></tr>" +
+      products.product.map((product, i) => `<tr><td>${escapeHtml(humanize(product))}</td>` +
+        [["count", products.orders[i]], ["money", products.net_revenue[i]], ["percent", products.revenue_share[i]],
+          ["percent", products.refund_rate[i]]].map(([unit, value]) =>
+          `<td class="number">${escapeHtml(formatValue(unit, value))}</td>`).join("") + "</tr>").join("");
+  },
+  channels() {
+    const monthly = data.channels.monthly;
+    plot("chart-channel-customers", byGroup(monthly, "channel", "acquisition_month", "new_customers").map((trace) =>
+      ({ ...trace, type: "bar" })),
+    { title: { text: "New customers by channel" }, barmode: "stack", xaxis: axisTitle("month of first order"),
+      yaxis: axisTitle("new customers") });
+    plot("chart-channel-cac", byGroup(monthly, "channel", "acquisition_month", "cac").map((trace) =>
+      ({ ...trace, type: "scatter", mode: "lines+markers" })),
+    { title: { text: "Customer acquisition cost by channel" }, xaxis: axisTitle("month of first order"),
+      yaxis: currencyAxis("cost per new customer") });
+    renderChannelTable(monthly);
+  },
   predictive() {
     seasonalChart("chart-seasonal", "Seasonal patterns");
     const churn = data.predictive.churn_distribution;
@@ -536,6 +575,39 @@ const RENDERERS = {
   },
   alerts() {},
 };
+
+// One trace per value of `group` (a product, a channel) over `x`, from a table of columns.
+function byGroup(table, group, x, y) {
+  return [...new Set(table[group])].map((name) => {
+    const rows = table[group].map((g, i) => i).filter((i) => table[group][i] === name);
+    return { name: humanize(name), x: rows.map((i) => table[x][i]), y: rows.map((i) => table[y][i]) };
+  });
+}
+
+// Each channel's latest month with new customers (what it costs now, what the spend brought at once), and its
+// latest month old enough for a 90-day LTV (what a customer brings, and when they pay back).
+function renderChannelTable(monthly) {
+  const channels = [...new Set(monthly.channel)];
+  const latest = (channel, has) => monthly.channel.map((c, i) => i)
+    .filter((i) => monthly.channel[i] === channel && has(i)).at(-1);
+  const month = (i) => (i === undefined ? "" : new Date(`${monthly.acquisition_month[i]}T00:00:00Z`)
+    .toLocaleDateString(undefined, { month: "short", year: "numeric", timeZone: "UTC" }));
+  const cell = (unit, i, column) => `<td class="number">${escapeHtml(
+    i === undefined ? "n/a" : formatValue(unit, monthly[column][i]))}</td>`;
+  document.getElementById("channel-table").innerHTML =
+    "<tr><th>Channel</th><th>Latest month</th><th>New customers</th><th>Marketing spend</th><th>CAC</th>" +
+    "<th>Return on ad spend</th><th>Cohort of</th><th>90-day value per customer</th><th>LTV / CAC</th>" +
+    "<th>Months to pay back</th></tr>" +
+    channels.map((channel) => {
+      const now = latest(channel, (i) => monthly.new_customers[i] > 0);
+      const cohort = latest(channel, (i) => monthly.ltv_contribution_90d[i] !== null);
+      return `<tr><td>${escapeHtml(humanize(channel))}</td><td>${escapeHtml(month(now))}</td>` +
+        cell("count", now, "new_customers") + cell("money", now, "marketing_spend") + cell("money", now, "cac") +
+        cell("ratio", now, "roas") + `<td>${escapeHtml(month(cohort))}</td>` +
+        cell("money", cohort, "ltv_contribution_90d") + cell("ratio", cohort, "ltv_to_cac_90d") +
+        cell("count", cohort, "payback_months") + "</tr>";
+    }).join("");
+}
 
 // Each cost category's share of all costs, all time and in the last days; no chart when the
 // store has loaded no costs (every share is null then).
