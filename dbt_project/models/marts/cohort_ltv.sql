@@ -53,8 +53,8 @@ cohort_horizons as (
 order_values as (
     select
         customer_orders.cohort_month,
-        date_diff('day', customer_orders.first_order_date, paid_orders.order_date) as days_since_first_order,
-        date_diff('month', customer_orders.cohort_month, paid_orders.order_month) as months_since_first_order,
+        {{ dbt.datediff('customer_orders.first_order_date', 'paid_orders.order_date', 'day') }} as days_since_first_order,
+        {{ dbt.datediff('customer_orders.cohort_month', 'paid_orders.order_month', 'month') }} as months_since_first_order,
         paid_orders.net_amount,
         paid_orders.net_amount * roi_monthly.gross_margin as contribution
     from paid_orders
