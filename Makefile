@@ -18,13 +18,16 @@ export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 
 # System packages of the tests: Debian's headless Chromium (tests/test_dashboard.py drives it through
-# Playwright, never `playwright install`) and PostgreSQL's server binaries (tests/test_sql_source.py
-# starts a server of its own with initdb + pg_ctl).
+# Playwright, never `playwright install`), PostgreSQL's server binaries (tests/test_sql_source.py
+# starts a server of its own with initdb + pg_ctl) and Java 17 for the local Spark of `make spark-parity`.
 CHROMIUM := /usr/bin/chromium
 INITDB   := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
-MISSING_PACKAGES := $(if $(wildcard $(CHROMIUM)),,chromium chromium-driver) $(if $(INITDB),,postgresql)
+JAVA     := $(or $(shell command -v java),$(wildcard $(JAVA_HOME)/bin/java))
+MISSING_PACKAGES := $(if $(wildcard $(CHROMIUM)),,chromium chromium-driver) $(if $(INITDB),,postgresql) \
+	$(if $(JAVA),,openjdk-17-jre-headless)
+SPARK_STAMP := $(VENV)/.spark-install-stamp
 
-.PHONY: help run test test-unit ui serve install lint docs clean bench bench-smoke system-packages
+.PHONY: help run test test-unit spark-parity ui serve install lint docs clean bench bench-smoke system-packages
 
 help:  ## this list: every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-16s %s\n", $$1, $$2 }'
@@ -38,11 +41,15 @@ test: system-packages install  ## run the whole test suite: unit, integration (D
 test-unit: install  ## the unit tests alone: no Dagster run, no dbt, no servers
 	$(PY) -m pytest tests/unit
 
+# CI runs it after `make test` (.ci/run): the [spark] extra is installed only here.
+spark-parity: system-packages install $(SPARK_STAMP)  ## build the dbt project on a local Apache Spark and compare every mart with the DuckDB build
+	$(PY) -m pytest tests/spark
+
 docs: install  ## write the README's settings tables from pipelines/settings.py
 	$(PY) -m pipelines.cli.settings_docs
 
 # Installs the missing ones with apt-get as root (CI); anyone else is told the command to run.
-system-packages:  ## the Debian packages the tests need (Chromium, PostgreSQL's server), as root
+system-packages:  ## the Debian packages the tests need (Chromium, PostgreSQL's server, Java), as root
 ifneq ($(strip $(MISSING_PACKAGES)),)
 	@if [ "$$(id -u)" -eq 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(strip $(MISSING_PACKAGES)); \
@@ -83,6 +90,11 @@ $(STAMP): $(PY) pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --progress-bar on -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
+
+# The [spark] extra on top of the venv: pip builds pyspark's wheel from its source release (about a minute).
+$(SPARK_STAMP): $(STAMP)
+	$(PY) -m pip install --progress-bar on -c constraints.txt -e ".[dev,spark]"
+	touch $(SPARK_STAMP)
 
 # dagster-dbt loads the manifest at import: prepare it once, again only when the dbt project changes.
 $(MANIFEST): $(STAMP) $(DBT_FILES)

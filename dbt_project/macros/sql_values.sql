@@ -1,6 +1,7 @@
-{#- A SQL string literal of `value`, its quotes doubled. -#}
+{#- A SQL string literal of `value`, its quotes escaped as the target's SQL does (doubled on
+    DuckDB, a backslash on Spark). -#}
 {% macro sql_string(value) -%}
-    '{{ value | replace("'", "''") }}'
+    '{{ dbt.escape_single_quotes(value) }}'
 {%- endmacro %}
 
 {#- `('a', 'b', …)`: a list var as the right-hand side of `in`. -#}

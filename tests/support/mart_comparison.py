@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 
 from pipelines.settings import Settings
 from tests.support.pipeline_runs import query
@@ -27,21 +28,32 @@ def mart_tables(settings: Settings) -> list[str]:
     return [name for (name,) in rows]
 
 
+def is_fraction(value: object) -> bool:
+    """A float or a DECIMAL: a number that another engine may carry with other rounding."""
+    return isinstance(value, float | Decimal)
+
+
 def same_value(left: object, right: object, rel_tol: float = FLOAT_TOLERANCE) -> bool:
-    """Equal, floats within ``rel_tol`` of each other (NaN equal to NaN)."""
-    if isinstance(left, float) and isinstance(right, float):
+    """Equal, floats and decimals within ``rel_tol`` of each other (NaN equal to NaN)."""
+    if is_fraction(left) and is_fraction(right):
+        left, right = float(left), float(right)
         return (math.isnan(left) and math.isnan(right)) or math.isclose(left, right, rel_tol=rel_tol)
     return left == right
 
 
 def row_differences(
-    table: str, actual: list[tuple], expected: list[tuple], rel_tol: float = FLOAT_TOLERANCE
+    table: str,
+    actual: list[tuple],
+    expected: list[tuple],
+    rel_tol: float = FLOAT_TOLERANCE,
+    columns: Sequence[str] | None = None,
 ) -> list[str]:
-    """Where two ordered row lists of ``table`` differ: the row count, or each differing value."""
+    """Where two ordered row lists of ``table`` differ: the row count, or each differing value (its
+    column by name when ``columns`` are given, else by position)."""
     if len(actual) != len(expected):
         return [f"{table}: {len(actual)} rows, expected {len(expected)}"]
     return [
-        f"{table} row {number} column {column}: {left!r}, expected {right!r}"
+        f"{table} row {number} column {columns[column] if columns else column}: {left!r}, expected {right!r}"
         for number, (got, wanted) in enumerate(zip(actual, expected, strict=True))
         for column, (left, right) in enumerate(zip(got, wanted, strict=True))
         if not same_value(left, right, rel_tol)

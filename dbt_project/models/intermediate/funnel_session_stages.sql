@@ -40,5 +40,5 @@ final as (
 
 select
     *,
-    date_diff('second', reached_at, next_stage_reached_at) / 60 as minutes_to_next_stage
+    {{ dbt.datediff('reached_at', 'next_stage_reached_at', 'second') }} / 60 as minutes_to_next_stage
 from final

@@ -60,7 +60,7 @@ cohort_horizons as (
 order_values as (
     select
         customer_orders.cohort_month,
-        date_diff('day', customer_orders.first_order_date, paid_orders.order_date) as days_since_first_order,
+        {{ dbt.datediff('customer_orders.first_order_date', 'paid_orders.order_date', 'day') }} as days_since_first_order,
         paid_orders.order_month,
         paid_orders.net_amount
     from paid_orders
@@ -114,7 +114,7 @@ cohort_values as (
 payback_orders as (
     select
         order_values.cohort_month,
-        date_diff('month', order_values.cohort_month, order_values.order_month) as months_since_first_order,
+        {{ dbt.datediff('order_values.cohort_month', 'order_values.order_month', 'month') }} as months_since_first_order,
         order_values.net_amount,
         monthly_margins.gross_margin
     from order_values

@@ -25,7 +25,7 @@ cohort_months as (
     select
         cohorts.cohort_month,
         cohorts.cohort_size,
-        unnest(range(date_diff('month', cohorts.cohort_month, bounds.reference_date) + 1)) as months_since_first_order
+        {{ unnest_range(dbt.datediff('cohorts.cohort_month', 'bounds.reference_date', 'month') ~ ' + 1') }} as months_since_first_order
     from cohorts
     cross join bounds
 ),
@@ -33,7 +33,7 @@ cohort_months as (
 activity as (
     select
         customer_cohorts.cohort_month,
-        date_diff('month', customer_cohorts.cohort_month, paid_orders.order_month) as months_since_first_order,
+        {{ dbt.datediff('customer_cohorts.cohort_month', 'paid_orders.order_month', 'month') }} as months_since_first_order,
         count(distinct paid_orders.customer_id) as active_customers,
         {{ money('sum(paid_orders.net_amount)') }} as revenue
     from paid_orders
@@ -47,7 +47,7 @@ final as (
     select
         cohort_months.cohort_month,
         cohort_months.months_since_first_order,
-        cast(cohort_months.cohort_month + to_months(cohort_months.months_since_first_order) as date) as activity_month,
+        cast({{ dbt.dateadd('month', 'cohort_months.months_since_first_order', 'cohort_months.cohort_month') }} as date) as activity_month,
         cohort_months.cohort_size,
         coalesce(activity.active_customers, 0) as active_customers,
         coalesce(activity.active_customers, 0) / cohort_months.cohort_size as retention_rate,

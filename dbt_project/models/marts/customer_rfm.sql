@@ -17,11 +17,11 @@ measured as (
         customer_orders.paid_orders as frequency,
         customer_orders.gross_spend,
         customer_orders.net_spend as monetary,
-        date_diff('day', customer_orders.last_order_date, bounds.reference_date) as recency_days,
-        date_diff('day', customer_orders.first_order_date, bounds.reference_date) as tenure_days,
+        {{ dbt.datediff('customer_orders.last_order_date', 'bounds.reference_date', 'day') }} as recency_days,
+        {{ dbt.datediff('customer_orders.first_order_date', 'bounds.reference_date', 'day') }} as tenure_days,
         -- Between purchase days, so never 0; null for customers who have not come back yet.
         {{ safe_divide(
-            "date_diff('day', customer_orders.first_order_date, customer_orders.last_order_date)",
+            dbt.datediff('customer_orders.first_order_date', 'customer_orders.last_order_date', 'day'),
             'customer_orders.purchase_days - 1'
         ) }} as average_days_between_orders
     from customer_orders

@@ -8,14 +8,14 @@ with sessions as (
 -- that entered the last stage completed (is_converted).
 initiated as (
     select
-        extract('hour' from {{ store_time(initiated_stage ~ '_at') }}) as hour_of_day,
+        extract(hour from {{ store_time(initiated_stage ~ '_at') }}) as hour_of_day,
         is_converted
     from sessions
     where {{ initiated_stage }}_at is not null
 ),
 
 hours as (
-    select hour_of_day from range(24) as hours(hour_of_day)
+    select hour_of_day from {{ series(0, 24, 1, 'hours', 'hour_of_day') }}
 ),
 
 by_hour as (

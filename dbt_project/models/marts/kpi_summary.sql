@@ -84,7 +84,7 @@ periods as (
     union all
     select
         'all_time' as period,
-        cast('-infinity' as date) as period_start,
+        {{ earliest_date() }} as period_start,
         reference_date as period_end,
         date_trunc('month', reference_date) as mrr_month
     from bounds
@@ -120,7 +120,7 @@ customers_at_period_end as (
         periods.period,
         periods.period_end,
         paid_orders.customer_id,
-        date_diff('day', max(paid_orders.order_date), periods.period_end) as recency_days,
+        {{ dbt.datediff('max(paid_orders.order_date)', 'periods.period_end', 'day') }} as recency_days,
         sum(paid_orders.net_amount) as ltv
     from periods
     inner join paid_orders on paid_orders.order_date <= periods.period_end

@@ -8,11 +8,13 @@ customer_orders as (
 
 calendar as (
     select cast(day as date) as revenue_date
-    from range(
-        (select min(order_date) from transactions),
-        {{ reference_date() }} + interval 1 day,
-        interval 1 day
-    ) as days(day)
+    from {{ series(
+        '(select min(order_date) from transactions)',
+        reference_date() ~ ' + interval 1 day',
+        'interval 1 day',
+        'days',
+        'day'
+    ) }}
 ),
 
 orders_by_day as (
@@ -69,7 +71,7 @@ with_trailing as (
 final as (
     select
         revenue_date,
-        extract('isodow' from revenue_date) as day_of_week,
+        {{ iso_day_of_week('revenue_date') }} as day_of_week,
         gross_revenue,
         refunds,
         net_revenue,

@@ -59,7 +59,7 @@ final as (
     select
         cast(months.revenue_month as date) as revenue_month,
         months.days_with_data,
-        months.days_with_data = extract('day' from last_day(months.revenue_month)) as is_complete_month,
+        months.days_with_data = extract(day from last_day(months.revenue_month)) as is_complete_month,
         months.gross_revenue,
         months.refunds,
         months.net_revenue,

@@ -42,9 +42,7 @@ cohort_at_horizon as (
 
 -- Every month from the first with revenue, a cost or marketing spend to the reference month, so
 -- that a month with none of them still counts in the cumulative profit.
-months as (
-    select cast(month_start as date) as roi_month
-    from range(
+{%- set first_month %}
         (
             select min(roi_month)
             from (
@@ -52,10 +50,17 @@ months as (
                 union all
                 select calendar_month as roi_month from monthly_margins
             ) as source_months
-        ),
-        (select date_trunc('month', reference_date) from bounds) + interval 1 month,
-        interval 1 month
-    ) as months(month_start)
+        )
+{%- endset %}
+months as (
+    select cast(month_start as date) as roi_month
+    from {{ series(
+        first_month,
+        "(select date_trunc('month', reference_date) from bounds) + interval 1 month",
+        'interval 1 month',
+        'months',
+        'month_start'
+    ) }}
 ),
 
 monthly as (
