@@ -113,7 +113,9 @@ def test_every_tab_draws_every_chart_with_data_unclipped_and_no_console_error(
     # The LTV/CAC card says whose figure it is: the cohort and the horizon.
     with duckdb.connect(str(sample_warehouse.serving_file), read_only=True) as con:
         month, horizon = con.execute("select ltv_cohort_month, ltv_horizon_days from marts.kpi_summary").fetchone()
-    assert f"{horizon}-day LTV/CAC of the {month:%B %Y} cohort" in page.locator("#kpis .card .label").all_text_contents()
+    assert (
+        f"{horizon}-day LTV/CAC of the {month:%B %Y} cohort" in page.locator("#kpis .card .label").all_text_contents()
+    )
     page.context.close()
 
     assert errors == []
