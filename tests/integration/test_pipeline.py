@@ -66,7 +66,11 @@ def test_revenue_daily_net_revenue_equals_an_independent_pandas_computation(samp
 # The columns of a published table that say when its run happened, and so differ between two
 # builds of the same data: the time the forecast model was trained (ml.revenue_forecast and
 # ml.model_performance carry it on every row). Nothing else may.
-RUN_TIME_COLUMNS = {"ml.model_performance": ["trained_at"], "ml.revenue_forecast": ["trained_at"]}
+RUN_TIME_COLUMNS = {
+    "ml.model_performance": ["trained_at"],
+    "ml.revenue_forecast": ["trained_at"],
+    "ml.customer_model_fits": ["fitted_at"],
+}
 
 
 def test_two_builds_of_the_same_store_publish_byte_identical_parquet_exports(sample_store, sample_warehouse, tmp_path):

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -358,6 +359,11 @@ def change_the_shop(url: sa.URL) -> set[dt.date]:
     return {LAST_DAY - dt.timedelta(days=20), pending["created_at"].date(), late_order_at.date(), NEXT_DAY}
 
 
+def cents(amount: float) -> Decimal:
+    """A sum of the shop's amounts as the warehouse's decimal(18, 2) holds it."""
+    return Decimal(f"{amount:.2f}")
+
+
 def revenue_computed_from_the_shop(url: sa.URL, days: set[dt.date]) -> dict[dt.date, tuple]:
     """revenue_daily's day-own figures of ``days``, computed from the shop's orders directly.
 
@@ -372,9 +378,9 @@ def revenue_computed_from_the_shop(url: sa.URL, days: set[dt.date]) -> dict[dt.d
         paid = of_day[of_day["status"].isin(["completed", "refunded"])]
         refunded = of_day[of_day["status"] == "refunded"]
         figures[day] = (
-            round(paid["amount"].sum(), 2),
-            round(refunded["amount"].sum(), 2),
-            round(of_day.loc[of_day["status"] == "completed", "amount"].sum(), 2),
+            cents(paid["amount"].sum()),
+            cents(refunded["amount"].sum()),
+            cents(of_day.loc[of_day["status"] == "completed", "amount"].sum()),
             len(paid),
             len(refunded),
             int((of_day["status"] == "failed").sum()),
@@ -690,8 +696,7 @@ def test_a_nightly_pull_of_a_new_york_store_day_holds_its_evening_from_the_next_
     # Signed up at 23:00 EST on 9 Mar, 04:00 UTC on 10 Mar, with the first order.
     customers = [{"customer_id": "C1", "signup_at": "2024-03-10 04:00:00"}]
     store = write_store(tmp_path / "store", transactions=orders, customers=customers)
-    tables = {name: pd.read_csv(store / f"{name}.csv", dtype=str) for name in SOURCE_TABLES}
-    url = write_shop(sa.URL.create("sqlite", database=str(tmp_path / "shop.db")), tables)
+    url = write_shop(sa.URL.create("sqlite", database=str(tmp_path / "shop.db")), csv_tables(store))
     settings = sql_settings(tmp_path / "sql", url).updated(
         schedule={"store_timezone": "America/New_York", "partition_start": dt.date(2024, 3, 1)}
     )

@@ -87,7 +87,10 @@ const MODEL_FIGURES = {
   mase: { label: "MASE (below 1 beats seasonal naive)", unit: "number" },
   naive_mae: { label: "Seasonal naive's mean absolute error", unit: "money" },
   relative_mae: { label: "Error relative to seasonal naive", unit: "number" },
-  coverage: { label: "Interval coverage in the backtest", unit: "percent" },
+  out_of_sample_coverage: { label: "Days inside their band, out of sample", unit: "percent" },
+  coverage_windows: { label: "Backtest windows judged (days)", unit: "count" },
+  out_of_sample_total_coverage: { label: "Totals inside their band, out of sample", unit: "percent" },
+  total_coverage_windows: { label: "Backtest windows judged (totals)", unit: "count" },
   n_obs: { label: "Days of history", unit: "count" },
   n_points: { label: "Backtest forecasts", unit: "count" },
 };
