@@ -8,7 +8,18 @@
 {#- A money average or ratio of amounts to a count (AOV, LTV, CAC, revenue per customer): a
     division gives a double, rounded here to the cent and kept as an amount. -#}
 {% macro money_average(average) -%}
+    {{ return(adapter.dispatch('money_average')(average)) }}
+{%- endmacro %}
+
+{% macro default__money_average(average) -%}
     cast(round({{ average }}, 2) as decimal(18, 2))
+{%- endmacro %}
+
+{#- DuckDB rounds a double to cents as round(x × 100) / 100, half away from zero: 8.915 is
+    891.4999… cents and gives 8.91. Spark's round(x, 2) rounds the double's shortest decimal form
+    (8.915) half up, to 8.92; rounding the cents to a whole number does what DuckDB does. -#}
+{% macro spark__money_average(average) -%}
+    cast(round(({{ average }}) * 100) / 100 as decimal(18, 2))
 {%- endmacro %}
 
 {#- Customer acquisition cost: the marketing spend over the customers acquired with it; null (not

@@ -7,7 +7,17 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Divide, giving null instead of an error or infinity when the denominator is 0 or null. -#}
+{#- Divide, giving null instead of an error or infinity when the denominator is 0 or null; a double,
+    as DuckDB's `/` gives for any numbers. -#}
 {% macro safe_divide(numerator, denominator) -%}
+    {{ return(adapter.dispatch('safe_divide')(numerator, denominator)) }}
+{%- endmacro %}
+
+{% macro default__safe_divide(numerator, denominator) -%}
     ({{ numerator }}) / nullif({{ denominator }}, 0)
+{%- endmacro %}
+
+{#- Spark divides decimals into a decimal: the numerator as a double divides as DuckDB does. -#}
+{% macro spark__safe_divide(numerator, denominator) -%}
+    cast({{ numerator }} as double) / nullif({{ denominator }}, 0)
 {%- endmacro %}

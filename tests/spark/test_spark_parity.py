@@ -25,11 +25,18 @@ from tests.support.pipeline_runs import (
 )
 from tests.support.spark_build import build_on_spark, export_raw_tables, load_raw_tables, local_spark, spark_differences
 
+STORE_TIMEZONE = "America/New_York"
+"""Not UTC, so that both engines' conversion to the store's calendar (macro store_time) is compared;
+the sample's March has the change to daylight saving time."""
+
 
 @pytest.fixture(scope="module")
 def duckdb_build(sample_store: Path, tmp_path_factory: pytest.TempPathFactory, dbt_manifest_prepared: None) -> Settings:
-    """The sample store (120 days, 400 customers) ingested and built by dbt on DuckDB, as a nightly run does."""
-    settings = isolated_settings(tmp_path_factory.mktemp("duckdb_build"), sample_store)
+    """The sample store (120 days, 400 customers) of a store in ``STORE_TIMEZONE`` ingested and built by
+    dbt on DuckDB, as a nightly run does."""
+    settings = isolated_settings(
+        tmp_path_factory.mktemp("duckdb_build"), sample_store, schedule={"store_timezone": STORE_TIMEZONE}
+    )
     run_pipeline(settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date, selection=INGEST | DBT_MODELS)
     return settings
 

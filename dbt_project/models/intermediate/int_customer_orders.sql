@@ -55,7 +55,7 @@ customer_contributions as (
     select
         customer_id,
         case
-            when count(contribution) = count(*) then list_sum(list(contribution order by order_month))
+            when count(contribution) = count(*) then {{ ordered_sum('contribution', 'order_month') }}
         end as gross_margin_contribution
     from monthly_contributions
     group by customer_id

@@ -75,8 +75,8 @@ order_values as (
         customer_orders.acquisition_channel as channel,
         customer_orders.cohort_month as acquisition_month,
         paid_orders.order_date = customer_orders.first_order_date as is_first_purchase_day,
-        date_diff('day', customer_orders.first_order_date, paid_orders.order_date) as days_since_first_order,
-        date_diff('month', customer_orders.cohort_month, paid_orders.order_month) as months_since_first_order,
+        {{ dbt.datediff('customer_orders.first_order_date', 'paid_orders.order_date', 'day') }} as days_since_first_order,
+        {{ dbt.datediff('customer_orders.cohort_month', 'paid_orders.order_month', 'month') }} as months_since_first_order,
         paid_orders.net_amount,
         monthly_margins.gross_margin,
         -- A decimal to a millionth of a cent, so that the horizons' sums are the same on every build.

@@ -98,9 +98,9 @@ cohort_values as (
         horizon_months.cohort_size,
         sum(horizon_months.revenue) as revenue,
         case
-            when count(monthly_margins.gross_margin) = count(*) then list_sum(list(
-                horizon_months.revenue * monthly_margins.gross_margin order by horizon_months.order_month
-            ))
+            when count(monthly_margins.gross_margin) = count(*) then {{ ordered_sum(
+                'horizon_months.revenue * monthly_margins.gross_margin', 'horizon_months.order_month'
+            ) }}
         end as contribution
     from horizon_months
     left join monthly_margins on horizon_months.order_month = monthly_margins.calendar_month

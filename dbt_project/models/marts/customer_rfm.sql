@@ -6,7 +6,8 @@ bounds as (
     select {{ reference_date() }} as reference_date
 ),
 
--- Frequency counts paid orders, monetary their net amount (int_customer_orders).
+-- Frequency counts paid orders, monetary their net amount (int_customer_orders). Days and quintiles
+-- are cast to the contract's bigint: Spark's datediff and ntile give ints.
 measured as (
     select
         customer_orders.customer_id,
@@ -17,8 +18,8 @@ measured as (
         customer_orders.paid_orders as frequency,
         customer_orders.gross_spend,
         customer_orders.net_spend as monetary,
-        {{ dbt.datediff('customer_orders.last_order_date', 'bounds.reference_date', 'day') }} as recency_days,
-        {{ dbt.datediff('customer_orders.first_order_date', 'bounds.reference_date', 'day') }} as tenure_days,
+        cast({{ dbt.datediff('customer_orders.last_order_date', 'bounds.reference_date', 'day') }} as bigint) as recency_days,
+        cast({{ dbt.datediff('customer_orders.first_order_date', 'bounds.reference_date', 'day') }} as bigint) as tenure_days,
         -- Between purchase days, so never 0; null for customers who have not come back yet.
         {{ safe_divide(
             dbt.datediff('customer_orders.first_order_date', 'customer_orders.last_order_date', 'day'),
@@ -29,13 +30,13 @@ measured as (
 ),
 
 -- Quintiles: 5 = most recent, most frequent, highest spend. customer_id only makes the split of
--- equal values deterministic; the next step gives equal values one score anyway.
+-- equal values deterministic; the next step gives equal values one score anyway (bigint, as above).
 quintiles as (
     select
         *,
-        ntile(5) over (order by recency_days desc, customer_id) as recency_quintile,
-        ntile(5) over (order by frequency, customer_id) as frequency_quintile,
-        ntile(5) over (order by monetary, customer_id) as monetary_quintile
+        cast(ntile(5) over (order by recency_days desc, customer_id) as bigint) as recency_quintile,
+        cast(ntile(5) over (order by frequency, customer_id) as bigint) as frequency_quintile,
+        cast(ntile(5) over (order by monetary, customer_id) as bigint) as monetary_quintile
     from measured
 ),
 

@@ -14,8 +14,9 @@ initiated as (
     where {{ initiated_stage }}_at is not null
 ),
 
+-- A bigint, as DuckDB's range() gives (Spark's sequence of ints: ints).
 hours as (
-    select hour_of_day from {{ series(0, 24, 1, 'hours', 'hour_of_day') }}
+    select cast(hour_of_day as bigint) as hour_of_day from {{ series(0, 24, 1, 'hours', 'hour_of_day') }}
 ),
 
 by_hour as (

@@ -12,7 +12,7 @@ bounds as (
 attempts as (
     select
         coalesce(transactions.payment_method, 'unknown') as payment_method,
-        extract('hour' from {{ store_time('transactions.created_at') }}) as hour_of_day,
+        extract(hour from {{ store_time('transactions.created_at') }}) as hour_of_day,
         transactions.is_paid
     from transactions
     cross join bounds
@@ -38,7 +38,7 @@ method_hours as (
         hours.hour_of_day
     from (select distinct payment_method from attempts) as methods
     cross join (
-        select cast(hour_of_day as bigint) as hour_of_day from range(24) as hours(hour_of_day)
+        select cast(hour_of_day as bigint) as hour_of_day from {{ series(0, 24, 1, 'hours', 'hour_of_day') }}
         union all
         select null
     ) as hours

@@ -11,11 +11,7 @@ bounds as (
 product_months as (
     select
         first_sales.product,
-        cast(unnest(generate_series(
-            cast(first_sales.first_month as timestamp),
-            cast(date_trunc('month', bounds.reference_date) as timestamp),
-            interval 1 month
-        )) as date) as order_month
+        {{ unnest_months('first_sales.first_month', "date_trunc('month', bounds.reference_date)") }} as order_month
     from (
         select
             product,

@@ -6,7 +6,8 @@ with customers as (
 ranked as (
     select
         *,
-        row_number() over (order by historical_ltv desc, customer_id) as ltv_rank
+        -- Spark's row_number is an int: cast to the contract's bigint.
+        cast(row_number() over (order by historical_ltv desc, customer_id) as bigint) as ltv_rank
     from customers
 ),
 

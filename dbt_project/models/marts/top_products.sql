@@ -32,7 +32,8 @@ product_windows as (
 ranked as (
     select
         *,
-        row_number() over (order by net_revenue desc, total_net_revenue desc, product) as revenue_rank,
+        -- Spark's row_number is an int: cast to the contract's bigint.
+        cast(row_number() over (order by net_revenue desc, total_net_revenue desc, product) as bigint) as revenue_rank,
         -- Of every product's, the ones below the limit too.
         {{ safe_divide('cast(net_revenue as double)', 'sum(net_revenue) over ()') }} as revenue_share
     from product_windows
