@@ -6,6 +6,7 @@ selectors select what they say."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ from pipelines.settings import Settings
 
 DBT = Path(sys.executable).parent / "dbt"
 EXPOSURES = {"dashboard", "json_api", "serving_snapshot"}
+ANSWERS = Path(__file__).parents[2] / "pipelines" / "readers" / "answers.py"
+"""The JSON API's answers, which the dashboard draws: the marts they read are what both exposures read."""
 
 
 def run_dbt(settings: Settings, target: Path, *args: str, **dbt_vars: object) -> subprocess.CompletedProcess:
@@ -115,6 +118,10 @@ def test_the_exposures_name_the_readers_and_the_marts_they_read(docs):
         assert {"kpi_summary", "revenue_daily", "customer_rfm", "roi_monthly"} <= read
         assert exposure["owner"]["name"]
     assert exposures["dashboard"]["type"] == "dashboard"
+    answered = set(re.findall(r"\bmarts\.(\w+)", ANSWERS.read_text()))
+    for name in ("dashboard", "json_api"):
+        read = {uid.rsplit(".", 1)[-1] for uid in exposures[name]["depends_on"]["nodes"]}
+        assert answered - read == set(), f"marts the API answers from that exposure {name} does not list"
 
 
 def test_the_selectors_select_what_they_say(sample_warehouse, tmp_path):
