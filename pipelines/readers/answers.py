@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import duckdb
 
+from pipelines.readers.kpi_display import display_table, kpi_display, kpi_label
 from pipelines.warehouse.alert_store import FEED_ORDER, FEED_VIEW, OPEN, RESOLVED
 from pipelines.warehouse.snapshot import SnapshotInfo
 
@@ -66,17 +67,6 @@ def missing_note(row: dict[str, object], metric: str) -> str | None:
     return None
 
 
-def kpi_label(row: dict[str, object], metric: str) -> str:
-    """What a KPI card of ``marts.kpi_summary`` is called: its column in words, and for LTV/CAC the
-    cohort and horizon it is the figure of (``ltv_cohort_month``, ``ltv_horizon_days``), as the
-    insight names them."""
-    if metric == "ltv_to_cac":
-        horizon = f"{row['ltv_horizon_days']}-day LTV/CAC"
-        cohort = row["ltv_cohort_month"]
-        return f"{horizon} of the {dt.date.fromisoformat(cohort):%B %Y} cohort" if cohort else f"{horizon} by cohort"
-    return metric.replace("_", " ")
-
-
 def kpi_cards(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
     """Each KPI of ``marts.kpi_summary`` that has a prior-period value, with its label, its relative
     change, and for a KPI without a value the data it lacks (``note``). Flags (``has_cost_data``) are
@@ -93,6 +83,8 @@ def kpi_cards(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
             {
                 "metric": name,
                 "label": kpi_label(row, name),
+                "unit": kpi_display(name).unit,
+                "lower_is_better": kpi_display(name).lower_is_better,
                 "value": value,
                 "prior": prior,
                 "change": change,
@@ -265,6 +257,8 @@ def comprehensive_answer(cursor: duckdb.DuckDBPyConnection, currency: str) -> di
     return {
         "currency": currency,
         "kpis": kpi_cards(cursor),
+        # Label, unit and direction of every KPI, the date-range cards' too.
+        "kpi_display": display_table(),
         # The days the KPI cards cover: the last window_days ending on the reference date.
         "kpi_period": first_row(
             cursor,

@@ -121,23 +121,40 @@ def _amount_problems(column: Column, raw: str, typed: str, rules: RowRules) -> l
     """A number that is no number, one that is negative, and one too large to be an order's or a
     day's amount: beyond the column's type, or beyond ``ANALYTICS_SOURCE_MAX_AMOUNT``, which keeps
     a typo of a thousand times from passing ingest and then failing the marts' tests."""
-    as_number = f"try_cast({raw} as double)"
-    out_of_range = literal(f"{column.name} out of range (above ANALYTICS_SOURCE_MAX_AMOUNT={rules.max_amount:g})")
-    return [
-        f"when {raw} is not null and {as_number} is null then {literal('non-numeric ' + column.name)}",
-        f"when {as_number} < 0 then {literal('negative ' + column.name)}",
-        f"when {raw} is not null and ({typed} is null or {as_number} > {rules.max_amount!r}) then {out_of_range}",
-    ]
+    as_number = _as_number(raw)
+    return _number_problems(
+        column,
+        raw,
+        too_low=(f"{as_number} < 0", f"negative {column.name}"),
+        too_high=(
+            f"{typed} is null or {as_number} > {rules.max_amount!r}",
+            f"{column.name} out of range (above ANALYTICS_SOURCE_MAX_AMOUNT={rules.max_amount:g})",
+        ),
+    )
 
 
 def _rate_problems(column: Column, raw: str, typed: str) -> list[str]:
     """A rate that is no number, one that is not above 0 (at the column's precision), and one too large."""
-    as_number = f"try_cast({raw} as double)"
-    out_of_range = literal(f"{column.name} out of range for {column.sql_type}")
+    return _number_problems(
+        column,
+        raw,
+        too_low=(f"{_as_number(raw)} <= 0 or {typed} = 0", f"{column.name} not above 0"),
+        too_high=(f"{typed} is null", f"{column.name} out of range for {column.sql_type}"),
+    )
+
+
+def _as_number(raw: str) -> str:
+    return f"try_cast({raw} as double)"
+
+
+def _number_problems(column: Column, raw: str, too_low: tuple[str, str], too_high: tuple[str, str]) -> list[str]:
+    """``CASE`` branches of a numeric column, in order: no number, then the ``(condition, problem)`` pairs
+    ``too_low`` and ``too_high`` (the latter only where a value is given)."""
+    (low, low_problem), (high, high_problem) = too_low, too_high
     return [
-        f"when {raw} is not null and {as_number} is null then {literal('non-numeric ' + column.name)}",
-        f"when {as_number} <= 0 or {typed} = 0 then {literal(column.name + ' not above 0')}",
-        f"when {raw} is not null and {typed} is null then {out_of_range}",
+        f"when {raw} is not null and {_as_number(raw)} is null then {literal('non-numeric ' + column.name)}",
+        f"when {low} then {literal(low_problem)}",
+        f"when {raw} is not null and ({high}) then {literal(high_problem)}",
     ]
 
 

@@ -130,7 +130,8 @@ def test_the_ltv_to_cac_card_names_its_cohort_and_horizon(api_url, sample_wareho
         sample_warehouse, "select ltv_cohort_month, ltv_horizon_days from marts.kpi_summary"
     )
     assert cards["ltv_to_cac"]["label"] == f"{horizon}-day LTV/CAC of the {month:%B %Y} cohort"
-    assert cards["net_revenue"]["label"] == "net revenue"
+    assert cards["net_revenue"]["label"] == "Net revenue"
+    assert (cards["churn_rate"]["unit"], cards["churn_rate"]["lower_is_better"]) == ("percent", True)
 
 
 def test_the_headline_answer_names_its_currency_and_the_days_its_cards_cover(api_url, sample_warehouse):

@@ -25,40 +25,6 @@ const START_RETRY_SECONDS = 10;
 const DAY_MS = 86400000;
 const MOVING_AVERAGE_DAYS = 7;
 
-// How each KPI of marts.kpi_summary (and of the range cards) is shown: its label, its unit
-// (money in the reporting currency, count, percent, ratio, minutes) and whether a fall is good
-// news (costs, churn, time to convert): that decides the colour of its change.
-const KPIS = {
-  net_revenue: { label: "Net revenue", unit: "money" },
-  gross_revenue: { label: "Gross revenue", unit: "money" },
-  refunds: { label: "Refunds", unit: "money", lowerIsBetter: true },
-  orders: { label: "Orders", unit: "count" },
-  paying_customers: { label: "Paying customers", unit: "count" },
-  new_customers: { label: "New customers", unit: "count" },
-  average_order_value: { label: "Average order value", unit: "money" },
-  revenue_per_customer: { label: "Revenue per paying customer", unit: "money" },
-  mrr: { label: "Monthly recurring revenue", unit: "money" },
-  customers: { label: "Customers to date", unit: "count" },
-  average_revenue_per_customer_to_date: { label: "Average spend per customer to date", unit: "money" },
-  repeat_rate: { label: "Repeat customers", unit: "percent" },
-  churn_rate: { label: "Churned customers", unit: "percent", lowerIsBetter: true },
-  payment_success_rate: { label: "Payment success rate", unit: "percent" },
-  sessions: { label: "Sessions", unit: "count" },
-  conversion_rate: { label: "Visit-to-purchase conversion", unit: "percent" },
-  average_conversion_minutes: { label: "Average minutes to convert", unit: "minutes", lowerIsBetter: true },
-  marketing_spend: { label: "Marketing spend", unit: "money", lowerIsBetter: true },
-  operating_costs: { label: "Operating costs", unit: "money", lowerIsBetter: true },
-  cac: { label: "Customer acquisition cost", unit: "money", lowerIsBetter: true },
-  cost_per_acquisition: { label: "Cost per new customer", unit: "money", lowerIsBetter: true },
-  gross_profit: { label: "Gross profit", unit: "money" },
-  gross_margin: { label: "Gross margin", unit: "percent" },
-  net_profit: { label: "Net profit", unit: "money" },
-  net_margin: { label: "Net margin", unit: "percent" },
-  roi: { label: "Return on investment", unit: "percent" },
-  profit_per_customer: { label: "Profit per customer", unit: "money" },
-  net_revenue_growth: { label: "Net revenue growth", unit: "percent" },
-  ltv_to_cac: { label: "LTV / CAC", unit: "ratio", labelFromApi: true },
-};
 // The figures of the date-range cards, each summed over the range's daily rows (RANGE_FIGURES).
 const RANGE_KPIS = ["net_revenue", "orders", "average_order_value", "refunds", "new_customers"];
 const FUNNEL_STAGES = {
@@ -191,8 +157,9 @@ function humanize(name) {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-function kpiLabel(metric) {
-  return (KPIS[metric] || { label: humanize(metric) }).label;
+// How a KPI is shown (label, unit, lower_is_better), from the API (pipelines/readers/kpi_display.py).
+function kpiDisplay(metric) {
+  return data.comprehensive.kpi_display[metric] || { label: humanize(metric), unit: "number", lower_is_better: false };
 }
 
 // Days as ISO text (YYYY-MM-DD, the API's dates), shifted and counted in UTC so that no time
@@ -226,13 +193,13 @@ function currencyAxis(text) {
 function changeClass(metric, change) {
   if (change === null || change === 0) return "flat";
   const rising = change > 0;
-  return rising !== Boolean(KPIS[metric] && KPIS[metric].lowerIsBetter) ? "good" : "bad";
+  return rising !== kpiDisplay(metric).lower_is_better ? "good" : "bad";
 }
 
+// A KPI card's label is the API's (for LTV/CAC it names the cohort and horizon); a range card's, the KPI's.
 function card({ metric, value, prior, change, note, label }) {
-  const unit = (KPIS[metric] || {}).unit;
-  // The API's label where it says more than the column's name (whose cohort and horizon LTV/CAC is).
-  const shownLabel = (KPIS[metric] || {}).labelFromApi && label ? label : kpiLabel(metric);
+  const unit = kpiDisplay(metric).unit;
+  const shownLabel = label || kpiDisplay(metric).label;
   const shown = value === null || value === undefined ? note || "n/a" : formatValue(unit, value);
   const arrow = change > 0 ? "▲" : change < 0 ? "▼" : "";
   const changeText = change === null || change === undefined ? "no comparison" :
