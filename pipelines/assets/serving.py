@@ -41,7 +41,7 @@ def serving_snapshot(
     """Publish the snapshot of this run's tables."""
     path = Path(serving.path)
     with warehouse.get_connection() as con:
-        info = publish_snapshot(con, path, context.run.run_id)
+        info = publish_snapshot(con, path, context.run.run_id, serving.currency)
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(str(path)),

@@ -242,9 +242,11 @@ class DbtVars(ConfigurableResource):
 
 
 class ServingSnapshot(ConfigurableResource):
-    """Where the ``serving`` asset publishes the readers' snapshot (``ANALYTICS_SERVING_PATH``)."""
+    """Where the ``serving`` asset publishes the readers' snapshot (``ANALYTICS_SERVING_PATH``), and the
+    reporting currency its amounts are in (``ANALYTICS_CURRENCY``), which it records for the readers."""
 
     path: str
+    currency: str
 
 
 def build_source(settings: Settings) -> FilesSource | SqlSource:
@@ -268,5 +270,5 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "dbt_vars": DbtVars(overrides_json=json.dumps(settings.dbt_var_overrides())),
         "ml_settings": MLAssetSettings.from_settings(settings),
         "alerting": Alerting.from_settings(settings),
-        "serving": ServingSnapshot(path=str(settings.serving_file)),
+        "serving": ServingSnapshot(path=str(settings.serving_file), currency=settings.source.currency),
     }

@@ -252,8 +252,9 @@ def health(cursor: duckdb.DuckDBPyConnection, info: SnapshotInfo) -> dict[str, o
     return {"status": "ok", "last_run_status": last_run_status(cursor, info), "tables": info.row_counts}
 
 
-def comprehensive_answer(cursor: duckdb.DuckDBPyConnection, currency: str) -> dict[str, object]:
-    """The headline figures; ``currency`` is the reporting currency every amount is in."""
+def comprehensive_answer(cursor: duckdb.DuckDBPyConnection, currency: str | None) -> dict[str, object]:
+    """The headline figures; ``currency`` is the reporting currency every amount is in, as the snapshot
+    recorded it."""
     return {
         "currency": currency,
         "kpis": kpi_cards(cursor),

@@ -130,12 +130,11 @@ async def health_check(request: Request) -> dict[str, object]:
 
 @protected.get("/comprehensive")
 async def comprehensive(request: Request) -> Response:
-    """Every headline figure at once: the reporting currency (`ANALYTICS_CURRENCY`) of every amount,
+    """Every headline figure at once: the reporting currency (`ANALYTICS_CURRENCY` of the build) of every amount,
     KPI cards and the days they cover (`kpi_period`), daily revenue (net and gross revenue, refunds,
     orders and new customers a day, for sums over any range of days), forecast, segments, funnel,
     ROI, insights and the number of open alerts."""
-    currency = request.app.state.currency
-    return await answer(request, with_snapshot_of(lambda cursor: comprehensive_answer(cursor, currency)))
+    return await answer(request, lambda cursor, info: with_snapshot(info, comprehensive_answer(cursor, info.currency)))
 
 
 @protected.get("/revenue-forecast")
@@ -296,7 +295,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.token = token
     app.state.reader = SnapshotReader(settings.serving_file)
     app.state.refresh_seconds = settings.api.refresh_seconds
-    app.state.currency = settings.source.currency
     app.add_exception_handler(SnapshotUnavailable, snapshot_unavailable)
     # On the logger, not a handler: uvicorn replaces the logger's handlers when it configures
     # logging (before or after this, depending on how it is started) but keeps its filters.

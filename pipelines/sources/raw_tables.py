@@ -176,6 +176,7 @@ def load_days(
     """
     create_raw_table(con, table)
     on_days = _on_days("_partition_date", plan.days)
+    _refuse_another_currency(con, table, on_days, rules.currency)
     columns = ", ".join(quote(c.name) for c in table.raw_columns)
     name = quote(table.name)
     source_types = dict(con.execute("select column_name, column_type from (describe _src)").fetchall())
@@ -211,6 +212,31 @@ from _checked where _reason is not null and (_partition_date is null or {on_days
     table_rows = con.execute(f"select count(*) from raw.{name}").fetchone()[0]
     con.execute("drop table _checked")
     return LoadCounts(loaded=loaded, rejected=rejected, table_rows=table_rows)
+
+
+class CurrencyChanged(ValueError):
+    """The raw table holds amounts in another currency than the reporting one on days a load keeps."""
+
+
+def _refuse_another_currency(con: duckdb.DuckDBPyConnection, table: SourceTable, on_days: str, currency: str) -> None:
+    """Stop a load that would leave ``raw.<table>`` with amounts in two currencies: its kept days (not
+    ``on_days``) were converted to another reporting currency (``ANALYTICS_CURRENCY`` changed since), and
+    every sum of the marts would add them up with the new ones."""
+    if table.currency_column is None:
+        return
+    column = quote(table.currency_column)
+    kept = con.execute(
+        f"""select {column}, min(_partition_date), max(_partition_date) from raw.{quote(table.name)}
+where not {on_days} and {column} <> ? group by 1 order by 1 limit 1""",
+        [currency],
+    ).fetchone()
+    if kept is not None:
+        held, first, last = kept
+        raise CurrencyChanged(
+            f"raw.{table.name} holds amounts in {held} on {first} .. {last}, days this run keeps, but "
+            f"ANALYTICS_CURRENCY is {currency}: set it back to {held}, or rebuild every day in {currency} "
+            "(`make run`, or `python -m pipelines.cli.run` without --day)"
+        )
 
 
 def _log_load(con: duckdb.DuckDBPyConnection, table: SourceTable, days: Iterable[dt.date], run_id: str) -> None:

@@ -39,8 +39,8 @@ PUBLISHED_SCHEMAS = ("marts", "ml", ALERTS_SCHEMA)
 """What readers see: every table of these schemas. The build-only layers (``raw``, ``staging``,
 ``intermediate``: one row per session or paid order, tens of millions at scale) stay behind."""
 SNAPSHOT_TABLE = "main.snapshot"
-"""One row: when the snapshot was built and by which run, and when it was last published (later than
-the build when the alert sensors republished it with new alerts)."""
+"""One row: when the snapshot was built and by which run, when it was last published (later than
+the build when the alert sensors republished it with new alerts), and the currency of its amounts."""
 ROW_COUNTS_TABLE = "main.snapshot_tables"
 """Each published table (``schema.table``) with its row count."""
 SNAPSHOT_ALIAS = "snapshot"
@@ -60,6 +60,9 @@ class SnapshotInfo:
     row_counts: dict[str, int]
     published_at: dt.datetime
     """Changes with every publication, the alerts' republishing included: what readers poll."""
+    currency: str | None
+    """The reporting currency of every amount (``ANALYTICS_CURRENCY`` of the build that published it);
+    None in a snapshot published before the currency was recorded."""
 
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -74,9 +77,10 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [name for (name,) in rows]
 
 
-def publish_snapshot(build: duckdb.DuckDBPyConnection, serving_path: Path, run_id: str) -> SnapshotInfo:
+def publish_snapshot(build: duckdb.DuckDBPyConnection, serving_path: Path, run_id: str, currency: str) -> SnapshotInfo:
     """Copy every published table of the build warehouse (``build``, a read-write connection to it)
-    into a new snapshot, then put it in place of ``serving_path`` and its Parquet exports."""
+    into a new snapshot of amounts in ``currency``, then put it in place of ``serving_path`` and its
+    Parquet exports."""
     ensure_alert_tables(build)
     staging_path = _staging_path(serving_path)
     with _attached(build, staging_path, storage_version=READER_STORAGE_VERSION):
@@ -87,14 +91,15 @@ def publish_snapshot(build: duckdb.DuckDBPyConnection, serving_path: Path, run_i
             counts = {name: _copy_table(build, name) for name in published_tables(build)}
             build.execute(
                 f"create table {SNAPSHOT_ALIAS}.{SNAPSHOT_TABLE} "
-                "(built_at timestamptz, run_id varchar, published_at timestamptz)"
+                "(built_at timestamptz, run_id varchar, published_at timestamptz, currency varchar)"
             )
             build.execute(
-                f"insert into {SNAPSHOT_ALIAS}.{SNAPSHOT_TABLE} values (?, ?, ?)", [built_at, run_id, built_at]
+                f"insert into {SNAPSHOT_ALIAS}.{SNAPSHOT_TABLE} values (?, ?, ?, ?)",
+                [built_at, run_id, built_at, currency],
             )
             build.execute(f"create table {SNAPSHOT_ALIAS}.{ROW_COUNTS_TABLE} (table_name varchar, row_count bigint)")
             build.executemany(f"insert into {SNAPSHOT_ALIAS}.{ROW_COUNTS_TABLE} values (?, ?)", list(counts.items()))
-    info = SnapshotInfo(built_at, run_id, counts, built_at)
+    info = SnapshotInfo(built_at, run_id, counts, built_at, currency)
     _put_in_place(staging_path, serving_path, info)
     return info
 
@@ -138,11 +143,13 @@ def refresh_alerts(build: duckdb.DuckDBPyConnection, serving_path: Path) -> Snap
 
 def read_snapshot_info(con: duckdb.DuckDBPyConnection) -> SnapshotInfo:
     """The build time, run id, row counts and publication time recorded in an open snapshot."""
-    built_at, run_id, published_at = con.execute(
-        f"select built_at, run_id, published_at from {SNAPSHOT_TABLE}"
-    ).fetchone()
+    # `select *`: a snapshot published before the currency was recorded has no column of it.
+    result = con.execute(f"select * from {SNAPSHOT_TABLE}")
+    recorded = dict(zip([column[0] for column in result.description], result.fetchone(), strict=True))
     counts = dict(con.execute(f"select table_name, row_count from {ROW_COUNTS_TABLE} order by 1").fetchall())
-    return SnapshotInfo(built_at, run_id, counts, published_at)
+    return SnapshotInfo(
+        recorded["built_at"], recorded["run_id"], counts, recorded["published_at"], recorded.get("currency")
+    )
 
 
 def exports_root(serving_path: Path) -> Path:

@@ -73,7 +73,7 @@ def test_a_reader_keeps_its_snapshot_while_a_new_one_replaces_it(own_warehouse):
 
     with duckdb.connect(str(own_warehouse.warehouse_file)) as build:
         build.execute("update marts.kpi_summary set net_revenue = -1")
-        publish_snapshot(build, serving, "a-later-run")
+        publish_snapshot(build, serving, "a-later-run", "USD")
 
     assert old_connection.execute("select net_revenue from marts.kpi_summary").fetchone() == (old_revenue,)
     assert read_snapshot_info(old_connection).run_id == old_run, "the open snapshot is whole and unchanged"
@@ -109,7 +109,7 @@ def test_the_api_closes_a_replaced_snapshot_when_its_last_request_ends(own_wareh
     with reader.cursor() as under_way:
         (old_run,) = under_way.execute("select run_id from snapshot").fetchone()
         with duckdb.connect(str(own_warehouse.warehouse_file)) as build:
-            publish_snapshot(build, serving, "a-later-run")
+            publish_snapshot(build, serving, "a-later-run", "USD")
         with reader.cursor() as new:
             assert new.execute("select run_id from snapshot").fetchone() == ("a-later-run",)
         assert under_way.execute("select run_id from snapshot").fetchone() == (old_run,), "the request keeps its own"
@@ -135,22 +135,26 @@ def exported(folder: Path) -> dict[str, int]:
 def test_exports_are_switched_with_the_snapshot_and_the_previous_ones_kept_one_publication(own_warehouse):
     serving = own_warehouse.serving_file
     with duckdb.connect(str(own_warehouse.warehouse_file)) as build:
-        info_a = publish_snapshot(build, serving, "run-a")
+        info_a = publish_snapshot(build, serving, "run-a", "USD")
         # A reader resolves `current` once and reads a's files one by one, while b is published.
         folder_a = current_exports(serving).resolve()
         first, *rest = sorted(folder_a.glob("*.parquet"))
         read_before_b = parquet_row_counts([first])
         build.execute("delete from marts.kpi_summary")
-        info_b = publish_snapshot(build, serving, "run-b")
+        info_b = publish_snapshot(build, serving, "run-b", "USD")
         read_after_b = parquet_row_counts(rest)
         folder_b = current_exports(serving).resolve()
-        publish_snapshot(build, serving, "run-c")
+        # The currency is the publishing build's, whatever a reader's own settings say.
+        publish_snapshot(build, serving, "run-c", "EUR")
         folder_c = current_exports(serving).resolve()
+        with duckdb.connect(str(serving), read_only=True) as snapshot:
+            info_c = read_snapshot_info(snapshot)
 
     assert {**read_before_b, **read_after_b} == info_a.row_counts, "the reader read all of a, none of b"
     assert info_b.row_counts["marts.kpi_summary"] == 0
     assert exported(folder_b) == info_b.row_counts
     assert exported(folder_c) == info_b.row_counts, "c published the same tables as b"
+    assert (info_a.currency, info_c.currency) == ("USD", "EUR")
     assert sorted(path.name for path in exports_root(serving).iterdir()) == sorted(
         [CURRENT_EXPORTS, folder_b.name, folder_c.name]
     ), "the current link, its folder and the previous one; a's folder went with c's publication"

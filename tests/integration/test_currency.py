@@ -11,11 +11,14 @@ import json
 from decimal import Decimal
 
 import pytest
+from dagster import AssetKey, AssetSelection
 
+from pipelines.defs.run_errors import first_step_error
 from tests.support.csv_store import CUSTOMERS, transaction, write_store, write_table
 from tests.support.pipeline_runs import DBT_MODELS, INGEST, isolated_settings, query, run_pipeline
 
-JAN_1 = dt.date(2025, 1, 1)
+JAN_1, JAN_2 = dt.date(2025, 1, 1), dt.date(2025, 1, 2)
+TRANSACTIONS = AssetSelection.assets(AssetKey(["raw", "transactions"]))
 CURRENCY_WINDOW = (JAN_1, dt.date(2025, 1, 5))
 CURRENCY_MAX_AGE_DAYS = 2
 
@@ -165,3 +168,29 @@ def test_a_store_of_one_currency_needs_no_rates(tmp_path, make_settings):
         ("T2", Decimal("25.50"), "USD", Decimal("25.50"), "USD", Decimal("1")),
         ("T3", Decimal("7.25"), "USD", Decimal("7.25"), "USD", Decimal("1")),
     ]
+
+
+def test_a_changed_reporting_currency_stops_a_load_that_would_mix_currencies(tmp_path, make_settings):
+    settings = make_settings(write_store(tmp_path / "store"))
+    run_pipeline(settings, JAN_1, JAN_1, selection=TRANSACTIONS)
+    in_euros = settings.updated(source={"currency": "EUR"})
+
+    result = run_pipeline(in_euros, JAN_2, JAN_2, selection=TRANSACTIONS, raise_on_error=False)
+
+    assert not result.success
+    assert first_step_error(result.get_step_failure_events()) == (
+        "step raw__transactions: pipelines.sources.raw_tables.CurrencyChanged: "
+        "raw.transactions holds amounts in USD on 2025-01-01 .. 2025-01-01, days this run keeps, "
+        "but ANALYTICS_CURRENCY is EUR: set it back to USD, or rebuild every day in EUR "
+        "(`make run`, or `python -m pipelines.cli.run` without --day)"
+    )
+    # The kept day is untouched, and nothing of the new day was loaded.
+    assert query(settings, "select transaction_id, currency from raw.transactions order by 1") == [
+        ("T1", "USD"),
+        ("T2", "USD"),
+    ]
+    # Every day loaded again in the new currency mixes nothing: the load goes through (the store has
+    # no USD rates, so its orders are rejected with the reason, not kept in dollars).
+    assert run_pipeline(in_euros, JAN_1, JAN_2, selection=TRANSACTIONS).success
+    assert query(settings, "select count(*) from raw.transactions") == [(0,)]
+    assert query(settings, "select count(*) from raw.rejected_rows where reason like 'no USD exchange rate%'") == [(3,)]
