@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,27 +58,39 @@ POLLS_FOR_DBT = 1200
 POLLS_FOR_EXIT = 100
 """Polls for a process the kernel was told to kill to be gone."""
 
-HOLD_SECONDS = 1.0
-"""How long the other process holds the warehouse after saying so: past the resource's first waits."""
+POLLS_FOR_WAIT = 1200
+"""Polls for the step to say it waits for the held warehouse."""
 
 
 @contextmanager
 def warehouse_held(path: Path) -> Iterator[subprocess.Popen]:
-    """Another process holding ``path`` read-write (as a second run or a notebook would) for
-    HOLD_SECONDS after it has opened it; yields the process."""
-    code = (
-        "import duckdb, sys, time\n"
-        f"con = duckdb.connect({str(path)!r})\n"
-        "print('held', flush=True)\n"
-        f"time.sleep({HOLD_SECONDS})\n"
-        "con.close()\n"
-    )
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    """Another process holding ``path`` read-write (as a second run or a notebook would) until the
+    test lets go (:func:`let_go`) or the block ends; yields the process."""
+    code = f"import duckdb, sys\ncon = duckdb.connect({str(path)!r})\nprint('held', flush=True)\nsys.stdin.read()\n"
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         yield holder
     finally:
+        let_go(holder)
         holder.wait(timeout=30)
+
+
+def let_go(holder: subprocess.Popen) -> None:
+    """End the holding process's hold on the warehouse (the end of its input ends it)."""
+    holder.stdin.close()
+
+
+def wait_messages(instance: DagsterInstance) -> list[str]:
+    """The "waiting" messages logged so far by the one run of ``instance``, once there is one."""
+    for _ in range(POLLS_FOR_WAIT):
+        runs = instance.get_runs()
+        messages = [entry.user_message for entry in instance.all_logs(runs[0].run_id)] if runs else []
+        waits = [message for message in messages if message.startswith("waiting ")]
+        if waits:
+            return waits
+        time.sleep(POLL_SECONDS)
+    raise AssertionError(f"the step did not say it waits after {POLLS_FOR_WAIT} polls")
 
 
 WAITING_STEPS = {"ingest": AssetSelection.assets(["raw", "costs"]), "dbt": DBT_MODELS}
@@ -91,14 +104,21 @@ def test_a_step_waiting_for_the_warehouse_says_which_process_holds_it_then_runs(
     if step == "dbt":
         run_pipeline(settings, first, last, selection=INGEST)
 
-    with DagsterInstance.ephemeral() as instance, warehouse_held(settings.warehouse_file) as holder:
-        result = run_pipeline(settings, first, last, selection=WAITING_STEPS[step], instance=instance)
-        messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    # The hold lasts until the step has said it waits, however long the run takes to reach it. The
+    # instance keeps its events in files, which the test reads from its thread while the run writes.
+    (tmp_path / "dagster_home").mkdir()
+    with (
+        DagsterInstance.local_temp(str(tmp_path / "dagster_home")) as instance,
+        warehouse_held(settings.warehouse_file) as holder,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        running = pool.submit(run_pipeline, settings, first, last, selection=WAITING_STEPS[step], instance=instance)
+        waits = wait_messages(instance)
+        let_go(holder)
+        result = running.result()
 
     assert holder.returncode == 0
     assert result.success, "the step ran once the other process let go"
-    waits = [message for message in messages if message.startswith("waiting ")]
-    assert waits, "the wait is in the run's log"
     assert all(f"the warehouse {settings.warehouse_file}: held by PID {holder.pid} (" in m for m in waits)
 
 
