@@ -55,10 +55,12 @@ FIGURES = {
 """Every figure of a store's results, by section; the empty store has no API or naive ones."""
 LATENCY_FIGURES = ("p50_ms", "p95_ms", "p99_ms")
 """Of each endpoint at each number of clients (api_latency.CONCURRENCY)."""
-# The issue's targets (2 cores): seconds, bytes, or a ratio.
+# Issue 21's targets (2 cores): seconds, bytes, or a ratio. "engine_multiple" is the full build's time as a
+# multiple of the engine's limit measured in the same run (the same work without orchestration).
 TARGETS = {
-    "1M": {"full_build_seconds": 30},
-    "10M": {"full_build_seconds": 120, "peak_rss_bytes": 2 * 1024 * MIB, "nightly_seconds": 20},
+    "empty": {"nightly_seconds": 8},
+    "1M": {"full_build_seconds": 20, "engine_multiple": 2, "nightly_seconds": 8},
+    "10M": {"full_build_seconds": 100, "engine_multiple": 2, "peak_rss_bytes": 2 * 1024 * MIB, "nightly_seconds": 15},
     "api_p95_ms_16_clients": 20,
     "naive_over_precomputed": 1000,
 }
@@ -286,15 +288,11 @@ def print_engine(sizes: dict[str, dict[str, object]]) -> None:
 def target_figures(results: dict[str, object]) -> list[tuple[str, float, float, bool]]:
     """(what, measured, target, met) for every target whose size was measured."""
     sizes, rows = results["sizes"], []
-    for size in ("1M", "10M"):
+    for size in ("empty", "1M", "10M"):
         if size not in sizes:
             continue
         for key, target in TARGETS[size].items():
-            measured = {
-                "full_build_seconds": sizes[size]["full_build"]["seconds"],
-                "peak_rss_bytes": sizes[size]["full_build"]["peak_rss_bytes"],
-                "nightly_seconds": sizes[size]["nightly"]["seconds"],
-            }[key]
+            measured = size_figure(sizes[size], key)
             rows.append((f"{size} {key}", measured, target, measured <= target))
     for size, figures in sizes.items():
         if "api" in figures:
@@ -304,6 +302,17 @@ def target_figures(results: dict[str, object]) -> list[tuple[str, float, float, 
             ratio = figures["naive"]["ratio"]
             rows.append((f"{size} naive / precomputed", ratio, target, ratio >= target))
     return rows
+
+
+def size_figure(figures: dict[str, object], key: str) -> float:
+    """The figure of one store that a target of :data:`TARGETS` names."""
+    if key == "engine_multiple":
+        return figures["full_build"]["seconds"] / max(sum(figures["engine"].values()), 1e-9)
+    return {
+        "full_build_seconds": figures["full_build"]["seconds"],
+        "peak_rss_bytes": figures["full_build"]["peak_rss_bytes"],
+        "nightly_seconds": figures["nightly"]["seconds"],
+    }[key]
 
 
 def print_targets(results: dict[str, object]) -> None:
