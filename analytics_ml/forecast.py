@@ -243,7 +243,7 @@ class RevenueForecast:
         total = {"forecast": point}
         step_level = 0.0
         for level in self.levels:
-            # As the daily bands: at the lowest level the past totals' bands held, nested across levels.
+            # As the daily bands: at the level the past totals' bands would have held, nested across levels.
             step_level = max(step_level, self.total_level(days, level))
             total.update(zip(bound_columns(level), total_interval(point, errors, step_level), strict=True))
         return total
