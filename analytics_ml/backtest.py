@@ -25,19 +25,30 @@ score is its MASE, mean_{s <= h} |y - yhat| / q_o, where q_o is the in-sample MA
 seasonal naive forecast over the last MASE_SCALE_DAYS of y[:o] (Hyndman & Koehler 2006, IJF
 22): recent history, so a growing shop's early small days do not shrink the scale. Among the
 candidates whose mean score is within one standard error (sd over origins / sqrt(origins)) of
-the best, the simplest is chosen: the "one-standard-error rule" (Hastie, Tibshirani & Friedman,
-*The Elements of Statistical Learning*, 2nd ed., section 7.10). Seasonal naive is the
-simplest candidate, so a model is chosen over it only when it beats it by more than the noise
-of the comparison, and the choice changes from one night to the next only when a new week of
-errors moves the scores by more than that noise. With fewer than MIN_SELECTION_ORIGINS complete
+the best, which the comparison cannot tell apart (the "one-standard-error rule": Hastie,
+Tibshirani & Friedman, *The Elements of Statistical Learning*, 2nd ed., section 7.10):
+
+- seasonal naive, the simplest, when it is among them: a model is chosen over repeating the last
+  week only when it beats it by more than the noise of the comparison;
+- else the one, or the mean of their forecasts (a combination, ``Candidate.members``, in the
+  grid's order). Which of several candidates within the noise scores best is itself noise, and
+  picking one bets on it; the equal-weight mean of forecasts is the combination that usually
+  beats both the single pick and weights estimated from the same few errors (Clemen 1989, IJF 5;
+  Smith & Wallis 2009, "A simple explanation of the forecast combination puzzle", OBES 71). Its
+  absolute error is at most the members' mean absolute error (the triangle inequality), so its
+  backtest MASE is at most their mean score: within the noise of the best, and below seasonal
+  naive's, which is outside it. Its own score is reported with the others'.
+
+The choice changes from one night to the next only when a new week of errors moves the scores
+by more than that noise, and then by one member of a mean. With fewer than MIN_SELECTION_ORIGINS complete
 windows there is no evidence to weigh and seasonal naive is chosen.
 
 Intervals are split-conformal (Lei et al. 2018, JASA 113; for forecasting, Stankeviciute,
 Alaa & van der Schaar 2021, NeurIPS) on the log scale, r = log1p(y) - log1p(yhat): the chosen
-candidate's backtest errors at step s, pooled with those of the nearest steps until there are
+forecaster's backtest errors at step s, pooled with those of the nearest steps until there are
 at least ``conformal_sample_size(level)`` of them (one week of steps at least), each step's
 latest only (``calibration_origins``), give the
-quantiles q_lo, q_hi at (1 -/+ c) / 2 with the finite-sample ranks of ``conformal_quantiles``.
+quantiles q_lo, q_hi at (1 -/+ c) / 2 with the ranks (n + 1)(1 -/+ c) / 2 of ``conformal_quantiles``.
 The band is [expm1(log1p(yhat) + q_lo), expm1(log1p(yhat) + q_hi)], floored at 0: a band
 whose width is proportional to the level of revenue (log1p: to it plus one), as the spread of
 a store's revenue is. q_lo <= 0 <= q_hi is enforced so that the band holds the point. The level
@@ -81,36 +92,50 @@ CANDIDATE_FOURIER_ORDER = 3
 SEASONAL_NAIVE = "seasonal_naive"
 WEEKLY_PROFILE = "weekly_profile"
 REGRESSION = "regression"
+COMBINATION = "combination"
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One forecaster of the grid: ``kind`` is seasonal_naive, weekly_profile or regression
-    (then ``spec`` says which)."""
+    """One forecaster: ``kind`` is seasonal_naive, weekly_profile or regression (then ``spec`` says
+    which), the candidates of the grid, or combination: the mean of the forecasts of ``members``
+    (two or more of the grid), which ``select_candidate`` makes of the candidates it cannot tell apart."""
 
     kind: str
     spec: ForecastSpec | None = None
+    members: tuple[Candidate, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.kind == REGRESSION) != (self.spec is not None):
             raise ValueError(f"a {self.kind} candidate takes a spec only when it is a regression")
-        if self.kind not in (SEASONAL_NAIVE, WEEKLY_PROFILE, REGRESSION):
+        if self.kind not in (SEASONAL_NAIVE, WEEKLY_PROFILE, REGRESSION, COMBINATION):
             raise ValueError(f"kind={self.kind!r} is not a forecaster")
+        if (self.kind == COMBINATION) != bool(self.members):
+            raise ValueError(f"a {self.kind} candidate takes members only when it is a combination")
+        if self.kind == COMBINATION and (
+            len(self.members) < 2 or any(member.kind == COMBINATION for member in self.members)
+        ):
+            raise ValueError("a combination is the mean of two or more candidates of the grid")
 
     @property
     def label(self) -> str:
-        """'seasonal naive', 'weekly profile (4 weeks)' or the spec's label."""
+        """'seasonal naive', 'weekly profile (4 weeks)', the spec's label or 'mean of <n>: <labels>'."""
         if self.kind == SEASONAL_NAIVE:
             return "seasonal naive"
         if self.kind == WEEKLY_PROFILE:
             return f"weekly profile ({PROFILE_WEEKS} weeks)"
+        if self.kind == COMBINATION:
+            return f"mean of {len(self.members)}: {', '.join(member.label for member in self.members)}"
         return self.spec.label
 
     @property
     def complexity(self) -> int:
         """Rank of simplicity, for the one-standard-error rule: 0 for seasonal naive, 1 for the
         weekly profile, then a regression's design columns (intercept, trend, hinges, six
-        weekdays, yearly sines and cosines); ties keep the grid's order."""
+        weekdays, yearly sines and cosines); ties keep the grid's order. A combination is as complex
+        as its most complex member."""
+        if self.kind == COMBINATION:
+            return max(member.complexity for member in self.members)
         if self.spec is None:
             return 0 if self.kind == SEASONAL_NAIVE else 1
         knots = self.spec.changepoints if self.spec.trend == "piecewise" else 0
@@ -118,6 +143,8 @@ class Candidate:
 
     def predict(self, dates: pd.DatetimeIndex, values: np.ndarray, horizon: int) -> np.ndarray:
         """Forecasts of the ``horizon`` days after the last of ``dates``, never below 0."""
+        if self.kind == COMBINATION:
+            return np.mean([member.predict(dates, values, horizon) for member in self.members], axis=0)
         if self.kind == SEASONAL_NAIVE:
             return np.maximum(seasonal_naive_forecast(values, horizon), 0.0)
         if self.kind == WEEKLY_PROFILE:
@@ -127,7 +154,12 @@ class Candidate:
     def fitted(self, dates: pd.DatetimeIndex, values: np.ndarray) -> tuple[pd.DatetimeIndex, np.ndarray]:
         """The days the candidate describes and its value for each: the same weekday a week
         before (seasonal naive), the mean of the same weekday in the PROFILE_WEEKS weeks before
-        (weekly profile), or the in-sample fit over the spec's window (regression)."""
+        (weekly profile), the in-sample fit over the spec's window (regression), or the mean of the
+        members' over the days they all describe (combination)."""
+        if self.kind == COMBINATION:
+            described = [member.fitted(dates, values) for member in self.members]
+            days = min(len(member_dates) for member_dates, _ in described)
+            return dates[len(dates) - days :], np.mean([fitted[-days:] for _, fitted in described], axis=0)
         values = np.asarray(values, dtype=float)
         if self.kind == SEASONAL_NAIVE:
             return dates[SEASON:], np.maximum(values[:-SEASON], 0.0)
@@ -229,6 +261,12 @@ class Backtest:
         """Mask of the origins whose ``horizon``-day window lies inside the data."""
         return self.origins + horizon <= len(self.dates)
 
+    def forecast_of(self, candidate: Candidate) -> np.ndarray:
+        """``candidate``'s (origins x horizon) forecasts: its own, or its members' mean for a combination."""
+        if candidate.kind == COMBINATION:
+            return np.mean([self.forecasts[member.label] for member in candidate.members], axis=0)
+        return self.forecasts[candidate.label]
+
     def latest_complete(self, horizon: int, keep: int) -> np.ndarray:
         """Mask of those of the last ``keep`` origins whose ``horizon``-day window lies inside the data."""
         latest = np.arange(len(self.origins)) >= len(self.origins) - keep
@@ -299,34 +337,37 @@ class Selection:
 
 
 def select_candidate(backtest: Backtest, horizon: int) -> Selection:
-    """The one-standard-error choice at ``horizon`` over the complete windows of the last
-    SELECTION_ORIGINS origins (module docstring)."""
+    """The choice at ``horizon`` over the complete windows of the last SELECTION_ORIGINS origins
+    (module docstring): seasonal naive when it is within one standard error of the best, else the
+    one candidate or the mean of the candidates within it. A combination's own score is added to
+    ``scores``."""
     complete = backtest.latest_complete(horizon, SELECTION_ORIGINS)
     actual = backtest.actual[complete, :horizon]
     naive_mae = float(np.mean(np.abs(actual - backtest.forecasts["seasonal naive"][complete, :horizon])))
-    scores = tuple(
-        _score(
-            candidate,
-            actual,
-            backtest.forecasts[candidate.label][complete, :horizon],
-            backtest.scale[complete],
-            naive_mae,
-        )
-        for candidate in backtest.candidates
-    )
+
+    def score(candidate: Candidate) -> CandidateScore:
+        forecast = backtest.forecast_of(candidate)[complete, :horizon]
+        return _score(candidate, actual, forecast, backtest.scale[complete], naive_mae)
+
+    scores = tuple(score(candidate) for candidate in backtest.candidates)
     n_complete = int(complete.sum())
     simplest = min(backtest.candidates, key=lambda candidate: candidate.complexity)
     if n_complete < MIN_SELECTION_ORIGINS:
         reason = f"{n_complete} complete {horizon}-day backtest windows (< {MIN_SELECTION_ORIGINS}): the simplest"
         return Selection(simplest, scores, horizon, complete, reason)
     best = min(scores, key=lambda score: score.mase)
-    within = [score for score in scores if score.mase <= best.mase + best.std_error]
-    chosen = min(within, key=lambda score: score.candidate.complexity).candidate
-    reason = (
-        f"simplest within one standard error ({best.std_error:.3f}) of the best MASE ({best.mase:.3f}, "
+    within = tuple(score.candidate for score in scores if score.mase <= best.mase + best.std_error)
+    evidence = (
+        f"one standard error ({best.std_error:.3f}) of the best MASE ({best.mase:.3f}, "
         f"{best.candidate.label}) over {n_complete} windows"
     )
-    return Selection(chosen, scores, horizon, complete, reason)
+    if simplest in within:
+        return Selection(simplest, scores, horizon, complete, f"{simplest.label}: the simplest, within {evidence}")
+    if len(within) == 1:
+        return Selection(within[0], scores, horizon, complete, f"{within[0].label}: the only one within {evidence}")
+    chosen = Candidate(COMBINATION, members=within)
+    reason = f"the mean of the {len(within)} candidates within {evidence}"
+    return Selection(chosen, (*scores, score(chosen)), horizon, complete, reason)
 
 
 def _score(
@@ -352,23 +393,31 @@ def log_errors(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
 
 
 def conformal_sample_size(level: float) -> int:
-    """Smallest n for which the split-conformal rank ceil((n + 1)(1 + c) / 2) is at most n."""
+    """Smallest n for which the rank (n + 1)(1 + c) / 2 of ``conformal_quantiles`` is at most n."""
     return math.ceil(2.0 / (1.0 - level) - 1.0 - 1e-9)
 
 
 def conformal_quantiles(errors: np.ndarray, level: float) -> tuple[float, float]:
-    """(q_lo, q_hi): the floor((n + 1)(1 - c) / 2)-th and ceil((n + 1)(1 + c) / 2)-th smallest of
-    the n errors (Lei et al. 2018, with the miscoverage split evenly between the tails), with
-    q_lo <= 0 <= q_hi."""
+    """(q_lo, q_hi): the errors of rank (n + 1)(1 - c) / 2 and (n + 1)(1 + c) / 2 among the n errors
+    (Lei et al. 2018, with the miscoverage split evenly between the tails), a rank between two
+    whole ones interpolated linearly between their errors, with q_lo <= 0 <= q_hi.
+
+    The k-th smallest of n exchangeable errors lies below a new one with probability k / (n + 1),
+    so these ranks give a band that holds c on average (Hyndman & Fan 1996, "Sample Quantiles in
+    Statistical Packages", definition 6). Rounding the ranks outwards instead, as split-conformal
+    prediction does to hold at least c, adds up to 2 / (n + 1) to every band's coverage, and moves
+    the band in jumps of whole ranks, so that levels a point apart often give the same band and
+    ``RevenueForecast.band_levels`` could not raise a level by less than a rank."""
     ordered = np.sort(np.asarray(errors, dtype=float))
     n = len(ordered)
-    upper_rank = math.ceil((n + 1) * (1.0 + level) / 2.0 - 1e-9)
-    lower_rank = math.floor((n + 1) * (1.0 - level) / 2.0 + 1e-9)
-    if upper_rank > n or lower_rank < 1:
+    upper_rank = (n + 1) * (1.0 + level) / 2.0
+    lower_rank = (n + 1) * (1.0 - level) / 2.0
+    if upper_rank > n + 1e-9 or lower_rank < 1.0 - 1e-9:
         raise ValueError(
             f"{n} backtest errors are too few for a {level:.0%} interval: it needs {conformal_sample_size(level)}"
         )
-    return min(float(ordered[lower_rank - 1]), 0.0), max(float(ordered[upper_rank - 1]), 0.0)
+    lower, upper = np.interp([lower_rank, upper_rank], np.arange(1, n + 1), ordered)
+    return min(float(lower), 0.0), max(float(upper), 0.0)
 
 
 def step_quantiles(errors: np.ndarray, horizon: int, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -433,7 +482,7 @@ def total_errors(backtest: Backtest, candidate: Candidate, horizon: int) -> np.n
     """log1p(sum y) - log1p(sum yhat) over each complete ``horizon``-day window of ``candidate``."""
     complete = backtest.complete(horizon)
     actual = backtest.actual[complete, :horizon].sum(axis=1)
-    forecast = backtest.forecasts[candidate.label][complete, :horizon].sum(axis=1)
+    forecast = backtest.forecast_of(candidate)[complete, :horizon].sum(axis=1)
     return log_errors(actual, forecast)
 
 

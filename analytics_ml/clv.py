@@ -73,7 +73,10 @@ note's stable form). P(alive) is the first term's share of L (section 5), and (s
   E[Y(t) | x, t_x, T] = P(alive) (r+x)(beta+T) / ((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)].
 
 Its likelihood is checked against numerical integration (tests), which checks scipy's hyp2f1
-over the range of parameters the fit visits; its gradient is by central differences, because
+over the range of parameters the fit visits. Where scipy's 2F1 is not finite (it overflows or
+fails when r+s+x grows with the argument near 1, at an optimizer's far steps), F is the integral
+it stands for, F(y) = (r+s+x) int_y^inf (alpha+tau)^-(r+x) (beta+tau)^-(s+1) dtau, by quadrature
+in log space: no NaN reaches the fit; its gradient is by central differences, because
 the derivatives of 2F1 by its parameters have no closed form.
 
 Gamma-Gamma (Fader, Hardie & Lee 2005, "RFM and CLV: Using Iso-Value Curves for Customer
@@ -98,6 +101,7 @@ elementwise products, never BLAS dot products, so the same data give the same fi
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -105,6 +109,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from scipy import integrate
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
@@ -471,14 +476,17 @@ def _pareto_nbd_branches(
     log_f = _pareto_nbd_log_f(r_alpha_s_beta, histories.pair_x, histories.pair_y)
     log_f_recency, log_f_age = log_f[histories.recency_pair], log_f[histories.age_pair]
     died_in_window = t_x < T
-    # The placeholder -1 keeps log1mexp finite where t_x = T, before the branch is set to log(0).
-    ratio = np.where(died_in_window, log_f_age - log_f_recency, -1.0)
+    # The placeholder -1 keeps log1mexp finite where t_x = T, before the branch is set to log(0); F(T)
+    # < F(t_x) for T > t_x, and the difference is kept below 0 where two ways of computing F meet.
+    ratio = np.where(died_in_window, np.minimum(log_f_age - log_f_recency, -np.finfo(float).eps), -1.0)
     dropped = np.log(s) - np.log(r + s + x) + log_f_recency + _log1mexp(ratio)
     return alive, np.where(died_in_window, dropped, -np.inf)
 
 
 def _pareto_nbd_log_f(r_alpha_s_beta: Sequence[float], x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """log F(y) of :func:`_pareto_nbd_branches` at the pairs (x, y)."""
+    """log F(y) of :func:`_pareto_nbd_branches` at the pairs (x, y): by scipy's 2F1, or where that
+    is not finite (it overflows or fails where its parameters grow large with the argument near 1,
+    at the optimizer's far steps) by :func:`_pareto_nbd_log_f_by_quadrature`."""
     r, alpha, s, beta = r_alpha_s_beta
     if alpha >= beta:
         larger, second = alpha, s + 1
@@ -486,7 +494,36 @@ def _pareto_nbd_log_f(r_alpha_s_beta: Sequence[float], x: np.ndarray, y: np.ndar
         larger, second = beta, r + x
     a = r + s + x
     z = abs(alpha - beta) / (larger + y)
-    return np.log(hyp2f1(a, second, a + 1, z)) - a * np.log(larger + y)
+    # The values scipy cannot give are NaN, inf or 0; those are replaced below, so their warnings are not news.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_f = np.log(hyp2f1(a, second, a + 1, z)) - a * np.log(larger + y)
+    for pair in np.flatnonzero(~np.isfinite(log_f)):
+        log_f[pair] = _pareto_nbd_log_f_by_quadrature(r_alpha_s_beta, float(x[pair]), float(y[pair]))
+    return log_f
+
+
+def _pareto_nbd_log_f_by_quadrature(r_alpha_s_beta: Sequence[float], x: float, y: float) -> float:
+    """log F(y) from the integral F's 2F1 stands for (the note, section 3; either form):
+
+      F(y) = (r+s+x) integral over (y, inf) of (alpha+tau)^-(r+x) (beta+tau)^-(s+1) d tau,
+
+    in log space: the integrand is divided by its value at y, from which it falls, and integrated by
+    adaptive quadrature. It is log-convex, so it lies above its tangent (in log) at y, and the
+    scaled integral is at least 1 / kappa, kappa = (r+x)/(alpha+y) + (s+1)/(beta+y) the rate of
+    its fall there: the quadrature is kept at least at that bound, which it tends to as the fall
+    steepens and which catches a fall too steep for the quadrature's nodes."""
+    r, alpha, s, beta = r_alpha_s_beta
+
+    def log_integrand(tau: float) -> float:
+        return -(r + x) * math.log(alpha + tau) - (s + 1) * math.log(beta + tau)
+
+    start = log_integrand(y)
+    # full_output: a tolerance the quadrature cannot reach is reported in its output, not warned.
+    area = integrate.quad(
+        lambda tau: math.exp(log_integrand(tau) - start), y, math.inf, epsabs=0, epsrel=1e-10, limit=200, full_output=1
+    )[0]
+    fall_rate = (r + x) / (alpha + y) + (s + 1) / (beta + y)
+    return math.log(r + s + x) + start + math.log(max(area, 1.0 / fall_rate))
 
 
 def _log1mexp(d: np.ndarray) -> np.ndarray:

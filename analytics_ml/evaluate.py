@@ -13,7 +13,7 @@ o + h <= n is scored on y[o : o + h]. Pooled over every (origin, step) of a hori
                states revenue.
   coverage_<p> share of days inside the band of level p.
   total_coverage_<p>  share of origins whose h-day total lies inside the total's band.
-  models       how often each model was chosen.
+  models       how often each forecaster was chosen (a mean of candidates by how many it averaged).
 
 ``evaluation_table`` does this; the command ``analytics-forecast-eval`` (pipelines/cli) runs it
 on a CSV, the warehouse or a generated sample store and prints and writes the table.
@@ -27,7 +27,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analytics_ml.backtest import MASE_SCALE_DAYS, seasonal_naive_forecast, seasonal_naive_scale
+from analytics_ml.backtest import (
+    COMBINATION,
+    MASE_SCALE_DAYS,
+    Candidate,
+    seasonal_naive_forecast,
+    seasonal_naive_scale,
+)
 from analytics_ml.forecast import DEFAULT_LEVELS, bound_columns, forecasts_at_horizons, history_series, level_name
 
 DEFAULT_HORIZONS = (7, 28, 90)
@@ -74,7 +80,7 @@ def evaluation_points(
                 {
                     "horizon": horizon,
                     "origin": dates[origin],
-                    "model": answer.chosen.label,
+                    "model": forecaster_name(answer.chosen),
                     "actual": float(actual.sum()),
                     **table.attrs["total"],
                 }
@@ -113,6 +119,12 @@ def evaluation_table(
         row["models"] = ", ".join(f"{label} x{count}" for label, count in Counter(total["model"]).most_common())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def forecaster_name(candidate: Candidate) -> str:
+    """The candidate's label; a combination's 'mean of <n>', its members being many and changing
+    from night to night."""
+    return f"mean of {len(candidate.members)}" if candidate.kind == COMBINATION else candidate.label
 
 
 def _share_inside(actual: pd.Series, lower: pd.Series, upper: pd.Series) -> float:

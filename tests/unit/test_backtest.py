@@ -6,6 +6,7 @@ import pytest
 from scipy import stats
 
 from analytics_ml.backtest import (
+    COMBINATION,
     MODEL_TYPES,
     REGRESSION,
     SEASONAL_NAIVE,
@@ -84,20 +85,47 @@ def test_gaps_in_the_daily_series_are_rejected():
         run_backtest(dates, np.arange(79.0), default_candidates(79), horizon=7)
 
 
-def test_the_simplest_candidate_within_one_standard_error_of_the_best_is_chosen():
-    # A trend of 5 a day leaves the repeated week 5 x 7 x ceil(h / 7) behind: only a regression
-    # follows it, and among the regressions within one standard error the simplest wins.
+def test_the_candidates_within_one_standard_error_of_the_best_are_averaged():
+    # A trend of 5 a day leaves the repeated week 5 x 7 x ceil(h / 7) behind: only regressions
+    # follow it, and those within one standard error of the best are averaged.
     rng = np.random.default_rng(4)
     dates = pd.date_range("2024-01-01", periods=300, freq="D")
     values = np.tile([100.0, 110, 120, 115, 105, 60, 70], 43)[:300] + rng.normal(0, 10, 300) + 5.0 * np.arange(300)
+    backtest = run_backtest(dates, values, default_candidates(300), 28)
 
-    selection = select_candidate(run_backtest(dates, values, default_candidates(300), 28), 28)
+    selection = select_candidate(backtest, 28)
+
+    grid = [score for score in selection.scores if score.candidate.kind != COMBINATION]
+    best = min(grid, key=lambda score: score.mase)
+    within = tuple(score.candidate for score in grid if score.mase <= best.mase + best.std_error)
+    assert len(within) > 1 and all(candidate.kind == REGRESSION for candidate in within)
+    assert selection.chosen == Candidate(COMBINATION, members=within)
+    np.testing.assert_array_equal(
+        backtest.forecast_of(selection.chosen), np.mean([backtest.forecasts[c.label] for c in within], axis=0)
+    )
+    np.testing.assert_allclose(
+        selection.chosen.predict(dates, values, 28), np.mean([c.predict(dates, values, 28) for c in within], axis=0)
+    )
+    # |mean error| <= mean |error| at every point: the mean scores no worse than its members on average.
+    combined = selection.score_of(selection.chosen)
+    assert combined.mase <= np.mean([selection.score_of(candidate).mase for candidate in within])
+    assert combined.mase < selection.score_of(Candidate(SEASONAL_NAIVE)).mase
+
+
+def test_seasonal_naive_is_chosen_alone_when_within_one_standard_error_of_the_best():
+    # Each week's level a random step from the last one's: nothing forecasts it better than the last
+    # week, so the comparison cannot tell seasonal naive from the best, and it is chosen.
+    rng = np.random.default_rng(8)
+    dates = pd.date_range("2024-01-01", periods=280, freq="D")
+    weekly_level = np.exp(np.cumsum(rng.normal(0, 0.3, 40)))
+    values = 500 * np.repeat(weekly_level, 7) * np.tile([1.0, 1.1, 1.2, 1.1, 1.0, 0.7, 0.8], 40)
+
+    selection = select_candidate(run_backtest(dates, values, default_candidates(280), 28), 28)
 
     best = min(selection.scores, key=lambda score: score.mase)
-    within = [score.candidate for score in selection.scores if score.mase <= best.mase + best.std_error]
-    assert selection.chosen.kind == REGRESSION
-    assert selection.chosen == min(within, key=lambda candidate: candidate.complexity)
-    assert selection.score_of(selection.chosen).mase < selection.score_of(Candidate(SEASONAL_NAIVE)).mase
+    assert selection.score_of(Candidate(SEASONAL_NAIVE)).mase <= best.mase + best.std_error
+    assert selection.chosen == Candidate(SEASONAL_NAIVE)
+    assert "the simplest, within one standard error" in selection.reason
 
 
 def test_the_chosen_candidate_never_scores_worse_than_seasonal_naive():
@@ -138,10 +166,12 @@ def test_the_choice_weighs_the_complete_windows_of_the_last_26_origins():
     assert selection.origins == 22
 
 
-def test_conformal_quantiles_take_the_finite_sample_ranks():
+def test_conformal_quantiles_take_the_ranks_n_plus_one_times_the_tail_interpolated():
     errors = np.arange(-9.0, 10.0)  # n = 19
-    # 80 %: ranks floor(20 x 0.1) = 2 and ceil(20 x 0.9) = 18 of -9..9, so -8 and 8.
+    # 80 %: ranks 20 x 0.1 = 2 and 20 x 0.9 = 18 of -9..9, so -8 and 8.
     assert conformal_quantiles(errors, 0.8) == (-8.0, 8.0)
+    # 85 %: ranks 20 x 0.075 = 1.5 and 20 x 0.925 = 18.5, half-way between -9 and -8, 8 and 9.
+    assert conformal_quantiles(errors, 0.85) == pytest.approx((-8.5, 8.5))
     # All errors positive: the band must still hold the point, q_lo = 0.
     assert conformal_quantiles(errors + 20.0, 0.8) == (0.0, 28.0)
     # 95 % needs n >= 2 / 0.05 - 1 = 39.
@@ -154,9 +184,10 @@ def test_steps_pool_their_nearest_neighbours_until_the_interval_has_enough_error
     # of steps gives 21 at least, so step 1 pools steps 1..7 and step 10 steps 4..10.
     errors = np.tile(np.arange(1.0, 11.0), (3, 1)) - 5.0
     lower, upper = step_quantiles(errors, 10, 0.8)
-    # Step 1 pools -4..2 (21 values); ranks floor(22 x 0.1) = 2 and ceil(22 x 0.9) = 20 -> -4, 2.
+    # Step 1 pools -4..2 (21 values); ranks 22 x 0.1 = 2.2 and 22 x 0.9 = 19.8, between the 2nd and
+    # 3rd (-4, -4) and the 19th and 20th (2, 2) -> -4, 2.
     assert (lower[0], upper[0]) == (-4.0, 2.0)
-    # Step 10 pools -1..5: ranks 2 and 20 of the sorted 21 are -1 and 5.
+    # Step 10 pools -1..5: ranks 2.2 and 19.8 of the sorted 21 fall between equal values, -1 and 5.
     assert (lower[9], upper[9]) == (-1.0, 5.0)
 
 

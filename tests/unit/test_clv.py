@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate, stats
-from scipy.special import gammaln
+from scipy.special import gammaln, hyp2f1
 
 from analytics_ml.clv import (
     BGNBDParams,
@@ -385,10 +385,18 @@ def pareto_nbd_likelihood_by_quadrature(params, x: float, t_x: float, T: float) 
 
 
 # CDNOW's optimum, a store whose customers die much faster than they buy (alpha >> beta: the
-# hypergeometric argument near 1), one where they buy much faster (beta >> alpha), and the two
-# scales equal (argument 0); in days with heavy buyers and a one-time buyer of 3 years ago.
+# hypergeometric argument near 1), one where they buy much faster (beta >> alpha), the two
+# scales equal (argument 0), and a far step of an optimizer where scipy's 2F1 fails (NaN; the
+# likelihood integrates F instead); in days with heavy buyers and a one-time buyer of 3 years ago.
 @pytest.mark.parametrize(
-    "params", [(0.55, 10.58, 0.61, 11.67), (0.4, 400.0, 2.5, 3.0), (1.5, 2.0, 0.3, 900.0), (0.8, 50.0, 1.2, 50.0)]
+    "params",
+    [
+        (0.55, 10.58, 0.61, 11.67),
+        (0.4, 400.0, 2.5, 3.0),
+        (1.5, 2.0, 0.3, 900.0),
+        (0.8, 50.0, 1.2, 50.0),
+        (195.3, 1e6, 5.24, 84.5),
+    ],
 )
 @pytest.mark.parametrize(("x", "t_x", "T"), [(0, 0, 1095), (0, 0, 1), (1, 3, 30), (4, 200, 900), (60, 1000, 1095)])
 def test_pareto_nbd_likelihood_matches_numerical_integration(params, x, t_x, T):
@@ -396,6 +404,30 @@ def test_pareto_nbd_likelihood_matches_numerical_integration(params, x, t_x, T):
     log_likelihood = pareto_nbd_log_likelihood(params, x, t_x, T)
 
     assert np.exp(log_likelihood) == pytest.approx(pareto_nbd_likelihood_by_quadrature(params, x, t_x, T), rel=1e-8)
+
+
+def test_scipys_2f1_fails_at_the_far_step_the_likelihood_is_checked_at():
+    # What the last parameters of the integration check above exercise: 2F1(r+s+x, s+1; r+s+x+1;
+    # (alpha-beta)/alpha) of a one-time buyer at t_x = 0.
+    r, alpha, s, beta = 195.3, 1e6, 5.24, 84.5
+    assert np.isnan(hyp2f1(r + s, s + 1, r + s + 1, (alpha - beta) / alpha))
+
+
+def test_a_pareto_nbd_fit_driven_where_scipys_2f1_fails_warns_nothing():
+    # 400 customers of whom 2 bought again: the optimizer's steps go far out (r and s large, alpha or
+    # beta at its bound), where scipy's 2F1 overflows or fails and its NaN used to reach logaddexp
+    # and the optimizer (RuntimeWarning: invalid value; the fit stopped with a NaN log-likelihood).
+    rng = np.random.default_rng(0)
+    ages = rng.integers(1, 500, 400).astype(float)
+    x, t_x, T = simulate_pareto_nbd(400, 0.05, 300.0, 3.0, 30.0, T=ages, rng=rng)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted = fit_purchase_model("pareto_nbd", x, np.floor(t_x), T)
+
+    assert (x > 0).sum() == 2
+    assert fitted.converged, fitted.optimizer_message
+    assert np.isfinite(fitted.log_likelihood)
 
 
 def test_mbgnbd_one_time_buyers_may_have_dropped_out_the_likelier_the_longer_ago_they_bought():
