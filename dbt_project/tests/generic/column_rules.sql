@@ -3,10 +3,14 @@
         not_null
         {accepted_range: {min_value: …, max_value: …}}    either bound optional; nulls pass
         {accepted_values: {values: […]}}                   strings; nulls pass
-        {null_without_denominator: {denominator: "…"}}     as tests/generic/null_without_denominator.sql
-    and `expressions` lists SQL conditions that must be true on every row (as expression_is_true).
+        {null_without_denominator: {denominator: "…"}}     see below
+    and `expressions` lists SQL conditions that must be true on every row.
+    null_without_denominator: a rate must be null where its denominator (a SQL expression over the
+    row, window functions allowed) is 0 or null: a rate of nothing is undefined, and a 0 or a 100 %
+    there would read as a fact. Where a figure also needs data the store may not have (costs for a
+    margin), the denominator says so: `case when has_cost_data then net_revenue end`.
     Fails with one row per broken rule: the column (null for an expression), the rule and how many
-    rows break it; dbt's count of failures is the number of such rows, summed over the rules. -#}
+    rows break it; dbt's count of failures is the number of broken rows, summed over the rules. -#}
 {% test column_rules(model, columns={}, expressions=[]) %}
 {{ config(fail_calc='coalesce(sum(failing_rows), 0)') }}
 {%- set checks = [] -%}
