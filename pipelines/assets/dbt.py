@@ -9,12 +9,13 @@ the failed check fails the step, so no Python asset downstream runs on a table t
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, Config, MetadataValue, Output, TableColumn, TableSchema
-from dagster_dbt import DbtCliResource, dbt_assets
+import duckdb
+from dagster import AssetCheckResult, AssetExecutionContext, Config, MetadataValue, Output, TableColumn, TableSchema
+from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
@@ -25,14 +26,20 @@ from pipelines.warehouse.sql import RelationShape, relation_shapes
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 TEST_SENTENCES = {
-    "not_null": "{column} is never null",
     "unique": "{column} is unique",
-    "accepted_range": "{column} lies within [{low}, {high}]",
-    "accepted_values": "{column} is one of the accepted values",
-    "expression_is_true": "`{expression}` holds on every row",
     "relationships": "every {column} is a `{field}` of `{to}`",
 }
 """How an asset check describes the dbt tests this project uses most (the rest: by name and column)."""
+RULE_PHRASES = {
+    "not_null": "is never null",
+    "accepted_range": "lies within [{min_value}, {max_value}]",
+    "accepted_values": "is one of {values}",
+    "null_without_denominator": "is null where `{denominator}` is 0 or null",
+}
+"""How the check of a ``column_rules`` test (tests/generic/column_rules.sql) says each rule of a column."""
+COLUMN_RULES_TEST = "column_rules"
+BROKEN_RULES_METADATA = "broken_rules"
+"""The metadata of a failed ``column_rules`` check that lists the broken rules: column, rule, failing rows."""
 KEPT_TARGET_FOLDERS = 10
 """dagster-dbt gives every invocation a target folder of its own (manifest, run results, compiled
 SQL); the latest ones are kept for debugging, older ones are removed so nightly runs do not
@@ -60,19 +67,40 @@ class StorefrontDbtTranslator(DescribedChecksDbtTranslator):
     def describe_test(self, test: Mapping[str, Any]) -> str:
         generic = test.get("test_metadata") or {}
         arguments = generic.get("kwargs", {})
-        column = f"`{test['column_name']}`" if test.get("column_name") else "every row"
-        said = TEST_SENTENCES.get(generic.get("name", ""), "dbt test {name} on {column}")
-        sentence = said.format(
-            name=generic.get("name", test["name"]),
-            column=column,
-            low=arguments.get("min_value", "-inf"),
-            high=arguments.get("max_value", "inf"),
-            expression=arguments.get("expression", ""),
-            to=str(arguments.get("to", "")).removeprefix("ref('").removesuffix("')"),
-            field=arguments.get("field", ""),
-        )
+        if generic.get("name") == COLUMN_RULES_TEST:
+            sentence = describe_column_rules(arguments)
+        else:
+            column = f"`{test['column_name']}`" if test.get("column_name") else "every row"
+            said = TEST_SENTENCES.get(generic.get("name", ""), "dbt test {name} on {column}")
+            sentence = said.format(
+                name=generic.get("name", test["name"]),
+                column=column,
+                to=str(arguments.get("to", "")).removeprefix("ref('").removesuffix("')"),
+                field=arguments.get("field", ""),
+            )
         severity = str(test.get("config", {}).get("severity") or "error").lower()
         return f"{sentence} ({'blocking: a failure stops what depends on it' if severity == 'error' else 'warns'})."
+
+
+def describe_column_rules(arguments: Mapping[str, Any]) -> str:
+    """The rules of a ``column_rules`` test in words: each column with its rules, then each expression."""
+    said = []
+    for column, rules in arguments.get("columns", {}).items():
+        phrases = []
+        for rule in rules:
+            name, rule_arguments = (rule, {}) if isinstance(rule, str) else next(iter(rule.items()))
+            values = rule_arguments.get("values")
+            phrases.append(
+                RULE_PHRASES[name].format(
+                    min_value=rule_arguments.get("min_value", "-inf"),
+                    max_value=rule_arguments.get("max_value", "inf"),
+                    values=", ".join(values) if isinstance(values, list) else f"`{values}`",
+                    denominator=rule_arguments.get("denominator", ""),
+                )
+            )
+        said.append(f"`{column}` {', '.join(phrases)}")
+    said.extend(f"`{expression.strip()}` holds on every row" for expression in arguments.get("expressions", []))
+    return "; ".join(said)
 
 
 @dbt_assets(
@@ -111,8 +139,9 @@ def dbt_models(
     with warehouse.get_connection() as con:
         # The models' asset keys are [schema, name] (dagster-dbt's default for this project).
         shapes = relation_shapes(con, sorted({key.path[0] for key in context.assets_def.keys}))
+        broken = broken_column_rules(con, events, invocation)
     for event in events:
-        yield with_table_metadata(context, event, shapes)
+        yield with_broken_rules(with_table_metadata(context, event, shapes), broken)
     if not invocation.is_successful():
         raise invocation.get_error()
     keep_partial_parse(invocation.target_path, dbt_project.project_dir / dbt_project.target_path)
@@ -131,6 +160,51 @@ def with_table_metadata(context: AssetExecutionContext, event: object, shapes: M
     if shape.row_count is not None:
         table["dagster/row_count"] = shape.row_count
     return event.with_metadata({**event.metadata, **table})
+
+
+def broken_column_rules(
+    con: duckdb.DuckDBPyConnection, events: Sequence[object], invocation: DbtCliInvocation
+) -> dict[str, str]:
+    """The rules each failed ``column_rules`` check found broken, as a Markdown table, by the test's dbt id.
+
+    dbt counts a test's failing rows but keeps only the count; the test's own query, run again here
+    (only for the failed ones), names the column and the rule.
+    """
+    failed = {
+        event.metadata["unique_id"].value
+        for event in events
+        if isinstance(event, AssetCheckResult) and not event.passed and "unique_id" in event.metadata
+    }
+    tests = invocation.manifest["nodes"]
+    failed = {
+        unique_id
+        for unique_id in failed
+        if (tests[unique_id].get("test_metadata") or {}).get("name") == COLUMN_RULES_TEST
+    }
+    if not failed:
+        return {}
+    compiled = {
+        result["unique_id"]: result["compiled_code"]
+        for result in invocation.get_artifact("run_results.json")["results"]
+        if result["unique_id"] in failed
+    }
+    tables = {}
+    for unique_id, sql in compiled.items():
+        rows = con.execute(sql).fetchall()
+        lines = ["| column | rule | failing rows |", "| --- | --- | ---: |"]
+        lines.extend(f"| {column or '(row)'} | {rule} | {failing_rows} |" for column, rule, failing_rows in rows)
+        tables[unique_id] = "\n".join(lines)
+    return tables
+
+
+def with_broken_rules(event: object, broken: Mapping[str, str]) -> object:
+    """``event`` with the table of the rules it found broken, if it is a failed ``column_rules`` check."""
+    if not isinstance(event, AssetCheckResult) or "unique_id" not in event.metadata:
+        return event
+    table = broken.get(event.metadata["unique_id"].value)
+    if table is None:
+        return event
+    return event.with_metadata({**event.metadata, BROKEN_RULES_METADATA: MetadataValue.md(table)})
 
 
 def keep_partial_parse(invocation_target: Path, project_target: Path) -> None:

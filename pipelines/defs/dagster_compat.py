@@ -2,18 +2,20 @@
 
 Everything here reaches below the public interface, so an upgrade of Dagster may change it without
 notice; ``tests/unit/test_dagster_compat.py`` checks each thing relied on (the tags' values, the
-event log's methods, the dbt CLI resource's version hook), and ``tests/integration/test_instance.py``
-what needs an instance (the instance of a folder, what the event log writes), so that an upgrade
-that breaks one fails there, by name, rather than somewhere in a run.
+event log's methods, the dbt CLI resource's version and adapter hooks), and
+``tests/integration/test_instance.py`` what needs an instance (the instance of a folder, what the
+event log writes), so that an upgrade that breaks one fails there, by name, rather than somewhere
+in a run.
 
 - **Run tags.** The tags Dagster puts on a run of one partition or of a partition range, read by
   the run-failure alerts and written by ``make run`` to launch a backfill as one run.
 - **The instance by folder.** ``InstanceRef.from_dir``: a Dagster instance of a given folder without
   setting ``DAGSTER_HOME`` in this process (the benchmark reads several).
-- **The dbt CLI's version.** :class:`StorefrontDbtCliResource` tells dagster-dbt the version of the
-  ``dbt`` installed with this interpreter instead of letting it start ``dbt --version`` before
-  every invocation. (It also runs dbt through :mod:`pipelines.defs.dbt_launcher`, so that dbt dies
-  with the run's process; that uses only dagster-dbt's public ``dbt_executable`` and ``cli``.)
+- **The dbt CLI's version, and no adapter.** :class:`StorefrontDbtCliResource` tells dagster-dbt the
+  version of the ``dbt`` installed with this interpreter instead of letting it start ``dbt --version``
+  before every invocation, and keeps it from building a dbt adapter in this process that nothing
+  uses. (It also runs dbt through :mod:`pipelines.defs.dbt_launcher`, so that dbt dies with the
+  run's process; that uses only dagster-dbt's public ``dbt_executable`` and ``cli``.)
 - **The batched event log.** :class:`BatchedSqliteEventLogStorage`, Dagster's own SQLite event log
   storing a batch of one run's asset events in one transaction per file; ``dagster.yaml`` names it
   when ``ANALYTICS_BATCHED_EVENT_LOG`` is on (:mod:`pipelines.cli.instance`). Why it exists and what
@@ -92,8 +94,8 @@ def dbt_executable() -> str:
 
 
 class StorefrontDbtCliResource(DbtCliResource):
-    """dagster-dbt's dbt CLI, which knows the version of the ``dbt`` installed with this interpreter
-    and tells the launcher who its parent is.
+    """dagster-dbt's dbt CLI, which knows the version of the ``dbt`` installed with this interpreter,
+    tells the launcher who its parent is and builds no dbt adapter in this process.
 
     dagster-dbt starts ``dbt --version`` before every invocation to learn it (its private
     ``_cli_version``); the ``dbt`` next to this interpreter (or its launcher) is the dbt-core package
@@ -108,6 +110,13 @@ class StorefrontDbtCliResource(DbtCliResource):
         if installed and DBT_PYTHON_VERSION is not None:
             return DBT_PYTHON_VERSION
         return DbtCliResource._cli_version.func(self)
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # ty: ignore[invalid-method-override]
+        # dagster-dbt builds a dbt adapter in this process before every invocation (profile, project,
+        # the adapter's macros) only for fetch_row_counts() and fetch_column_metadata(), which the dbt
+        # asset does not call (pipelines/assets/dbt.py reads the relations' shapes itself). Without it
+        # dagster-dbt's invocation has no adapter, as it has when building one fails.
+        return None
 
     def cli(self, args: Sequence[str], **kwargs: Any) -> DbtCliInvocation:
         # dagster-dbt hands dbt a copy of this process's environment: the launcher learns from it

@@ -1,7 +1,7 @@
 """The dbt project as a dbt user finds it: `dbt source freshness` and `dbt docs generate` pass on a
 built warehouse, every model and column is described, the published marts have enforced contracts,
-the docs leave the unit tests out of the lineage, the exposures name what reads the marts, and the
-selectors select what they say."""
+the docs leave the unit tests out of the lineage, the exposures name what reads the marts, the
+selectors select what they say, and the column_rules tests check every rule the per-column tests did."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ from pipelines.settings import Settings
 DBT = Path(sys.executable).parent / "dbt"
 EXPOSURES = {"dashboard", "json_api", "serving_snapshot"}
 ANSWERS = Path(__file__).parents[2] / "pipelines" / "readers" / "answers.py"
+RULES_BEFORE_COLUMN_RULES = Path(__file__).parents[1] / "support" / "dbt_rules_before_column_rules.json"
+"""Every (model, column, rule, arguments, severity) the project checked with one dbt test per column and
+rule, extracted from the manifest before those tests were merged into one column_rules test per model."""
+MERGED_TESTS = {"not_null", "accepted_range", "accepted_values", "null_without_denominator", "expression_is_true"}
 """The JSON API's answers, which the dashboard draws: the marts they read are what both exposures read."""
 
 
@@ -143,3 +147,86 @@ def test_the_selectors_select_what_they_say(sample_warehouse, tmp_path):
     assert kpis in nightly["model"] and "unit_test" not in nightly, "the suite runs the unit tests, not the night"
     assert {kpis, sessions} <= published["model"], "the exposures' marts and what they are built from"
     assert "model" not in tests_only and tests_only["unit_test"] and tests_only["test"]
+
+
+def checked_rules(manifest: dict) -> set[tuple[str, str | None, str, str, str]]:
+    """(model, column, rule, arguments as JSON, severity) of every rule that the manifest's tests check,
+    whether a test of its own (dbt's form: ``not_null_<model>_<column>``) or one of a column_rules test."""
+    rules = set()
+    for test in manifest["nodes"].values():
+        generic = test.get("test_metadata") or {}
+        if test["resource_type"] != "test" or generic.get("name") not in {*MERGED_TESTS, "column_rules"}:
+            continue
+        model = manifest["nodes"][test["attached_node"]]["name"]
+        severity = test["config"]["severity"].lower()
+        arguments = {key: value for key, value in generic["kwargs"].items() if key not in ("model", "column_name")}
+        if generic["name"] != "column_rules":
+            if "expression" in arguments:
+                arguments["expression"] = arguments["expression"].strip()
+            column = generic["kwargs"].get("column_name")
+            rules.add((model, column, generic["name"], json.dumps(arguments, sort_keys=True), severity))
+            continue
+        for column, column_rules in arguments.get("columns", {}).items():
+            for rule in column_rules:
+                name, rule_arguments = (rule, {}) if isinstance(rule, str) else next(iter(rule.items()))
+                rules.add((model, column, name, json.dumps(rule_arguments, sort_keys=True), severity))
+        for expression in arguments.get("expressions", []):
+            expression_arguments = json.dumps({"expression": expression.strip()})
+            rules.add((model, None, "expression_is_true", expression_arguments, severity))
+    return rules
+
+
+def test_the_column_rules_tests_check_every_rule_the_per_column_tests_did():
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    before = {
+        (model, column, name, json.dumps(arguments, sort_keys=True), severity)
+        for model, column, name, arguments, severity in json.loads(RULES_BEFORE_COLUMN_RULES.read_text())
+    }
+
+    now = checked_rules(manifest)
+
+    assert len(before) == 224
+    assert sorted(before - now, key=str) == [], "rules no test checks any more"
+    tests = [node for node in manifest["nodes"].values() if node["resource_type"] == "test"]
+    one_rule_tests = [test["name"] for test in tests if (test.get("test_metadata") or {}).get("name") in MERGED_TESTS]
+    assert one_rule_tests == [], "a column rule in a test of its own: add it to its model's column_rules instead"
+    column_rules_tests = [test for test in tests if test["test_metadata"]["name"] == "column_rules"]
+    per_model_and_severity = {(test["attached_node"], test["config"]["severity"]) for test in column_rules_tests}
+    assert len(per_model_and_severity) == len(column_rules_tests), "one column_rules test per model and severity"
+
+
+def test_column_rules_returns_each_broken_rule_with_its_column_and_failing_rows(sample_warehouse, tmp_path):
+    # Three rows of a, b, d, r: each rule below is broken by the rows counted next to it.
+    rows = "(values (1, 3, 0, 5.0), (2, 5, 0, null), (null, 4, 2, 1.0)) as v(a, b, d, r)"
+    rules = {
+        "a": ["not_null", {"accepted_range": {"min_value": 1, "max_value": 1}}],  # row 3 null; row 2's 2 > 1
+        "b": [{"accepted_values": {"values": ["3", "4"]}}],  # row 2's 5
+        "d": ["not_null", {"accepted_range": {"min_value": 0}}],  # none
+        "r": [{"null_without_denominator": {"denominator": "d"}}],  # row 1: 5.0 where d is 0; row 2 null is fine
+    }
+    # a < 2: row 2 false, row 3 null (which fails too, as a null must not pass a check).
+    expressions = ["a < 2", "r is null or r > 0"]
+    call = f"test_column_rules(model='(select * from {rows})', columns={rules}, expressions={expressions})"
+
+    done = run_dbt(
+        sample_warehouse,
+        tmp_path,
+        "--quiet",
+        "show",
+        "--limit",
+        "10",
+        "--output",
+        "json",
+        "--inline",
+        "{{ " + call + " }}",
+    )
+
+    assert done.returncode == 0, done.stdout[-3000:]
+    shown = json.loads(done.stdout)["show"]
+    assert {(row["column_name"], row["rule"], row["failing_rows"]) for row in shown} == {
+        ("a", "not_null", 1),
+        ("a", "accepted_range: min_value 1, max_value 1", 1),
+        ("b", "accepted_values: 3, 4", 1),
+        ("r", "null_without_denominator: d", 1),
+        (None, "expression_is_true: a < 2", 2),
+    }

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 import pytest
-from dagster import AssetCheckSeverity, AssetKey, ExecuteInProcessResult, build_schedule_context
+from dagster import AssetCheckEvaluation, AssetCheckSeverity, AssetKey, ExecuteInProcessResult, build_schedule_context
 from pydantic import ValidationError
 
-from pipelines.assets.dbt import dbt_models, prune_target_folders
+from pipelines.assets.dbt import BROKEN_RULES_METADATA, dbt_models, prune_target_folders
 from pipelines.assets.ml import ml_assets
 from pipelines.assets.serving import serving_snapshot
 from pipelines.definitions import build_definitions
@@ -107,19 +107,27 @@ def failed_checks(result: ExecuteInProcessResult) -> list[tuple[AssetKey, str, A
     ]
 
 
+def broken_rules(evaluation: AssetCheckEvaluation) -> list[list[str]]:
+    """The rows (column, rule, failing rows) of the table of broken rules of a failed column_rules check."""
+    table = evaluation.metadata[BROKEN_RULES_METADATA].value
+    rows = [line.strip("| ").split(" | ") for line in table.splitlines()]
+    assert rows[0] == ["column", "rule", "failing rows"]
+    return rows[2:]
+
+
 def materialized_keys(result: ExecuteInProcessResult) -> set[AssetKey]:
     """Every asset materialized in the run."""
     return {event.asset_key for event in result.get_asset_materialization_events()}
 
 
-UNKNOWN_STATUS_CHECK = "accepted_values_stg_transactions_status__pending__completed__failed__refunded__cancelled"
+UNKNOWN_STATUS_CHECK = "stg_transactions_column_rules"
 
 
 def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp_path, make_settings):
     settings = make_settings(write_store(tmp_path / "store"))
     run_pipeline(settings, dt.date(2025, 1, 1), dt.date(2025, 1, 2), selection=INGEST)
     # A load that went wrong outside the pipeline: an order of 1 Jan has a status the source schema
-    # does not know, which breaks the accepted_values test of stg_transactions.status (error
+    # does not know, which breaks the accepted_values rule of stg_transactions.status (error
     # severity). The nightly run below reloads only 2 Jan, so the order is still there when dbt builds.
     with duckdb.connect(str(settings.warehouse_file)) as con:
         con.execute(
@@ -132,6 +140,10 @@ def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp
 
     assert failed_checks(result) == [
         (AssetKey(["staging", "stg_transactions"]), UNKNOWN_STATUS_CHECK, AssetCheckSeverity.ERROR)
+    ]
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == UNKNOWN_STATUS_CHECK]
+    assert broken_rules(evaluation) == [
+        ["status", "accepted_values: pending, completed, failed, refunded, cancelled", "1"]
     ]
     materialized = materialized_keys(result)
     assert materialized >= RAW_KEYS, "the ingest assets upstream of the failure ran"
@@ -186,7 +198,7 @@ def test_a_failing_warn_dbt_test_only_warns_and_the_run_still_publishes(sample_s
     run_pipeline(settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date, selection=INGEST)
     # Events recorded out of order, planted like the failure above: session P1's signup is stamped
     # an hour before its visit, so its visit row in funnel_session_stages has minutes_to_next_stage
-    # = -60, which breaks the warn-severity accepted_range (min 0) test. The day is not the one the
+    # = -60, which breaks the warn-severity accepted_range (min 0) rule. The day is not the one the
     # run below reloads.
     planted_day = SAMPLE_FIRST_DAY + dt.timedelta(days=10)
     visit_at = dt.datetime.combine(planted_day, dt.time(10, 0))
@@ -202,10 +214,11 @@ def test_a_failing_warn_dbt_test_only_warns_and_the_run_still_publishes(sample_s
     result = run_pipeline(settings, SAMPLE_SPEC.end_date, SAMPLE_SPEC.end_date, raise_on_error=False)
 
     funnel_session_stages = AssetKey(["intermediate", "funnel_session_stages"])
-    check_name = "accepted_range_funnel_session_stages_minutes_to_next_stage__0"
+    check_name = "funnel_session_stages_column_rules_warn"
     assert failed_checks(result) == [(funnel_session_stages, check_name, AssetCheckSeverity.WARN)]
     (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == check_name]
     assert evaluation.metadata["dagster_dbt/failed_row_count"].value == 1, "exactly the planted visit row"
+    assert broken_rules(evaluation) == [["minutes_to_next_stage", "accepted_range: min_value 0", "1"]]
     assert result.success
     downstream = {AssetKey(["marts", name]) for name in ("funnel_stages", "funnel_daily", "kpi_summary")}
     assert downstream | ML_KEYS | {funnel_session_stages, SERVING_KEY} <= materialized_keys(result)
@@ -232,9 +245,11 @@ def test_a_cost_category_outside_the_list_counts_as_other_and_warns(sample_store
 
     ((key, check_name, severity),) = failed_checks(result)
     assert (key, severity) == (AssetKey(["staging", "stg_costs"]), AssetCheckSeverity.WARN)
-    assert check_name.startswith("accepted_values_stg_costs_category")
+    assert check_name == "stg_costs_column_rules_warn"
     (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == check_name]
     assert evaluation.metadata["dagster_dbt/failed_row_count"].value == 1, "one failing value: rent"
+    ((column, rule, failing_rows),) = broken_rules(evaluation)
+    assert (column, rule.split(":")[0], failing_rows) == ("category", "accepted_values", "1")
     assert result.success
     # The rent is not lost: its month's `other` column is the planted amount plus the real 'other' costs.
     assert _cost_other_of(settings, month) == others + Decimal("1234.50")
@@ -456,4 +471,10 @@ def test_every_dbt_test_is_a_check_that_says_what_it_checks():
     relationship = checks["relationships_stg_transactions_customer_id__customer_id__ref_stg_customers_"]
     assert relationship.description == (
         "every `customer_id` is a `customer_id` of `stg_customers` (blocking: a failure stops what depends on it)."
+    )
+    assert checks["stg_marketing_spend_column_rules"].description == (
+        "`spend_date` is never null; `amount` lies within [0, inf] (blocking: a failure stops what depends on it)."
+    )
+    assert checks["funnel_session_stages_column_rules_warn"].description == (
+        "`minutes_to_next_stage` lies within [0, inf] (warns)."
     )

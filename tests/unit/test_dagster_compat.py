@@ -16,7 +16,7 @@ from pathlib import Path
 from dagster import DagsterEventType
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource
+from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource
 from dagster_dbt.compat import DBT_PYTHON_VERSION
 
 from pipelines.cli.instance import BATCHED_EVENT_LOG
@@ -63,6 +63,16 @@ def test_the_dbt_cli_resource_knows_the_installed_dbt_without_starting_it(monkey
     monkeypatch.setattr("subprocess.Popen", no_process)
     monkeypatch.setattr("subprocess.check_output", no_process)
     assert dbt._cli_version == DBT_PYTHON_VERSION
+
+
+def test_the_dbt_cli_builds_its_adapter_through_the_hook_the_resource_overrides():
+    # DbtCliResource.cli() asks this hook for the adapter it hands the invocation, which may be None.
+    hook = inspect.signature(DbtCliResource._initialize_dbt_core_adapter)
+
+    assert list(hook.parameters) == ["self", "args"]
+    assert "self._initialize_dbt_core_adapter(args)" in inspect.getsource(DbtCliResource.cli)
+    assert DbtCliInvocation.__dataclass_fields__["adapter"].default is None
+    assert StorefrontDbtCliResource._initialize_dbt_core_adapter is not DbtCliResource._initialize_dbt_core_adapter
 
 
 def test_the_sqlite_event_log_still_has_what_the_batched_one_builds_on():

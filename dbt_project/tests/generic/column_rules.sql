@@ -1,0 +1,74 @@
+{#- Every column rule of a model in one scan, instead of one test (one query, one dbt node, one
+    Dagster check) per column and rule. `columns` maps a column to its rules, each one of
+        not_null
+        {accepted_range: {min_value: …, max_value: …}}    either bound optional; nulls pass
+        {accepted_values: {values: […]}}                   strings; nulls pass
+        {null_without_denominator: {denominator: "…"}}     see below
+    and `expressions` lists SQL conditions that must be true on every row.
+    null_without_denominator: a rate must be null where its denominator (a SQL expression over the
+    row, window functions allowed) is 0 or null: a rate of nothing is undefined, and a 0 or a 100 %
+    there would read as a fact. Where a figure also needs data the store may not have (costs for a
+    margin), the denominator says so: `case when has_cost_data then net_revenue end`.
+    Fails with one row per broken rule: the column (null for an expression), the rule and how many
+    rows break it; dbt's count of failures is the number of broken rows, summed over the rules. -#}
+{% test column_rules(model, columns={}, expressions=[]) %}
+{{ config(fail_calc='coalesce(sum(failing_rows), 0)') }}
+{%- set checks = [] -%}
+{%- for column, rules in columns.items() -%}
+    {%- for rule in rules -%}
+        {%- do checks.append(column_rule_check(column, rule)) -%}
+    {%- endfor -%}
+{%- endfor -%}
+{%- for expression in expressions -%}
+    {%- do checks.append({
+        'column': none,
+        'rule': 'expression_is_true: ' ~ expression,
+        'fails': 'not coalesce((' ~ expression ~ '), false)',
+    }) -%}
+{%- endfor -%}
+{%- if not checks -%}
+    {{ exceptions.raise_compiler_error("column_rules on " ~ model ~ ": no columns or expressions to check") }}
+{%- endif %}
+with flagged as (
+    select
+        {%- for check in checks %}
+        case when {{ check.fails }} then 1 else 0 end as failed_{{ loop.index }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ model }}
+),
+
+failing as (
+    select
+        {%- for check in checks %}
+        coalesce(sum(failed_{{ loop.index }}), 0) as failing_{{ loop.index }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from flagged
+),
+
+-- One row per rule, from the single row of counts.
+counted as (
+    select
+        rules.column_name,
+        rules.rule,
+        case rules.rule_index
+            {%- for check in checks %}
+            when {{ loop.index }} then failing.failing_{{ loop.index }}
+            {%- endfor %}
+        end as failing_rows
+    from failing
+    cross join (
+        values
+        {%- for check in checks %}
+        (
+            {{ loop.index }},
+            {{ sql_string(check.column) if check.column else "cast(null as " ~ dbt.type_string() ~ ")" }},
+            {{ sql_string(check.rule) }}
+        ){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as rules (rule_index, column_name, rule)
+)
+
+select column_name, rule, failing_rows
+from counted
+where failing_rows > 0
+{% endtest %}
