@@ -1,7 +1,7 @@
-"""The incremental funnel_sessions model against full builds: nightly runs on top of a backfill, and a
-reload of an old day that loses its events, leave every mart as a full build from scratch over
-the same source does; so do random sequences of reference-date moves, reloads, emptied days,
-stage changes and full refreshes on a tiny store."""
+"""The incremental models against full builds: nightly runs on top of a backfill, and a reload of an
+old day that loses its events, leave every mart as a full build from scratch over the same source
+does; so do random sequences of reference-date moves, reloads, emptied days, stage changes and full
+refreshes on a tiny store."""
 
 from __future__ import annotations
 
@@ -30,7 +30,11 @@ from tests.support.pipeline_runs import (
 
 INGEST_AND_DBT = INGEST | DBT_MODELS
 LAST_DAY = SAMPLE_SPEC.end_date
-BOOKKEEPING = {"intermediate.funnel_sessions": ("_reference_date", "_last_load_id", "_build_number")}
+BOOKKEEPING = {
+    "intermediate.funnel_sessions": ("_reference_date", "_last_load_id", "_build_number"),
+    "intermediate.int_funnel_days": ("_funnel_build_number",),
+    "intermediate.int_funnel_stage_times": ("_funnel_build_number",),
+}
 """Columns that say which build wrote a row: they differ between builds by design."""
 FLOAT_TOLERANCE = 1e-12
 """Relative: the same sums over rows in another order differ in the last bits, and no more."""
@@ -138,9 +142,14 @@ create table raw.funnel_events (
 """
 
 
+FUNNEL_MODELS = ("funnel_sessions", "funnel_session_stages", "int_funnel_days", "int_funnel_stage_times")
+"""The incremental funnel models and the view between them, built at every step in this order."""
+INCREMENTAL_FUNNEL_MODELS = ("funnel_sessions", "int_funnel_days", "int_funnel_stage_times")
+
+
 class TinyFunnelStore:
     """A warehouse of a few funnel sessions a day, driven step by step with the dbt models that
-    build funnel_sessions (two staging views and the model) run in this process.
+    build the incremental funnel models (two staging views and FUNNEL_MODELS) run in this process.
 
     The reference date is the day of its only transaction, so that moving it changes data, not
     vars: dbt then parses the project once per stage list (each has its own target folder)."""
@@ -150,7 +159,7 @@ class TinyFunnelStore:
         self.path = folder / "tiny.duckdb"
         self.stages = DEFAULT_STAGES
         self.reloads = 0
-        self.compiled: dict[tuple[str, ...], str] = {}
+        self.compiled: dict[tuple[tuple[str, ...], str], str] = {}
         self.source: dict[dt.date, list[tuple]] = {day: self.new_sessions(day) for day in STORE_DAYS}
         """The shop's events by the day their session started."""
         self.dbt = dbtRunner()
@@ -159,7 +168,7 @@ class TinyFunnelStore:
             con.execute(LOAD_LOG_DDL)
         self.load_days(STORE_DAYS)
         self.set_reference_date(STORE_DAYS[-1])
-        self.build(full_refresh=True, select="stg_transactions stg_funnel_events funnel_sessions")
+        self.build(full_refresh=True, select=("stg_transactions", "stg_funnel_events", *FUNNEL_MODELS))
 
     def new_sessions(self, day: dt.date) -> list[tuple]:
         """Events of 0 to 3 sessions starting on ``day`` (a new draw each time); a session that
@@ -213,20 +222,20 @@ class TinyFunnelStore:
         ]
         return [command, *folders, "--vars", json.dumps(dbt_vars), "--quiet", "--no-populate-cache"]
 
-    def build(self, full_refresh: bool = False, select: str = "funnel_sessions") -> None:
+    def build(self, full_refresh: bool = False, select: tuple[str, ...] = FUNNEL_MODELS) -> None:
         result = self.dbt.invoke(
-            [*self.dbt_args("run"), "--select", *select.split(), *(["--full-refresh"] if full_refresh else [])]
+            [*self.dbt_args("run"), "--select", *select, *(["--full-refresh"] if full_refresh else [])]
         )
         assert result.success, result.exception
 
-    def full_build_sql(self) -> str:
+    def full_build_sql(self, model: str) -> str:
         """The model's SQL as a full build compiles it, once per stage list: the reference date is
         read from the data, so the SQL holds for every step."""
-        if self.stages not in self.compiled:
-            result = self.dbt.invoke([*self.dbt_args("compile"), "--select", "funnel_sessions", "--full-refresh"])
+        if (self.stages, model) not in self.compiled:
+            result = self.dbt.invoke([*self.dbt_args("compile"), "--select", model, "--full-refresh"])
             assert result.success, result.exception
-            self.compiled[self.stages] = result.result.results[0].node.compiled_code
-        return self.compiled[self.stages]
+            self.compiled[self.stages, model] = result.result.results[0].node.compiled_code
+        return self.compiled[self.stages, model]
 
     def step(self, kind: str) -> str:
         """Apply one step of ``kind`` to the source (or the settings) and build incrementally."""
@@ -246,26 +255,30 @@ class TinyFunnelStore:
         self.build(full_refresh=kind == "full_refresh")
         return f"{kind} (reference date {self.reference_date}, stages {len(self.stages)})"
 
-    def differences(self) -> tuple[list[tuple], list[tuple]]:
-        """The stored sessions and a full build's, the bookkeeping left out: equal when all is well.
-        Columns are matched by name: a stage added back is a column added at the end of the table."""
-        bookkeeping = ", ".join(BOOKKEEPING["intermediate.funnel_sessions"])
+    def differences(self, model: str) -> tuple[list[tuple], list[tuple]]:
+        """The stored rows of ``model`` and a full build's over the same upstream tables, the
+        bookkeeping left out: equal when all is well. Columns are matched by name: a stage added
+        back is a column added at the end of the table."""
+        bookkeeping = ", ".join(BOOKKEEPING[f"intermediate.{model}"])
         with duckdb.connect(str(self.path)) as con:
-            full = con.execute(f"select * exclude ({bookkeeping}) from ({self.full_build_sql()}) order by all")
+            full = con.execute(f"select * exclude ({bookkeeping}) from ({self.full_build_sql(model)}) order by all")
             columns = [column[0] for column in full.description]
             full_rows = full.fetchall()
-            stored = con.execute(f"select {', '.join(columns)} from intermediate.funnel_sessions order by all")
+            stored = con.execute(f"select {', '.join(columns)} from intermediate.{model} order by all")
             return stored.fetchall(), full_rows
 
 
-def test_random_sequences_of_loads_and_reference_date_moves_leave_funnel_sessions_as_a_full_build(tmp_path):
+def test_random_sequences_of_loads_and_reference_date_moves_leave_the_funnel_models_as_a_full_build(tmp_path):
     # One store through SEQUENCES sequences of random steps; every sequence starts from the state
     # the previous one left, which the check after its last step showed equal to a full build.
+    # Each model is compared with a full build over the stored models it reads, themselves equal
+    # to a full build (checked first).
     rng = random.Random(18)
     store = TinyFunnelStore(tmp_path, rng)
     for sequence in range(SEQUENCES):
         done = []
         for _ in range(STEPS_PER_SEQUENCE):
             done.append(store.step(rng.choices(list(STEP_WEIGHTS), weights=list(STEP_WEIGHTS.values()))[0]))
-            stored, full = store.differences()
-            assert stored == full, f"sequence {sequence} after {done}"
+            for model in INCREMENTAL_FUNNEL_MODELS:
+                stored, full = store.differences(model)
+                assert stored == full, f"{model}: sequence {sequence} after {done}"
