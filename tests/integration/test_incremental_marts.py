@@ -155,6 +155,8 @@ class TinyWarehouse:
 
     models: tuple[str, ...] = ()
     """The models a step builds, in this order."""
+    compared: tuple[str, ...] = ()
+    """The incremental ones among them, compared with a full build."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -223,6 +225,7 @@ class TinyFunnelStore(TinyWarehouse):
     vars: dbt then parses the project once per stage list."""
 
     models = FUNNEL_MODELS
+    compared = INCREMENTAL_FUNNEL_MODELS
 
     def __init__(self, folder: Path, rng: random.Random) -> None:
         super().__init__(folder)
@@ -299,20 +302,25 @@ class TinyFunnelStore(TinyWarehouse):
         return f"{kind} (reference date {self.reference_date}, stages {len(self.stages)})"
 
 
-def test_random_sequences_of_loads_and_reference_date_moves_leave_the_funnel_models_as_a_full_build(tmp_path):
-    # One store through SEQUENCES sequences of random steps; every sequence starts from the state
-    # the previous one left, which the check after its last step showed equal to a full build.
-    # Each model is compared with a full build over the stored models it reads, themselves equal
-    # to a full build (checked first).
-    rng = random.Random(18)
-    store = TinyFunnelStore(tmp_path, rng)
-    for sequence in range(SEQUENCES):
+def check_random_sequences(
+    store: TinyFunnelStore | TinyOrderStore, rng: random.Random, sequences: int, weights: dict[str, int]
+) -> None:
+    """Drive ``store`` through ``sequences`` sequences of random steps (kinds drawn by ``weights``);
+    after each step, every incremental model of the store equals a full build over the stored
+    models it reads, themselves equal to a full build (checked first). Every sequence starts from
+    the state the previous one left, which the check after its last step showed right."""
+    for sequence in range(sequences):
         done = []
         for _ in range(STEPS_PER_SEQUENCE):
-            done.append(store.step(rng.choices(list(STEP_WEIGHTS), weights=list(STEP_WEIGHTS.values()))[0]))
-            for model in INCREMENTAL_FUNNEL_MODELS:
+            done.append(store.step(rng.choices(list(weights), weights=list(weights.values()))[0]))
+            for model in store.compared:
                 stored, full = store.differences(model)
                 assert stored == full, f"{model}: sequence {sequence} after {done}"
+
+
+def test_random_sequences_of_loads_and_reference_date_moves_leave_the_funnel_models_as_a_full_build(tmp_path):
+    rng = random.Random(18)
+    check_random_sequences(TinyFunnelStore(tmp_path, rng), rng, SEQUENCES, STEP_WEIGHTS)
 
 
 # --- random sequences on a tiny shop's orders: int_customer_orders against a full build ---
@@ -344,6 +352,7 @@ class TinyOrderStore(TinyWarehouse):
     var: one parse per day."""
 
     models = ("int_paid_orders", "int_monthly_margins", "int_customer_orders", "int_order_days")
+    compared = ("int_customer_orders", "int_order_days")
 
     def __init__(self, folder: Path, rng: random.Random) -> None:
         super().__init__(folder)
@@ -456,13 +465,5 @@ class TinyOrderStore(TinyWarehouse):
 
 
 def test_random_sequences_of_order_and_cost_changes_leave_the_order_models_as_a_full_build(tmp_path):
-    # As the funnel's sequences: one shop through ORDER_SEQUENCES sequences of random steps.
     rng = random.Random(21)
-    store = TinyOrderStore(tmp_path, rng)
-    for sequence in range(ORDER_SEQUENCES):
-        done = []
-        for _ in range(STEPS_PER_SEQUENCE):
-            done.append(store.step(rng.choices(list(ORDER_STEP_WEIGHTS), weights=list(ORDER_STEP_WEIGHTS.values()))[0]))
-            for model in ("int_customer_orders", "int_order_days"):
-                stored, full = store.differences(model)
-                assert stored == full, f"{model}: sequence {sequence} after {done}"
+    check_random_sequences(TinyOrderStore(tmp_path, rng), rng, ORDER_SEQUENCES, ORDER_STEP_WEIGHTS)

@@ -35,15 +35,10 @@ order_loads as (
 
 {%- if is_incremental() %}
 
--- What the latest build that wrote rows was built from (see funnel_sessions: a build that only
--- removed customers leaves the stored rows ending by their last order, so the reference date is
--- taken as at most that day).
+-- What the latest build that wrote rows was built from (macro previous_build): the stored
+-- customers end by their last order's day.
 previous_build as (
-    select
-        max(_last_load_id) as last_load_id,
-        least(arg_max(_reference_date, _build_number), max(last_order_date)) as reference_date,
-        max(_build_number) as build_number
-    from {{ this }}
+    {{ previous_build('last_order_date') }}
 ),
 
 -- Days whose paid orders may differ from the stored ones: days of transactions loaded since the
@@ -55,13 +50,7 @@ changed_days as (
     where order_loads.source_table = 'transactions'
         and order_loads.load_id > coalesce(previous_build.last_load_id, 0)
     union
-    select cast(unnest(generate_series(
-        cast(least(previous_build.reference_date, bounds.reference_date) + 1 as timestamp),
-        cast(greatest(previous_build.reference_date, bounds.reference_date) as timestamp),
-        interval 1 day
-    )) as date) as changed_day
-    from previous_build
-    cross join bounds
+    {{ reference_date_moved_days('previous_build', 'bounds') }}
 ),
 
 -- Months whose gross margin (int_monthly_margins) may have changed: their revenue (a changed day)
@@ -209,21 +198,6 @@ final as (
     cross join bounds
 )
 
-{%- if is_incremental() %},
-
 -- Affected customers left without any paid order (a reload took them away, or the reference date
--- moved back before them): a row without first_order_date, so that the delete+insert by
--- customer_id removes their stored row; the post-hook deletes these rows before the build commits.
-vanished as (
-    select affected_customers.customer_id
-    from affected_customers
-    anti join final on affected_customers.customer_id = final.customer_id
-)
-
-select * from final
-union all by name
-select * from vanished
-{%- else %}
-
-select * from final
-{%- endif %}
+-- moved back before them) get a row without first_order_date, which removes their stored row.
+{{ final_with_cleared_keys('final', 'affected_customers', 'customer_id') }}

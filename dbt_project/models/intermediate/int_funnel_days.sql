@@ -52,14 +52,5 @@ final as (
         cast(extract(hour from {{ store_time(initiated_stage ~ '_at') }}) as bigint)
 )
 
-{%- if is_incremental() %}
-
--- A row without sessions for every changed day, so that the delete+insert by session_date also
--- clears a day left without any session; the post-hook deletes these rows before the build commits.
-select * from final
-union all by name
-select session_date from changed_days
-{%- else %}
-
-select * from final
-{%- endif %}
+-- A changed day left without sessions gets a row without them, which clears its stored rows.
+{{ final_with_cleared_keys('final', 'changed_days', 'session_date') }}

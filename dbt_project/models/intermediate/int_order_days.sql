@@ -57,14 +57,5 @@ final as (
     group by order_date
 )
 
-{%- if is_incremental() %}
-
--- A row without orders for every changed day, so that the delete+insert by order_date also clears
--- a day left without any transaction; the post-hook deletes these rows before the build commits.
-select * from final
-union all by name
-select order_date from changed_days
-{%- else %}
-
-select * from final
-{%- endif %}
+-- A changed day left without transactions gets a row without them, which clears its stored rows.
+{{ final_with_cleared_keys('final', 'changed_days', 'order_date') }}
