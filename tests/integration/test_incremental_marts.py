@@ -1,7 +1,7 @@
-"""The incremental funnel_sessions model against full builds: nightly runs on top of a backfill, and a
-reload of an old day that loses its events, leave every mart as a full build from scratch over
-the same source does; so do random sequences of reference-date moves, reloads, emptied days,
-stage changes and full refreshes on a tiny store."""
+"""The incremental models against full builds: nightly runs on top of a backfill, and a reload of an
+old day that loses its events, leave every mart as a full build from scratch over the same source
+does; so do random sequences of reference-date moves, reloads, emptied days, stage changes and full
+refreshes on a tiny store."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import random
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -16,7 +17,8 @@ from dbt.cli.main import dbtRunner
 
 from pipelines.defs.project import DBT_PROJECT_DIR
 from pipelines.settings import Settings
-from pipelines.sources.raw_tables import LOAD_LOG_DDL
+from pipelines.source_schema import SOURCE_TABLES
+from pipelines.sources.raw_tables import LOAD_LOG_DDL, create_raw_table
 from tests.support.mart_comparison import mart_differences
 from tests.support.pipeline_runs import (
     DBT_MODELS,
@@ -30,7 +32,13 @@ from tests.support.pipeline_runs import (
 
 INGEST_AND_DBT = INGEST | DBT_MODELS
 LAST_DAY = SAMPLE_SPEC.end_date
-BOOKKEEPING = {"intermediate.funnel_sessions": ("_reference_date", "_last_load_id", "_build_number")}
+BOOKKEEPING = {
+    "intermediate.funnel_sessions": ("_reference_date", "_last_load_id", "_build_number"),
+    "intermediate.int_customer_orders": ("_reference_date", "_last_load_id", "_build_number"),
+    "intermediate.int_order_days": ("_last_load_id",),
+    "intermediate.int_funnel_days": ("_funnel_build_number",),
+    "intermediate.int_funnel_stage_times": ("_funnel_build_number",),
+}
 """Columns that say which build wrote a row: they differ between builds by design."""
 FLOAT_TOLERANCE = 1e-12
 """Relative: the same sums over rows in another order differ in the last bits, and no more."""
@@ -138,28 +146,100 @@ create table raw.funnel_events (
 """
 
 
-class TinyFunnelStore:
-    """A warehouse of a few funnel sessions a day, driven step by step with the dbt models that
-    build funnel_sessions (two staging views and the model) run in this process.
+class TinyWarehouse:
+    """A tiny warehouse driven step by step with the dbt models of ``models`` run in this process,
+    and compared with what a full build of them gives over the same upstream tables.
+
+    Each setting that dbt gets as a var (``settings()``) has its own target folder, so that dbt
+    parses the project once per setting, not at every step."""
+
+    models: tuple[str, ...] = ()
+    """The models a step builds, in this order."""
+    compared: tuple[str, ...] = ()
+    """The incremental ones among them, compared with a full build."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / "tiny.duckdb"
+        self.compiled: dict[tuple[object, str], str] = {}
+        self.dbt = dbtRunner()
+
+    def settings(self) -> dict[str, object]:
+        """The dbt vars of the current step besides the warehouse's path."""
+        return {}
+
+    def dbt_args(self, command: str) -> list[str]:
+        settings = self.settings()
+        target = self.folder / f"target_{abs(hash(json.dumps(settings, sort_keys=True)))}"
+        dbt_vars = {"warehouse_path": str(self.path), **settings}
+        folders = [
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(target),
+        ]
+        # One thread: without the populated relation cache, models built side by side trip dbt's
+        # cache ("Cache inconsistency detected").
+        return [command, *folders, "--vars", json.dumps(dbt_vars), "--quiet", "--no-populate-cache", "--threads", "1"]
+
+    def build(self, full_refresh: bool = False, select: tuple[str, ...] | None = None) -> None:
+        result = self.dbt.invoke(
+            [*self.dbt_args("run"), "--select", *(select or self.models), *(["--full-refresh"] if full_refresh else [])]
+        )
+        assert result.success, result.exception
+
+    def full_build_sql(self, model: str) -> str:
+        """The model's SQL as a full build compiles it, once per setting: what is read from the data
+        (the funnel's reference date) holds for every step."""
+        key = (json.dumps(self.settings(), sort_keys=True), model)
+        if key not in self.compiled:
+            result = self.dbt.invoke([*self.dbt_args("compile"), "--select", model, "--full-refresh"])
+            assert result.success, result.exception
+            self.compiled[key] = result.result.results[0].node.compiled_code
+        return self.compiled[key]
+
+    def differences(self, model: str) -> tuple[list[tuple], list[tuple]]:
+        """The stored rows of ``model`` and a full build's over the same upstream tables, the
+        bookkeeping left out: equal when all is well. Columns are matched by name: a stage added
+        back is a column added at the end of the table."""
+        bookkeeping = ", ".join(BOOKKEEPING[f"intermediate.{model}"])
+        with duckdb.connect(str(self.path)) as con:
+            full = con.execute(f"select * exclude ({bookkeeping}) from ({self.full_build_sql(model)}) order by all")
+            columns = [column[0] for column in full.description]
+            full_rows = full.fetchall()
+            stored = con.execute(f"select {', '.join(columns)} from intermediate.{model} order by all")
+            return stored.fetchall(), full_rows
+
+
+FUNNEL_MODELS = ("funnel_sessions", "funnel_session_stages", "int_funnel_days", "int_funnel_stage_times")
+"""The incremental funnel models and the view between them, built at every step in this order."""
+INCREMENTAL_FUNNEL_MODELS = ("funnel_sessions", "int_funnel_days", "int_funnel_stage_times")
+
+
+class TinyFunnelStore(TinyWarehouse):
+    """A warehouse of a few funnel sessions a day, whose steps build the incremental funnel models.
 
     The reference date is the day of its only transaction, so that moving it changes data, not
-    vars: dbt then parses the project once per stage list (each has its own target folder)."""
+    vars: dbt then parses the project once per stage list."""
+
+    models = FUNNEL_MODELS
+    compared = INCREMENTAL_FUNNEL_MODELS
 
     def __init__(self, folder: Path, rng: random.Random) -> None:
-        self.folder, self.rng = folder, rng
-        self.path = folder / "tiny.duckdb"
+        super().__init__(folder)
+        self.rng = rng
         self.stages = DEFAULT_STAGES
         self.reloads = 0
-        self.compiled: dict[tuple[str, ...], str] = {}
         self.source: dict[dt.date, list[tuple]] = {day: self.new_sessions(day) for day in STORE_DAYS}
         """The shop's events by the day their session started."""
-        self.dbt = dbtRunner()
         with duckdb.connect(str(self.path)) as con:
             con.execute(TINY_RAW_DDL)
             con.execute(LOAD_LOG_DDL)
         self.load_days(STORE_DAYS)
         self.set_reference_date(STORE_DAYS[-1])
-        self.build(full_refresh=True, select="stg_transactions stg_funnel_events funnel_sessions")
+        self.build(full_refresh=True, select=("stg_transactions", "stg_funnel_events", *FUNNEL_MODELS))
 
     def new_sessions(self, day: dt.date) -> list[tuple]:
         """Events of 0 to 3 sessions starting on ``day`` (a new draw each time); a session that
@@ -200,33 +280,8 @@ class TinyFunnelStore:
                 [dt.datetime.combine(day, dt.time(12))] * 3,
             )
 
-    def dbt_args(self, command: str) -> list[str]:
-        target = self.folder / f"target_{len(self.stages)}"
-        dbt_vars = {"warehouse_path": str(self.path), "funnel_stages": list(self.stages)}
-        folders = [
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(target),
-        ]
-        return [command, *folders, "--vars", json.dumps(dbt_vars), "--quiet", "--no-populate-cache"]
-
-    def build(self, full_refresh: bool = False, select: str = "funnel_sessions") -> None:
-        result = self.dbt.invoke(
-            [*self.dbt_args("run"), "--select", *select.split(), *(["--full-refresh"] if full_refresh else [])]
-        )
-        assert result.success, result.exception
-
-    def full_build_sql(self) -> str:
-        """The model's SQL as a full build compiles it, once per stage list: the reference date is
-        read from the data, so the SQL holds for every step."""
-        if self.stages not in self.compiled:
-            result = self.dbt.invoke([*self.dbt_args("compile"), "--select", "funnel_sessions", "--full-refresh"])
-            assert result.success, result.exception
-            self.compiled[self.stages] = result.result.results[0].node.compiled_code
-        return self.compiled[self.stages]
+    def settings(self) -> dict[str, object]:
+        return {"funnel_stages": list(self.stages)}
 
     def step(self, kind: str) -> str:
         """Apply one step of ``kind`` to the source (or the settings) and build incrementally."""
@@ -246,26 +301,169 @@ class TinyFunnelStore:
         self.build(full_refresh=kind == "full_refresh")
         return f"{kind} (reference date {self.reference_date}, stages {len(self.stages)})"
 
-    def differences(self) -> tuple[list[tuple], list[tuple]]:
-        """The stored sessions and a full build's, the bookkeeping left out: equal when all is well.
-        Columns are matched by name: a stage added back is a column added at the end of the table."""
-        bookkeeping = ", ".join(BOOKKEEPING["intermediate.funnel_sessions"])
-        with duckdb.connect(str(self.path)) as con:
-            full = con.execute(f"select * exclude ({bookkeeping}) from ({self.full_build_sql()}) order by all")
-            columns = [column[0] for column in full.description]
-            full_rows = full.fetchall()
-            stored = con.execute(f"select {', '.join(columns)} from intermediate.funnel_sessions order by all")
-            return stored.fetchall(), full_rows
 
-
-def test_random_sequences_of_loads_and_reference_date_moves_leave_funnel_sessions_as_a_full_build(tmp_path):
-    # One store through SEQUENCES sequences of random steps; every sequence starts from the state
-    # the previous one left, which the check after its last step showed equal to a full build.
-    rng = random.Random(18)
-    store = TinyFunnelStore(tmp_path, rng)
-    for sequence in range(SEQUENCES):
+def check_random_sequences(
+    store: TinyFunnelStore | TinyOrderStore, rng: random.Random, sequences: int, weights: dict[str, int]
+) -> None:
+    """Drive ``store`` through ``sequences`` sequences of random steps (kinds drawn by ``weights``);
+    after each step, every incremental model of the store equals a full build over the stored
+    models it reads, themselves equal to a full build (checked first). Every sequence starts from
+    the state the previous one left, which the check after its last step showed right."""
+    for sequence in range(sequences):
         done = []
         for _ in range(STEPS_PER_SEQUENCE):
-            done.append(store.step(rng.choices(list(STEP_WEIGHTS), weights=list(STEP_WEIGHTS.values()))[0]))
-            stored, full = store.differences()
-            assert stored == full, f"sequence {sequence} after {done}"
+            done.append(store.step(rng.choices(list(weights), weights=list(weights.values()))[0]))
+            for model in store.compared:
+                stored, full = store.differences(model)
+                assert stored == full, f"{model}: sequence {sequence} after {done}"
+
+
+def test_random_sequences_of_loads_and_reference_date_moves_leave_the_funnel_models_as_a_full_build(tmp_path):
+    rng = random.Random(18)
+    check_random_sequences(TinyFunnelStore(tmp_path, rng), rng, SEQUENCES, STEP_WEIGHTS)
+
+
+# --- random sequences on a tiny shop's orders: int_customer_orders against a full build ---
+
+ORDER_SEQUENCES = 20
+ORDER_DAYS = [dt.date(2025, 1, 30), dt.date(2025, 1, 31), dt.date(2025, 2, 1), dt.date(2025, 2, 2), dt.date(2025, 3, 1)]
+"""Days in three months, so that a change of one month's margin leaves the others' alone."""
+CUSTOMERS = ("C1", "C2", "C3", "C4")
+COST_CATEGORIES = ("infrastructure", "payment_fees", "salaries")
+"""Costs of revenue (the first two) and other costs: a month's margin moves with the first."""
+CHANNELS = ("organic", "email", None)
+"""A customer's recorded channel; None: the shop has no record of the customer (a guest)."""
+ORDER_STEP_WEIGHTS = {
+    "reference_back": 2,
+    "reference_forward": 2,
+    "reload_orders": 3,
+    "empty_orders": 2,
+    "reload_costs": 2,
+    "change_customer": 1,
+    "full_refresh": 1,
+}
+"""Reloads of old days move customers' first orders (and so their cohorts) back and forth, or take
+them away; emptied days remove every order of a day; costs change a month's margin."""
+
+
+class TinyOrderStore(TinyWarehouse):
+    """A shop of four customers with a few orders a day and a few costs, whose steps build
+    int_customer_orders and int_order_days (with the tables they read). The reference date is a
+    var: one parse per day."""
+
+    models = ("int_paid_orders", "int_monthly_margins", "int_customer_orders", "int_order_days")
+    compared = ("int_customer_orders", "int_order_days")
+
+    def __init__(self, folder: Path, rng: random.Random) -> None:
+        super().__init__(folder)
+        self.rng = rng
+        self.reloads = 0
+        self.reference_date = ORDER_DAYS[-1]
+        self.orders = {day: self.new_orders(day) for day in ORDER_DAYS}
+        self.costs = {day: self.new_costs(day) for day in ORDER_DAYS}
+        self.channels = {customer: rng.choice(CHANNELS) for customer in CUSTOMERS}
+        with duckdb.connect(str(self.path)) as con:
+            for table in ("transactions", "customers", "costs", "marketing_spend"):
+                create_raw_table(con, SOURCE_TABLES[table])
+        self.load("transactions", ORDER_DAYS)
+        self.load("costs", ORDER_DAYS)
+        self.load_customers()
+        staging = ("stg_transactions", "stg_customers", "stg_costs", "stg_marketing_spend")
+        self.build(full_refresh=True, select=(*staging, *self.models))
+
+    def settings(self) -> dict[str, object]:
+        return {"reference_date": self.reference_date.isoformat()}
+
+    def new_orders(self, day: dt.date) -> list[tuple]:
+        """0 to 3 orders of random customers on ``day`` (a new draw each time), some failed or refunded."""
+        self.reloads += 1
+        return [
+            (
+                f"T{self.reloads}-{number}",
+                self.rng.choice(CUSTOMERS),
+                dt.datetime.combine(day, dt.time(self.rng.randint(0, 23), self.rng.randint(0, 59))),
+                self.rng.choice(["completed", "completed", "completed", "refunded", "failed"]),
+                Decimal(self.rng.choice(["9.99", "25.00", "120.50"])),
+            )
+            for number in range(self.rng.randint(0, 3))
+        ]
+
+    def new_costs(self, day: dt.date) -> list[tuple]:
+        return [
+            (
+                self.rng.choice(COST_CATEGORIES),
+                Decimal(self.rng.choice(["5.00", "40.00"])),
+            )
+            for _ in range(self.rng.randint(0, 2))
+        ]
+
+    def load(self, table: str, days: list[dt.date]) -> None:
+        """What an ingest of ``days`` of ``table`` does: replace their rows and log the load."""
+        with duckdb.connect(str(self.path)) as con:
+            con.execute(f"delete from raw.{table} where _partition_date in ?", [days])
+            for day in days:
+                if table == "transactions":
+                    for transaction_id, customer, at, status, amount in self.orders[day]:
+                        con.execute(
+                            "insert into raw.transactions (transaction_id, customer_id, created_at, completed_at, "
+                            "status, amount, currency, product, _partition_date, _run_id, _loaded_at) "
+                            "values (?, ?, ?, ?, ?, ?, 'USD', 'plan', ?, 'test', now())",
+                            [transaction_id, customer, at, at, status, amount, day],
+                        )
+                else:
+                    for category, amount in self.costs[day]:
+                        con.execute(
+                            "insert into raw.costs (cost_date, category, amount, currency, _partition_date, _run_id, "
+                            "_loaded_at) values (?, ?, ?, 'USD', ?, 'test', now())",
+                            [day, category, amount, day],
+                        )
+            con.execute(
+                "insert into raw.load_log select (select coalesce(max(load_id), 0) + 1 from raw.load_log), "
+                "?, unnest(?), 'test', now()",
+                [table, days],
+            )
+
+    def load_customers(self) -> None:
+        """The shop's customer records, all signed up on the first day, loaded again."""
+        first_day = ORDER_DAYS[0]
+        with duckdb.connect(str(self.path)) as con:
+            con.execute("delete from raw.customers")
+            for customer, channel in self.channels.items():
+                if channel is not None:
+                    con.execute(
+                        "insert into raw.customers values (?, ?, ?, 'DE', ?, 'test', now())",
+                        [customer, dt.datetime.combine(first_day, dt.time(0)), channel, first_day],
+                    )
+            con.execute(
+                "insert into raw.load_log select (select coalesce(max(load_id), 0) + 1 from raw.load_log), "
+                "'customers', ?, 'test', now()",
+                [first_day],
+            )
+
+    def step(self, kind: str) -> str:
+        """Apply one step of ``kind`` to the shop (or the reference date) and build incrementally."""
+        day = self.rng.choice(ORDER_DAYS)
+        if kind == "reference_back":
+            self.reference_date = self.rng.choice(
+                [d for d in ORDER_DAYS if d < self.reference_date] or [self.reference_date]
+            )
+        elif kind == "reference_forward":
+            self.reference_date = self.rng.choice(
+                [d for d in ORDER_DAYS if d > self.reference_date] or [self.reference_date]
+            )
+        elif kind in ("reload_orders", "empty_orders"):
+            self.orders[day] = self.new_orders(day) if kind == "reload_orders" else []
+            self.load("transactions", [day])
+        elif kind == "reload_costs":
+            self.costs[day] = self.new_costs(day)
+            self.load("costs", [day])
+        elif kind == "change_customer":
+            self.channels[self.rng.choice(CUSTOMERS)] = self.rng.choice(CHANNELS)
+            self.load_customers()
+        self.build(full_refresh=kind == "full_refresh")
+        return f"{kind} of {day} (reference date {self.reference_date})"
+
+
+def test_random_sequences_of_order_and_cost_changes_leave_the_order_models_as_a_full_build(tmp_path):
+    rng = random.Random(21)
+    check_random_sequences(TinyOrderStore(tmp_path, rng), rng, ORDER_SEQUENCES, ORDER_STEP_WEIGHTS)

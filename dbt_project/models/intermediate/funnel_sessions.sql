@@ -37,18 +37,12 @@ funnel_loads as (
 
 {%- if is_incremental() %}
 
--- What the latest build that wrote rows was built from. Taking an older build's state instead
--- only recomputes more sessions than needed, never fewer. A build may have written no row (the
--- reference date moved back over days whose sessions it removed): the stored sessions then end
--- by the last day with a stored event, so the reference date is taken as at most that day, or
--- moving the date forward again would find nothing changed.
+-- What the latest build that wrote rows was built from (macro previous_build): the stored
+-- sessions end by their last event's day.
 previous_build as (
-    select
-        max(_last_load_id) as last_load_id,
-        least(arg_max(_reference_date, _build_number), max(last_event_date)) as reference_date,
-        max(_build_number) as build_number,
-        bool_or(_funnel_stages <> {{ sql_string(stage_list) }}) as stages_changed
-    from {{ this }}
+    {{ previous_build(
+        'last_event_date', 'bool_or(_funnel_stages <> ' ~ sql_string(stage_list) ~ ') as stages_changed'
+    ) }}
 ),
 
 -- Days whose sessions may differ from the stored ones: days loaded since the previous build
@@ -60,13 +54,7 @@ changed_days as (
     cross join previous_build
     where funnel_loads.load_id > coalesce(previous_build.last_load_id, 0)
     union
-    select cast(unnest(generate_series(
-        cast(least(previous_build.reference_date, bounds.reference_date) + 1 as timestamp),
-        cast(greatest(previous_build.reference_date, bounds.reference_date) as timestamp),
-        interval 1 day
-    )) as date) as changed_day
-    from previous_build
-    cross join bounds
+    {{ reference_date_moved_days('previous_build', 'bounds') }}
     union
     select events.event_date as changed_day
     from events
@@ -154,21 +142,6 @@ final as (
     cross join bounds
 )
 
-{%- if is_incremental() %},
-
 -- Affected sessions left without any event (a reload took them away, or the reference date moved
--- back before them): a row without started_at, so that the delete+insert by session_id removes
--- their stored row; the post-hook deletes these rows before the build commits.
-vanished as (
-    select affected_sessions.session_id
-    from affected_sessions
-    anti join sessions on affected_sessions.session_id = sessions.session_id
-)
-
-select * from final
-union all by name
-select * from vanished
-{%- else %}
-
-select * from final
-{%- endif %}
+-- back before them) get a row without started_at, which removes their stored row.
+{{ final_with_cleared_keys('final', 'affected_sessions', 'session_id') }}

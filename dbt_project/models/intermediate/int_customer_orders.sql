@@ -1,4 +1,17 @@
-with paid_orders as (
+{#- Incremental: a build after the first recomputes only the customers whose row the loads since
+    the last build (raw.load_log), a move of the reference date or a change of the customer's record
+    can have changed, from all of their paid orders, and replaces their rows; a nightly run
+    recomputes the customers of the current month instead of every customer. The result is the same
+    as a full build's (tests/integration/test_incremental_marts.py). On Spark, a table rebuilt
+    each time, as funnel_sessions. -#}
+{{ config(
+    materialized='incremental' if target.type == 'duckdb' else 'table',
+    incremental_strategy='delete+insert',
+    unique_key='customer_id',
+    on_schema_change='sync_all_columns',
+    post_hook=["delete from {{ this }} where first_order_date is null"] if target.type == 'duckdb' else [],
+) }}
+with all_paid_orders as (
     select * from {{ ref('int_paid_orders') }}
 ),
 
@@ -9,6 +22,85 @@ customers as (
 monthly_margins as (
     select * from {{ ref('int_monthly_margins') }}
 ),
+
+bounds as (
+    select {{ reference_date() }} as reference_date
+),
+
+-- The loads a customer's row depends on: their paid orders, and the costs behind a month's margin.
+order_loads as (
+    select * from {{ source('raw', 'load_log') }}
+    where source_table in ('transactions', 'costs')
+),
+
+{%- if is_incremental() %}
+
+-- What the latest build that wrote rows was built from (macro previous_build): the stored
+-- customers end by their last order's day.
+previous_build as (
+    {{ previous_build('last_order_date') }}
+),
+
+-- Days whose paid orders may differ from the stored ones: days of transactions loaded since the
+-- previous build (also days a reload left empty), and days the reference date moved across.
+changed_days as (
+    select order_loads.partition_date as changed_day
+    from order_loads
+    cross join previous_build
+    where order_loads.source_table = 'transactions'
+        and order_loads.load_id > coalesce(previous_build.last_load_id, 0)
+    union
+    {{ reference_date_moved_days('previous_build', 'bounds') }}
+),
+
+-- Months whose gross margin (int_monthly_margins) may have changed: their revenue (a changed day)
+-- or their costs (a costs load since the previous build).
+changed_months as (
+    select cast(date_trunc('month', changed_day) as date) as changed_month
+    from changed_days
+    union
+    select cast(date_trunc('month', order_loads.partition_date) as date) as changed_month
+    from order_loads
+    cross join previous_build
+    where order_loads.source_table = 'costs'
+        and order_loads.load_id > coalesce(previous_build.last_load_id, 0)
+),
+
+-- Customers with a paid order in a changed month now (which takes in the changed days), stored
+-- customers who had one on a changed day (a stored customer's paid orders lie between their first
+-- and last order dates), and stored customers whose channel or country is no longer theirs.
+affected_customers as (
+    select all_paid_orders.customer_id
+    from all_paid_orders
+    where all_paid_orders.order_month in (select changed_month from changed_months)
+    union
+    select stored.customer_id
+    from {{ this }} as stored
+    where exists (
+        select 1
+        from changed_days
+        where changed_days.changed_day between stored.first_order_date and stored.last_order_date
+    )
+    union
+    select stored.customer_id
+    from {{ this }} as stored
+    left join customers on stored.customer_id = customers.customer_id
+    where stored.acquisition_channel is distinct from customers.acquisition_channel
+        or stored.country is distinct from customers.country
+),
+
+-- All paid orders of the affected customers, gathered once before the steps below read them.
+paid_orders as materialized (
+    select all_paid_orders.*
+    from all_paid_orders
+    semi join affected_customers on all_paid_orders.customer_id = affected_customers.customer_id
+),
+{%- else %}
+
+paid_orders as (
+    select * from all_paid_orders
+),
+{%- endif %}
 
 -- Several orders of one day are one purchase: recency and intervals are whole days, and a second
 -- order placed minutes after the first is no return visit.
@@ -92,10 +184,20 @@ final as (
         {{ money('customer_purchases.gross_spend') }} as gross_spend,
         {{ money('customer_purchases.net_spend') }} as net_spend,
         {{ money('coalesce(customer_purchases.repeat_net_spend, 0)') }} as repeat_net_spend,
-        {{ money('customer_contributions.gross_margin_contribution') }} as gross_margin_contribution
+        {{ money('customer_contributions.gross_margin_contribution') }} as gross_margin_contribution,
+        bounds.reference_date as _reference_date,
+        (select coalesce(max(load_id), 0) from order_loads) as _last_load_id,
+        {%- if is_incremental() %}
+        (select coalesce(build_number, 0) + 1 from previous_build) as _build_number
+        {%- else %}
+        1 as _build_number
+        {%- endif %}
     from customer_purchases
     inner join customer_contributions on customer_purchases.customer_id = customer_contributions.customer_id
     left join customers on customer_purchases.customer_id = customers.customer_id
+    cross join bounds
 )
 
-select * from final
+-- Affected customers left without any paid order (a reload took them away, or the reference date
+-- moved back before them) get a row without first_order_date, which removes their stored row.
+{{ final_with_cleared_keys('final', 'affected_customers', 'customer_id') }}

@@ -1,19 +1,19 @@
-with sessions as (
-    select * from {{ ref('funnel_sessions') }}
+with funnel_days as (
+    select * from {{ ref('int_funnel_days') }}
 ),
 
 stages as (
     select * from {{ ordered_values(var('funnel_stages'), 'stage') }}
 ),
 
--- Sessions by day and the furthest stage they entered: a few rows a day, where the sessions
--- themselves are tens of thousands.
+-- Sessions by day and the furthest stage they entered (int_funnel_days): a few rows a day, where
+-- the sessions themselves are tens of thousands.
 by_day_and_furthest_stage as (
     select
         session_date,
         furthest_stage_order,
-        count(*) as sessions
-    from sessions
+        sum(sessions) as sessions
+    from funnel_days
     group by
         session_date,
         furthest_stage_order

@@ -1,17 +1,5 @@
-{#- The payment step is the last two funnel stages: initiated, then completed. -#}
-{%- set initiated_stage = var('funnel_stages')[-2] -%}
-with sessions as (
-    select * from {{ ref('funnel_sessions') }}
-),
-
--- Sessions with an event at the initiated stage, by the store's hour of their first one; a session
--- that entered the last stage completed (is_converted).
-initiated as (
-    select
-        extract(hour from {{ store_time(initiated_stage ~ '_at') }}) as hour_of_day,
-        is_converted
-    from sessions
-    where {{ initiated_stage }}_at is not null
+with funnel_days as (
+    select * from {{ ref('int_funnel_days') }}
 ),
 
 -- A bigint, as DuckDB's range() gives (Spark's sequence of ints: ints).
@@ -19,13 +7,18 @@ hours as (
     select cast(hour_of_day as bigint) as hour_of_day from {{ series(0, 24, 1, 'hours', 'hour_of_day') }}
 ),
 
+-- Sessions with an event at the initiated stage (int_funnel_days: the store's hour of their first
+-- one, the payment step being the last two stages); a session that entered the last stage completed.
 by_hour as (
     select
-        hour_of_day,
-        count(*) as initiated,
-        count(*) filter (where is_converted) as completed
-    from initiated
-    group by hour_of_day
+        initiated_hour as hour_of_day,
+        cast(sum(sessions) as bigint) as initiated,
+        cast(coalesce(sum(sessions) filter (
+            where furthest_stage_order = {{ var('funnel_stages') | length }}
+        ), 0) as bigint) as completed
+    from funnel_days
+    where initiated_hour is not null
+    group by initiated_hour
 ),
 
 final as (

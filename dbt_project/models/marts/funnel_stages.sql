@@ -1,5 +1,5 @@
-with session_stages as (
-    select * from {{ ref('funnel_session_stages') }}
+with stage_times as (
+    select * from {{ ref('int_funnel_stage_times') }}
 ),
 
 stages as (
@@ -9,21 +9,22 @@ stages as (
 entries as (
     select
         stage_order,
-        count(*) as entered
-    from session_stages
+        cast(sum(sessions) as bigint) as entered
+    from stage_times
     group by stage_order
 ),
 
--- The times to the next stage as a histogram, a row per stage and distinct time: the times are
--- whole seconds, so a few thousand rows stand for the tens of millions of sessions at 10 million
--- transactions, and the exact quantiles follow from the running counts without holding every time
--- in memory (quantile_cont over them ran out of a 1 GB memory limit beside the other models).
+-- The times to the next stage as a histogram, a row per stage and distinct time (the daily
+-- histograms of int_funnel_stage_times added up): the times are whole seconds, so a few thousand
+-- rows stand for the tens of millions of sessions at 10 million transactions, and the exact
+-- quantiles follow from the running counts without holding every time in memory (quantile_cont
+-- over them ran out of a 1 GB memory limit beside the other models).
 times as (
     select
         stage_order,
         minutes_to_next_stage as minutes,
-        count(*) as sessions
-    from session_stages
+        cast(sum(sessions) as bigint) as sessions
+    from stage_times
     where minutes_to_next_stage is not null
     group by
         stage_order,

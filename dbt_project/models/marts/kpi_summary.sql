@@ -32,8 +32,8 @@ marketing_spend as (
     select * from {{ ref('stg_marketing_spend') }}
 ),
 
-funnel_sessions as (
-    select * from {{ ref('funnel_sessions') }}
+funnel_days as (
+    select * from {{ ref('int_funnel_days') }}
 ),
 
 revenue_monthly as (
@@ -172,16 +172,20 @@ marketing_by_period as (
     group by periods.period
 ),
 
+-- From the daily funnel counts (int_funnel_days). Averaged over whole seconds (exact integer sums):
+-- an average of doubles may differ in its last digits from one build to the next, as the threads
+-- add them up in another order.
 funnel_by_period as (
     select
         periods.period,
-        count(funnel_sessions.session_id) as sessions,
-        count(*) filter (where funnel_sessions.is_converted) as converted_sessions,
-        -- Averaged over whole seconds (exact integer sums): an average of doubles may differ in its
-        -- last digits from one build to the next, as the threads add them up in another order.
-        avg(cast(round(funnel_sessions.conversion_minutes * 60) as bigint)) / 60 as average_conversion_minutes
+        cast(coalesce(sum(funnel_days.sessions), 0) as bigint) as sessions,
+        cast(coalesce(sum(funnel_days.sessions) filter (
+            where funnel_days.furthest_stage_order = {{ var('funnel_stages') | length }}
+        ), 0) as bigint) as converted_sessions,
+        {{ safe_divide('sum(funnel_days.conversion_seconds)', 'sum(funnel_days.timed_conversions)') }} / 60
+            as average_conversion_minutes
     from periods
-    left join funnel_sessions on funnel_sessions.session_date between periods.period_start and periods.period_end
+    left join funnel_days on funnel_days.session_date between periods.period_start and periods.period_end
     group by periods.period
 ),
 

@@ -1,5 +1,6 @@
-with transactions as (
-    select * from {{ ref('stg_transactions') }}
+-- A day's orders: every transaction of the day, paid or not (int_order_days).
+with orders_by_day as (
+    select * from {{ ref('int_order_days') }}
 ),
 
 customer_orders as (
@@ -9,28 +10,12 @@ customer_orders as (
 calendar as (
     select cast(day as date) as revenue_date
     from {{ series(
-        '(select min(order_date) from transactions)',
+        '(select min(order_date) from orders_by_day)',
         reference_date() ~ ' + interval 1 day',
         'interval 1 day',
         'days',
         'day'
     ) }}
-),
-
-orders_by_day as (
-    select
-        order_date,
-        {{ money('sum(gross_amount)') }} as gross_revenue,
-        {{ money('sum(refund_amount)') }} as refunds,
-        {{ money('sum(net_amount)') }} as net_revenue,
-        count(*) filter (where is_paid) as orders,
-        count(*) filter (where is_refunded) as refunded_orders,
-        count(*) filter (where is_failed) as failed_orders,
-        count(*) as attempted_orders,
-        count(*) filter (where is_paid and is_promotion) as promo_orders,
-        count(distinct customer_id) filter (where is_paid) as paying_customers
-    from transactions
-    group by order_date
 ),
 
 new_customers_by_day as (
