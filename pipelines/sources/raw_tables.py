@@ -221,8 +221,9 @@ class CurrencyChanged(ValueError):
 def _refuse_another_currency(con: duckdb.DuckDBPyConnection, table: SourceTable, on_days: str, currency: str) -> None:
     """Stop a load that would leave ``raw.<table>`` with amounts in two currencies: its kept days (not
     ``on_days``) were converted to another reporting currency (``ANALYTICS_CURRENCY`` changed since), and
-    every sum of the marts would add them up with the new ones."""
-    if table.currency_column is None:
+    every sum of the marts would add them up with the new ones. The exchange rates (``allow``) hold
+    every currency by design."""
+    if table.currency_column is None or table.foreign_currency == "allow":
         return
     column = quote(table.currency_column)
     kept = con.execute(
