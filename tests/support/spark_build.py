@@ -22,12 +22,15 @@ LOCAL_SPARK_CONFIG = {
     # A few thousand rows a table: Spark's default of 200 shuffle partitions would cost more than the work.
     "spark.sql.shuffle.partitions": "2",
     "spark.ui.enabled": "false",
-    # Each of the 241 dbt nodes is a short query on small data: compiling Java code for it (whole-stage
-    # codegen), re-planning it as it runs (adaptive execution) and the JIT's optimising tier cost more than
-    # they save; without them the build took 167 s instead of 215 s or more.
+    # Each dbt node is a short query on small data: compiling Java code for it (whole-stage codegen),
+    # re-planning it as it runs (adaptive execution) and the JIT's optimising tier cost more than they
+    # save (docs/scale-out.md gives the figures). Stopping the JIT at its first
+    # tier also shrinks its code cache to 48 MB, which the build's generated classes can fill: the JVM then
+    # dies mid-build ("Out of space in CodeCache for method handle intrinsic"), so the cache keeps the size
+    # it has with the full JIT.
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.adaptive.enabled": "false",
-    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -XX:+UseSerialGC",
     # As the spark target of profiles.yml: dates and timestamps read back as DuckDB wrote them.
     "spark.sql.session.timeZone": "UTC",
 }
