@@ -23,6 +23,9 @@ RULES_BEFORE_COLUMN_RULES = Path(__file__).parents[1] / "support" / "dbt_rules_b
 """Every (model, column, rule, arguments, severity) the project checked with one dbt test per column and
 rule, extracted from the manifest before those tests were merged into one column_rules test per model."""
 MERGED_TESTS = {"not_null", "accepted_range", "accepted_values", "null_without_denominator", "expression_is_true"}
+MOVED_RULES = {("funnel_session_stages", "minutes_to_next_stage"): "int_funnel_stage_times"}
+"""Rules checked since on another model that holds the same values: the day histogram counts every row
+of the 70-million-row view at 10M transactions, and is a few rows a day to scan each night."""
 """The JSON API's answers, which the dashboard draws: the marts they read are what both exposures read."""
 
 
@@ -179,7 +182,7 @@ def checked_rules(manifest: dict) -> set[tuple[str, str | None, str, str, str]]:
 def test_the_column_rules_tests_check_every_rule_the_per_column_tests_did():
     manifest = json.loads(dbt_project.manifest_path.read_text())
     before = {
-        (model, column, name, json.dumps(arguments, sort_keys=True), severity)
+        (MOVED_RULES.get((model, column), model), column, name, json.dumps(arguments, sort_keys=True), severity)
         for model, column, name, arguments, severity in json.loads(RULES_BEFORE_COLUMN_RULES.read_text())
     }
 

@@ -198,8 +198,8 @@ def test_a_failing_warn_dbt_test_only_warns_and_the_run_still_publishes(sample_s
     run_pipeline(settings, SAMPLE_FIRST_DAY, SAMPLE_SPEC.end_date, selection=INGEST)
     # Events recorded out of order, planted like the failure above: session P1's signup is stamped
     # an hour before its visit, so its visit row in funnel_session_stages has minutes_to_next_stage
-    # = -60, which breaks the warn-severity accepted_range (min 0) rule. The day is not the one the
-    # run below reloads.
+    # = -60, which int_funnel_stage_times counts and its warn-severity accepted_range (min 0) rule
+    # flags. The day is not the one the run below reloads.
     planted_day = SAMPLE_FIRST_DAY + dt.timedelta(days=10)
     visit_at = dt.datetime.combine(planted_day, dt.time(10, 0))
     with duckdb.connect(str(settings.warehouse_file)) as con:
@@ -213,15 +213,15 @@ def test_a_failing_warn_dbt_test_only_warns_and_the_run_still_publishes(sample_s
 
     result = run_pipeline(settings, SAMPLE_SPEC.end_date, SAMPLE_SPEC.end_date, raise_on_error=False)
 
-    funnel_session_stages = AssetKey(["intermediate", "funnel_session_stages"])
-    check_name = "funnel_session_stages_column_rules_warn"
-    assert failed_checks(result) == [(funnel_session_stages, check_name, AssetCheckSeverity.WARN)]
+    stage_times = AssetKey(["intermediate", "int_funnel_stage_times"])
+    check_name = "int_funnel_stage_times_column_rules_warn"
+    assert failed_checks(result) == [(stage_times, check_name, AssetCheckSeverity.WARN)]
     (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == check_name]
-    assert evaluation.metadata["dagster_dbt/failed_row_count"].value == 1, "exactly the planted visit row"
+    assert evaluation.metadata["dagster_dbt/failed_row_count"].value == 1, "exactly the planted visit's time"
     assert broken_rules(evaluation) == [["minutes_to_next_stage", "accepted_range: min_value 0", "1"]]
     assert result.success
     downstream = {AssetKey(["marts", name]) for name in ("funnel_stages", "funnel_daily", "kpi_summary")}
-    assert downstream | ML_KEYS | {funnel_session_stages, SERVING_KEY} <= materialized_keys(result)
+    assert downstream | ML_KEYS | {stage_times, SERVING_KEY} <= materialized_keys(result)
     assert settings.serving_file.exists(), "the snapshot was published"
 
 
@@ -475,6 +475,6 @@ def test_every_dbt_test_is_a_check_that_says_what_it_checks():
     assert checks["stg_marketing_spend_column_rules"].description == (
         "`spend_date` is never null; `amount` lies within [0, inf] (blocking: a failure stops what depends on it)."
     )
-    assert checks["funnel_session_stages_column_rules_warn"].description == (
+    assert checks["int_funnel_stage_times_column_rules_warn"].description == (
         "`minutes_to_next_stage` lies within [0, inf] (warns)."
     )
