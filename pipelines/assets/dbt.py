@@ -100,6 +100,8 @@ def describe_column_rules(arguments: Mapping[str, Any]) -> str:
             )
         said.append(f"`{column}` {', '.join(phrases)}")
     said.extend(f"`{expression.strip()}` holds on every row" for expression in arguments.get("expressions", []))
+    if arguments.get("latest_load"):
+        return "; ".join(said) + ", on the days of the latest load (every row on a full refresh)"
     return "; ".join(said)
 
 

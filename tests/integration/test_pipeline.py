@@ -163,34 +163,48 @@ def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp
     assert not result.success
 
 
-def test_the_unique_id_test_reads_the_days_of_the_latest_load(tmp_path, make_settings):
+def test_the_row_tests_of_loaded_tables_read_the_days_of_the_latest_load(tmp_path, make_settings):
     settings = make_settings(write_store(tmp_path / "store"))
     run_pipeline(settings, dt.date(2025, 1, 1), dt.date(2025, 1, 2), selection=INGEST)
-    # T1 (1 Jan) twice in raw, written outside the pipeline: the ingest never lets that happen.
+    run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), selection=DBT_MODELS)
+    # Written outside the pipeline, on 1 Jan: T1 twice in raw and an event without a session, which
+    # the ingest never lets happen (after a first build, so that the nightly builds below leave the
+    # sessions of 1 Jan as they are).
     with duckdb.connect(str(settings.warehouse_file)) as con:
         con.execute("insert into raw.transactions select * from raw.transactions where transaction_id = 'T1'")
-    unique_check = (
-        AssetKey(["staging", "stg_transactions"]),
-        "unique_in_latest_load_stg_transactions_transaction_id__transactions__created_at",
-    )
+        con.execute(
+            "insert into raw.funnel_events values "
+            "('E-planted', null, null, 'visit', '2025-01-01 10:00', '2025-01-01', 'planted', current_timestamp)"
+        )
+    checks = {
+        (
+            AssetKey(["staging", "stg_transactions"]),
+            "unique_in_latest_load_stg_transactions_transaction_id__transactions__created_at",
+        ),
+        (AssetKey(["staging", "stg_funnel_events"]), "stg_funnel_events_column_rules"),
+    }
     dbt_only = DBT_MODELS
 
-    # The latest load holds 1 and 2 Jan: the test reads both and fails.
-    result = run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), selection=dbt_only, raise_on_error=False)
-    assert (*unique_check, AssetCheckSeverity.ERROR) in failed_checks(result)
+    def failed(result) -> set[tuple[AssetKey, str]]:
+        return {(key, name) for key, name, severity in failed_checks(result) if severity == AssetCheckSeverity.ERROR}
 
-    # After a load of 2 Jan alone the test reads 2 Jan: the ingest keeps ids unique across days,
-    # so the nightly test does not read the whole history again.
+    # The latest loads hold 1 and 2 Jan: the tests read both and fail.
+    result = run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), selection=dbt_only, raise_on_error=False)
+    assert failed(result) >= checks
+
+    # After a load of 2 Jan alone the tests read 2 Jan: the rows of 1 Jan were checked when they came
+    # (the ingest keeps ids unique across days), so a nightly test does not read the whole history again.
+    # (The models built on the two T1 rows of January still break rules of their own.)
     run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), selection=INGEST)
-    result = run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), selection=dbt_only)
+    result = run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), selection=dbt_only, raise_on_error=False)
     evaluations = {(e.asset_key, e.check_name): e.passed for e in result.get_asset_check_evaluations()}
-    assert evaluations[unique_check] is True
+    assert {check: evaluations[check] for check in checks} == dict.fromkeys(checks, True)
 
     # A full refresh (make run over every day) reads every row again.
     result = run_pipeline(
         settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), selection=dbt_only, raise_on_error=False, full_refresh=True
     )
-    assert (*unique_check, AssetCheckSeverity.ERROR) in failed_checks(result)
+    assert failed(result) >= checks
 
 
 def test_a_failing_warn_dbt_test_only_warns_and_the_run_still_publishes(sample_store, make_settings):
@@ -474,6 +488,10 @@ def test_every_dbt_test_is_a_check_that_says_what_it_checks():
     )
     assert checks["stg_marketing_spend_column_rules"].description == (
         "`spend_date` is never null; `amount` lies within [0, inf] (blocking: a failure stops what depends on it)."
+    )
+    assert checks["stg_funnel_events_column_rules"].description == (
+        "`event_id` is never null; `session_id` is never null; `stage` is never null, on the days of the latest "
+        "load (every row on a full refresh) (blocking: a failure stops what depends on it)."
     )
     assert checks["int_funnel_stage_times_column_rules_warn"].description == (
         "`minutes_to_next_stage` lies within [0, inf] (warns)."

@@ -10,8 +10,10 @@
     there would read as a fact. Where a figure also needs data the store may not have (costs for a
     margin), the denominator says so: `case when has_cost_data then net_revenue end`.
     Fails with one row per broken rule: the column (null for an expression), the rule and how many
-    rows break it; dbt's count of failures is the number of broken rows, summed over the rules. -#}
-{% test column_rules(model, columns={}, expressions=[]) %}
+    rows break it; dbt's count of failures is the number of broken rows, summed over the rules.
+    `latest_load: {source_table: …, time_column: …}` checks only the rows of the days of that
+    source's latest load (macro latest_load_rows), for a table whose rows only its loads change. -#}
+{% test column_rules(model, columns={}, expressions=[], latest_load=none) %}
 {{ config(fail_calc='coalesce(sum(failing_rows), 0)') }}
 {%- set checks = [] -%}
 {%- for column, rules in columns.items() -%}
@@ -34,7 +36,7 @@ with flagged as (
         {%- for check in checks %}
         case when {{ check.fails }} then 1 else 0 end as failed_{{ loop.index }}{{ "," if not loop.last }}
         {%- endfor %}
-    from {{ model }}
+    from {{ latest_load_rows(model, latest_load.source_table, latest_load.time_column) if latest_load else model }}
 ),
 
 failing as (
