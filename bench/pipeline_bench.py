@@ -51,6 +51,7 @@ FIGURES = {
     "nightly": RUN_FIGURES,
     "api": ("endpoints",),
     "naive": ("on_request_ms", "precomputed_ms", "ratio"),
+    "load_average": ("before", "after"),
 }
 """Every figure of a store's results, by section; the empty store has no API or naive ones."""
 LATENCY_FIGURES = ("p50_ms", "p95_ms", "p99_ms")
@@ -73,6 +74,8 @@ def bench_size(size: str, with_readers: bool) -> dict[str, object]:
     shutil.rmtree(data_dir, ignore_errors=True)
     env = pipeline_env(store, data_dir)
     figures: dict[str, object] = {"transactions": count_rows(store, "transactions")}
+    # Other work on the machine slows every figure: the load before and after says how much to trust them.
+    load_before = os.getloadavg()[0]
 
     print(f"[{size}] full build of {figures['transactions']:,} transactions ...", flush=True)
     figures["full_build"] = measured_build(env, data_dir, [])
@@ -88,6 +91,7 @@ def bench_size(size: str, with_readers: bool) -> dict[str, object]:
         print(f"[{size}] API latency and the naive comparison ...", flush=True)
         figures["api"] = api_latency.measure(env)
         figures["naive"] = naive_comparison(store, figures["api"])
+    figures["load_average"] = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
     return figures
 
 
@@ -227,7 +231,7 @@ def print_summary(results: dict[str, object]) -> None:
     print(f"\nMachine: {machine_['cpus']} cores, {machine_['memory_gib']} GiB, Python {machine_['python']}")
     print(
         f"{'size':>6} {'transactions':>13} {'full build s':>13} {'peak MiB':>9} {'nightly s':>10} "
-        f"{'API p95 ms@16':>14} {'naive/precomputed':>18}"
+        f"{'API p95 ms@16':>14} {'naive/precomputed':>18} {'load before/after':>18}"
     )
     for size, figures in results["sizes"].items():
         p95 = f"{worst_p95(figures):.1f}" if "api" in figures else "-"
@@ -235,7 +239,7 @@ def print_summary(results: dict[str, object]) -> None:
         print(
             f"{size:>6} {figures['transactions']:>13,} {figures['full_build']['seconds']:>13.1f} "
             f"{figures['full_build']['peak_rss_bytes'] / MIB:>9.0f} {figures['nightly']['seconds']:>10.1f} "
-            f"{p95:>14} {ratio:>18}"
+            f"{p95:>14} {ratio:>18} {figures['load_average']['before']:>9.1f}/{figures['load_average']['after']:<8.1f}"
         )
 
 

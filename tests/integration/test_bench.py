@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.pipeline_bench import missing_figures
+from bench.pipeline_bench import TARGETS, missing_figures
+from bench.report import report
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 CLOCKS = {"monotonic", "perf_counter", "time", "process_time", "monotonic_ns", "perf_counter_ns", "time_ns"}
@@ -25,6 +26,18 @@ def results() -> dict:
 
 def test_a_complete_run_has_no_missing_figure(results):
     assert missing_figures(results) == []
+
+
+def test_the_report_shows_every_size_and_every_target(results):
+    shown = report(results)
+
+    results_rows = [line for line in shown.split("### The engine's limit")[0].splitlines() if line.startswith("| ")]
+    assert [row.split(" | ")[0].removeprefix("| ") for row in results_rows[2:]] == list(results["sizes"])
+    for size in ("empty", "1M", "10M"):
+        for target in TARGETS[size]:
+            assert f"| {size} {target.replace('_', ' ')} |" in shown
+    for size in results["sizes"]:
+        assert f"| {size} | whole run |" in shown, "the engine's limit of every size"
 
 
 def _endpoint(results: dict, size: str) -> dict:
