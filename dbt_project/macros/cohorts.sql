@@ -47,3 +47,15 @@
     ) as cumulative
     group by {{ key_list }}
 {%- endmacro %}
+
+{#- The horizons of channel_performance's LTV columns (ltv_*_90d, ltv_*_365d), fixed so that the
+    columns' names are a contract; LTV/CAC and payback are judged at the first (90 days). -#}
+{% macro channel_ltv_horizons() -%}
+    {{ return([90, 365]) }}
+{%- endmacro %}
+
+{#- Every LTV horizon a mart sums int_customer_months' orders up to (cohort_ltv's var
+    ltv_horizons_days and channel_performance's), shortest first. -#}
+{% macro ltv_horizon_bounds() -%}
+    {{ return((var('ltv_horizons_days') + channel_ltv_horizons()) | unique | sort) }}
+{%- endmacro %}

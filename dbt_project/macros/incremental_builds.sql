@@ -7,11 +7,14 @@
     state instead only recomputes more than needed, never less. A build may have written no row
     (the reference date moved back over days whose rows it removed): the stored rows then end by
     their last day (`last_day_column`), so the reference date is taken as at most that day, or
-    moving the date forward again would find nothing changed. -#}
+    moving the date forward again would find nothing changed; `written_reference_date` is the
+    latest stored one as written, which a move back must still cross from: days after the stored
+    rows' last day hold no rows but may hold what a row reads (a cost of the month). -#}
 {% macro previous_build(last_day_column, extra_columns='') -%}
     select
         max(_last_load_id) as last_load_id,
         least(arg_max(_reference_date, _build_number), max({{ last_day_column }})) as reference_date,
+        arg_max(_reference_date, _build_number) as written_reference_date,
         max(_build_number) as build_number
         {%- if extra_columns %},
         {{ extra_columns }}
@@ -21,11 +24,11 @@
 
 {#- The days a move of the reference date crossed, as a select of changed_day: those after the
     earlier of the previous build's (the `previous_build` relation) and the current one (`bounds`),
-    up to the later. -#}
+    up to the later of the previous build's as written and the current one. -#}
 {% macro reference_date_moved_days(previous_build, bounds) -%}
     select cast(unnest(generate_series(
         cast(least({{ previous_build }}.reference_date, {{ bounds }}.reference_date) + 1 as timestamp),
-        cast(greatest({{ previous_build }}.reference_date, {{ bounds }}.reference_date) as timestamp),
+        cast(greatest({{ previous_build }}.written_reference_date, {{ bounds }}.reference_date) as timestamp),
         interval 1 day
     )) as date) as changed_day
     from {{ previous_build }}
@@ -45,4 +48,67 @@ select {{ changed }}.{{ key }}
 from {{ changed }}
 anti join {{ final }} on {{ changed }}.{{ key }} = {{ final }}.{{ key }}
 {%- endif %}
+{%- endmacro %}
+
+{#- The keys an incremental aggregate of an incremental upstream model must compute again, as a
+    select of `key`: the keys of the upstream rows the upstream's builds since this model's last
+    build wrote (their `_build_number` is higher than the `seen_build_column` this model stored),
+    and the keys whose stored count of upstream rows (`stored_count`, an aggregate over this
+    model's rows of the key) is no longer the upstream's (an upstream row went away, or moved to
+    another key). Every key when the upstream was built afresh since (its build numbers start
+    again at 1). Counting the upstream's rows of every key is one scan of the key column; the
+    upstream's rows themselves are read for the changed keys only. -#}
+{% macro upstream_changed_keys(upstream, key, stored_count, seen_build_column) -%}
+    select coalesce(current_keys.{{ key }}, stored_keys.{{ key }}) as {{ key }}
+    from (
+        select
+            {{ key }},
+            count(*) as upstream_rows,
+            max(_build_number) as build_number
+        from {{ upstream }}
+        group by {{ key }}
+    ) as current_keys
+    full outer join (
+        select
+            {{ key }},
+            {{ stored_count }} as upstream_rows
+        from {{ this }}
+        group by {{ key }}
+    ) as stored_keys on current_keys.{{ key }} = stored_keys.{{ key }}
+    cross join (
+        select
+            (select max({{ seen_build_column }}) from {{ this }}) as seen_build_number,
+            (select max(_build_number) from {{ upstream }}) as latest_build_number
+    ) as builds
+    where current_keys.upstream_rows is distinct from stored_keys.upstream_rows
+        or current_keys.build_number > builds.seen_build_number
+        or builds.latest_build_number < builds.seen_build_number
+{%- endmacro %}
+
+{#- The dbt vars `names` an incremental model's rows are computed with, as a SQL string (JSON) that
+    the model keeps in its `_settings` column: a build after a change of one of them (a user's
+    `--vars`, ANALYTICS_STORE_TIMEZONE) recomputes every row instead of keeping rows computed with
+    the old value, as a full refresh would. -#}
+{% macro build_settings(names) -%}
+    {%- set values = {} -%}
+    {%- for name in names -%}
+        {%- do values.update({name: var(name)}) -%}
+    {%- endfor -%}
+    {{ sql_string(tojson(values, sort_keys=True)) }}
+{%- endmacro %}
+
+{#- True when a stored row of the model was computed with other values of the vars `names` (macro
+    build_settings) than this build's, as an aggregate over its rows (for previous_build). -#}
+{% macro settings_changed(names) -%}
+    coalesce(bool_or(_settings is distinct from {{ build_settings(names) }}), false)
+{%- endmacro %}
+
+{#- The rows of `relation` a build computes its rows from, as a select: in an incremental build
+    those whose `key` is one of the `changed` relation's, in a full build all of them. -#}
+{% macro rows_to_compute(relation, changed, key) -%}
+    select {{ relation }}.*
+    from {{ relation }}
+    {%- if is_incremental() %}
+    semi join {{ changed }} on {{ relation }}.{{ key }} = {{ changed }}.{{ key }}
+    {%- endif %}
 {%- endmacro %}

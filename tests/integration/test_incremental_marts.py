@@ -11,6 +11,7 @@ import random
 import shutil
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 from dbt.cli.main import dbtRunner
@@ -36,6 +37,7 @@ BOOKKEEPING = {
     "intermediate.funnel_sessions": ("_reference_date", "_last_load_id", "_build_number"),
     "intermediate.int_customer_orders": ("_reference_date", "_last_load_id", "_build_number"),
     "intermediate.int_order_days": ("_last_load_id",),
+    "intermediate.int_customer_months": ("_customers_build_number",),
     "intermediate.int_funnel_days": ("_funnel_build_number",),
     "intermediate.int_funnel_stage_times": ("_funnel_build_number",),
 }
@@ -123,12 +125,16 @@ STORE_DAYS = [dt.date(2025, 1, 1) + dt.timedelta(days=offset) for offset in rang
 DEFAULT_STAGES = ("visit", "signup", "upload", "checkout", "payment_initiated", "payment_completed")
 OTHER_STAGES = ("visit", "upload", "checkout", "payment_completed")
 """The stage change a step may make (and undo): signup and payment_initiated leave the funnel."""
+TIMEZONES = ("UTC", "America/New_York")
+"""The store time zones a step switches between: late UTC events and orders fall on the day before
+in New York."""
 STEP_WEIGHTS = {
     "reference_back": 3,
     "reference_forward": 3,
     "reload_day": 2,
     "empty_day": 1,
     "change_stages": 1,
+    "change_timezone": 1,
     "full_refresh": 1,
 }
 """How often each kind of step is drawn: the reference-date moves most, since a stage change or a
@@ -144,6 +150,11 @@ create table raw.funnel_events (
     event_id varchar, session_id varchar, customer_id varchar, stage varchar, occurred_at timestamp
 );
 """
+
+
+def other(pair: tuple, current: object) -> object:
+    """The value of ``pair`` that ``current`` is not: a step's switch of a setting."""
+    return pair[1] if current == pair[0] else pair[0]
 
 
 class TinyWarehouse:
@@ -224,13 +235,15 @@ class TinyFunnelStore(TinyWarehouse):
     The reference date is the day of its only transaction, so that moving it changes data, not
     vars: dbt then parses the project once per stage list."""
 
-    models = FUNNEL_MODELS
+    models = ("stg_funnel_events", *FUNNEL_MODELS)
+    """The staging view too: its days are the store time zone's."""
     compared = INCREMENTAL_FUNNEL_MODELS
 
     def __init__(self, folder: Path, rng: random.Random) -> None:
         super().__init__(folder)
         self.rng = rng
         self.stages = DEFAULT_STAGES
+        self.timezone = TIMEZONES[0]
         self.reloads = 0
         self.source: dict[dt.date, list[tuple]] = {day: self.new_sessions(day) for day in STORE_DAYS}
         """The shop's events by the day their session started."""
@@ -257,11 +270,20 @@ class TinyFunnelStore(TinyWarehouse):
         return events
 
     def load_days(self, days: list[dt.date]) -> None:
-        """What an ingest of ``days`` does: replace their events (by the day each occurred) with the
-        shop's, and log the load, days left empty included."""
-        events = [event for sessions in self.source.values() for event in sessions if event[4].date() in days]
+        """What an ingest of ``days`` does: replace their events (by the store day each occurred, in
+        the current time zone) with the shop's, and log the load, days left empty included."""
+        zone = ZoneInfo(self.timezone)
+        events = [
+            event
+            for sessions in self.source.values()
+            for event in sessions
+            if event[4].replace(tzinfo=dt.UTC).astimezone(zone).date() in days
+        ]
         with duckdb.connect(str(self.path)) as con:
-            con.execute("delete from raw.funnel_events where cast(occurred_at as date) in ?", [days])
+            con.execute(
+                "delete from raw.funnel_events where cast(timezone(?, timezone('UTC', occurred_at)) as date) in ?",
+                [self.timezone, days],
+            )
             if events:
                 con.executemany("insert into raw.funnel_events values (?, ?, ?, ?, ?)", events)
             con.execute(
@@ -281,7 +303,7 @@ class TinyFunnelStore(TinyWarehouse):
             )
 
     def settings(self) -> dict[str, object]:
-        return {"funnel_stages": list(self.stages)}
+        return {"funnel_stages": list(self.stages), "store_timezone": self.timezone}
 
     def step(self, kind: str) -> str:
         """Apply one step of ``kind`` to the source (or the settings) and build incrementally."""
@@ -298,8 +320,10 @@ class TinyFunnelStore(TinyWarehouse):
             self.load_days([day, day + dt.timedelta(days=1)])
         elif kind == "change_stages":
             self.stages = OTHER_STAGES if self.stages == DEFAULT_STAGES else DEFAULT_STAGES
+        elif kind == "change_timezone":
+            self.timezone = other(TIMEZONES, self.timezone)
         self.build(full_refresh=kind == "full_refresh")
-        return f"{kind} (reference date {self.reference_date}, stages {len(self.stages)})"
+        return f"{kind} (reference date {self.reference_date}, stages {len(self.stages)}, {self.timezone})"
 
 
 def check_random_sequences(
@@ -340,25 +364,48 @@ ORDER_STEP_WEIGHTS = {
     "empty_orders": 2,
     "reload_costs": 2,
     "change_customer": 1,
+    "change_horizons": 1,
+    "change_timezone": 1,
+    "change_cost_of_revenue": 1,
     "full_refresh": 1,
 }
 """Reloads of old days move customers' first orders (and so their cohorts) back and forth, or take
-them away; emptied days remove every order of a day; costs change a month's margin."""
+them away; emptied days remove every order of a day; costs change a month's margin; the LTV
+horizons split a customer's months anew; the time zone moves orders to other days; the costs of
+revenue change every month's margin."""
+COST_OF_REVENUE = (["payment_fees", "infrastructure"], ["salaries"])
+"""The var cost_of_revenue_categories a step switches between: the default, and one that turns
+the tiny shop's margins around."""
+LTV_HORIZONS = ([30, 90, 180, 365], [2, 30])
+"""The LTV horizons a step switches between: the default, and one that splits the tiny shop's
+days (ORDER_DAYS lie 0 to 30 days apart)."""
 
 
 class TinyOrderStore(TinyWarehouse):
     """A shop of four customers with a few orders a day and a few costs, whose steps build
-    int_customer_orders and int_order_days (with the tables they read). The reference date is a
-    var: one parse per day."""
+    int_customer_orders, int_customer_months and int_order_days (with the tables they read). The
+    reference date and the LTV horizons are vars: one parse per combination."""
 
-    models = ("int_paid_orders", "int_monthly_margins", "int_customer_orders", "int_order_days")
-    compared = ("int_customer_orders", "int_order_days")
+    models = (
+        "stg_transactions",
+        "stg_customers",
+        "int_paid_orders",
+        "int_monthly_margins",
+        "int_customer_orders",
+        "int_customer_months",
+        "int_order_days",
+    )
+    """The staging views of the time zone's days too."""
+    compared = ("int_customer_orders", "int_customer_months", "int_order_days")
 
     def __init__(self, folder: Path, rng: random.Random) -> None:
         super().__init__(folder)
         self.rng = rng
         self.reloads = 0
         self.reference_date = ORDER_DAYS[-1]
+        self.ltv_horizons = LTV_HORIZONS[0]
+        self.timezone = TIMEZONES[0]
+        self.cost_of_revenue = COST_OF_REVENUE[0]
         self.orders = {day: self.new_orders(day) for day in ORDER_DAYS}
         self.costs = {day: self.new_costs(day) for day in ORDER_DAYS}
         self.channels = {customer: rng.choice(CHANNELS) for customer in CUSTOMERS}
@@ -372,7 +419,12 @@ class TinyOrderStore(TinyWarehouse):
         self.build(full_refresh=True, select=(*staging, *self.models))
 
     def settings(self) -> dict[str, object]:
-        return {"reference_date": self.reference_date.isoformat()}
+        return {
+            "reference_date": self.reference_date.isoformat(),
+            "ltv_horizons_days": self.ltv_horizons,
+            "store_timezone": self.timezone,
+            "cost_of_revenue_categories": self.cost_of_revenue,
+        }
 
     def new_orders(self, day: dt.date) -> list[tuple]:
         """0 to 3 orders of random customers on ``day`` (a new draw each time), some failed or refunded."""
@@ -381,7 +433,9 @@ class TinyOrderStore(TinyWarehouse):
             (
                 f"T{self.reloads}-{number}",
                 self.rng.choice(CUSTOMERS),
-                dt.datetime.combine(day, dt.time(self.rng.randint(0, 23), self.rng.randint(0, 59))),
+                # From 05:00 UTC: the same day in New York, so that a load of a store day is one of
+                # the shop's days in both time zones.
+                dt.datetime.combine(day, dt.time(self.rng.randint(5, 23), self.rng.randint(0, 59))),
                 self.rng.choice(["completed", "completed", "completed", "refunded", "failed"]),
                 Decimal(self.rng.choice(["9.99", "25.00", "120.50"])),
             )
@@ -460,10 +514,56 @@ class TinyOrderStore(TinyWarehouse):
         elif kind == "change_customer":
             self.channels[self.rng.choice(CUSTOMERS)] = self.rng.choice(CHANNELS)
             self.load_customers()
+        elif kind == "change_horizons":
+            self.ltv_horizons = other(LTV_HORIZONS, self.ltv_horizons)
+        elif kind == "change_timezone":
+            self.timezone = other(TIMEZONES, self.timezone)
+        elif kind == "change_cost_of_revenue":
+            self.cost_of_revenue = other(COST_OF_REVENUE, self.cost_of_revenue)
         self.build(full_refresh=kind == "full_refresh")
-        return f"{kind} of {day} (reference date {self.reference_date})"
+        return f"{kind} of {day} ({self.settings()})"
 
 
 def test_random_sequences_of_order_and_cost_changes_leave_the_order_models_as_a_full_build(tmp_path):
     rng = random.Random(21)
     check_random_sequences(TinyOrderStore(tmp_path, rng), rng, ORDER_SEQUENCES, ORDER_STEP_WEIGHTS)
+
+
+def test_nightly_builds_after_the_time_zone_or_the_costs_of_revenue_changed_recompute_every_row(tmp_path):
+    """Without a full refresh: every stored row computed with the old var is recomputed, as the
+    `_settings` column says, and each incremental model equals a full build."""
+    store = TinyOrderStore(tmp_path, random.Random(7))
+    with duckdb.connect(str(store.path)) as con:
+        con.execute(
+            "insert into raw.transactions (transaction_id, customer_id, created_at, completed_at, status, amount, "
+            "currency, product, _partition_date, _run_id, _loaded_at) values ('late', 'C1', ?, ?, 'completed', "
+            "10, 'USD', 'plan', ?, 'test', now())",
+            [dt.datetime(2025, 2, 1, 2), dt.datetime(2025, 2, 1, 2), dt.date(2025, 2, 1)],
+        )
+    store.build()
+    first_days_before = query_tiny(store, "select order_date from staging.stg_transactions where transaction_id = 'late'")
+
+    store.step("change_timezone")
+    assert query_tiny(store, "select order_date from staging.stg_transactions where transaction_id = 'late'") == [
+        (dt.date(2025, 1, 31),)
+    ] != first_days_before, "a UTC night order falls on the day before in New York"
+    for model in store.compared:
+        stored, full = store.differences(model)
+        assert stored == full, model
+    store.step("change_cost_of_revenue")
+    for model in store.compared:
+        stored, full = store.differences(model)
+        assert stored == full, model
+    settings = {
+        model: query_tiny(store, f"select distinct _settings from intermediate.{model}")
+        for model in ("int_customer_orders", "int_order_days")
+    }
+    assert settings == {
+        "int_customer_orders": [('{"cost_of_revenue_categories": ["salaries"], "store_timezone": "America/New_York"}',)],
+        "int_order_days": [('{"store_timezone": "America/New_York"}',)],
+    }
+
+
+def query_tiny(store: TinyWarehouse, sql: str) -> list[tuple]:
+    with duckdb.connect(str(store.path)) as con:
+        return con.execute(sql).fetchall()

@@ -16,6 +16,8 @@
 {%- set funnel_stages = var('funnel_stages') -%}
 {%- set last_stage_order = funnel_stages | length -%}
 {%- set stage_list = funnel_stages | join(',') -%}
+{#- The vars besides the stages a session's row is computed with (its days and hours). -#}
+{%- set build_vars = ['store_timezone'] -%}
 -- Not materialized: an incremental build reads it three times, and a copy of 60 million events
 -- would cost more than reading them again.
 with events as {{ cte_hint('not materialized') }} (
@@ -41,13 +43,15 @@ funnel_loads as (
 -- sessions end by their last event's day.
 previous_build as (
     {{ previous_build(
-        'last_event_date', 'bool_or(_funnel_stages <> ' ~ sql_string(stage_list) ~ ') as stages_changed'
+        'last_event_date',
+        'bool_or(_funnel_stages <> ' ~ sql_string(stage_list) ~ ') or '
+            ~ settings_changed(build_vars) ~ ' as definitions_changed'
     ) }}
 ),
 
 -- Days whose sessions may differ from the stored ones: days loaded since the previous build
 -- (also days a reload left empty), days the reference date moved across, and every day when the
--- configured stages changed.
+-- configured stages or the store's time zone changed.
 changed_days as (
     select funnel_loads.partition_date as changed_day
     from funnel_loads
@@ -59,7 +63,7 @@ changed_days as (
     select events.event_date as changed_day
     from events
     cross join previous_build
-    where previous_build.stages_changed
+    where previous_build.definitions_changed
 ),
 
 -- Sessions with an event on a changed day now, and stored sessions that had one (a stored
@@ -137,7 +141,8 @@ final as (
         {%- else %}
         1 as _build_number,
         {%- endif %}
-        {{ sql_string(stage_list) }} as _funnel_stages
+        {{ sql_string(stage_list) }} as _funnel_stages,
+        {{ build_settings(build_vars) }} as _settings
     from sessions
     cross join bounds
 )

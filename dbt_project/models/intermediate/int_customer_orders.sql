@@ -11,6 +11,9 @@
     on_schema_change='sync_all_columns',
     post_hook=["delete from {{ this }} where first_order_date is null"] if target.type == 'duckdb' else [],
 ) }}
+{#- The vars a customer's row is computed with: the store's days, and the costs of revenue behind
+    the months' margins. -#}
+{%- set build_vars = ['store_timezone', 'cost_of_revenue_categories'] -%}
 with all_paid_orders as (
     select * from {{ ref('int_paid_orders') }}
 ),
@@ -38,7 +41,7 @@ order_loads as (
 -- What the latest build that wrote rows was built from (macro previous_build): the stored
 -- customers end by their last order's day.
 previous_build as (
-    {{ previous_build('last_order_date') }}
+    {{ previous_build('last_order_date', settings_changed(build_vars) ~ ' as settings_changed') }}
 ),
 
 -- Days whose paid orders may differ from the stored ones: days of transactions loaded since the
@@ -68,7 +71,8 @@ changed_months as (
 
 -- Customers with a paid order in a changed month now (which takes in the changed days), stored
 -- customers who had one on a changed day (a stored customer's paid orders lie between their first
--- and last order dates), and stored customers whose channel or country is no longer theirs.
+-- and last order dates), stored customers whose channel or country is no longer theirs, and every
+-- customer, stored or now, when the vars of build_vars changed.
 affected_customers as (
     select all_paid_orders.customer_id
     from all_paid_orders
@@ -87,20 +91,23 @@ affected_customers as (
     left join customers on stored.customer_id = customers.customer_id
     where stored.acquisition_channel is distinct from customers.acquisition_channel
         or stored.country is distinct from customers.country
+    union
+    select customer_id
+    from (
+        select customer_id from all_paid_orders
+        union
+        select customer_id from {{ this }}
+    )
+    where (select settings_changed from previous_build)
 ),
 
--- All paid orders of the affected customers, gathered once before the steps below read them.
-paid_orders as materialized (
-    select all_paid_orders.*
-    from all_paid_orders
-    semi join affected_customers on all_paid_orders.customer_id = affected_customers.customer_id
-),
-{%- else %}
-
-paid_orders as (
-    select * from all_paid_orders
-),
 {%- endif %}
+
+-- The paid orders of the affected customers (all of them in a full build), gathered once before
+-- the steps below read them.
+paid_orders as {{ 'materialized' if is_incremental() }} (
+    {{ rows_to_compute('all_paid_orders', 'affected_customers', 'customer_id') }}
+),
 
 -- Several orders of one day are one purchase: recency and intervals are whole days, and a second
 -- order placed minutes after the first is no return visit.
@@ -186,6 +193,7 @@ final as (
         {{ money('coalesce(customer_purchases.repeat_net_spend, 0)') }} as repeat_net_spend,
         {{ money('customer_contributions.gross_margin_contribution') }} as gross_margin_contribution,
         bounds.reference_date as _reference_date,
+        {{ build_settings(build_vars) }} as _settings,
         (select coalesce(max(load_id), 0) from order_loads) as _last_load_id,
         {%- if is_incremental() %}
         (select coalesce(build_number, 0) + 1 from previous_build) as _build_number

@@ -21,17 +21,11 @@ changed_days as (
     {{ funnel_changed_days('sessions', 'sessions') }}
 ),
 
-day_sessions as (
-    select sessions.*
-    from sessions
-    semi join changed_days on sessions.session_date = changed_days.session_date
-),
-{%- else %}
+{%- endif %}
 
 day_sessions as (
-    select * from sessions
+    {{ rows_to_compute('sessions', 'changed_days', 'session_date') }}
 ),
-{%- endif %}
 
 -- Sessions by day, the furthest stage they entered and the store's hour of their first event at the
 -- initiated stage (null without one). Conversion times are summed as whole seconds, exact integers,

@@ -24,17 +24,11 @@ changed_days as (
     {{ funnel_changed_days('sessions', 'case when stage_order = 1 then sessions end') }}
 ),
 
-day_stages as (
-    select session_stages.*
-    from session_stages
-    semi join changed_days on session_stages.session_date = changed_days.session_date
-),
-{%- else %}
+{%- endif %}
 
 day_stages as (
-    select * from session_stages
+    {{ rows_to_compute('session_stages', 'changed_days', 'session_date') }}
 ),
-{%- endif %}
 
 -- The sessions of a day that entered a stage, by their time to the next stage (whole seconds, as
 -- minutes; null without an event at both stages): the times are few distinct values, so the

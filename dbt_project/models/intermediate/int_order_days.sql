@@ -10,6 +10,8 @@
     on_schema_change='sync_all_columns',
     post_hook=["delete from {{ this }} where attempted_orders is null"] if target.type == 'duckdb' else [],
 ) }}
+{#- The vars a day's row is computed with: the store's days. -#}
+{%- set build_vars = ['store_timezone'] -%}
 with transactions as (
     select * from {{ ref('stg_transactions') }}
 ),
@@ -21,24 +23,27 @@ transaction_loads as (
 
 {%- if is_incremental() %}
 
--- Days loaded since the previous build, days a reload left empty included.
+-- Days loaded since the previous build, days a reload left empty included; every day, stored or
+-- now, when the store's time zone changed.
 changed_days as (
     select distinct transaction_loads.partition_date as order_date
     from transaction_loads
     where transaction_loads.load_id > (select coalesce(max(_last_load_id), 0) from {{ this }})
+    union
+    select order_date
+    from (
+        select order_date from transactions
+        union
+        select order_date from {{ this }}
+    )
+    where (select {{ settings_changed(build_vars) }} from {{ this }})
 ),
 
-day_transactions as (
-    select transactions.*
-    from transactions
-    semi join changed_days on transactions.order_date = changed_days.order_date
-),
-{%- else %}
-
-day_transactions as (
-    select * from transactions
-),
 {%- endif %}
+
+day_transactions as (
+    {{ rows_to_compute('transactions', 'changed_days', 'order_date') }}
+),
 
 final as (
     select
@@ -52,7 +57,8 @@ final as (
         count(*) as attempted_orders,
         count(*) filter (where is_paid and is_promotion) as promo_orders,
         count(distinct customer_id) filter (where is_paid) as paying_customers,
-        (select coalesce(max(load_id), 0) from transaction_loads) as _last_load_id
+        (select coalesce(max(load_id), 0) from transaction_loads) as _last_load_id,
+        {{ build_settings(build_vars) }} as _settings
     from day_transactions
     group by order_date
 )

@@ -1,8 +1,7 @@
-{#- The horizons of the channel LTV columns (ltv_*_90d, ltv_*_365d), fixed so that the columns'
-    names are a contract; LTV/CAC and payback are judged at the first (90 days). -#}
-{%- set horizons = [90, 365] -%}
-with paid_orders as (
-    select * from {{ ref('int_paid_orders') }}
+{#- The horizons of the channel LTV columns (macro channel_ltv_horizons). -#}
+{%- set horizons = channel_ltv_horizons() -%}
+with customer_months as (
+    select * from {{ ref('int_customer_months') }}
 ),
 
 customer_orders as (
@@ -68,22 +67,20 @@ acquisitions as (
         and channel_months.acquisition_month = spend.acquisition_month
 ),
 
--- Each paid order of a customer under their channel and cohort, as cohort_ltv counts it: the day
--- after the first order it fell on, and its contribution = net amount × its month's gross margin.
+-- Each customer's month of paid orders under their channel and cohort, as cohort_ltv counts them
+-- (int_customer_months): its contribution is each order's net amount × its month's gross margin.
 order_values as (
     select
-        customer_orders.acquisition_channel as channel,
-        customer_orders.cohort_month as acquisition_month,
-        paid_orders.order_date = customer_orders.first_order_date as is_first_purchase_day,
-        {{ dbt.datediff('customer_orders.first_order_date', 'paid_orders.order_date', 'day') }} as days_since_first_order,
-        {{ dbt.datediff('customer_orders.cohort_month', 'paid_orders.order_month', 'month') }} as months_since_first_order,
-        paid_orders.net_amount,
+        customer_months.acquisition_channel as channel,
+        customer_months.cohort_month as acquisition_month,
+        customer_months.ltv_horizon_days,
+        {{ dbt.datediff('customer_months.cohort_month', 'customer_months.order_month', 'month') }} as months_since_first_order,
+        customer_months.first_purchase_day_net_revenue,
+        customer_months.net_revenue as net_amount,
         monthly_margins.gross_margin,
-        -- A decimal to a millionth of a cent, so that the horizons' sums are the same on every build.
-        cast(paid_orders.net_amount * monthly_margins.gross_margin as decimal(18, 6)) as contribution
-    from paid_orders
-    inner join customer_orders on paid_orders.customer_id = customer_orders.customer_id
-    left join monthly_margins on paid_orders.order_month = monthly_margins.calendar_month
+        customer_months.contribution
+    from customer_months
+    left join monthly_margins on customer_months.order_month = monthly_margins.calendar_month
 ),
 
 -- The first purchase day's net revenue, and each horizon's net revenue and contribution (known
@@ -92,13 +89,13 @@ cohort_values as (
     select
         channel,
         acquisition_month,
-        sum(net_amount) filter (where is_first_purchase_day) as first_order_revenue,
+        sum(first_purchase_day_net_revenue) as first_order_revenue,
         {%- for horizon in horizons %}
-        sum(net_amount) filter (where days_since_first_order < {{ horizon }}) as revenue_{{ horizon }}d,
+        sum(net_amount) filter (where ltv_horizon_days <= {{ horizon }}) as revenue_{{ horizon }}d,
         case
-            when count(contribution) filter (where days_since_first_order < {{ horizon }})
-                = count(*) filter (where days_since_first_order < {{ horizon }})
-                then sum(contribution) filter (where days_since_first_order < {{ horizon }})
+            when count(contribution) filter (where ltv_horizon_days <= {{ horizon }})
+                = count(*) filter (where ltv_horizon_days <= {{ horizon }})
+                then sum(contribution) filter (where ltv_horizon_days <= {{ horizon }})
         end as contribution_{{ horizon }}d
         {{- "," if not loop.last }}
         {%- endfor %}

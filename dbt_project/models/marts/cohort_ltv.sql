@@ -1,6 +1,6 @@
 {%- set horizons = var('ltv_horizons_days') -%}
-with paid_orders as (
-    select * from {{ ref('int_paid_orders') }}
+with customer_months as (
+    select * from {{ ref('int_customer_months') }}
 ),
 
 customer_orders as (
@@ -56,35 +56,25 @@ cohort_horizons as (
     where {{ cohort_is_old_enough('cohorts.cohort_month', 'horizons.horizon_days', 'bounds.reference_date') }}
 ),
 
--- Each paid order of a cohort's customer: the day after the first order it fell on.
-order_values as (
-    select
-        customer_orders.cohort_month,
-        {{ dbt.datediff('customer_orders.first_order_date', 'paid_orders.order_date', 'day') }} as days_since_first_order,
-        paid_orders.order_month,
-        paid_orders.net_amount
-    from paid_orders
-    inner join customer_orders on paid_orders.customer_id = customer_orders.customer_id
-),
-
 -- Net revenue of the orders within the first `horizon_days` days of each customer (day 0 = the
--- first order's day), by the calendar month they fell in: an exact decimal sum.
+-- first order's day; int_customer_months' rows of the horizon and the shorter ones), by the
+-- calendar month they fell in: an exact decimal sum.
 horizon_months as (
     select
         cohort_horizons.cohort_month,
         cohort_horizons.horizon_days,
         cohort_horizons.cohort_size,
-        order_values.order_month,
-        sum(order_values.net_amount) as revenue
+        customer_months.order_month,
+        sum(customer_months.net_revenue) as revenue
     from cohort_horizons
-    inner join order_values
-        on cohort_horizons.cohort_month = order_values.cohort_month
-        and order_values.days_since_first_order < cohort_horizons.horizon_days
+    inner join customer_months
+        on cohort_horizons.cohort_month = customer_months.cohort_month
+        and customer_months.ltv_horizon_days <= cohort_horizons.horizon_days
     group by
         cohort_horizons.cohort_month,
         cohort_horizons.horizon_days,
         cohort_horizons.cohort_size,
-        order_values.order_month
+        customer_months.order_month
 ),
 
 -- A month's contribution = its net revenue × its gross margin (int_monthly_margins: net revenue −
@@ -110,15 +100,16 @@ cohort_values as (
         horizon_months.cohort_size
 ),
 
--- Each paid order with its calendar month since the cohort's and that month's gross margin.
+-- Each customer's month of paid orders with its calendar month since the cohort's and that month's
+-- gross margin.
 payback_orders as (
     select
-        order_values.cohort_month,
-        {{ dbt.datediff('order_values.cohort_month', 'order_values.order_month', 'month') }} as months_since_first_order,
-        order_values.net_amount,
+        customer_months.cohort_month,
+        {{ dbt.datediff('customer_months.cohort_month', 'customer_months.order_month', 'month') }} as months_since_first_order,
+        customer_months.net_revenue as net_amount,
         monthly_margins.gross_margin
-    from order_values
-    left join monthly_margins on order_values.order_month = monthly_margins.calendar_month
+    from customer_months
+    left join monthly_margins on customer_months.order_month = monthly_margins.calendar_month
 ),
 
 -- Payback (macro cohort_payback_months): the first month (0 = the acquisition month) by whose end

@@ -1,5 +1,5 @@
-with paid_orders as (
-    select * from {{ ref('int_paid_orders') }}
+with customer_months as (
+    select * from {{ ref('int_customer_months') }}
 ),
 
 -- A customer's cohort is the month of their first paid order.
@@ -32,14 +32,13 @@ cohort_months as (
 
 activity as (
     select
-        customer_cohorts.cohort_month,
-        {{ dbt.datediff('customer_cohorts.cohort_month', 'paid_orders.order_month', 'month') }} as months_since_first_order,
-        count(distinct paid_orders.customer_id) as active_customers,
-        {{ money('sum(paid_orders.net_amount)') }} as revenue
-    from paid_orders
-    inner join customer_cohorts on paid_orders.customer_id = customer_cohorts.customer_id
+        cohort_month,
+        {{ dbt.datediff('cohort_month', 'order_month', 'month') }} as months_since_first_order,
+        count(distinct customer_id) as active_customers,
+        {{ money('sum(net_revenue)') }} as revenue
+    from customer_months
     group by
-        customer_cohorts.cohort_month,
+        cohort_month,
         months_since_first_order
 ),
 

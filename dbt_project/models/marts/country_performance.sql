@@ -1,28 +1,21 @@
-with paid_orders as (
-    select * from {{ ref('int_paid_orders') }}
-),
-
-customer_orders as (
-    select * from {{ ref('int_customer_orders') }}
+with customer_months as (
+    select * from {{ ref('int_customer_months') }}
 ),
 
 -- Per country (the customer's) and month of the order.
 monthly as (
     select
-        customer_orders.country,
-        paid_orders.order_month,
-        count(*) as orders,
-        count(distinct paid_orders.customer_id) as paying_customers,
-        count(distinct paid_orders.customer_id) filter (
-            where customer_orders.cohort_month = paid_orders.order_month
-        ) as new_customers,
-        sum(paid_orders.gross_amount) as gross_revenue,
-        sum(paid_orders.net_amount) as net_revenue
-    from paid_orders
-    inner join customer_orders on paid_orders.customer_id = customer_orders.customer_id
+        country,
+        order_month,
+        cast(sum(orders) as bigint) as orders,
+        count(distinct customer_id) as paying_customers,
+        count(distinct customer_id) filter (where cohort_month = order_month) as new_customers,
+        sum(gross_revenue) as gross_revenue,
+        sum(net_revenue) as net_revenue
+    from customer_months
     group by
-        customer_orders.country,
-        paid_orders.order_month
+        country,
+        order_month
 ),
 
 final as (

@@ -24,6 +24,10 @@ customer_orders as (
     select * from {{ ref('int_customer_orders') }}
 ),
 
+order_days as (
+    select * from {{ ref('int_order_days') }}
+),
+
 costs as (
     select * from {{ ref('stg_costs') }}
 ),
@@ -90,17 +94,40 @@ periods as (
     from bounds
 ),
 
+-- A period's orders from the daily aggregates of every transaction (int_order_days).
 orders_by_period as (
     select
         periods.period,
-        {{ money('coalesce(sum(transactions.gross_amount), 0)') }} as gross_revenue,
-        {{ money('coalesce(sum(transactions.net_amount), 0)') }} as net_revenue,
-        count(*) filter (where transactions.is_paid) as orders,
-        count(distinct transactions.customer_id) filter (where transactions.is_paid) as paying_customers,
-        count(*) filter (where transactions.is_failed) as failed_orders
+        {{ money('coalesce(sum(order_days.gross_revenue), 0)') }} as gross_revenue,
+        {{ money('coalesce(sum(order_days.net_revenue), 0)') }} as net_revenue,
+        cast(coalesce(sum(order_days.orders), 0) as bigint) as orders,
+        cast(coalesce(sum(order_days.failed_orders), 0) as bigint) as failed_orders
     from periods
-    left join transactions on transactions.order_date between periods.period_start and periods.period_end
+    left join order_days on order_days.order_date between periods.period_start and periods.period_end
     group by periods.period
+),
+
+-- A window's paying customers from its transactions; the whole history's are the customers of
+-- int_customer_orders (a paid order by the reference date).
+paying_customers_by_period as (
+    select
+        periods.period,
+        count(distinct window_transactions.customer_id) filter (where window_transactions.is_paid)
+            as paying_customers
+    from periods
+    left join (
+        select transactions.*
+        from transactions
+        where transactions.order_date >= (select min(period_start) from periods where period <> 'all_time')
+    ) as window_transactions
+        on window_transactions.order_date between periods.period_start and periods.period_end
+    where periods.period <> 'all_time'
+    group by periods.period
+    union all
+    select
+        'all_time' as period,
+        count(customer_id) as paying_customers
+    from customer_orders
 ),
 
 new_customers_by_period as (
@@ -112,38 +139,50 @@ new_customers_by_period as (
     group by periods.period
 ),
 
--- The customer base as it stood at each period's end: its paid orders up to then (int_paid_orders),
--- churned = last paid order more than `churn_inactivity_days` days before the end, LTV = net
--- spend so far.
-customers_at_period_end as (
+-- The customer base as it stood at each period's end: the customers of int_customer_orders whose
+-- first paid order came by then; churned = no paid order in the `churn_inactivity_days` days up to
+-- the end, LTV = net spend so far (their net spend less what they paid after the end). Both need
+-- only the paid orders of the last windows and the inactivity window before them.
+recent_orders as (
     select
-        periods.period,
-        periods.period_end,
         paid_orders.customer_id,
-        {{ dbt.datediff('max(paid_orders.order_date)', 'periods.period_end', 'day') }} as recency_days,
-        sum(paid_orders.net_amount) as ltv
-    from periods
-    inner join paid_orders on paid_orders.order_date <= periods.period_end
-    group by
-        periods.period,
-        periods.period_end,
-        paid_orders.customer_id
+        paid_orders.order_date,
+        paid_orders.net_amount
+    from paid_orders
+    where paid_orders.order_date >= (select min(period_end) from periods) - {{ var('churn_inactivity_days') }}
 ),
 
--- A customer was a repeat customer at a period's end when their repeat purchase (int_customer_orders)
--- came by then.
+recent_orders_by_period as (
+    select
+        periods.period,
+        recent_orders.customer_id,
+        count(*) filter (where recent_orders.order_date <= periods.period_end) > 0 as is_active,
+        sum(recent_orders.net_amount) filter (where recent_orders.order_date > periods.period_end) as net_after_end
+    from periods
+    inner join recent_orders
+        on recent_orders.order_date >= periods.period_end - {{ var('churn_inactivity_days') }}
+    group by
+        periods.period,
+        recent_orders.customer_id
+),
+
+-- A customer was a repeat customer at a period's end when their repeat purchase came by then.
 customer_base_by_period as (
     select
         periods.period,
-        count(customers_at_period_end.customer_id) as customers,
-        count(*) filter (where customer_orders.repeat_purchase_date <= customers_at_period_end.period_end)
-            as repeat_customers,
-        count(*) filter (where customers_at_period_end.recency_days > {{ var('churn_inactivity_days') }})
-            as churned_customers,
-        {{ money_average('avg(customers_at_period_end.ltv)') }} as average_revenue_per_customer_to_date
+        count(customer_orders.customer_id) as customers,
+        count(*) filter (where customer_orders.repeat_purchase_date <= periods.period_end) as repeat_customers,
+        count(*) filter (
+            where customer_orders.customer_id is not null and not coalesce(recent_orders_by_period.is_active, false)
+        ) as churned_customers,
+        {{ money_average(
+            'avg(customer_orders.net_spend - coalesce(recent_orders_by_period.net_after_end, 0))'
+        ) }} as average_revenue_per_customer_to_date
     from periods
-    left join customers_at_period_end on periods.period = customers_at_period_end.period
-    left join customer_orders on customers_at_period_end.customer_id = customer_orders.customer_id
+    left join customer_orders on customer_orders.first_order_date <= periods.period_end
+    left join recent_orders_by_period
+        on periods.period = recent_orders_by_period.period
+        and customer_orders.customer_id = recent_orders_by_period.customer_id
     group by periods.period
 ),
 
@@ -203,7 +242,7 @@ period_totals as (
         orders_by_period.gross_revenue,
         orders_by_period.net_revenue,
         orders_by_period.orders,
-        orders_by_period.paying_customers,
+        paying_customers_by_period.paying_customers,
         orders_by_period.failed_orders,
         new_customers_by_period.new_customers,
         mrr_by_period.mrr,
@@ -224,6 +263,7 @@ period_totals as (
         ) }} as net_profit
     from periods
     inner join orders_by_period on periods.period = orders_by_period.period
+    inner join paying_customers_by_period on periods.period = paying_customers_by_period.period
     inner join new_customers_by_period on periods.period = new_customers_by_period.period
     inner join mrr_by_period on periods.period = mrr_by_period.period
     inner join customer_base_by_period on periods.period = customer_base_by_period.period
