@@ -112,3 +112,18 @@ anti join {{ final }} on {{ changed }}.{{ key }} = {{ final }}.{{ key }}
     semi join {{ changed }} on {{ relation }}.{{ key }} = {{ changed }}.{{ key }}
     {%- endif %}
 {%- endmacro %}
+
+{#- The config of an incremental model whose build replaces the rows of each `unique_key` it
+    computes again (delete+insert): a recomputed key left without rows gets a row whose
+    `kept_column` is null, which puts it in place of the old rows, and the post-hook deletes it
+    before the build commits. On Spark (plain Parquet tables, no DELETE), a table rebuilt each
+    time. -#}
+{% macro replacing_rows_by(unique_key, kept_column) -%}
+    {{ return({
+        'materialized': 'incremental' if target.type == 'duckdb' else 'table',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': unique_key,
+        'on_schema_change': 'sync_all_columns',
+        'post_hook': ['delete from {{ this }} where ' ~ kept_column ~ ' is null'] if target.type == 'duckdb' else [],
+    }) }}
+{%- endmacro %}

@@ -6,13 +6,7 @@
     On Spark, a table rebuilt from every event each time: plain Parquet tables have no DELETE, and
     a day's partition cannot be overwritten alone when a session's events span days
     (docs/scale-out.md). -#}
-{{ config(
-    materialized='incremental' if target.type == 'duckdb' else 'table',
-    incremental_strategy='delete+insert',
-    unique_key='session_id',
-    on_schema_change='sync_all_columns',
-    post_hook=["delete from {{ this }} where started_at is null"] if target.type == 'duckdb' else [],
-) }}
+{{ config(**replacing_rows_by('session_id', 'started_at')) }}
 {%- set funnel_stages = var('funnel_stages') -%}
 {%- set last_stage_order = funnel_stages | length -%}
 {%- set stage_list = funnel_stages | join(',') -%}

@@ -11,13 +11,7 @@
     Spark, a table rebuilt each time, as funnel_sessions. -#}
 {%- set horizons = ltv_horizon_bounds() -%}
 {%- set horizon_list = horizons | join(',') -%}
-{{ config(
-    materialized='incremental' if target.type == 'duckdb' else 'table',
-    incremental_strategy='delete+insert',
-    unique_key='customer_id',
-    on_schema_change='sync_all_columns',
-    post_hook=["delete from {{ this }} where order_month is null"] if target.type == 'duckdb' else [],
-) }}
+{{ config(**replacing_rows_by('customer_id', 'order_month')) }}
 with all_paid_orders as (
     select * from {{ ref('int_paid_orders') }}
 ),

@@ -4,13 +4,7 @@
     recomputes the customers of the current month instead of every customer. The result is the same
     as a full build's (tests/integration/test_incremental_marts.py). On Spark, a table rebuilt
     each time, as funnel_sessions. -#}
-{{ config(
-    materialized='incremental' if target.type == 'duckdb' else 'table',
-    incremental_strategy='delete+insert',
-    unique_key='customer_id',
-    on_schema_change='sync_all_columns',
-    post_hook=["delete from {{ this }} where first_order_date is null"] if target.type == 'duckdb' else [],
-) }}
+{{ config(**replacing_rows_by('customer_id', 'first_order_date')) }}
 {#- The vars a customer's row is computed with: the store's days, and the costs of revenue behind
     the months' margins. -#}
 {%- set build_vars = ['store_timezone', 'cost_of_revenue_categories'] -%}

@@ -2,13 +2,7 @@
     funnel_changed_days finds changed, from their sessions, and replaces their rows; the daily and
     hourly funnel marts and kpi_summary read these few rows a day instead of every session. On
     Spark, a table rebuilt each time, as funnel_sessions. -#}
-{{ config(
-    materialized='incremental' if target.type == 'duckdb' else 'table',
-    incremental_strategy='delete+insert',
-    unique_key='session_date',
-    on_schema_change='sync_all_columns',
-    post_hook=["delete from {{ this }} where sessions is null"] if target.type == 'duckdb' else [],
-) }}
+{{ config(**replacing_rows_by('session_date', 'sessions')) }}
 {#- The payment step is the last two funnel stages: initiated, then completed. -#}
 {%- set initiated_stage = var('funnel_stages')[-2] -%}
 with sessions as (

@@ -2,13 +2,7 @@
     funnel_changed_days finds changed, and replaces their rows, so that funnel_stages reads a
     histogram of a few thousand rows a day instead of the 70 million session stages at 10 million
     transactions. On Spark, a table rebuilt each time, as funnel_sessions. -#}
-{{ config(
-    materialized='incremental' if target.type == 'duckdb' else 'table',
-    incremental_strategy='delete+insert',
-    unique_key='session_date',
-    on_schema_change='sync_all_columns',
-    post_hook=["delete from {{ this }} where sessions is null"] if target.type == 'duckdb' else [],
-) }}
+{{ config(**replacing_rows_by('session_date', 'sessions')) }}
 with sessions as (
     select * from {{ ref('funnel_sessions') }}
 ),

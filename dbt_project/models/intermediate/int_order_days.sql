@@ -3,13 +3,7 @@
     instead of every transaction. The days do not depend on the reference date: every transaction
     counts (revenue_daily's calendar stops at the reference date). On Spark, a table rebuilt each
     time, as funnel_sessions. -#}
-{{ config(
-    materialized='incremental' if target.type == 'duckdb' else 'table',
-    incremental_strategy='delete+insert',
-    unique_key='order_date',
-    on_schema_change='sync_all_columns',
-    post_hook=["delete from {{ this }} where attempted_orders is null"] if target.type == 'duckdb' else [],
-) }}
+{{ config(**replacing_rows_by('order_date', 'attempted_orders')) }}
 {#- The vars a day's row is computed with: the store's days. -#}
 {%- set build_vars = ['store_timezone'] -%}
 with transactions as (
