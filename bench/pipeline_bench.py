@@ -272,20 +272,24 @@ def pipeline_stage_seconds(steps: dict[str, float]) -> dict[str, float]:
     }
 
 
+def engine_rows(figures: dict[str, object]) -> list[tuple[str, float, float]]:
+    """(stage, the full build's seconds, the engine's seconds) of one store: each stage, then the whole run."""
+    engine = figures["engine"]
+    pipeline = pipeline_stage_seconds(figures["full_build"]["steps"])
+    return [
+        ("raw tables", pipeline["raw"], engine["raw"]),
+        ("dbt models and data tests", pipeline["dbt_models"], engine["dbt_models"] + engine["dbt_tests"]),
+        ("ml fits", pipeline["ml"], engine["ml"]),
+        ("whole run", figures["full_build"]["seconds"], sum(engine.values())),
+    ]
+
+
 def print_engine(sizes: dict[str, dict[str, object]]) -> None:
     """The full build against the engine's limit: the whole run and each stage, in seconds and as a multiple."""
     print("\nFull build against the engine's limit (the same work in one process, no orchestration):")
     print(f"{'size':>6} {'stage':<28} {'pipeline s':>11} {'engine s':>9} {'multiple':>9}")
     for size, figures in sizes.items():
-        engine = figures["engine"]
-        pipeline = pipeline_stage_seconds(figures["full_build"]["steps"])
-        rows = [
-            ("raw tables", pipeline["raw"], engine["raw"]),
-            ("dbt models and data tests", pipeline["dbt_models"], engine["dbt_models"] + engine["dbt_tests"]),
-            ("ml fits", pipeline["ml"], engine["ml"]),
-            ("whole run", figures["full_build"]["seconds"], sum(engine.values())),
-        ]
-        for stage, seconds, limit in rows:
+        for stage, seconds, limit in engine_rows(figures):
             print(f"{size:>6} {stage:<28} {seconds:>11.1f} {limit:>9.1f} {seconds / max(limit, 1e-9):>8.1f}x")
 
 

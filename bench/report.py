@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.pipeline_bench import MIB, RESULTS, pipeline_stage_seconds, target_figures, worst_p95
+from bench.pipeline_bench import MIB, RESULTS, engine_rows, target_figures, worst_p95
 
 GROWTH = (("100k", "1M"), ("1M", "10M"))
 """The size steps whose cost growth the page shows."""
@@ -57,15 +57,7 @@ def results_table(sizes: dict[str, dict]) -> str:
 def engine_table(sizes: dict[str, dict]) -> str:
     rows = []
     for size, figures in sizes.items():
-        engine = figures["engine"]
-        pipeline = pipeline_stage_seconds(figures["full_build"]["steps"])
-        stages = [
-            ("raw tables", pipeline["raw"], engine["raw"]),
-            ("dbt models and data tests", pipeline["dbt_models"], engine["dbt_models"] + engine["dbt_tests"]),
-            ("ml fits", pipeline["ml"], engine["ml"]),
-            ("whole run", figures["full_build"]["seconds"], sum(engine.values())),
-        ]
-        for stage, seconds, limit in stages:
+        for stage, seconds, limit in engine_rows(figures):
             rows.append([size, stage, f"{seconds:.1f}", f"{limit:.1f}", f"{seconds / max(limit, 1e-9):.1f}x"])
     return table(["store", "stage", "pipeline s", "engine s", "multiple"], rows, right_from=2)
 
