@@ -1,5 +1,6 @@
-with paid_orders as (
-    select * from {{ ref('int_paid_orders') }}
+-- The paid orders (int_paid_orders) by customer, product and month.
+with customer_product_months as (
+    select * from {{ ref('int_customer_product_months') }}
 ),
 
 bounds as (
@@ -16,7 +17,7 @@ product_months as (
         select
             product,
             min(order_month) as first_month
-        from paid_orders
+        from customer_product_months
         group by product
     ) as first_sales
     cross join bounds
@@ -27,13 +28,13 @@ sales as (
     select
         product,
         order_month,
-        count(*) as orders,
-        count(*) filter (where is_refunded) as refunded_orders,
+        cast(sum(orders) as bigint) as orders,
+        cast(sum(refunded_orders) as bigint) as refunded_orders,
         count(distinct customer_id) as customers,
-        sum(gross_amount) as gross_revenue,
-        sum(refund_amount) as refunds,
-        sum(net_amount) as net_revenue
-    from paid_orders
+        sum(gross_revenue) as gross_revenue,
+        sum(refunds) as refunds,
+        sum(net_revenue) as net_revenue
+    from customer_product_months
     group by grouping sets ((product, order_month), (product))
 ),
 
