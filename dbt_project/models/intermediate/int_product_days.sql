@@ -1,6 +1,6 @@
-{#- A store day's paid orders of each product, counted and summed: top_products reads
-    a row per product and day instead of every paid order. Not limited by the reference date, as
-    int_order_days: top_products stops at it.
+{#- A store day's paid orders of each product, counted and summed: top_products and
+    revenue_monthly's recurring sales read a row per product and day instead of every paid order.
+    Not limited by the reference date, as int_order_days: top_products stops at it.
     Incremental as int_order_days: a build after the first aggregates again only the days of the
     transactions loads since its last build (raw.load_log), and replaces their rows. On Spark, a
     table rebuilt each time, as funnel_sessions. -#}
