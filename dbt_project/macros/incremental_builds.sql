@@ -127,3 +127,42 @@ anti join {{ final }} on {{ changed }}.{{ key }} = {{ final }}.{{ key }}
         'post_hook': ['delete from {{ this }} where ' ~ kept_column ~ ' is null'] if target.type == 'duckdb' else [],
     }) }}
 {%- endmacro %}
+
+{#- The first CTEs of an incremental aggregate of the transactions by store day (int_order_days,
+    int_product_days, int_payment_hours): `transactions` (stg_transactions), `transaction_loads`
+    (raw.load_log's transactions loads), in an incremental build `changed_days` (order_date: the
+    days of the loads since the last build, `_last_load_id`, days a reload left empty included;
+    every day, stored or now, when the vars `build_vars` of macro build_settings changed), and
+    `day_transactions`, the transactions of the days the build aggregates. -#}
+{% macro transactions_of_changed_days(build_vars) -%}
+transactions as (
+    select * from {{ ref('stg_transactions') }}
+),
+
+transaction_loads as (
+    select * from {{ source('raw', 'load_log') }}
+    where source_table = 'transactions'
+),
+
+{%- if is_incremental() %}
+
+changed_days as (
+    select distinct transaction_loads.partition_date as order_date
+    from transaction_loads
+    where transaction_loads.load_id > (select coalesce(max(_last_load_id), 0) from {{ this }})
+    union
+    select order_date
+    from (
+        select order_date from transactions
+        union
+        select order_date from {{ this }}
+    )
+    where (select {{ settings_changed(build_vars) }} from {{ this }})
+),
+
+{%- endif %}
+
+day_transactions as (
+    {{ rows_to_compute('transactions', 'changed_days', 'order_date') }}
+)
+{%- endmacro %}

@@ -38,6 +38,9 @@ BOOKKEEPING = {
     "intermediate.int_customer_orders": ("_reference_date", "_last_load_id", "_build_number"),
     "intermediate.int_order_days": ("_last_load_id",),
     "intermediate.int_customer_months": ("_customers_build_number",),
+    "intermediate.int_customer_product_months": ("_customers_build_number",),
+    "intermediate.int_product_days": ("_last_load_id",),
+    "intermediate.int_payment_hours": ("_last_load_id",),
     "intermediate.int_funnel_days": ("_funnel_build_number",),
     "intermediate.int_funnel_stage_times": ("_funnel_build_number",),
 }
@@ -357,6 +360,10 @@ COST_CATEGORIES = ("infrastructure", "payment_fees", "salaries")
 """Costs of revenue (the first two) and other costs: a month's margin moves with the first."""
 CHANNELS = ("organic", "email", None)
 """A customer's recorded channel; None: the shop has no record of the customer (a guest)."""
+PRODUCTS = ("plan", "addon", None)
+"""An order's product; None: the source does not say (the 'unknown' product's)."""
+PAYMENT_METHODS = ("card", "paypal", None)
+"""An order's payment method; None: the source does not say."""
 ORDER_STEP_WEIGHTS = {
     "reference_back": 2,
     "reference_forward": 2,
@@ -382,21 +389,20 @@ days (ORDER_DAYS lie 0 to 30 days apart)."""
 
 
 class TinyOrderStore(TinyWarehouse):
-    """A shop of four customers with a few orders a day and a few costs, whose steps build
-    int_customer_orders, int_customer_months and int_order_days (with the tables they read). The
-    reference date and the LTV horizons are vars: one parse per combination."""
+    """A shop of four customers with a few orders a day (of two products and two payment methods)
+    and a few costs, whose steps build the incremental order models (with the tables they read).
+    The reference date and the LTV horizons are vars: one parse per combination."""
 
-    models = (
-        "stg_transactions",
-        "stg_customers",
-        "int_paid_orders",
-        "int_monthly_margins",
+    compared = (
         "int_customer_orders",
         "int_customer_months",
+        "int_customer_product_months",
         "int_order_days",
+        "int_product_days",
+        "int_payment_hours",
     )
-    """The staging views of the time zone's days too."""
-    compared = ("int_customer_orders", "int_customer_months", "int_order_days")
+    models = ("stg_transactions", "stg_customers", "int_paid_orders", "int_monthly_margins", *compared)
+    """The staging views of the time zone's days too (dbt runs them in the order of the project's lineage)."""
 
     def __init__(self, folder: Path, rng: random.Random) -> None:
         super().__init__(folder)
@@ -438,6 +444,8 @@ class TinyOrderStore(TinyWarehouse):
                 dt.datetime.combine(day, dt.time(self.rng.randint(5, 23), self.rng.randint(0, 59))),
                 self.rng.choice(["completed", "completed", "completed", "refunded", "failed"]),
                 Decimal(self.rng.choice(["9.99", "25.00", "120.50"])),
+                self.rng.choice(PRODUCTS),
+                self.rng.choice(PAYMENT_METHODS),
             )
             for number in range(self.rng.randint(0, 3))
         ]
@@ -457,12 +465,12 @@ class TinyOrderStore(TinyWarehouse):
             con.execute(f"delete from raw.{table} where _partition_date in ?", [days])
             for day in days:
                 if table == "transactions":
-                    for transaction_id, customer, at, status, amount in self.orders[day]:
+                    for transaction_id, customer, at, status, amount, product, method in self.orders[day]:
                         con.execute(
                             "insert into raw.transactions (transaction_id, customer_id, created_at, completed_at, "
-                            "status, amount, currency, product, _partition_date, _run_id, _loaded_at) "
-                            "values (?, ?, ?, ?, ?, ?, 'USD', 'plan', ?, 'test', now())",
-                            [transaction_id, customer, at, at, status, amount, day],
+                            "status, amount, currency, product, payment_method, _partition_date, _run_id, "
+                            "_loaded_at) values (?, ?, ?, ?, ?, ?, 'USD', ?, ?, ?, 'test', now())",
+                            [transaction_id, customer, at, at, status, amount, product, method, day],
                         )
                 else:
                     for category, amount in self.costs[day]:

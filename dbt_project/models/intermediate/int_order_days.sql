@@ -6,38 +6,7 @@
 {{ config(**replacing_rows_by('order_date', 'attempted_orders')) }}
 {#- The vars a day's row is computed with: the store's days. -#}
 {%- set build_vars = ['store_timezone'] -%}
-with transactions as (
-    select * from {{ ref('stg_transactions') }}
-),
-
-transaction_loads as (
-    select * from {{ source('raw', 'load_log') }}
-    where source_table = 'transactions'
-),
-
-{%- if is_incremental() %}
-
--- Days loaded since the previous build, days a reload left empty included; every day, stored or
--- now, when the store's time zone changed.
-changed_days as (
-    select distinct transaction_loads.partition_date as order_date
-    from transaction_loads
-    where transaction_loads.load_id > (select coalesce(max(_last_load_id), 0) from {{ this }})
-    union
-    select order_date
-    from (
-        select order_date from transactions
-        union
-        select order_date from {{ this }}
-    )
-    where (select {{ settings_changed(build_vars) }} from {{ this }})
-),
-
-{%- endif %}
-
-day_transactions as (
-    {{ rows_to_compute('transactions', 'changed_days', 'order_date') }}
-),
+with {{ transactions_of_changed_days(build_vars) }},
 
 final as (
     select

@@ -1,23 +1,18 @@
-with transactions as (
-    select * from {{ ref('stg_transactions') }}
+with payment_hours as (
+    select * from {{ ref('int_payment_hours') }}
 ),
 
 bounds as (
     select {{ reference_date() }} as reference_date
 ),
 
--- A payment attempt is an order whose payment was settled either way: paid (completed, or refunded
--- afterwards) or failed, as kpi_summary.payment_success_rate counts them. Pending orders have no
--- outcome yet, and a cancelled order was given up before paying.
+-- The days' attempts up to the reference date (int_payment_hours says what an attempt is, as
+-- kpi_summary.payment_success_rate counts them).
 attempts as (
-    select
-        coalesce(transactions.payment_method, 'unknown') as payment_method,
-        extract(hour from {{ store_time('transactions.created_at') }}) as hour_of_day,
-        transactions.is_paid
-    from transactions
+    select payment_hours.*
+    from payment_hours
     cross join bounds
-    where (transactions.is_paid or transactions.is_failed)
-        and transactions.order_date <= bounds.reference_date
+    where payment_hours.order_date <= bounds.reference_date
 ),
 
 -- Per method and hour of the day, and per method over all hours (hour_of_day null).
@@ -25,8 +20,8 @@ by_hour as (
     select
         payment_method,
         hour_of_day,
-        count(*) as attempts,
-        count(*) filter (where is_paid) as successful
+        cast(sum(attempts) as bigint) as attempts,
+        cast(sum(successful) as bigint) as successful
     from attempts
     group by grouping sets ((payment_method, hour_of_day), (payment_method))
 ),

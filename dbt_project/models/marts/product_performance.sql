@@ -1,5 +1,6 @@
-with paid_orders as (
-    select * from {{ ref('int_paid_orders') }}
+-- The paid orders (int_paid_orders) by customer, product and month.
+with customer_product_months as (
+    select * from {{ ref('int_customer_product_months') }}
 ),
 
 bounds as (
@@ -16,29 +17,34 @@ product_months as (
         select
             product,
             min(order_month) as first_month
-        from paid_orders
+        from customer_product_months
         group by product
     ) as first_sales
     cross join bounds
 ),
 
--- Per product and month, and per product over the whole history (order_month null).
-sales as (
+-- Per product and month: a row of customer_product_months is one customer of the month.
+monthly_sales as (
     select
         product,
         order_month,
-        count(*) as orders,
-        count(*) filter (where is_refunded) as refunded_orders,
-        count(distinct customer_id) as customers,
-        sum(gross_amount) as gross_revenue,
-        sum(refund_amount) as refunds,
-        sum(net_amount) as net_revenue
-    from paid_orders
-    group by grouping sets ((product, order_month), (product))
+        cast(sum(orders) as bigint) as orders,
+        cast(sum(refunded_orders) as bigint) as refunded_orders,
+        count(*) as customers,
+        sum(gross_revenue) as gross_revenue,
+        sum(refunds) as refunds,
+        sum(net_revenue) as net_revenue
+    from customer_product_months
+    group by product, order_month
 ),
 
-monthly_sales as (
-    select * from sales where order_month is not null
+-- Distinct customers of a product over the whole history: the one count its months cannot give.
+product_customers as (
+    select
+        product,
+        count(distinct customer_id) as customers
+    from customer_product_months
+    group by product
 ),
 
 monthly as (
@@ -65,17 +71,18 @@ monthly as (
 all_time as (
     select
         'all_time' as grain,
-        product,
+        monthly_sales.product,
         cast(null as date) as order_month,
-        orders,
-        refunded_orders,
-        customers,
-        gross_revenue,
-        refunds,
-        net_revenue,
+        cast(sum(monthly_sales.orders) as bigint) as orders,
+        cast(sum(monthly_sales.refunded_orders) as bigint) as refunded_orders,
+        any_value(product_customers.customers) as customers,
+        sum(monthly_sales.gross_revenue) as gross_revenue,
+        sum(monthly_sales.refunds) as refunds,
+        sum(monthly_sales.net_revenue) as net_revenue,
         cast(null as double) as net_revenue_previous_month
-    from sales
-    where order_month is null
+    from monthly_sales
+    inner join product_customers on monthly_sales.product = product_customers.product
+    group by monthly_sales.product
 ),
 
 periods as (

@@ -6,6 +6,18 @@ daily as (
     select * from {{ ref('revenue_daily') }}
 ),
 
+customer_months as (
+    select * from {{ ref('int_customer_months') }}
+),
+
+product_days as (
+    select * from {{ ref('int_product_days') }}
+),
+
+bounds as (
+    select {{ reference_date() }} as reference_date
+),
+
 months as (
     select
         date_trunc('month', revenue_date) as revenue_month,
@@ -19,13 +31,28 @@ months as (
     group by 1
 ),
 
+-- Customers with a paid order in the month: up to the reference date those of int_customer_months,
+-- and the reference date's month counts its paid orders after that date too (none when the date is
+-- the last day loaded), as revenue_daily's month counts every transaction of its days.
 paying_customers as (
     select
-        date_trunc('month', order_date) as revenue_month,
+        revenue_month,
         count(distinct customer_id) as paying_customers
-    from transactions
-    where is_paid
-    group by 1
+    from (
+        select
+            customer_months.order_month as revenue_month,
+            customer_months.customer_id
+        from customer_months
+        union all
+        select
+            date_trunc('month', transactions.order_date) as revenue_month,
+            transactions.customer_id
+        from transactions
+        cross join bounds
+        where transactions.is_paid
+            and transactions.order_date > bounds.reference_date
+    )
+    group by revenue_month
 ),
 
 -- Monthly plans recur in the month they are bought; an annual plan is spread as 1/12 over the
@@ -34,9 +61,9 @@ paying_customers as (
 recurring_sales as (
     select
         date_trunc('month', order_date) as sale_month,
-        sum(net_amount) filter (where product in {{ "('" ~ var('monthly_plan_products') | join("', '") ~ "')" }}) as monthly_plan_revenue,
-        sum(net_amount) filter (where product in {{ "('" ~ var('annual_plan_products') | join("', '") ~ "')" }}) as annual_plan_revenue
-    from transactions
+        sum(net_revenue) filter (where product in {{ "('" ~ var('monthly_plan_products') | join("', '") ~ "')" }}) as monthly_plan_revenue,
+        sum(net_revenue) filter (where product in {{ "('" ~ var('annual_plan_products') | join("', '") ~ "')" }}) as annual_plan_revenue
+    from product_days
     group by 1
 ),
 

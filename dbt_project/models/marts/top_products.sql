@@ -1,6 +1,6 @@
 {%- set window_days = var('kpi_window_days') -%}
-with paid_orders as (
-    select * from {{ ref('int_paid_orders') }}
+with product_days as (
+    select * from {{ ref('int_product_days') }}
 ),
 
 bounds as (
@@ -11,21 +11,23 @@ bounds as (
 -- the same number of days before.
 product_windows as (
     select
-        paid_orders.product,
-        count(*) filter (
-            where paid_orders.order_date > bounds.reference_date - {{ window_days }}
-        ) as orders,
-        coalesce(sum(paid_orders.net_amount) filter (
-            where paid_orders.order_date > bounds.reference_date - {{ window_days }}
+        product_days.product,
+        coalesce(cast(sum(product_days.orders) filter (
+            where product_days.order_date > bounds.reference_date - {{ window_days }}
+        ) as bigint), 0) as orders,
+        coalesce(sum(product_days.net_revenue) filter (
+            where product_days.order_date > bounds.reference_date - {{ window_days }}
         ), 0) as net_revenue,
-        coalesce(sum(paid_orders.net_amount) filter (
-            where paid_orders.order_date between bounds.reference_date - {{ 2 * window_days - 1 }}
+        coalesce(sum(product_days.net_revenue) filter (
+            where product_days.order_date between bounds.reference_date - {{ 2 * window_days - 1 }}
                 and bounds.reference_date - {{ window_days }}
         ), 0) as net_revenue_prior,
-        sum(paid_orders.net_amount) as total_net_revenue
-    from paid_orders
+        sum(product_days.net_revenue) as total_net_revenue
+    from product_days
     cross join bounds
-    group by paid_orders.product
+    -- The paid orders up to the reference date (int_paid_orders).
+    where product_days.order_date <= bounds.reference_date
+    group by product_days.product
 ),
 
 -- What sells now first; the whole history, then the name, break ties so that ranks are stable.
