@@ -2,7 +2,7 @@
 
 Everything here reaches below the public interface, so an upgrade of Dagster may change it without
 notice; ``tests/unit/test_dagster_compat.py`` checks each thing relied on (the tags' values, the
-event log's methods, the dbt CLI resource's version and adapter hooks), and
+event log's methods, dagster-dbt's invocation and the helpers its ``cli`` uses), and
 ``tests/integration/test_instance.py`` what needs an instance (the instance of a folder, what the
 event log writes), so that an upgrade that breaks one fails there, by name, rather than somewhere
 in a run.
@@ -11,11 +11,10 @@ in a run.
   the run-failure alerts and written by ``make run`` to launch a backfill as one run.
 - **The instance by folder.** ``InstanceRef.from_dir``: a Dagster instance of a given folder without
   setting ``DAGSTER_HOME`` in this process (the benchmark reads several).
-- **The dbt CLI's version, and no adapter.** :class:`StorefrontDbtCliResource` tells dagster-dbt the
-  version of the ``dbt`` installed with this interpreter instead of letting it start ``dbt --version``
-  before every invocation, and keeps it from building a dbt adapter in this process that nothing
-  uses. (It also runs dbt through :mod:`pipelines.defs.dbt_launcher`, so that dbt dies with the
-  run's process; that uses only dagster-dbt's public ``dbt_executable`` and ``cli``.)
+- **dbt in this process.** :class:`StorefrontDbtCliResource` does what dagster-dbt's ``cli`` does
+  (with its helpers for the run's selection and target folder) but hands dagster-dbt's invocation a
+  thread running dbt (:mod:`pipelines.defs.dbt_in_process`) where it would start a ``dbt`` process,
+  with no ``dbt --version`` before and no dbt adapter built in this process that nothing uses.
 - **The batched event log.** :class:`BatchedSqliteEventLogStorage`, Dagster's own SQLite event log
   storing a batch of one run's asset events in one transaction per file; ``dagster.yaml`` names it
   when ``ANALYTICS_BATCHED_EVENT_LOG`` is on (:mod:`pipelines.cli.instance`). Why it exists and what
@@ -24,16 +23,22 @@ in a run.
 
 from __future__ import annotations
 
-import os
+import shutil
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetCheckSpec, AssetSpec, DagsterInstance
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetSpec,
+    DagsterInstance,
+    OpExecutionContext,
+    get_dagster_logger,
+)
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
 from dagster._core.instance.ref import InstanceRef
@@ -49,13 +54,16 @@ from dagster._core.storage.tags import (
 )
 from dagster._serdes import ConfigurableClassData
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject
+from dagster_dbt.asset_utils import extract_runtime_selection_from_args, get_updated_cli_invocation_params_for_context
 from dagster_dbt.compat import DBT_PYTHON_VERSION
-from packaging import version
+from dagster_dbt.core.dbt_cli_invocation import PARTIAL_PARSE_FILE_NAME, _get_dbt_target_path
+from dagster_dbt.dagster_dbt_translator import validate_opt_translator
+from dagster_dbt.dbt_manifest import validate_manifest
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from pipelines.defs.dbt_launcher import LAUNCHER_NAME, PARENT_PID_ENV
+from pipelines.defs.dbt_in_process import DbtThread
 
 __all__ = [
     "ASSET_PARTITION_RANGE_END_TAG",
@@ -81,48 +89,100 @@ def instance_at(home: Path) -> DagsterInstance:
     return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
 
 
-INSTALLED_DBT = ("dbt", LAUNCHER_NAME)
-"""Executables next to this interpreter that run the dbt-core package imported here."""
-
-
 def dbt_executable() -> str:
-    """The launcher of the ``dbt`` next to this interpreter (:mod:`pipelines.defs.dbt_launcher`: dbt
-    dies with the run's process), so that runs never depend on the caller's PATH; ``dbt`` on the
-    PATH where it is not installed (a checkout without ``make install``)."""
-    candidate = Path(sys.executable).parent / LAUNCHER_NAME
+    """The ``dbt`` next to this interpreter, which dagster-dbt names in its log lines (dbt itself runs
+    in this process, :mod:`pipelines.defs.dbt_in_process`); ``dbt`` on the PATH where it is not
+    installed (a checkout without ``make install``)."""
+    candidate = Path(sys.executable).parent / "dbt"
     return str(candidate) if candidate.exists() else "dbt"
 
 
 class StorefrontDbtCliResource(DbtCliResource):
-    """dagster-dbt's dbt CLI, which knows the version of the ``dbt`` installed with this interpreter,
-    tells the launcher who its parent is and builds no dbt adapter in this process.
+    """dagster-dbt's dbt CLI, with dbt run on a thread of this process (:mod:`pipelines.defs.dbt_in_process`)
+    instead of as a child process, and no dbt adapter built in this process beforehand.
 
-    dagster-dbt starts ``dbt --version`` before every invocation to learn it (its private
-    ``_cli_version``); the ``dbt`` next to this interpreter (or its launcher) is the dbt-core package
-    imported here, whose version dagster-dbt already knows (``DBT_PYTHON_VERSION``). Any other ``dbt``
-    is asked.
+    :meth:`cli` is dagster-dbt's own (``DbtCliResource.cli`` and ``DbtCliInvocation.run``: the
+    selection of the run's assets, a target folder per invocation seeded with the project's parse
+    state) up to the point where it starts the ``dbt`` process: the environment it would hand that
+    process becomes dbt's own arguments, and the invocation reads a :class:`DbtThread`. dagster-dbt
+    also builds a dbt adapter in this process before every invocation, only for
+    ``fetch_row_counts()`` and ``fetch_column_metadata()``, which the dbt asset does not call
+    (pipelines/assets/dbt.py reads the relations' shapes itself): the invocation has none, as it has
+    when building one fails.
     """
 
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        executable = Path(self.dbt_executable)
-        installed = executable.parent == Path(sys.executable).parent and executable.name in INSTALLED_DBT
-        if installed and DBT_PYTHON_VERSION is not None:
-            return DBT_PYTHON_VERSION
-        return DbtCliResource._cli_version.func(self)
+    def cli(  # ty: ignore[invalid-method-override]
+        self,
+        args: Sequence[str],
+        *,
+        raise_on_error: bool = True,
+        manifest: Mapping[str, Any] | None = None,
+        dagster_dbt_translator: DagsterDbtTranslator | None = None,
+        context: OpExecutionContext | AssetExecutionContext | None = None,
+        target_path: Path | None = None,
+    ) -> DbtCliInvocation:
+        cleaned_args, runtime_selects, runtime_excludes = extract_runtime_selection_from_args(args)
+        params = get_updated_cli_invocation_params_for_context(
+            context=context,
+            manifest=validate_manifest(manifest) if manifest else {},
+            dagster_dbt_translator=validate_opt_translator(dagster_dbt_translator) or DagsterDbtTranslator(),
+            runtime_selects=runtime_selects,
+            runtime_excludes=runtime_excludes,
+        )
+        project_dir = Path(params.dbt_project.project_dir if params.dbt_project else self.project_dir)
+        target_path = target_path or self._get_unique_target_path(context=context)
+        if not target_path.is_absolute():
+            target_path = project_dir / target_path
+        seed_partial_parse(project_dir / _get_dbt_target_path(), target_path)
+        dbt_args = [
+            *self.global_config_flags,
+            *cleaned_args,
+            *(["--profile", self.profile] if self.profile else []),
+            *(["--target", self.target] if self.target else []),
+            *params.selection_args,
+            *(["--indirect-selection", params.indirect_selection] if params.indirect_selection else []),
+            # What dagster-dbt sets in the dbt process's environment.
+            "--project-dir",
+            str(project_dir),
+            "--profiles-dir",
+            str(self.profiles_dir or project_dir),
+            "--target-path",
+            str(target_path),
+            "--log-path",
+            str(target_path),
+            "--log-format-file",
+            "json",
+            # Set, or it would follow --log-level below.
+            "--log-level-file",
+            "debug",
+            # dbt's events reach dagster-dbt through the thread, which prints them as it would a
+            # process's: dbt itself prints nothing.
+            "--log-level",
+            "none",
+        ]
+        dbt = DbtThread(dbt_args)
+        get_dagster_logger().info(f"Running dbt in this process: `{' '.join(dbt.args)}`.")
+        return DbtCliInvocation(
+            process=dbt,  # ty: ignore[invalid-argument-type]
+            manifest=params.manifest,
+            project=params.dbt_project,
+            dagster_dbt_translator=params.dagster_dbt_translator,
+            project_dir=project_dir,
+            target_path=target_path,
+            raise_on_error=raise_on_error,
+            context=context,
+            adapter=None,
+            cli_version=DBT_PYTHON_VERSION,
+        )
 
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # ty: ignore[invalid-method-override]
-        # dagster-dbt builds a dbt adapter in this process before every invocation (profile, project,
-        # the adapter's macros) only for fetch_row_counts() and fetch_column_metadata(), which the dbt
-        # asset does not call (pipelines/assets/dbt.py reads the relations' shapes itself). Without it
-        # dagster-dbt's invocation has no adapter, as it has when building one fails.
-        return None
 
-    def cli(self, args: Sequence[str], **kwargs: Any) -> DbtCliInvocation:
-        # dagster-dbt hands dbt a copy of this process's environment: the launcher learns from it
-        # which process must be alive (this one, which may be a forked worker: set on each call).
-        os.environ[PARENT_PID_ENV] = str(os.getpid())
-        return super().cli(args, **kwargs)
+def seed_partial_parse(project_target: Path, invocation_target: Path) -> None:
+    """Copy the project's ``partial_parse.msgpack`` into an invocation's target folder, as dagster-dbt
+    does, so that dbt skips parsing the project again."""
+    state = project_target / PARTIAL_PARSE_FILE_NAME
+    if state.exists() and not (invocation_target / PARTIAL_PARSE_FILE_NAME).exists():
+        invocation_target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(state, invocation_target / PARTIAL_PARSE_FILE_NAME)
 
 
 class DescribedChecksDbtTranslator(DagsterDbtTranslator):

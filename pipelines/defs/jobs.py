@@ -1,8 +1,8 @@
 """Jobs. ``nightly_refresh`` loads a window of days (yesterday, or a backfill range as one run) and
 rebuilds everything downstream.
 
-Steps run in one process, one after another: DuckDB lets one process write a database file at a
-time, and dbt runs as a subprocess on the same file.
+Steps run in one process, one after another (dbt's too, on a thread of that process): DuckDB lets
+one process write a database file at a time.
 """
 
 from dagster import AssetSelection, define_asset_job, in_process_executor

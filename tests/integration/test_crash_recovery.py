@@ -1,8 +1,10 @@
-"""Crashed runs and locks (docs/reliability.md): a run killed with kill -9 is marked failed and
-alerted on, its dbt process dies with it, and a step that waits for the warehouse file says who holds it."""
+"""Crashed runs and locks (docs/reliability.md): a run killed with kill -9 while dbt builds is marked
+failed and alerted on and leaves nothing holding the warehouse, and a step that waits for the
+warehouse file says who holds it."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -32,6 +34,7 @@ from pipelines.alerts.checks import CONVERSION_CHECK
 from pipelines.cli.instance import prepare_instance
 from pipelines.cli.run import fail_orphaned_runs
 from pipelines.definitions import build_definitions
+from pipelines.defs.project import dbt_project
 from pipelines.defs.resources import build_resources
 from pipelines.defs.run_liveness import PID_TAG, process_tags
 from pipelines.defs.sensors import table_key
@@ -53,10 +56,10 @@ pytestmark = pytest.mark.adversarial
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 POLL_SECONDS = 0.1
-POLLS_FOR_DBT = 1200
-"""Polls for the dbt child to start: the run loads the store and starts dbt within a few seconds."""
-POLLS_FOR_EXIT = 100
-"""Polls for a process the kernel was told to kill to be gone."""
+DBT_POLL_SECONDS = 0.01
+POLLS_FOR_DBT = 12000
+"""Polls for dbt to run a node: the run loads the store and starts dbt within a few seconds, and
+builds the test store's models in about two."""
 
 POLLS_FOR_WAIT = 1200
 """Polls for the step to say it waits for the held warehouse."""
@@ -122,47 +125,33 @@ def test_a_step_waiting_for_the_warehouse_says_which_process_holds_it_then_runs(
     assert all(f"the warehouse {settings.warehouse_file}: held by PID {holder.pid} (" in m for m in waits)
 
 
-def is_dbt(process: psutil.Process) -> bool:
-    """Whether ``process`` is dbt itself (the launcher has replaced itself with ``dbt``)."""
-    try:
-        command = process.cmdline()
-    except psutil.NoSuchProcess:
-        return False
-    return len(command) > 1 and Path(command[1]).name == "dbt"
+def dbt_target_folders() -> set[Path]:
+    """The target folders of the dbt asset's builds (one per build)."""
+    return set((dbt_project.project_dir / "target").glob("dbt_models-*"))
 
 
-def wait_for_dbt(cli: subprocess.Popen) -> list[psutil.Process]:
-    """The dbt processes under the running ``make run``, once there is one."""
-    parent = psutil.Process(cli.pid)
+def stop_mid_dbt(cli: subprocess.Popen, earlier: set[Path]) -> None:
+    """Stop (SIGSTOP) the run's process as soon as its dbt has started a node, and check that dbt
+    had not finished: a stopped process stands for dbt deep in a long query, writing nothing."""
     for _ in range(POLLS_FOR_DBT):
-        assert cli.poll() is None, "the run ended before dbt started"
-        dbt = [child for child in parent.children(recursive=True) if is_dbt(child)]
-        if dbt:
-            return dbt
-        time.sleep(POLL_SECONDS)
-    raise AssertionError(f"no dbt process after {POLLS_FOR_DBT} polls")
+        assert cli.poll() is None, "the run ended before dbt ran a node"
+        logs = [folder / "dbt.log" for folder in dbt_target_folders() - earlier]
+        logs = [log for log in logs if log.exists() and '"NodeExecuting"' in log.read_text()]
+        if logs:
+            os.kill(cli.pid, signal.SIGSTOP)
+            assert not (logs[0].parent / "run_results.json").exists(), "dbt ended before the run was stopped"
+            return
+        time.sleep(DBT_POLL_SECONDS)
+    raise AssertionError(f"dbt ran no node after {POLLS_FOR_DBT} polls")
 
 
-def survivors_now(processes: list[psutil.Process]) -> list[psutil.Process]:
-    """Those of ``processes`` still running (a zombie has ended: it runs nothing)."""
-    alive = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                alive.append(process)
-        except psutil.NoSuchProcess:
-            continue  # ended between the two questions
-    return alive
-
-
-def survivors(processes: list[psutil.Process]) -> list[psutil.Process]:
-    """Those of ``processes`` still running after up to POLLS_FOR_EXIT polls."""
-    for _ in range(POLLS_FOR_EXIT):
-        alive = survivors_now(processes)
-        if not alive:
-            return []
-        time.sleep(POLL_SECONDS)
-    return alive
+def child_commands(process: psutil.Process) -> list[list[str]]:
+    """The command lines of the processes under ``process`` (those that end meanwhile left out)."""
+    commands = []
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):  # ZombieProcess too: it has ended
+            commands.append(child.cmdline())
+    return commands
 
 
 def sensor_named(settings: Settings, name: str):
@@ -198,12 +187,13 @@ LAUNCHES = {
 
 
 @pytest.mark.parametrize("launch", LAUNCHES, ids=list(LAUNCHES))
-def test_a_run_killed_with_kill_9_leaves_no_dbt_and_is_marked_failed_and_alerted_on(tmp_path, launch):
+def test_a_run_killed_mid_dbt_leaves_the_warehouse_free_and_is_marked_failed_and_alerted_on(tmp_path, launch):
     store = write_store(tmp_path / "store")
     data_dir = tmp_path / "data"
     settings = isolated_settings(data_dir, store)
     command, days = LAUNCHES[launch]
     prepare_instance(settings.dagster_home, batched_event_log=True)  # as make install does
+    earlier_builds = dbt_target_folders()
     cli = subprocess.Popen(
         command,
         cwd=REPOSITORY,
@@ -217,23 +207,18 @@ def test_a_run_killed_with_kill_9_leaves_no_dbt_and_is_marked_failed_and_alerted
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    dbt: list[psutil.Process] = []
     try:
-        dbt = wait_for_dbt(cli)
-        # dbt stopped stands for dbt deep in a long query, writing nothing: an orphan that writes
-        # dies of its broken output pipe at its next log line, one in a long query holds the lock on.
-        for process in dbt:
-            process.suspend()
+        stop_mid_dbt(cli, earlier_builds)
+        children = child_commands(psutil.Process(cli.pid))
         os.kill(cli.pid, signal.SIGKILL)
         cli.wait()
-        left = survivors(dbt)
     finally:
         cli.kill()
         cli.wait()
-        for process in survivors_now(dbt):
-            process.kill()  # so that a failing test leaves no orphan behind
 
-    assert left == [], "dbt died with the run's process"
+    # dbt ran on a thread of the run's process (its other children are Dagster's log tails and
+    # Python's multiprocessing helper): no dbt process was started, so none outlives the run.
+    assert not [command for command in children if any(Path(part).name == "dbt" for part in command[:2])], children
     duckdb.connect(str(settings.warehouse_file)).close()  # no process holds the warehouse: it opens at once
     with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         (killed,) = instance.get_runs()

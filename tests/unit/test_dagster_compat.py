@@ -8,30 +8,25 @@ Dagster's own storage in tests/integration/test_instance.py.
 from __future__ import annotations
 
 import inspect
-import sys
-from functools import cached_property
-from importlib.metadata import version
-from pathlib import Path
+import re
 
 from dagster import DagsterEventType
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource
-from dagster_dbt.compat import DBT_PYTHON_VERSION
+from dagster_dbt.asset_utils import DbtCliInvocationPartialParams, get_updated_cli_invocation_params_for_context
+from dagster_dbt.core.dbt_cli_invocation import PARTIAL_PARSE_FILE_NAME
 
 from pipelines.cli.instance import BATCHED_EVENT_LOG
-from pipelines.defs import dagster_compat
 from pipelines.defs.dagster_compat import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
     BatchedSqliteEventLogStorage,
     DescribedChecksDbtTranslator,
-    StorefrontDbtCliResource,
     range_run_tags,
 )
-from pipelines.defs.dbt_launcher import LAUNCHER_NAME
-from pipelines.defs.project import dbt_project
+from pipelines.defs.dbt_in_process import DbtThread
 
 
 def test_the_run_tags_are_the_ones_dagster_puts_on_partitioned_runs():
@@ -45,34 +40,37 @@ def test_the_run_tags_are_the_ones_dagster_puts_on_partitioned_runs():
     }
 
 
-def test_the_dbt_cli_version_hook_is_a_cached_property_whose_function_can_be_called():
-    hook = inspect.getattr_static(DbtCliResource, "_cli_version")
+def test_dagster_dbts_cli_helpers_take_what_the_in_process_cli_hands_them():
+    # StorefrontDbtCliResource.cli() does what DbtCliResource.cli() does with these, up to starting dbt.
+    cli_source = inspect.getsource(DbtCliResource.cli)
+    for helper in ("extract_runtime_selection_from_args(args)", "get_updated_cli_invocation_params_for_context("):
+        assert helper in cli_source, helper
+    assert list(inspect.signature(get_updated_cli_invocation_params_for_context).parameters) == [
+        "context",
+        "manifest",
+        "dagster_dbt_translator",
+        "runtime_selects",
+        "runtime_excludes",
+    ]
+    assert set(DbtCliInvocationPartialParams.__annotations__) == {
+        "manifest",
+        "dagster_dbt_translator",
+        "selection_args",
+        "indirect_selection",
+        "dbt_project",
+    }
+    assert list(inspect.signature(DbtCliResource._get_unique_target_path).parameters) == ["self", "context"]
+    assert PARTIAL_PARSE_FILE_NAME in inspect.getsource(DbtCliInvocation.run)
 
-    assert isinstance(hook, cached_property)
-    assert list(inspect.signature(hook.func).parameters) == ["self"]
-    assert str(DBT_PYTHON_VERSION) == version("dbt-core")
 
-
-def test_the_dbt_cli_resource_knows_the_installed_dbt_without_starting_it(monkeypatch):
-    dbt = StorefrontDbtCliResource(project_dir=dbt_project, dbt_executable=dagster_compat.dbt_executable())
-
-    def no_process(*args, **kwargs):
-        raise AssertionError("dbt --version was started")
-
-    monkeypatch.setattr("subprocess.run", no_process)
-    monkeypatch.setattr("subprocess.Popen", no_process)
-    monkeypatch.setattr("subprocess.check_output", no_process)
-    assert dbt._cli_version == DBT_PYTHON_VERSION
-
-
-def test_the_dbt_cli_builds_its_adapter_through_the_hook_the_resource_overrides():
-    # DbtCliResource.cli() asks this hook for the adapter it hands the invocation, which may be None.
-    hook = inspect.signature(DbtCliResource._initialize_dbt_core_adapter)
-
-    assert list(hook.parameters) == ["self", "args"]
-    assert "self._initialize_dbt_core_adapter(args)" in inspect.getsource(DbtCliResource.cli)
-    assert DbtCliInvocation.__dataclass_fields__["adapter"].default is None
-    assert StorefrontDbtCliResource._initialize_dbt_core_adapter is not DbtCliResource._initialize_dbt_core_adapter
+def test_dagster_dbts_invocation_uses_only_the_process_interface_the_dbt_thread_has():
+    # DbtCliInvocation is a dataclass taking the process; it reads these of it and nothing else.
+    fields = set(DbtCliInvocation.__dataclass_fields__)
+    assert {"process", "manifest", "project", "dagster_dbt_translator", "project_dir", "target_path"} <= fields
+    assert {"raise_on_error", "context", "adapter", "cli_version"} <= fields
+    used = set(re.findall(r"self\.process\.(\w+)", inspect.getsource(DbtCliInvocation)))
+    assert used == {"args", "stdout", "wait", "returncode", "send_signal"}
+    assert all(callable(getattr(DbtThread, name, None)) for name in ("wait", "send_signal", "poll"))
 
 
 def test_the_sqlite_event_log_still_has_what_the_batched_one_builds_on():
@@ -108,16 +106,6 @@ def test_the_dagster_yaml_names_the_batched_event_log_where_it_is():
     assert f"{BatchedSqliteEventLogStorage.__module__}.{BatchedSqliteEventLogStorage.__name__}" == (
         f"{module}.{class_name}"
     )
-
-
-def test_dbt_runs_through_the_launcher_next_to_this_interpreter():
-    # What makes dbt die with the run's process (tests/integration/test_crash_recovery.py shows it):
-    # dagster-dbt's public dbt_executable names the installed launcher, which replaces itself with dbt.
-    launcher = Path(sys.executable).parent / LAUNCHER_NAME
-
-    assert dagster_compat.dbt_executable() == str(launcher)
-    assert launcher.exists(), "`make install` installs the storefront-dbt console script"
-    assert "dbt_executable" in DbtCliResource.model_fields
 
 
 def test_dagster_dbts_asset_check_hook_is_the_one_the_described_checks_override():
