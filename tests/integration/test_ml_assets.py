@@ -22,7 +22,6 @@ from pipelines.assets.ml import (
     customer_scores,
     fit_customer_models,
     ml_assets,
-    read_customer_histories,
     revenue_forecast_model,
     score_customers,
 )
@@ -312,32 +311,6 @@ def test_a_night_after_the_refit_period_or_a_move_of_the_base_refits(warehouse_c
     assert latest.at[0, "fitted_on"] == scores.at[0, "reference_date"]
     assert latest.at[0, "customers"] == len(scores)
     assert set(scores["model_fitted_on"]) == {scores.at[0, "reference_date"]}
-
-
-def test_the_customer_histories_query_gives_the_same_sums_however_duckdbs_threads_split_the_rows():
-    # A million orders of 20 customers: DuckDB aggregates them on several threads, and a sum of
-    # doubles then depends on the order its threads add in (it did before the sums were DECIMAL:
-    # three runs of this query, summing doubles, gave different monetary values).
-    rng = np.random.default_rng(9)
-    n = 1_000_000
-    orders = pd.DataFrame(
-        {
-            "customer_id": rng.integers(0, 20, n),
-            "order_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 3, n), unit="D"),
-            "net_amount": np.round(rng.uniform(1, 200, n), 2),
-        }
-    )
-    with duckdb.connect() as con:
-        con.execute("set threads = 2")
-        con.register("orders", orders)
-        con.execute(
-            "create schema intermediate; create table intermediate.int_paid_orders as select customer_id, "
-            "order_date::date as order_date, net_amount from orders"
-        )
-        runs = [read_customer_histories(con, dt.date(2024, 2, 1)) for _ in range(3)]
-
-    for run in runs[1:]:
-        pd.testing.assert_frame_equal(run, runs[0], check_exact=True)
 
 
 # --- business insights ----------------------------------------------------------------------
