@@ -172,6 +172,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_pid = os.getpid()
         self._transactions: dict[str, Connection] = {}
+        self._superseded_asset_rows: set[int] = set()
         super().__init__(base_dir, inst_data=inst_data)
         # Reentrant, so that the writes of store_event can join a batch's transactions (_connect).
         self._db_lock = threading.RLock()
@@ -255,8 +256,35 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             return
         # Dagster's writes for each event, in one transaction on the run's file and one on the index.
         with self.run_connection(run_ids.pop()), self.index_transaction():
-            for event in events:
-                self.store_event(event)
+            self._superseded_asset_rows = superseded_asset_rows(events)
+            try:
+                for entry in events:
+                    self.store_event(entry)
+            finally:
+                self._superseded_asset_rows = set()
+
+    def _store_asset_event(self, conn: Connection, event: EventLogEntry, event_id: int) -> None:
+        # Dagster rewrites the asset's row (its latest event, serialized) for every event; in a
+        # batch (a range run: one materialization per asset and day) only the last write of each
+        # kind survives the transaction, so the ones it overwrites are left out.
+        if id(event) not in self._superseded_asset_rows:
+            super()._store_asset_event(conn, event, event_id)
+
+
+def superseded_asset_rows(events: Sequence[EventLogEntry]) -> set[int]:
+    """The ``id()`` of each event of ``events`` followed by another of the same asset and event type:
+    Dagster's write of the asset's row for the later event sets every column the earlier one sets."""
+    later: set[tuple[str, str]] = set()
+    superseded = set()
+    for entry in reversed(events):
+        asset_key = entry.dagster_event.asset_key if entry.dagster_event else None
+        if asset_key is None:
+            continue
+        kind = (asset_key.to_string(), entry.dagster_event.event_type_value)
+        if kind in later:
+            superseded.add(id(entry))
+        later.add(kind)
+    return superseded
 
 
 def _relaxed_sync(dbapi_connection: object, _record: object) -> None:

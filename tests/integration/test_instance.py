@@ -77,6 +77,10 @@ def test_a_range_run_records_one_materialization_per_day_in_the_instance(
             assert (latest.run_id, latest.dagster_event.partition) == (result.run_id, LAST_DAY.isoformat())
         records = instance.fetch_materializations(AssetKey(["raw", "transactions"]), limit=100).records
         assert sorted(record.partition_key for record in records) == sorted(days)
+        # The asset's own row (what the asset pages read first) names its latest materialization.
+        (asset,) = instance.get_asset_records([AssetKey(["raw", "transactions"])])
+        assert asset.asset_entry.last_materialization_record.storage_id == max(r.storage_id for r in records)
+        assert asset.asset_entry.last_run_id == result.run_id
         # The run's own log (what the UI's run page shows) holds the same events as the index.
         assert (
             len(instance.all_logs(result.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION))

@@ -94,6 +94,12 @@ def test_the_sqlite_event_log_still_has_what_the_batched_one_builds_on():
     ):
         assert callable(getattr(SqliteEventLogStorage, name, None)), name
     assert list(inspect.signature(SqliteEventLogStorage.store_event_batch).parameters) == ["self", "events"]
+    assert list(inspect.signature(SqliteEventLogStorage._store_asset_event).parameters) == [
+        "self",
+        "conn",
+        "event",
+        "event_id",
+    ]
     # Every file Dagster's storage touches goes through _connect (which the batched one keeps open and
     # joins), and Dagster's own _connect holds the lock the batched one makes reentrant.
     assert "self._connect(" in inspect.getsource(SqliteEventLogStorage.run_connection)
