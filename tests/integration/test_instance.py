@@ -324,3 +324,28 @@ def test_a_watcher_of_a_run_on_another_storage_sees_each_event_as_it_is_stored(t
     finally:
         reader.dispose()
         writer.dispose()
+
+
+def test_a_forked_child_stores_events_on_connections_of_its_own(tmp_path):
+    storage = BatchedSqliteEventLogStorage(str(tmp_path))
+    try:
+        storage.store_event(log_entry("run-1", "parent"))
+        parents_engine = storage._engines["run-1"]  # kept referenced, so a new engine cannot reuse its id
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:
+            # The child reports whether its engine for the run's file is a new one, after storing an event.
+            os.close(read_end)
+            storage.store_event(log_entry("run-1", "child"))
+            os.write(write_end, b"new" if storage._engines["run-1"] is not parents_engine else b"old")
+            os._exit(0)
+        os.close(write_end)
+        _, status = os.waitpid(child, 0)
+        with os.fdopen(read_end, "rb") as answer:
+            assert (os.waitstatus_to_exitcode(status), answer.read()) == (0, b"new")
+        assert [record.event_log_entry.user_message for record in storage.get_records_for_run("run-1").records] == [
+            "parent",
+            "child",
+        ]
+    finally:
+        storage.dispose()
