@@ -68,7 +68,8 @@ __all__ = [
 ]
 
 KEPT_ENGINES = 8
-"""SQLite files whose SQLAlchemy engine the event log keeps: the index and the latest runs' files."""
+"""SQLite files whose SQLAlchemy engine and open connection the event log keeps: the index and the
+latest runs' files."""
 
 
 def range_run_tags(first_day: str, last_day: str) -> dict[str, str]:
@@ -161,8 +162,9 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     with an fsync). Here each file keeps its engine and its one connection (the latest
     :data:`KEPT_ENGINES` files), used by one thread at a time under Dagster's lock, and commits
     without an fsync (:func:`_relaxed_sync`). A batch (:meth:`store_event_batch`) is stored by
-    Dagster's own ``store_event`` per event, whose writes join the batch's transaction on each file.
-    Other processes (the UI, the daemon) read and write the same files as before: between
+    Dagster's own ``store_event`` per event, whose writes join the batch's transaction on each file,
+    less the writes of an asset's row that a later event of the batch overwrites
+    (:meth:`_store_asset_event`). Other processes (the UI, the daemon) read and write the same files as before: between
     transactions a kept connection holds no lock (WAL mode). They learn of new events as they did:
     Dagster's watchers (the UI's live run page) react to a change of the run's file, which Dagster's
     storage made by checkpointing at each close; here a write touches the file (:meth:`_connect`).
