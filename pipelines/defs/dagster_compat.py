@@ -246,10 +246,20 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             return bool(conn.dialect.has_table(conn, table_name))
 
     def dispose(self) -> None:
+        self._dispose_engines()
+        super().dispose()
+
+    def wipe(self) -> None:
+        # Dagster's wipe deletes the runs' files: their kept connections must not outlive them.
+        with self._db_lock:
+            self._dispose_engines()
+            super().wipe()
+
+    def _dispose_engines(self) -> None:
+        """Close every kept connection and forget its engine."""
         for engine in self._engines.values():
             engine.dispose()
         self._engines.clear()
-        super().dispose()
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         run_ids = {event.run_id for event in events}

@@ -349,3 +349,19 @@ def test_a_forked_child_stores_events_on_connections_of_its_own(tmp_path):
         ]
     finally:
         storage.dispose()
+
+
+def test_a_wiped_event_log_records_a_runs_events_in_its_new_file(tmp_path):
+    # Dagster's wipe deletes the runs' files, to which the storage had kept connections open.
+    storage = BatchedSqliteEventLogStorage(str(tmp_path))
+    reader = BatchedSqliteEventLogStorage(str(tmp_path))
+    try:
+        storage.store_event(log_entry("run-1", "before"))
+        storage.wipe()
+        storage.store_event(log_entry("run-1", "after"))
+        for instance_storage in (storage, reader):
+            records = instance_storage.get_records_for_run("run-1").records
+            assert [record.event_log_entry.user_message for record in records] == ["after"]
+    finally:
+        reader.dispose()
+        storage.dispose()

@@ -90,6 +90,7 @@ def test_the_sqlite_event_log_still_has_what_the_batched_one_builds_on():
         "store_event_batch",
         "store_event",
         "dispose",
+        "wipe",
         "from_config_value",
     ):
         assert callable(getattr(SqliteEventLogStorage, name, None)), name
