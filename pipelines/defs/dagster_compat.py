@@ -16,15 +16,18 @@ in a run.
   thread running dbt (:mod:`pipelines.defs.dbt_in_process`) where it would start a ``dbt`` process,
   with no ``dbt --version`` before and no dbt adapter built in this process that nothing uses.
 - **The batched event log.** :class:`BatchedSqliteEventLogStorage`, Dagster's own SQLite event log
-  storing a batch of one run's asset events in one transaction per file; ``dagster.yaml`` names it
+  on one kept connection per file, storing a batch of one run's events in one transaction per file
+  (Dagster's ``store_event`` per event, its writes joining the batch's); ``dagster.yaml`` names it
   when ``ANALYTICS_BATCHED_EVENT_LOG`` is on (:mod:`pipelines.cli.instance`). Why it exists and what
   it saves against Dagster's supported options: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,14 +42,12 @@ from dagster import (
     OpExecutionContext,
     get_dagster_logger,
 )
-from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
 )
-from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -61,7 +62,7 @@ from dagster_dbt.dagster_dbt_translator import validate_opt_translator
 from dagster_dbt.dbt_manifest import validate_manifest
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from pipelines.defs.dbt_in_process import DbtThread
 
@@ -76,7 +77,8 @@ __all__ = [
 ]
 
 KEPT_ENGINES = 8
-"""SQLite files whose SQLAlchemy engine the event log keeps: the index and the latest runs' files."""
+"""SQLite files whose SQLAlchemy engine and open connection the event log keeps: the index and the
+latest runs' files."""
 
 
 def range_run_tags(first_day: str, last_day: str) -> dict[str, str]:
@@ -213,18 +215,30 @@ class DescribedChecksDbtTranslator(DagsterDbtTranslator):
 
 
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
-    """Dagster's SQLite event log, storing a batch of one run's asset events in one transaction
-    per file instead of two connections per event; other batches are stored one event at a time.
+    """Dagster's SQLite event log on one kept connection per file, storing a batch of one run's
+    events in one transaction per file.
 
-    Every event, batched or not, reuses its file's SQLAlchemy engine (Dagster's own storage creates
-    and disposes of one for each event, setting the dialect up afresh every time), and commits
-    without an fsync (:func:`_relaxed_sync`). Connections are still opened per event and never
-    pooled, as Dagster's are, so other processes (the UI, the daemon) share the files as before.
+    Dagster's own storage creates an engine and opens, commits and closes a connection for each of an
+    event's writes (about five per event: closing the last connection checkpoints the file's WAL,
+    with an fsync). Here each file keeps its engine and its one connection (the latest
+    :data:`KEPT_ENGINES` files), used by one thread at a time under Dagster's lock, and commits
+    without an fsync (:func:`_relaxed_sync`). A batch (:meth:`store_event_batch`) is stored by
+    Dagster's own ``store_event`` per event, whose writes join the batch's transaction on each file,
+    less the writes of an asset's row that a later event of the batch overwrites
+    (:meth:`_store_asset_event`). Other processes (the UI, the daemon) read and write the same files as before: between
+    transactions a kept connection holds no lock (WAL mode). They learn of new events as they did:
+    Dagster's watchers (the UI's live run page) react to a change of the run's file, which Dagster's
+    storage made by checkpointing at each close; here a write touches the file (:meth:`_connect`).
     """
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._engines_pid = os.getpid()
+        self._transactions: dict[str, Connection] = {}
+        self._superseded_asset_rows: set[int] = set()
         super().__init__(base_dir, inst_data=inst_data)
+        # Reentrant, so that the writes of store_event can join a batch's transactions (_connect).
+        self._db_lock = threading.RLock()
 
     @classmethod
     def from_config_value(  # ty: ignore[invalid-method-override]
@@ -234,52 +248,116 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
-        # As SqliteEventLogStorage._connect, with the engine kept (the least recently used beyond
-        # KEPT_ENGINES disposed of).
+        # As SqliteEventLogStorage._connect, on the file's kept connection; inside a transaction open
+        # on the file in this thread (a batch's), that transaction.
         with self._db_lock:
-            engine = self._engines.pop(shard, None)
-            if engine is None:
-                engine = create_engine(
-                    self.conn_string_for_shard(shard),
-                    poolclass=NullPool,
-                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+            joined = self._transactions.get(shard)
+            if joined is not None:
+                yield joined
+                return
+            with self._engine(shard).connect() as conn:
+                sqlite = conn.connection.dbapi_connection
+                changes_before = sqlite.total_changes
+                with conn.begin():
+                    self._transactions[shard] = conn
+                    try:
+                        yield conn
+                    finally:
+                        del self._transactions[shard]
+                wrote = sqlite.total_changes != changes_before
+            if wrote:
+                # What Dagster's watchers of the file react to (watchdog: a modification).
+                os.utime(self.path_for_shard(shard))
+
+    def _engine(self, shard: str) -> Engine:
+        """The kept engine of ``shard``'s file (the least recently used beyond KEPT_ENGINES disposed of),
+        with one connection that any thread may use, set up by Dagster on first use in this process."""
+        if os.getpid() != self._engines_pid:
+            # A forked child must not use the parent's SQLite connections (nor close them).
+            for engine in self._engines.values():
+                engine.dispose(close=False)
+            self._engines.clear()
+            self._engines_pid = os.getpid()
+        engine = self._engines.pop(shard, None)
+        if engine is None:
+            connection_string = self.conn_string_for_shard(shard)
+            if shard not in self._initialized_dbs:
+                # Dagster's set-up checks out connections of its own: on an engine that pools none.
+                setup = create_engine(
+                    connection_string, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
                 )
-                event.listen(engine, "connect", _relaxed_sync)
-                if shard not in self._initialized_dbs:
-                    self._initdb(engine)
-                    self._initialized_dbs.add(shard)
-            self._engines[shard] = engine
-            while len(self._engines) > KEPT_ENGINES:
-                self._engines.popitem(last=False)[1].dispose()
-            with engine.connect() as conn, conn.begin():
-                yield conn
+                self._initdb(setup)
+                setup.dispose()
+                self._initialized_dbs.add(shard)
+            engine = create_engine(
+                connection_string,
+                poolclass=StaticPool,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+            )
+            event.listen(engine, "connect", _relaxed_sync)
+        self._engines[shard] = engine
+        while len(self._engines) > KEPT_ENGINES:
+            self._engines.popitem(last=False)[1].dispose()
+        return engine
+
+    def has_table(self, table_name: str) -> bool:
+        # As SqliteEventLogStorage.has_table (asked before every write of asset tags or checks), on the
+        # index's kept connection instead of an engine of its own.
+        with self.index_connection() as conn:
+            return bool(conn.dialect.has_table(conn, table_name))
 
     def dispose(self) -> None:
+        self._dispose_engines()
+        super().dispose()
+
+    def wipe(self) -> None:
+        # Dagster's wipe deletes the runs' files: their kept connections must not outlive them.
+        with self._db_lock:
+            self._dispose_engines()
+            super().wipe()
+
+    def _dispose_engines(self) -> None:
+        """Close every kept connection and forget its engine."""
         for engine in self._engines.values():
             engine.dispose()
         self._engines.clear()
-        super().dispose()
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         run_ids = {event.run_id for event in events}
-        if len(run_ids) != 1 or not all(
-            event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS for event in events
-        ):
+        if len(run_ids) != 1:
             super().store_event_batch(events)
             return
-        statements = [self.prepare_insert_event(event) for event in events]
-        # The same writes as SqliteEventLogStorage.store_event makes for an asset event.
-        with self.run_connection(run_ids.pop()) as conn:
-            for statement in statements:
-                conn.execute(statement)
-        with self.index_transaction() as conn:
-            event_ids = []
-            for statement in statements:
-                with db_result(conn, statement) as result:
-                    event_ids.append(result.inserted_primary_key[0])
-            self._store_asset_event_tags(conn, events, event_ids)
-            for event, event_id in zip(events, event_ids, strict=True):
-                self._store_asset_event(conn, event, event_id)
+        # Dagster's writes for each event, in one transaction on the run's file and one on the index.
+        with self.run_connection(run_ids.pop()), self.index_transaction():
+            self._superseded_asset_rows = superseded_asset_rows(events)
+            try:
+                for entry in events:
+                    self.store_event(entry)
+            finally:
+                self._superseded_asset_rows = set()
+
+    def _store_asset_event(self, conn: Connection, event: EventLogEntry, event_id: int) -> None:
+        # Dagster rewrites the asset's row (its latest event, serialized) for every event; in a
+        # batch (a range run: one materialization per asset and day) only the last write of each
+        # kind survives the transaction, so the ones it overwrites are left out.
+        if id(event) not in self._superseded_asset_rows:
+            super()._store_asset_event(conn, event, event_id)
+
+
+def superseded_asset_rows(events: Sequence[EventLogEntry]) -> set[int]:
+    """The ``id()`` of each event of ``events`` followed by another of the same asset and event type:
+    Dagster's write of the asset's row for the later event sets every column the earlier one sets."""
+    later: set[tuple[str, str]] = set()
+    superseded = set()
+    for entry in reversed(events):
+        asset_key = entry.dagster_event.asset_key if entry.dagster_event else None
+        if asset_key is None:
+            continue
+        kind = (asset_key.to_string(), entry.dagster_event.event_type_value)
+        if kind in later:
+            superseded.add(id(entry))
+        later.add(kind)
+    return superseded
 
 
 def _relaxed_sync(dbapi_connection: object, _record: object) -> None:

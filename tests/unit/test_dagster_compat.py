@@ -10,9 +10,10 @@ from __future__ import annotations
 import inspect
 import re
 
-from dagster import DagsterEventType
-from dagster._core.events import ASSET_EVENTS
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SqliteEventLogStorage,
+    SqliteEventLogStorageWatchdog,
+)
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource
 from dagster_dbt.asset_utils import DbtCliInvocationPartialParams, get_updated_cli_invocation_params_for_context
 from dagster_dbt.core.dbt_cli_invocation import PARTIAL_PARSE_FILE_NAME
@@ -74,30 +75,38 @@ def test_dagster_dbts_invocation_uses_only_the_process_interface_the_dbt_thread_
 
 
 def test_the_sqlite_event_log_still_has_what_the_batched_one_builds_on():
-    # The batched storage overrides _connect and store_event_batch and calls these of Dagster's.
+    # The batched storage overrides _connect, has_table and store_event_batch and calls these of Dagster's.
     for name in (
         "_connect",
         "_initdb",
         "conn_string_for_shard",
-        "prepare_insert_event",
+        "path_for_shard",
         "run_connection",
+        "index_connection",
         "index_transaction",
-        "_store_asset_event_tags",
-        "_store_asset_event",
+        "has_table",
         "store_event_batch",
         "store_event",
         "dispose",
+        "wipe",
         "from_config_value",
     ):
         assert callable(getattr(SqliteEventLogStorage, name, None)), name
     assert list(inspect.signature(SqliteEventLogStorage.store_event_batch).parameters) == ["self", "events"]
-    assert list(inspect.signature(SqliteEventLogStorage._store_asset_event_tags).parameters)[:4] == [
+    assert list(inspect.signature(SqliteEventLogStorage._store_asset_event).parameters) == [
         "self",
         "conn",
-        "events",
-        "event_ids",
+        "event",
+        "event_id",
     ]
-    assert DagsterEventType.ASSET_MATERIALIZATION in ASSET_EVENTS
+    # Every file Dagster's storage touches goes through _connect (which the batched one keeps open and
+    # joins), and Dagster's own _connect holds the lock the batched one makes reentrant.
+    assert "self._connect(" in inspect.getsource(SqliteEventLogStorage.run_connection)
+    assert "self._connect(" in inspect.getsource(SqliteEventLogStorage.index_connection)
+    assert "with self._db_lock:" in inspect.getsource(SqliteEventLogStorage._connect)
+    # Dagster's watchers of a run (the UI's live run page) react to a change of the run's file.
+    assert "path_for_shard(run_id)" in inspect.getsource(SqliteEventLogStorageWatchdog.__init__)
+    assert callable(SqliteEventLogStorageWatchdog.on_modified)
 
 
 def test_the_dagster_yaml_names_the_batched_event_log_where_it_is():
