@@ -1,7 +1,7 @@
 """The incremental models against full builds: nightly runs on top of a backfill, and a reload of an
 old day that loses its events, leave every mart as a full build from scratch over the same source
-does; so do random sequences of reference-date moves, reloads, emptied days, stage changes and full
-refreshes on a tiny store."""
+does; so do random sequences of reference-date moves, reloads, emptied days, events that come days
+after the rest of their session, stage changes and full refreshes on a tiny store."""
 
 from __future__ import annotations
 
@@ -136,6 +136,7 @@ STEP_WEIGHTS = {
     "reference_forward": 3,
     "reload_day": 2,
     "empty_day": 1,
+    "late_event": 2,
     "change_stages": 1,
     "change_timezone": 1,
     "full_refresh": 1,
@@ -259,12 +260,13 @@ class TinyFunnelStore(TinyWarehouse):
 
     def new_sessions(self, day: dt.date) -> list[tuple]:
         """Events of 0 to 3 sessions starting on ``day`` (a new draw each time); a session that
-        starts late may go on past midnight into the next day."""
+        starts late may go on past midnight into the next day: at 23:00 UTC, or at 04:00 UTC, 23:00
+        the day before in New York."""
         self.reloads += 1
         events = []
         for number in range(self.rng.randint(0, 3)):
             session = f"{day:%m%d}-{self.reloads}-{number}"
-            at = dt.datetime.combine(day, dt.time(self.rng.choice([9, 12, 15, 18, 23]), self.rng.randint(0, 59)))
+            at = dt.datetime.combine(day, dt.time(self.rng.choice([4, 9, 12, 15, 18, 23]), self.rng.randint(0, 59)))
             for stage in DEFAULT_STAGES[: self.rng.randint(1, len(DEFAULT_STAGES))]:
                 if stage == "signup" and self.rng.random() < 0.3:
                     continue  # a returning customer skips signup
@@ -295,6 +297,20 @@ class TinyFunnelStore(TinyWarehouse):
                 [days],
             )
 
+    def add_late_event(self) -> None:
+        """A session's event that comes one to three days after its other events, and the load of
+        that day alone: the session's stored events lie on days that no load since has touched."""
+        started = [day for day, events in self.source.items() if events]
+        if not started:
+            return
+        day = self.rng.choice(started)
+        session = self.rng.choice(self.source[day])[1]
+        last = max(event[4] for event in self.source[day] if event[1] == session)
+        at = last + dt.timedelta(days=self.rng.randint(1, 3), minutes=self.rng.randint(1, 50))
+        self.reloads += 1
+        self.source[day].append((f"{session}-late-{self.reloads}", session, None, self.rng.choice(DEFAULT_STAGES), at))
+        self.load_days([at.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(self.timezone)).date()])
+
     def set_reference_date(self, day: dt.date) -> None:
         self.reference_date = day
         with duckdb.connect(str(self.path)) as con:
@@ -321,6 +337,8 @@ class TinyFunnelStore(TinyWarehouse):
             day = self.rng.choice(STORE_DAYS)
             self.source[day] = self.new_sessions(day) if kind == "reload_day" else []
             self.load_days([day, day + dt.timedelta(days=1)])
+        elif kind == "late_event":
+            self.add_late_event()
         elif kind == "change_stages":
             self.stages = OTHER_STAGES if self.stages == DEFAULT_STAGES else DEFAULT_STAGES
         elif kind == "change_timezone":
