@@ -457,9 +457,9 @@ class TinyOrderStore(TinyWarehouse):
             (
                 f"T{self.reloads}-{number}",
                 self.rng.choice(CUSTOMERS),
-                # From 05:00 UTC: the same day in New York, so that a load of a store day is one of
-                # the shop's days in both time zones.
-                dt.datetime.combine(day, dt.time(self.rng.randint(5, 23), self.rng.randint(0, 59))),
+                # Before 05:00 UTC the order is on the day before in New York: on the first of a
+                # month, in the month before.
+                dt.datetime.combine(day, dt.time(self.rng.randint(0, 23), self.rng.randint(0, 59))),
                 self.rng.choice(["completed", "completed", "completed", "refunded", "failed"]),
                 Decimal(self.rng.choice(["9.99", "25.00", "120.50"])),
                 self.rng.choice(PRODUCTS),
@@ -478,19 +478,28 @@ class TinyOrderStore(TinyWarehouse):
         ]
 
     def load(self, table: str, days: list[dt.date]) -> None:
-        """What an ingest of ``days`` of ``table`` does: replace their rows and log the load."""
+        """What an ingest of ``days`` of ``table`` does: replace their rows (the orders by the store day
+        each was placed, in the current time zone) and log the load."""
         with duckdb.connect(str(self.path)) as con:
-            con.execute(f"delete from raw.{table} where _partition_date in ?", [days])
-            for day in days:
-                if table == "transactions":
-                    for transaction_id, customer, at, status, amount, product, method in self.orders[day]:
+            if table == "transactions":
+                con.execute(
+                    "delete from raw.transactions where cast(timezone(?, timezone('UTC', created_at)) as date) in ?",
+                    [self.timezone, days],
+                )
+                for orders in self.orders.values():
+                    for transaction_id, customer, at, status, amount, product, method in orders:
+                        store_day = at.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(self.timezone)).date()
+                        if store_day not in days:
+                            continue
                         con.execute(
                             "insert into raw.transactions (transaction_id, customer_id, created_at, completed_at, "
                             "status, amount, currency, product, payment_method, _partition_date, _run_id, "
                             "_loaded_at) values (?, ?, ?, ?, ?, ?, 'USD', ?, ?, ?, 'test', now())",
-                            [transaction_id, customer, at, at, status, amount, product, method, day],
+                            [transaction_id, customer, at, at, status, amount, product, method, store_day],
                         )
-                else:
+            else:
+                con.execute(f"delete from raw.{table} where _partition_date in ?", [days])
+                for day in days:
                     for category, amount in self.costs[day]:
                         con.execute(
                             "insert into raw.costs (cost_date, category, amount, currency, _partition_date, _run_id, "
@@ -532,8 +541,10 @@ class TinyOrderStore(TinyWarehouse):
                 [d for d in ORDER_DAYS if d > self.reference_date] or [self.reference_date]
             )
         elif kind in ("reload_orders", "empty_orders"):
+            # The shop's orders of a UTC day change (or go): its store days in any of the time
+            # zones are loaded again.
             self.orders[day] = self.new_orders(day) if kind == "reload_orders" else []
-            self.load("transactions", [day])
+            self.load("transactions", [day - dt.timedelta(days=1), day])
         elif kind == "reload_costs":
             self.costs[day] = self.new_costs(day)
             self.load("costs", [day])
@@ -589,6 +600,30 @@ def test_nightly_builds_after_the_time_zone_or_the_costs_of_revenue_changed_reco
         "int_customer_orders": [(f'{{"cost_of_revenue_categories": ["salaries"], {new_york}}}',)],
         "int_order_days": [(f"{{{new_york}}}",)],
     }
+
+
+def test_a_new_margin_reaches_the_customer_of_a_months_order_placed_on_the_next_utc_day(tmp_path):
+    """In New York, an order at 02:00 UTC on 1 March is on 28 February: when February's costs
+    change, the nightly build reads February's orders from its UTC times widened by a day (macro
+    utc_times_of_store_days) and recomputes that customer's contribution, as a full build does."""
+    store = TinyOrderStore(tmp_path, random.Random(7))
+    store.step("change_timezone")
+    night_order = ("T-night", "C5", dt.datetime(2025, 3, 1, 2), "completed", Decimal("25.00"), "plan", "card")
+    store.orders[dt.date(2025, 3, 1)].append(night_order)
+    order_month = "select order_month from intermediate.int_paid_orders where transaction_id = 'T-night'"
+    contribution = "select gross_margin_contribution from intermediate.int_customer_orders where customer_id = 'C5'"
+    contributions = []
+    for table, day in (("transactions", dt.date(2025, 2, 28)), ("costs", dt.date(2025, 2, 2))):
+        if table == "costs":
+            store.costs[day].append(("payment_fees", Decimal("40.00")))
+        store.load(table, [day])
+        store.build()
+        for model in store.compared:
+            stored, full = store.differences(model)
+            assert stored == full, (table, model)
+        contributions.append(query_tiny(store, contribution))
+    assert query_tiny(store, order_month) == [(dt.date(2025, 2, 1),)]
+    assert len(contributions[0]) == 1 and contributions[1] != contributions[0], "February's margin moved"
 
 
 def query_tiny(store: TinyWarehouse, sql: str) -> list[tuple]:
