@@ -603,9 +603,9 @@ def test_nightly_builds_after_the_time_zone_or_the_costs_of_revenue_changed_reco
 
 
 def test_a_new_margin_reaches_the_customer_of_a_months_order_placed_on_the_next_utc_day(tmp_path):
-    """In New York, an order at 02:00 UTC on 1 March is on 28 February: when February's costs
-    change, the nightly build reads February's orders from its UTC times widened by a day (macro
-    utc_times_of_store_days) and recomputes that customer's contribution, as a full build does."""
+    """In New York, an order at 02:00 UTC on 1 March is on 28 February: its load, then a change of
+    February's costs, recompute that customer's contribution with February's margin, as a full
+    build does."""
     store = TinyOrderStore(tmp_path, random.Random(7))
     store.step("change_timezone")
     night_order = ("T-night", "C5", dt.datetime(2025, 3, 1, 2), "completed", Decimal("25.00"), "plan", "card")

@@ -63,20 +63,14 @@ changed_months as (
         and order_loads.load_id > coalesce(previous_build.last_load_id, 0)
 ),
 
--- Customers with a paid order in a changed month now (which takes in the changed days; read from
--- the UTC times of the changed months' days, macro utc_times_of_store_days), stored
+-- Customers with a paid order in a changed month now (which takes in the changed days), stored
 -- customers who had one on a changed day (a stored customer's paid orders lie between their first
 -- and last order dates), stored customers whose channel or country is no longer theirs, and every
 -- customer, stored or now, when the vars of build_vars changed.
 affected_customers as (
     select all_paid_orders.customer_id
     from all_paid_orders
-    where {{ utc_times_of_store_days(
-            'all_paid_orders.created_at',
-            '(select min(changed_month) from changed_months)',
-            '(select ' ~ dbt.last_day('max(changed_month)', 'month') ~ ' from changed_months)'
-        ) }}
-        and all_paid_orders.order_month in (select changed_month from changed_months)
+    where all_paid_orders.order_month in (select changed_month from changed_months)
     union
     select stored.customer_id
     from {{ this }} as stored

@@ -16,7 +16,6 @@ final as (
     select
         transactions.transaction_id,
         transactions.customer_id,
-        transactions.created_at,
         transactions.order_date,
         cast(date_trunc('month', transactions.order_date) as date) as order_month,
         -- An order without a product (optional in the source) is an 'unknown' product's.
