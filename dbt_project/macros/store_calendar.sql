@@ -27,3 +27,21 @@
 {% macro store_date(column) -%}
     cast({{ store_time(column) }} as date)
 {%- endmacro %}
+
+{#- How far beyond the UTC day of a date the times of the store day of that date can lie, in days:
+    one (no zone is a day away from UTC), none in UTC; pipelines/warehouse/store_calendar.py's
+    utc_day_margin. -#}
+{% macro utc_day_margin() -%}
+    {{ return(0 if var('store_timezone') == 'UTC' else 1) }}
+{%- endmacro %}
+
+{#- A condition on the naive UTC timestamp `column` that every time whose store day lies between the
+    SQL dates `first_day` and `last_day` meets: the UTC days from `first_day` to `last_day`, widened
+    by utc_day_margin. The raw tables are stored in the order of their load days, so a scan skips the
+    row groups outside the range before it computes any store day. It depends on the raw time alone,
+    not on the time zone a row was loaded under. -#}
+{% macro utc_times_of_store_days(column, first_day, last_day) -%}
+    {%- set margin = utc_day_margin() -%}
+    {{ column }} >= cast({{ first_day }} - {{ margin }} as timestamp)
+        and {{ column }} < cast({{ last_day }} + {{ margin + 1 }} as timestamp)
+{%- endmacro %}

@@ -1,7 +1,7 @@
 """The incremental models against full builds: nightly runs on top of a backfill, and a reload of an
 old day that loses its events, leave every mart as a full build from scratch over the same source
-does; so do random sequences of reference-date moves, reloads, emptied days, stage changes and full
-refreshes on a tiny store."""
+does; so do random sequences of reference-date moves, reloads, emptied days, events that come days
+after the rest of their session, stage changes and full refreshes on a tiny store."""
 
 from __future__ import annotations
 
@@ -136,6 +136,7 @@ STEP_WEIGHTS = {
     "reference_forward": 3,
     "reload_day": 2,
     "empty_day": 1,
+    "late_event": 2,
     "change_stages": 1,
     "change_timezone": 1,
     "full_refresh": 1,
@@ -259,12 +260,13 @@ class TinyFunnelStore(TinyWarehouse):
 
     def new_sessions(self, day: dt.date) -> list[tuple]:
         """Events of 0 to 3 sessions starting on ``day`` (a new draw each time); a session that
-        starts late may go on past midnight into the next day."""
+        starts late may go on past midnight into the next day: at 23:00 UTC, or at 04:00 UTC, 23:00
+        the day before in New York."""
         self.reloads += 1
         events = []
         for number in range(self.rng.randint(0, 3)):
             session = f"{day:%m%d}-{self.reloads}-{number}"
-            at = dt.datetime.combine(day, dt.time(self.rng.choice([9, 12, 15, 18, 23]), self.rng.randint(0, 59)))
+            at = dt.datetime.combine(day, dt.time(self.rng.choice([4, 9, 12, 15, 18, 23]), self.rng.randint(0, 59)))
             for stage in DEFAULT_STAGES[: self.rng.randint(1, len(DEFAULT_STAGES))]:
                 if stage == "signup" and self.rng.random() < 0.3:
                     continue  # a returning customer skips signup
@@ -295,6 +297,20 @@ class TinyFunnelStore(TinyWarehouse):
                 [days],
             )
 
+    def add_late_event(self) -> None:
+        """A session's event that comes one to three days after its other events, and the load of
+        that day alone: the session's stored events lie on days that no load since has touched."""
+        started = [day for day, events in self.source.items() if events]
+        if not started:
+            return
+        day = self.rng.choice(started)
+        session = self.rng.choice(self.source[day])[1]
+        last = max(event[4] for event in self.source[day] if event[1] == session)
+        at = last + dt.timedelta(days=self.rng.randint(1, 3), minutes=self.rng.randint(1, 50))
+        self.reloads += 1
+        self.source[day].append((f"{session}-late-{self.reloads}", session, None, self.rng.choice(DEFAULT_STAGES), at))
+        self.load_days([at.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(self.timezone)).date()])
+
     def set_reference_date(self, day: dt.date) -> None:
         self.reference_date = day
         with duckdb.connect(str(self.path)) as con:
@@ -321,6 +337,8 @@ class TinyFunnelStore(TinyWarehouse):
             day = self.rng.choice(STORE_DAYS)
             self.source[day] = self.new_sessions(day) if kind == "reload_day" else []
             self.load_days([day, day + dt.timedelta(days=1)])
+        elif kind == "late_event":
+            self.add_late_event()
         elif kind == "change_stages":
             self.stages = OTHER_STAGES if self.stages == DEFAULT_STAGES else DEFAULT_STAGES
         elif kind == "change_timezone":
@@ -439,9 +457,9 @@ class TinyOrderStore(TinyWarehouse):
             (
                 f"T{self.reloads}-{number}",
                 self.rng.choice(CUSTOMERS),
-                # From 05:00 UTC: the same day in New York, so that a load of a store day is one of
-                # the shop's days in both time zones.
-                dt.datetime.combine(day, dt.time(self.rng.randint(5, 23), self.rng.randint(0, 59))),
+                # Before 05:00 UTC the order is on the day before in New York: on the first of a
+                # month, in the month before.
+                dt.datetime.combine(day, dt.time(self.rng.randint(0, 23), self.rng.randint(0, 59))),
                 self.rng.choice(["completed", "completed", "completed", "refunded", "failed"]),
                 Decimal(self.rng.choice(["9.99", "25.00", "120.50"])),
                 self.rng.choice(PRODUCTS),
@@ -460,19 +478,28 @@ class TinyOrderStore(TinyWarehouse):
         ]
 
     def load(self, table: str, days: list[dt.date]) -> None:
-        """What an ingest of ``days`` of ``table`` does: replace their rows and log the load."""
+        """What an ingest of ``days`` of ``table`` does: replace their rows (the orders by the store day
+        each was placed, in the current time zone) and log the load."""
         with duckdb.connect(str(self.path)) as con:
-            con.execute(f"delete from raw.{table} where _partition_date in ?", [days])
-            for day in days:
-                if table == "transactions":
-                    for transaction_id, customer, at, status, amount, product, method in self.orders[day]:
+            if table == "transactions":
+                con.execute(
+                    "delete from raw.transactions where cast(timezone(?, timezone('UTC', created_at)) as date) in ?",
+                    [self.timezone, days],
+                )
+                for orders in self.orders.values():
+                    for transaction_id, customer, at, status, amount, product, method in orders:
+                        store_day = at.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(self.timezone)).date()
+                        if store_day not in days:
+                            continue
                         con.execute(
                             "insert into raw.transactions (transaction_id, customer_id, created_at, completed_at, "
                             "status, amount, currency, product, payment_method, _partition_date, _run_id, "
                             "_loaded_at) values (?, ?, ?, ?, ?, ?, 'USD', ?, ?, ?, 'test', now())",
-                            [transaction_id, customer, at, at, status, amount, product, method, day],
+                            [transaction_id, customer, at, at, status, amount, product, method, store_day],
                         )
-                else:
+            else:
+                con.execute(f"delete from raw.{table} where _partition_date in ?", [days])
+                for day in days:
                     for category, amount in self.costs[day]:
                         con.execute(
                             "insert into raw.costs (cost_date, category, amount, currency, _partition_date, _run_id, "
@@ -514,8 +541,10 @@ class TinyOrderStore(TinyWarehouse):
                 [d for d in ORDER_DAYS if d > self.reference_date] or [self.reference_date]
             )
         elif kind in ("reload_orders", "empty_orders"):
+            # The shop's orders of a UTC day change (or go): its store days in any of the time
+            # zones are loaded again.
             self.orders[day] = self.new_orders(day) if kind == "reload_orders" else []
-            self.load("transactions", [day])
+            self.load("transactions", [day - dt.timedelta(days=1), day])
         elif kind == "reload_costs":
             self.costs[day] = self.new_costs(day)
             self.load("costs", [day])
@@ -571,6 +600,30 @@ def test_nightly_builds_after_the_time_zone_or_the_costs_of_revenue_changed_reco
         "int_customer_orders": [(f'{{"cost_of_revenue_categories": ["salaries"], {new_york}}}',)],
         "int_order_days": [(f"{{{new_york}}}",)],
     }
+
+
+def test_a_new_margin_reaches_the_customer_of_a_months_order_placed_on_the_next_utc_day(tmp_path):
+    """In New York, an order at 02:00 UTC on 1 March is on 28 February: its load, then a change of
+    February's costs, recompute that customer's contribution with February's margin, as a full
+    build does."""
+    store = TinyOrderStore(tmp_path, random.Random(7))
+    store.step("change_timezone")
+    night_order = ("T-night", "C5", dt.datetime(2025, 3, 1, 2), "completed", Decimal("25.00"), "plan", "card")
+    store.orders[dt.date(2025, 3, 1)].append(night_order)
+    order_month = "select order_month from intermediate.int_paid_orders where transaction_id = 'T-night'"
+    contribution = "select gross_margin_contribution from intermediate.int_customer_orders where customer_id = 'C5'"
+    contributions = []
+    for table, day in (("transactions", dt.date(2025, 2, 28)), ("costs", dt.date(2025, 2, 2))):
+        if table == "costs":
+            store.costs[day].append(("payment_fees", Decimal("40.00")))
+        store.load(table, [day])
+        store.build()
+        for model in store.compared:
+            stored, full = store.differences(model)
+            assert stored == full, (table, model)
+        contributions.append(query_tiny(store, contribution))
+    assert query_tiny(store, order_month) == [(dt.date(2025, 2, 1),)]
+    assert len(contributions[0]) == 1 and contributions[1] != contributions[0], "February's margin moved"
 
 
 def query_tiny(store: TinyWarehouse, sql: str) -> list[tuple]:

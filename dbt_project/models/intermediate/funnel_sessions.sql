@@ -60,29 +60,71 @@ changed_days as (
     where previous_build.definitions_changed
 ),
 
--- Sessions with an event on a changed day now, and stored sessions that had one (a stored
--- session's events lie between its session_date and last_event_date).
-affected_sessions as (
-    select events.session_id
+-- Sessions with an event on a changed day now, read from the UTC times that can fall on the
+-- changed days (macro utc_times_of_store_days) before their store day is computed: the row groups
+-- of a night's day, not every event.
+changed_day_sessions as (
+    select distinct events.session_id
     from events
-    where events.event_date in (select changed_day from changed_days)
-    union
-    select stored.session_id
+    where {{ utc_times_of_store_days(
+            'events.occurred_at',
+            '(select min(changed_day) from changed_days)',
+            '(select max(changed_day) from changed_days)'
+        ) }}
+        and events.event_date in (select changed_day from changed_days)
+),
+
+-- The stored rows of those sessions and of the stored sessions that had an event on a changed day
+-- (a stored session's events lie between its session_date and last_event_date), in one scan of
+-- the stored sessions.
+affected_stored_sessions as materialized (
+    select
+        stored.session_id,
+        stored.session_date,
+        stored.last_event_date
     from {{ this }} as stored
-    where exists (
-        select 1
-        from changed_days
-        where changed_days.changed_day between stored.session_date and stored.last_event_date
-    )
+    where stored.session_id in (select session_id from changed_day_sessions)
+        or exists (
+            select 1
+            from changed_days
+            where changed_days.changed_day between stored.session_date and stored.last_event_date
+        )
+),
+
+affected_sessions as (
+    select session_id from changed_day_sessions
+    union
+    select session_id from affected_stored_sessions
+),
+
+-- The store days the affected sessions' events up to the reference date lie on: the changed days,
+-- and the days of their stored rows. An event on another day was there at the previous build, on
+-- a day up to its reference date, so it is part of its session's stored row.
+affected_days as (
+    select
+        min(changed_day) as first_day,
+        max(changed_day) as last_day
+    from changed_days
+    union all
+    select
+        min(session_date) as first_day,
+        max(last_event_date) as last_day
+    from affected_stored_sessions
 ),
 
 -- All events of the affected sessions, gathered before anything else is done with them: left to
 -- itself, DuckDB filters all 60 million events by the reference date before it joins them to the
--- few sessions, several times slower at scale (docs/benchmarks.md).
+-- few sessions, several times slower at scale (docs/benchmarks.md). Only the UTC times of their
+-- days are read.
 session_events as materialized (
     select events.*
     from events
     semi join affected_sessions on events.session_id = affected_sessions.session_id
+    where {{ utc_times_of_store_days(
+            'events.occurred_at',
+            '(select min(first_day) from affected_days)',
+            '(select max(last_day) from affected_days)'
+        ) }}
 ),
 {%- else %}
 
