@@ -1,4 +1,4 @@
-{#- Every column rule of a model in one scan, instead of one test (one query, one dbt node, one
+{#- Every column rule of a model in one query, instead of one test (one query, one dbt node, one
     Dagster check) per column and rule. `columns` maps a column to its rules, each one of
         not_null
         unique                                             nulls pass
@@ -16,8 +16,8 @@
     null for an expression), the rule and how many rows break it. For a unique rule those are the
     duplicated rows, every row whose key another row also has (a key held twice: 2), not the keys.
     dbt's count of failures is the number of broken rows, summed over the rules.
-    The row rules are one scan; each unique rule adds a scan that groups the key's hash
-    (macro duplicated_keys), as dbt's own unique test would have.
+    The row rules are one scan; each unique rule adds the two of macro duplicated_keys (group the
+    key's hash, then the values whose hash repeats), as its test of its own had.
     `latest_load: {source_table: …, time_column: …}` checks only the rows of the days of that
     source's latest load (macro latest_load_rows), for a table whose rows only its loads change. -#}
 {% test column_rules(model, columns={}, expressions=[], unique_combinations=[], latest_load=none) %}
