@@ -1,4 +1,5 @@
-{#- One rule of column_rules: the column, the rule in words and the SQL condition of a failing row. -#}
+{#- One rule of column_rules: the column, the rule in words and either the SQL condition of a failing
+    row or, for `unique`, the key's columns (and the condition of the rows it reads, if any). -#}
 {% macro column_rule_check(column, rule) -%}
     {%- if rule is string -%}
         {%- set name, arguments = rule, {} -%}
@@ -8,7 +9,16 @@
     {%- else -%}
         {{ exceptions.raise_compiler_error("column_rules: the rule " ~ rule ~ " of column " ~ column ~ " is neither a name nor {name: {arguments}}") }}
     {%- endif -%}
-    {%- if name == 'not_null' -%}
+    {%- if name == 'unique' -%}
+        {%- set where = arguments.get('where') -%}
+        {{ return({
+            'column': column,
+            'rule': 'unique: where ' ~ where if where else 'unique',
+            'key': [column],
+            'skip_nulls': true,
+            'where': where,
+        }) }}
+    {%- elif name == 'not_null' -%}
         {%- set fails = column ~ ' is null' -%}
         {%- set said = 'not_null' -%}
     {%- elif name == 'accepted_range' -%}
@@ -31,7 +41,7 @@
         {%- set fails = column ~ ' is not null and coalesce((' ~ arguments['denominator'] ~ '), 0) = 0' -%}
         {%- set said = 'null_without_denominator: ' ~ arguments['denominator'] -%}
     {%- else -%}
-        {{ exceptions.raise_compiler_error("column_rules: unknown rule " ~ name ~ " on column " ~ column ~ " (not_null, accepted_range, accepted_values, null_without_denominator)") }}
+        {{ exceptions.raise_compiler_error("column_rules: unknown rule " ~ name ~ " on column " ~ column ~ " (not_null, unique, accepted_range, accepted_values, null_without_denominator)") }}
     {%- endif -%}
     {{ return({'column': column, 'rule': said, 'fails': fails}) }}
 {%- endmacro %}

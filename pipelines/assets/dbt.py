@@ -26,17 +26,18 @@ from pipelines.warehouse.sql import RelationShape, relation_shapes
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 TEST_SENTENCES = {
-    "unique": "{column} is unique",
     "relationships": "every {column} is a `{field}` of `{to}`",
 }
 """How an asset check describes the dbt tests this project uses most (the rest: by name and column)."""
 RULE_PHRASES = {
     "not_null": "is never null",
+    "unique": "is unique",
     "accepted_range": "lies within [{min_value}, {max_value}]",
     "accepted_values": "is one of {values}",
     "null_without_denominator": "is null where `{denominator}` is 0 or null",
 }
-"""How the check of a ``column_rules`` test (tests/generic/column_rules.sql) says each rule of a column."""
+"""How the check of a ``column_rules`` test (tests/generic/column_rules.sql) says each rule of a column
+(a ``unique`` rule with a ``where`` adds the rows it reads)."""
 COLUMN_RULES_TEST = "column_rules"
 BROKEN_RULES_METADATA = "broken_rules"
 """The metadata of a failed ``column_rules`` check that lists the broken rules: column, rule, failing rows."""
@@ -83,22 +84,28 @@ class StorefrontDbtTranslator(DescribedChecksDbtTranslator):
 
 
 def describe_column_rules(arguments: Mapping[str, Any]) -> str:
-    """The rules of a ``column_rules`` test in words: each column with its rules, then each expression."""
+    """The rules of a ``column_rules`` test in words: each column with its rules, then each unique
+    combination of columns, then each expression."""
     said = []
     for column, rules in arguments.get("columns", {}).items():
         phrases = []
         for rule in rules:
             name, rule_arguments = (rule, {}) if isinstance(rule, str) else next(iter(rule.items()))
             values = rule_arguments.get("values")
-            phrases.append(
-                RULE_PHRASES[name].format(
-                    min_value=rule_arguments.get("min_value", "-inf"),
-                    max_value=rule_arguments.get("max_value", "inf"),
-                    values=", ".join(values) if isinstance(values, list) else f"`{values}`",
-                    denominator=rule_arguments.get("denominator", ""),
-                )
+            phrase = RULE_PHRASES[name].format(
+                min_value=rule_arguments.get("min_value", "-inf"),
+                max_value=rule_arguments.get("max_value", "inf"),
+                values=", ".join(values) if isinstance(values, list) else f"`{values}`",
+                denominator=rule_arguments.get("denominator", ""),
             )
+            if rule_arguments.get("where"):
+                phrase += f" among the rows where `{rule_arguments['where']}`"
+            phrases.append(phrase)
         said.append(f"`{column}` {', '.join(phrases)}")
+    said.extend(
+        f"({', '.join(f'`{column}`' for column in combination)}) {RULE_PHRASES['unique']}"
+        for combination in arguments.get("unique_combinations", [])
+    )
     said.extend(f"`{expression.strip()}` holds on every row" for expression in arguments.get("expressions", []))
     if arguments.get("latest_load"):
         return "; ".join(said) + ", on the days of the latest load (every row on a full refresh)"

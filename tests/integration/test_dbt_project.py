@@ -22,7 +22,13 @@ ANSWERS = Path(__file__).parents[2] / "pipelines" / "readers" / "answers.py"
 RULES_BEFORE_COLUMN_RULES = Path(__file__).parents[1] / "support" / "dbt_rules_before_column_rules.json"
 """Every (model, column, rule, arguments, severity) the project checked with one dbt test per column and
 rule, extracted from the manifest before those tests were merged into one column_rules test per model."""
+KEYS_BEFORE_COLUMN_RULES = Path(__file__).parents[1] / "support" / "dbt_keys_before_column_rules.json"
+"""Every (model, key, "unique", arguments, severity) the project checked with a `unique`, `unique_combination`
+or `unique_in_latest_load` test, from the manifest before the keys moved into column_rules: the key is
+the column, or a combination's columns joined by ", "; the arguments say which rows the test read."""
 MERGED_TESTS = {"not_null", "accepted_range", "accepted_values", "null_without_denominator", "expression_is_true"}
+MERGED_KEY_TESTS = {"unique", "unique_combination"}
+KEY_TESTS = {*MERGED_KEY_TESTS, "unique_in_latest_load"}
 MOVED_RULES = {("funnel_session_stages", "minutes_to_next_stage"): "int_funnel_stage_times"}
 """Rules checked since on another model that holds the same values: the day histogram counts every row
 of the 70-million-row view at 10M transactions, and is a few rows a day to scan each night."""
@@ -154,29 +160,51 @@ def test_the_selectors_select_what_they_say(sample_warehouse, tmp_path):
 
 def checked_rules(manifest: dict) -> set[tuple[str, str | None, str, str, str]]:
     """(model, column, rule, arguments as JSON, severity) of every rule that the manifest's tests check,
-    whether a test of its own (dbt's form: ``not_null_<model>_<column>``) or one of a column_rules test."""
+    whether a test of its own (dbt's form: ``not_null_<model>_<column>``) or one of a column_rules test.
+    A key's uniqueness is a rule ``unique`` of the key (as in KEYS_BEFORE_COLUMN_RULES), with the rows it
+    reads as arguments: ``where``, and ``latest_load`` of its test."""
     rules = set()
     for test in manifest["nodes"].values():
         generic = test.get("test_metadata") or {}
-        if test["resource_type"] != "test" or generic.get("name") not in {*MERGED_TESTS, "column_rules"}:
+        if test["resource_type"] != "test" or generic.get("name") not in {*MERGED_TESTS, *KEY_TESTS, "column_rules"}:
             continue
         model = manifest["nodes"][test["attached_node"]]["name"]
         severity = test["config"]["severity"].lower()
         arguments = {key: value for key, value in generic["kwargs"].items() if key not in ("model", "column_name")}
+        if generic["name"] in KEY_TESTS:
+            rules.add((model, *key_rule(test), severity))
+            continue
         if generic["name"] != "column_rules":
             if "expression" in arguments:
                 arguments["expression"] = arguments["expression"].strip()
             column = generic["kwargs"].get("column_name")
             rules.add((model, column, generic["name"], json.dumps(arguments, sort_keys=True), severity))
             continue
+        read = {"latest_load": arguments["latest_load"]} if arguments.get("latest_load") else {}
         for column, column_rules in arguments.get("columns", {}).items():
             for rule in column_rules:
                 name, rule_arguments = (rule, {}) if isinstance(rule, str) else next(iter(rule.items()))
+                if name == "unique":
+                    rule_arguments = {**rule_arguments, **read}
                 rules.add((model, column, name, json.dumps(rule_arguments, sort_keys=True), severity))
+        for combination in arguments.get("unique_combinations", []):
+            rules.add((model, ", ".join(combination), "unique", json.dumps(read, sort_keys=True), severity))
         for expression in arguments.get("expressions", []):
             expression_arguments = json.dumps({"expression": expression.strip()})
             rules.add((model, None, "expression_is_true", expression_arguments, severity))
     return rules
+
+
+def key_rule(test: dict) -> tuple[str, str, str]:
+    """(key, "unique", arguments as JSON) of a test of its own that a key is unique."""
+    generic = test["test_metadata"]
+    arguments = generic["kwargs"]
+    if generic["name"] == "unique_combination":
+        return ", ".join(arguments["columns"]), "unique", "{}"
+    read = {"where": test["config"]["where"]} if test["config"].get("where") else {}
+    if generic["name"] == "unique_in_latest_load":
+        read["latest_load"] = {"source_table": arguments["source_table"], "time_column": arguments["time_column"]}
+    return arguments["column_name"], "unique", json.dumps(read, sort_keys=True)
 
 
 def test_the_column_rules_tests_check_every_rule_the_per_column_tests_did():
@@ -186,12 +214,20 @@ def test_the_column_rules_tests_check_every_rule_the_per_column_tests_did():
         for model, column, name, arguments, severity in json.loads(RULES_BEFORE_COLUMN_RULES.read_text())
     }
 
+    keys_before = {
+        (model, key, name, json.dumps(arguments, sort_keys=True), severity)
+        for model, key, name, arguments, severity in json.loads(KEYS_BEFORE_COLUMN_RULES.read_text())
+    }
+
     now = checked_rules(manifest)
 
     assert len(before) == 224
+    assert len(keys_before) == 31
     assert sorted(before - now, key=str) == [], "rules no test checks any more"
+    assert sorted(keys_before - now, key=str) == [], "keys no test checks any more"
     tests = [node for node in manifest["nodes"].values() if node["resource_type"] == "test"]
-    one_rule_tests = [test["name"] for test in tests if (test.get("test_metadata") or {}).get("name") in MERGED_TESTS]
+    merged = MERGED_TESTS | MERGED_KEY_TESTS
+    one_rule_tests = [test["name"] for test in tests if (test.get("test_metadata") or {}).get("name") in merged]
     assert one_rule_tests == [], "a column rule in a test of its own: add it to its model's column_rules instead"
     column_rules_tests = [test for test in tests if test["test_metadata"]["name"] == "column_rules"]
     per_model_and_severity = {(test["attached_node"], test["config"]["severity"]) for test in column_rules_tests}
@@ -199,17 +235,24 @@ def test_the_column_rules_tests_check_every_rule_the_per_column_tests_did():
 
 
 def test_column_rules_returns_each_broken_rule_with_its_column_and_failing_rows(sample_warehouse, tmp_path):
-    # Three rows of a, b, d, r: each rule below is broken by the rows counted next to it.
-    rows = "(values (1, 3, 0, 5.0), (2, 5, 0, null), (null, 4, 2, 1.0)) as v(a, b, d, r)"
+    # Three rows of a, b, d, r, e: each rule below is broken by the rows counted next to it.
+    rows = "(values (1, 3, 0, 5.0, 'x'), (2, 5, 0, null, 'x'), (null, 4, 2, 1.0, 'y')) as v(a, b, d, r, e)"
     rules = {
-        "a": ["not_null", {"accepted_range": {"min_value": 1, "max_value": 1}}],  # row 3 null; row 2's 2 > 1
+        # row 3 null; row 2's 2 > 1; unique: 1 and 2 (a null is no key)
+        "a": ["not_null", {"accepted_range": {"min_value": 1, "max_value": 1}}, "unique"],
         "b": [{"accepted_values": {"values": ["3", "4"]}}],  # row 2's 5
-        "d": ["not_null", {"accepted_range": {"min_value": 0}}],  # none
+        # none: rows 1 and 2 share d 0, but only rows 2 and 3 have b > 3
+        "d": ["not_null", {"accepted_range": {"min_value": 0}}, {"unique": {"where": "b > 3"}}],
         "r": [{"null_without_denominator": {"denominator": "d"}}],  # row 1: 5.0 where d is 0; row 2 null is fine
+        "e": ["unique"],  # rows 1 and 2 share x
     }
     # a < 2: row 2 false, row 3 null (which fails too, as a null must not pass a check).
     expressions = ["a < 2", "r is null or r > 0"]
-    call = f"test_column_rules(model='(select * from {rows})', columns={rules}, expressions={expressions})"
+    combinations = [["d", "e"], ["a", "e"]]  # rows 1 and 2 share (0, x); (1, x), (2, x), (null, y) differ
+    call = (
+        f'test_column_rules(model="(select * from {rows})", columns={rules}, expressions={expressions}, '
+        f"unique_combinations={combinations})"
+    )
 
     done = run_dbt(
         sample_warehouse,
@@ -232,4 +275,6 @@ def test_column_rules_returns_each_broken_rule_with_its_column_and_failing_rows(
         ("b", "accepted_values: 3, 4", 1),
         ("r", "null_without_denominator: d", 1),
         (None, "expression_is_true: a < 2", 2),
+        ("e", "unique", 2),
+        ("d, e", "unique", 2),
     }

@@ -121,6 +121,8 @@ def materialized_keys(result: ExecuteInProcessResult) -> set[AssetKey]:
 
 
 UNKNOWN_STATUS_CHECK = "stg_transactions_column_rules"
+DUPLICATE_CUSTOMER_CHECK = "stg_customers_column_rules"
+DUPLICATE_SPEND_CHECK = "stg_marketing_spend_column_rules"
 
 
 def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp_path, make_settings):
@@ -128,23 +130,33 @@ def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp
     run_pipeline(settings, dt.date(2025, 1, 1), dt.date(2025, 1, 2), selection=INGEST)
     # A load that went wrong outside the pipeline: an order of 1 Jan has a status the source schema
     # does not know, which breaks the accepted_values rule of stg_transactions.status (error
-    # severity). The nightly run below reloads only 2 Jan, so the order is still there when dbt builds.
+    # severity); customer C1 (signed up 1 Jan) is there twice, which breaks the unique rule of
+    # stg_customers.customer_id; and the social spend of 1 Jan is there twice, which breaks the
+    # unique combination (spend_date, channel) of stg_marketing_spend. The nightly run below reloads
+    # only 2 Jan, so the rows of 1 Jan are still there when dbt builds.
     with duckdb.connect(str(settings.warehouse_file)) as con:
         con.execute(
             "insert into raw.transactions select * replace ('T9' as transaction_id, 'shipped' as status) "
             "from raw.transactions where transaction_id = 'T1'"
         )
+        con.execute("insert into raw.customers select * from raw.customers where customer_id = 'C1'")
+        con.execute("insert into raw.marketing_spend select * from raw.marketing_spend where spend_date = '2025-01-01'")
 
     # Every asset, as the nightly job runs them: ingest, dbt, ml and serving.
     result = run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), raise_on_error=False)
 
-    assert failed_checks(result) == [
-        (AssetKey(["staging", "stg_transactions"]), UNKNOWN_STATUS_CHECK, AssetCheckSeverity.ERROR)
+    assert sorted(failed_checks(result)) == [
+        (AssetKey(["staging", "stg_customers"]), DUPLICATE_CUSTOMER_CHECK, AssetCheckSeverity.ERROR),
+        (AssetKey(["staging", "stg_marketing_spend"]), DUPLICATE_SPEND_CHECK, AssetCheckSeverity.ERROR),
+        (AssetKey(["staging", "stg_transactions"]), UNKNOWN_STATUS_CHECK, AssetCheckSeverity.ERROR),
     ]
-    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == UNKNOWN_STATUS_CHECK]
-    assert broken_rules(evaluation) == [
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert broken_rules(evaluations[UNKNOWN_STATUS_CHECK]) == [
         ["status", "accepted_values: pending, completed, failed, refunded, cancelled", "1"]
     ]
+    # A duplicated key counts its rows: C1's two rows, the two social rows of 1 Jan.
+    assert broken_rules(evaluations[DUPLICATE_CUSTOMER_CHECK]) == [["customer_id", "unique", "2"]]
+    assert broken_rules(evaluations[DUPLICATE_SPEND_CHECK]) == [["spend_date, channel", "unique", "2"]]
     materialized = materialized_keys(result)
     assert materialized >= RAW_KEYS, "the ingest assets upstream of the failure ran"
     assert AssetKey(["staging", "stg_transactions"]) in materialized
@@ -487,11 +499,16 @@ def test_every_dbt_test_is_a_check_that_says_what_it_checks():
         "every `customer_id` is a `customer_id` of `stg_customers` (blocking: a failure stops what depends on it)."
     )
     assert checks["stg_marketing_spend_column_rules"].description == (
-        "`spend_date` is never null; `amount` lies within [0, inf] (blocking: a failure stops what depends on it)."
+        "`spend_date` is never null; `amount` lies within [0, inf]; (`spend_date`, `channel`) is unique "
+        "(blocking: a failure stops what depends on it)."
     )
     assert checks["stg_funnel_events_column_rules"].description == (
-        "`event_id` is never null; `session_id` is never null; `stage` is never null, on the days of the latest "
-        "load (every row on a full refresh) (blocking: a failure stops what depends on it)."
+        "`event_id` is never null, is unique; `session_id` is never null; `stage` is never null, on the days of "
+        "the latest load (every row on a full refresh) (blocking: a failure stops what depends on it)."
+    )
+    assert checks["funnel_sessions_column_rules"].description.startswith(
+        "`session_id` is never null, is unique among the rows where "
+        "`_build_number = (select max(_build_number) from intermediate.funnel_sessions)`; "
     )
     assert checks["int_funnel_stage_times_column_rules_warn"].description == (
         "`minutes_to_next_stage` lies within [0, inf] (warns)."

@@ -1,25 +1,36 @@
-{#- Every column rule of a model in one scan, instead of one test (one query, one dbt node, one
+{#- Every column rule of a model in one query, instead of one test (one query, one dbt node, one
     Dagster check) per column and rule. `columns` maps a column to its rules, each one of
         not_null
+        unique                                             nulls pass
+        {unique: {where: "…"}}                             among the rows where the condition holds
         {accepted_range: {min_value: …, max_value: …}}    either bound optional; nulls pass
         {accepted_values: {values: […]}}                   strings; nulls pass
         {null_without_denominator: {denominator: "…"}}     see below
-    and `expressions` lists SQL conditions that must be true on every row.
+    `unique_combinations` lists column lists whose values together must be unique (nulls compare
+    equal there, as in a group by), and `expressions` lists SQL conditions that must be true on every row.
     null_without_denominator: a rate must be null where its denominator (a SQL expression over the
     row, window functions allowed) is 0 or null: a rate of nothing is undefined, and a 0 or a 100 %
     there would read as a fact. Where a figure also needs data the store may not have (costs for a
     margin), the denominator says so: `case when has_cost_data then net_revenue end`.
-    Fails with one row per broken rule: the column (null for an expression), the rule and how many
-    rows break it; dbt's count of failures is the number of broken rows, summed over the rules.
+    Fails with one row per broken rule: the column (the columns joined by ", " for a combination;
+    null for an expression), the rule and how many rows break it. For a unique rule those are the
+    duplicated rows, every row whose key another row also has (a key held twice: 2), not the keys.
+    dbt's count of failures is the number of broken rows, summed over the rules.
+    The row rules are one scan; each unique rule adds the two of macro duplicated_keys (group the
+    key's hash, then the values whose hash repeats), as its test of its own had.
     `latest_load: {source_table: …, time_column: …}` checks only the rows of the days of that
     source's latest load (macro latest_load_rows), for a table whose rows only its loads change. -#}
-{% test column_rules(model, columns={}, expressions=[], latest_load=none) %}
+{% test column_rules(model, columns={}, expressions=[], unique_combinations=[], latest_load=none) %}
 {{ config(fail_calc='coalesce(sum(failing_rows), 0)') }}
+{%- set checked_rows = latest_load_rows(model, latest_load.source_table, latest_load.time_column) if latest_load else model -%}
 {%- set checks = [] -%}
 {%- for column, rules in columns.items() -%}
     {%- for rule in rules -%}
         {%- do checks.append(column_rule_check(column, rule)) -%}
     {%- endfor -%}
+{%- endfor -%}
+{%- for combination in unique_combinations -%}
+    {%- do checks.append({'column': combination | join(', '), 'rule': 'unique', 'key': combination, 'skip_nulls': false}) -%}
 {%- endfor -%}
 {%- for expression in expressions -%}
     {%- do checks.append({
@@ -29,22 +40,53 @@
     }) -%}
 {%- endfor -%}
 {%- if not checks -%}
-    {{ exceptions.raise_compiler_error("column_rules on " ~ model ~ ": no columns or expressions to check") }}
+    {{ exceptions.raise_compiler_error("column_rules on " ~ model ~ ": no columns, combinations or expressions to check") }}
 {%- endif %}
-with flagged as (
+{%- set row_checks = [] -%}
+{%- set key_checks = [] -%}
+{%- for check in checks -%}
+    {%- do check.update({'index': loop.index}) -%}
+    {%- do (key_checks if check.key else row_checks).append(check) -%}
+{%- endfor %}
+with
+{%- if row_checks %}
+flagged as (
     select
-        {%- for check in checks %}
-        case when {{ check.fails }} then 1 else 0 end as failed_{{ loop.index }}{{ "," if not loop.last }}
+        {%- for check in row_checks %}
+        case when {{ check.fails }} then 1 else 0 end as failed_{{ check.index }}{{ "," if not loop.last }}
         {%- endfor %}
-    from {{ latest_load_rows(model, latest_load.source_table, latest_load.time_column) if latest_load else model }}
+    from {{ checked_rows }}
 ),
 
-failing as (
+row_failing as (
     select
-        {%- for check in checks %}
-        coalesce(sum(failed_{{ loop.index }}), 0) as failing_{{ loop.index }}{{ "," if not loop.last }}
+        {%- for check in row_checks %}
+        coalesce(sum(failed_{{ check.index }}), 0) as failing_{{ check.index }}{{ "," if not loop.last }}
         {%- endfor %}
     from flagged
+),
+{%- endif %}
+{%- for check in key_checks %}
+
+key_failing_{{ check.index }} as (
+    select coalesce(sum(occurrences), 0) as failing_{{ check.index }}
+    from (
+        {{ duplicated_keys(
+            '(select * from ' ~ checked_rows ~ ' where ' ~ check.where ~ ')' if check.where else checked_rows,
+            check.key,
+            check.skip_nulls,
+        ) | indent(8) }}
+    ) as duplicates
+),
+{%- endfor %}
+
+-- The counts of every rule in one row.
+failing as (
+    select *
+    from {{ 'row_failing' if row_checks else 'key_failing_' ~ key_checks[0].index }}
+    {%- for check in (key_checks if row_checks else key_checks[1:]) %}
+    cross join key_failing_{{ check.index }}
+    {%- endfor %}
 ),
 
 -- One row per rule, from the single row of counts.
