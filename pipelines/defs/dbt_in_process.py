@@ -114,7 +114,8 @@ class DbtThread:
 
 def close_dbt_connection() -> None:
     """Close the DuckDB database dbt-duckdb keeps open in this process after an invocation (its
-    environment, ``_ENV``: tests/unit/test_dbt_in_process.py checks it is still there)."""
+    environment, ``_ENV``: tests/integration/test_dbt_in_process.py reopens the warehouse after dbt with
+    other settings, which fails while it is open)."""
     with DuckDBConnectionManager._LOCK:
         if DuckDBConnectionManager._ENV is not None:
             DuckDBConnectionManager._ENV.close()
