@@ -486,17 +486,36 @@ def total_errors(backtest: Backtest, candidate: Candidate, horizon: int) -> np.n
     return log_errors(actual, forecast)
 
 
+@dataclass(frozen=True)
+class TotalErrors:
+    """What the band of a total takes from the log errors of past totals: their count, mean and
+    standard deviation (module docstring). Kept apart from the level, so that the bands of one set
+    of past totals at many levels share them."""
+
+    count: int
+    mean: float
+    std: float
+
+    @classmethod
+    def of(cls, errors: np.ndarray) -> TotalErrors:
+        if len(errors) < MIN_TOTAL_ERRORS:
+            raise ValueError(
+                f"{len(errors)} complete backtest windows are too few for an interval of the total: "
+                f"it needs {MIN_TOTAL_ERRORS}"
+            )
+        return cls(len(errors), float(np.mean(errors)), float(np.std(errors, ddof=1)))
+
+    def interval(self, total: float, level: float) -> tuple[float, float]:
+        """The ``level`` band of a total forecast as ``total``."""
+        m = self.count
+        half = t_quantile(level, m - 1) * self.std * math.sqrt(1.0 + 1.0 / m)
+        base = math.log1p(total)
+        return max(math.expm1(base + min(self.mean - half, 0.0)), 0.0), math.expm1(base + max(self.mean + half, 0.0))
+
+
 def total_interval(total: float, errors: np.ndarray, level: float) -> tuple[float, float]:
     """The band of a horizon's total from the log errors of past totals (module docstring)."""
-    m = len(errors)
-    if m < MIN_TOTAL_ERRORS:
-        raise ValueError(
-            f"{m} complete backtest windows are too few for an interval of the total: it needs {MIN_TOTAL_ERRORS}"
-        )
-    half = t_quantile(level, m - 1) * float(np.std(errors, ddof=1)) * math.sqrt(1.0 + 1.0 / m)
-    centre = float(np.mean(errors))
-    base = math.log1p(total)
-    return max(math.expm1(base + min(centre - half, 0.0)), 0.0), math.expm1(base + max(centre + half, 0.0))
+    return TotalErrors.of(errors).interval(total, level)
 
 
 def require_consecutive_days(index: pd.DatetimeIndex) -> None:

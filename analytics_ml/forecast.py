@@ -67,6 +67,7 @@ from analytics_ml.backtest import (
     Backtest,
     Candidate,
     Selection,
+    TotalErrors,
     candidates_for,
     conformal_band,
     has_conformal_sample,
@@ -118,6 +119,15 @@ def interpolated_level(asked: float, level: float, held_below: float, held: floa
 def bound_columns(level: float) -> tuple[str, str]:
     """('lower_<pct>', 'upper_<pct>') of ``level``."""
     return f"lower_{level_name(level)}", f"upper_{level_name(level)}"
+
+
+@dataclass(frozen=True)
+class PastTotal:
+    """A backtest window's total, forecast and actual, and the errors of the totals before it."""
+
+    forecast: float
+    actual: float
+    earlier_errors: TotalErrors
 
 
 @dataclass(frozen=True, eq=False)
@@ -269,17 +279,38 @@ class RevenueForecast:
     def totals_inside(self, days: int, level: float, rows: np.ndarray) -> list[bool]:
         """For each backtest window of ``rows`` with MIN_TOTAL_ERRORS windows complete before its
         origin, whether its ``days``-day total lay inside the ``level`` band calibrated on those."""
-        chosen = self.chosen_backtest
         inside = []
         for row in rows:
-            earlier = self.backtest.complete(days) & (self.backtest.origins + days <= self.backtest.origins[row])
-            if earlier.sum() >= MIN_TOTAL_ERRORS:
-                earlier_totals = log_errors(
-                    self.backtest.actual[earlier, :days].sum(axis=1), chosen[earlier, :days].sum(axis=1)
-                )
-                lower, upper = total_interval(float(chosen[row, :days].sum()), earlier_totals, level)
-                inside.append(lower <= self.backtest.actual[row, :days].sum() <= upper)
+            past = self.past_total(days, int(row))
+            if past is not None:
+                lower, upper = past.earlier_errors.interval(past.forecast, level)
+                inside.append(lower <= past.actual <= upper)
         return inside
+
+    def past_total(self, days: int, row: int) -> PastTotal | None:
+        """The ``days``-day total of the backtest window ``row`` and the errors of the totals complete
+        before its origin; None with fewer than MIN_TOTAL_ERRORS of those. Kept once found: the
+        levels ``total_level`` tries each take the same windows."""
+        key = (days, row)
+        if key not in self._past_totals:
+            chosen = self.chosen_backtest
+            earlier = self.backtest.complete(days) & (self.backtest.origins + days <= self.backtest.origins[row])
+            self._past_totals[key] = (
+                PastTotal(
+                    forecast=float(chosen[row, :days].sum()),
+                    actual=self.backtest.actual[row, :days].sum(),
+                    earlier_errors=TotalErrors.of(
+                        log_errors(self.backtest.actual[earlier, :days].sum(axis=1), chosen[earlier, :days].sum(axis=1))
+                    ),
+                )
+                if earlier.sum() >= MIN_TOTAL_ERRORS
+                else None
+            )
+        return self._past_totals[key]
+
+    @functools.cached_property
+    def _past_totals(self) -> dict[tuple[int, int], PastTotal | None]:
+        return {}
 
     def fitted_history(self, level: float, judged_days: int = 0) -> pd.DataFrame:
         """DataFrame[date, actual, fitted, lower, upper] over the days the chosen model describes
