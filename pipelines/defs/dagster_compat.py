@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dagster import (
     AssetCheckSpec,
@@ -60,6 +60,7 @@ from dagster_dbt.compat import DBT_PYTHON_VERSION
 from dagster_dbt.core.dbt_cli_invocation import PARTIAL_PARSE_FILE_NAME, _get_dbt_target_path
 from dagster_dbt.dagster_dbt_translator import validate_opt_translator
 from dagster_dbt.dbt_manifest import validate_manifest
+from pydantic import Field
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool, StaticPool
@@ -113,6 +114,12 @@ class StorefrontDbtCliResource(DbtCliResource):
     when building one fails.
     """
 
+    file_log_level: Literal["debug", "info"] = Field(
+        "debug",
+        description="The level of the dbt.log each invocation writes in its target folder: `debug` adds "
+        "every query dbt runs to the results of its nodes (ANALYTICS_LOG_LEVEL=DEBUG); `info` is the results only.",
+    )
+
     def cli(  # ty: ignore[invalid-method-override]
         self,
         args: Sequence[str],
@@ -156,7 +163,7 @@ class StorefrontDbtCliResource(DbtCliResource):
             "json",
             # Set, or it would follow --log-level below.
             "--log-level-file",
-            "debug",
+            self.file_log_level,
             # dbt's events reach dagster-dbt through the thread, which prints them as it would a
             # process's: dbt itself prints nothing.
             "--log-level",

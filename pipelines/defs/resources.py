@@ -266,7 +266,12 @@ def build_resources(settings: Settings) -> dict[str, object]:
         ),
         "source": build_source(settings),
         "row_rules": SourceRowRules.from_settings(settings),
-        "dbt": StorefrontDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+        "dbt": StorefrontDbtCliResource(
+            project_dir=dbt_project,
+            dbt_executable=dbt_executable(),
+            # Writing every query of a build to dbt.log takes dbt's threads a lock per line.
+            file_log_level="debug" if settings.warehouse.log_level == "DEBUG" else "info",
+        ),
         "dbt_vars": DbtVars(overrides_json=json.dumps(settings.dbt_var_overrides())),
         "ml_settings": MLAssetSettings.from_settings(settings),
         "alerting": Alerting.from_settings(settings),

@@ -18,6 +18,7 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 from pipelines.defs.dagster_compat import StorefrontDbtCliResource, dbt_executable
 from pipelines.defs.dbt_in_process import DbtThread
 from pipelines.defs.project import dbt_project
+from pipelines.defs.resources import build_resources
 from pipelines.source_schema import SOURCE_TABLES
 from pipelines.sources.raw_tables import create_raw_table
 
@@ -65,6 +66,25 @@ def test_dbt_runs_in_this_process_and_dagster_dbt_reads_its_results(dbt, tmp_pat
     # process still holds it with dbt's.
     with duckdb.connect(str(warehouse), config={"threads": 1}) as con:
         assert con.execute("select count(*) from staging.stg_costs").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(("log_level", "logs_queries"), [("DEBUG", True), ("INFO", False)])
+def test_dbt_log_holds_the_queries_only_at_debug(dbt, make_settings, tmp_path, log_level, logs_queries):
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        create_raw_table(con, SOURCE_TABLES["costs"])
+    settings = make_settings(tmp_path / "source", warehouse={"log_level": log_level})
+    resource = build_resources(settings)["dbt"]
+    args = ["run", "--select", "stg_costs", "--vars", warehouse_vars(warehouse)]
+
+    invocation = resource.cli(args, target_path=tmp_path / "target", manifest=dbt_project.manifest_path)
+    list(invocation.stream())
+
+    events = [json.loads(line) for line in (tmp_path / "target" / "dbt.log").read_text().splitlines()]
+    names = {event["info"]["name"] for event in events}
+    assert invocation.is_successful()
+    assert "LogModelResult" in names, "the model's result is logged at every level"
+    assert ("SQLQuery" in names) == logs_queries, sorted(names)
 
 
 def test_a_dbt_that_fails_to_start_reports_why(dbt, tmp_path):
