@@ -136,7 +136,7 @@ def stop_mid_dbt(cli: subprocess.Popen, earlier: set[Path]) -> None:
     for _ in range(POLLS_FOR_DBT):
         assert cli.poll() is None, "the run ended before dbt ran a node"
         logs = [folder / "dbt.log" for folder in dbt_target_folders() - earlier]
-        logs = [log for log in logs if log.exists() and '"NodeExecuting"' in log.read_text()]
+        logs = [log for log in logs if log.exists() and '"LogStartLine"' in log.read_text()]
         if logs:
             os.kill(cli.pid, signal.SIGSTOP)
             assert not (logs[0].parent / "run_results.json").exists(), "dbt ended before the run was stopped"
