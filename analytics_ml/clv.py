@@ -374,9 +374,20 @@ def _beta_geometric_expected_purchases(
     eq. 10 in the Euler-transformed form of the module docstring, and MBG/NBD's (whose posterior
     dropout chance given alive is Beta(a, b+x+1) instead of Beta(a, b+x))."""
     x, t_x, T = _purchase_history(x, t_x, T)
-    r, alpha = params.r, params.alpha
     b = params.b + (1.0 if isinstance(params, MBGNBDParams) else 0.0)
     a = _away_from_one(params.a)
+    # The bracket depends on the customer only through (x, T): evaluated once per distinct pair.
+    pair_x, pair_T, pair_of = _distinct_pairs(x, T)
+    bracket = _beta_geometric_bracket(pair_x, pair_T, r=params.r, alpha=params.alpha, a=a, b=b, t=t)[pair_of]
+    expected_if_alive = (a + b + x - 1) / (a - 1) * (1.0 - bracket)
+    return np.maximum(expected_if_alive * _beta_geometric_probability_alive(params, x, t_x, T), 0.0)
+
+
+def _beta_geometric_bracket(
+    x: np.ndarray, T: np.ndarray, *, r: float, alpha: float, a: float, b: float, t: float
+) -> np.ndarray:
+    """(1-z)^(a-1) 2F1(a+b'-1-r, a-1; a+b+x-1; z) of :func:`_beta_geometric_expected_purchases`, or the
+    equal untransformed (1-z)^(r+x) 2F1(r+x, b+x; a+b+x-1; z), z = t / (alpha+T+t)."""
     log_one_minus_z = np.log(alpha + T) - np.log(alpha + T + t)
     z = t / (alpha + T + t)
     # Of the two equal forms, each customer takes the one whose 2F1 has C - A - B >= 0, so that it
@@ -392,8 +403,16 @@ def _beta_geometric_expected_purchases(
     bracket[transformed] = np.exp((a - 1) * log_one_minus_z[transformed]) * hyp2f1(
         a + b - 1 - r, a - 1, a + b + x[transformed] - 1, z[transformed]
     )
-    expected_if_alive = (a + b + x - 1) / (a - 1) * (1.0 - bracket)
-    return np.maximum(expected_if_alive * _beta_geometric_probability_alive(params, x, t_x, T), 0.0)
+    return bracket
+
+
+def _distinct_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct pairs of two same-shape arrays' elements, as their first values, their second
+    values, and for each element the index of its pair. A complex number per pair hashes both values
+    exactly: pandas' factorize finds the distinct pairs in one pass, where np.unique(axis=0) sorts
+    rows and is ten times slower."""
+    codes, pairs = pd.factorize(first.ravel() + 1j * second.ravel())
+    return pairs.real, pairs.imag, codes.reshape(first.shape)
 
 
 def bgnbd_expected_purchases(params: BGNBDParams, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
@@ -429,17 +448,17 @@ class _ParetoNBDHistories:
     def of(cls, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> _ParetoNBDHistories:
         x, t_x, T = _purchase_history(x, t_x, T)
         n = x.size
-        # A complex number per pair hashes both values exactly: pandas' factorize finds the
-        # distinct pairs in one pass, where np.unique(axis=0) sorts rows and is ten times slower.
-        codes, pairs = pd.factorize(np.concatenate([x.ravel() + 1j * t_x.ravel(), x.ravel() + 1j * T.ravel()]))
+        pair_x, pair_y, pair_of = _distinct_pairs(
+            np.concatenate([x.ravel(), x.ravel()]), np.concatenate([t_x.ravel(), T.ravel()])
+        )
         return cls(
             x=x,
             t_x=t_x,
             T=T,
-            pair_x=pairs.real,
-            pair_y=pairs.imag,
-            recency_pair=codes[:n].reshape(x.shape),
-            age_pair=codes[n:].reshape(x.shape),
+            pair_x=pair_x,
+            pair_y=pair_y,
+            recency_pair=pair_of[:n].reshape(x.shape),
+            age_pair=pair_of[n:].reshape(x.shape),
         )
 
 
