@@ -4,15 +4,21 @@
     read every row. A flag rather than a var, because dbt parses the whole project again when the
     vars change between runs. -#}
 
-{#- The first and the last day of the latest load of `source_table` (raw.load_log), as a subquery
-    of one row (first_day, last_day). -#}
-{% macro latest_load_days(source_table) -%}
+{#- The days the latest load of `source_table` replaced (raw.load_log), as a select of partition_date. -#}
+{% macro latest_load_partitions(source_table) -%}
     {%- set load_log = source('raw', 'load_log') -%}
+    select partition_date
+    from {{ load_log }}
+    where source_table = {{ sql_string(source_table) }}
+        and load_id = (select max(load_id) from {{ load_log }} where source_table = {{ sql_string(source_table) }})
+{%- endmacro %}
+
+{#- The first and the last day of the latest load of `source_table`, as a subquery of one row
+    (first_day, last_day). -#}
+{% macro latest_load_days(source_table) -%}
     (
         select min(partition_date) as first_day, max(partition_date) as last_day
-        from {{ load_log }}
-        where source_table = {{ sql_string(source_table) }}
-            and load_id = (select max(load_id) from {{ load_log }} where source_table = {{ sql_string(source_table) }})
+        from ({{ latest_load_partitions(source_table) }}) as latest_load
     )
 {%- endmacro %}
 
@@ -38,11 +44,10 @@
           the latest load's days of one of those sources holds, each source having a column of that
           name, for a table whose rows are a function of the rows of their key in those sources
           (stg_customers). A key is then unique on its own: a new row is counted with every
-          stored row of its key, and the stored rows were unique before. The rows a load removed
-          hold no key to check by; removing a row breaks no rule of a key's rows but a not_null
-          or a value of a row that remains, which the model must then derive from kept rows.
-    The key form reads the model once, with a semi-join of the few changed keys, not a group-by of
-    every key. -#}
+          stored row of its key, and the stored rows were unique before: a semi-join of the few
+          changed keys, not a group-by of every key. A key whose raw rows a load only removed (a
+          reload of a day) is not among them: the model must keep the rules for its remaining
+          rows by its definition (stg_customers' tests say why it does). -#}
 {% macro latest_load_rows(model, latest_load) -%}
 {%- if latest_load.get('key_column') -%}
     {%- set key = latest_load.key_column -%}
@@ -54,11 +59,7 @@
             {{ "union all" if not loop.first }}
             select {{ key }}
             from {{ source('raw', source_table) }}
-            where _partition_date in (
-                select partition_date from {{ source('raw', 'load_log') }}
-                where source_table = {{ sql_string(source_table) }}
-                    and load_id = (select max(load_id) from {{ source('raw', 'load_log') }} where source_table = {{ sql_string(source_table) }})
-            )
+            where _partition_date in ({{ latest_load_partitions(source_table) }})
             {%- endfor %}
         ) as loaded on model_rows.{{ key }} is not distinct from loaded.{{ key }}
     )
