@@ -210,14 +210,20 @@ def test_the_row_tests_of_loaded_tables_read_the_days_of_the_latest_load(tmp_pat
     assert failed(result) >= checks
 
 
-def test_a_nightly_run_tests_the_rows_its_load_changed_and_a_full_refresh_every_row(tmp_path, make_settings):
-    settings = make_settings(write_store(tmp_path / "store"))
+@pytest.mark.parametrize("store_timezone", ["UTC", "America/New_York"])
+def test_a_nightly_run_tests_the_rows_its_load_changed_and_a_full_refresh_every_row(
+    tmp_path, make_settings, store_timezone
+):
+    settings = make_settings(write_store(tmp_path / "store"), schedule={"store_timezone": store_timezone})
+    # The last half hour of 2 Jan in the store's zone: in New York 04:30 on 3 Jan in UTC, the time raw keeps.
+    late_on_2_jan = dt.datetime(2025, 1, 2, 23, 30, tzinfo=ZoneInfo(store_timezone)).astimezone(dt.UTC)
     run_pipeline(settings, dt.date(2025, 1, 1), dt.date(2025, 1, 2), selection=INGEST)
     run_pipeline(settings, dt.date(2025, 1, 2), dt.date(2025, 1, 2), selection=INGEST)
     # Written outside the pipeline after the night's load of 2 Jan, rows the ingest never lets in. On
-    # 2 Jan: customer C2 (signed up and ordered 1 Jan) again, a customer C3-2025-01-02 without a signup
-    # time and an order T8 without its exchange rate. On 1 Jan, a day of an earlier load: a customer
-    # C1-2025-01-01 without a signup time (no orders) and an order T9 of an unknown status.
+    # 2 Jan: customer C2 (signed up and ordered 1 Jan) again, a customer C3-2025-01-02 without a
+    # signup time and, late in the day, an order T8 without its exchange rate. Of earlier days: a
+    # customer C1-2025-01-01 without a signup time (no orders) and an order T9 of an unknown status
+    # on 31 Dec (out of the hours a day in another zone than UTC widens the night's read by).
     with duckdb.connect(str(settings.warehouse_file)) as con:
         con.execute(
             "insert into raw.customers select * replace (date '2025-01-02' as _partition_date, "
@@ -228,11 +234,13 @@ def test_a_nightly_run_tests_the_rows_its_load_changed_and_a_full_refresh_every_
             "null as signup_at) from raw.customers where customer_id in ('C1', 'C3')"
         )
         con.execute(
-            "insert into raw.transactions select * replace ('T8' as transaction_id, null as exchange_rate) "
-            "from raw.transactions where transaction_id = 'T3'"
+            "insert into raw.transactions select * replace ('T8' as transaction_id, null as exchange_rate, "
+            "? as created_at) from raw.transactions where transaction_id = 'T3'",
+            [late_on_2_jan.replace(tzinfo=None)],
         )
         con.execute(
-            "insert into raw.transactions select * replace ('T9' as transaction_id, 'shipped' as status) "
+            "insert into raw.transactions select * replace ('T9' as transaction_id, 'shipped' as status, "
+            "created_at - interval 1 day as created_at, _partition_date - 1 as _partition_date) "
             "from raw.transactions where transaction_id = 'T1'"
         )
 
