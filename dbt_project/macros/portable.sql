@@ -119,3 +119,16 @@
 {% macro spark__cast(field, type) -%}
     cast({{ field }} as {{ 'string' if type | lower == 'varchar' else type }})
 {%- endmacro %}
+
+{#- The keyword after `name as` of a CTE that must be computed once however often the query reads
+    it: DuckDB may otherwise inline it at each read; Spark has no such keyword. -#}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte')()) }}
+{%- endmacro %}
+
+{% macro duckdb__materialized_cte() -%}
+    materialized
+{%- endmacro %}
+
+{% macro spark__materialized_cte() -%}
+{%- endmacro %}

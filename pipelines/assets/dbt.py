@@ -41,6 +41,10 @@ RULE_PHRASES = {
 COLUMN_RULES_TEST = "column_rules"
 BROKEN_RULES_METADATA = "broken_rules"
 """The metadata of a failed ``column_rules`` check that lists the broken rules: column, rule, failing rows."""
+LATEST_LOAD_WHERE = "__latest_load__"
+"""The placeholder of a test's ``where`` config for the rows of the days of the latest load
+(macro get_where_subquery in dbt_project/macros/latest_load.sql)."""
+LATEST_LOAD_DAYS = ", on the days of the latest load (every row on a full refresh)"
 KEPT_TARGET_FOLDERS = 10
 """dagster-dbt gives every invocation a target folder of its own (manifest, run results, compiled
 SQL); the latest ones are kept for debugging, older ones are removed so nightly runs do not
@@ -79,6 +83,8 @@ class StorefrontDbtTranslator(DescribedChecksDbtTranslator):
                 to=str(arguments.get("to", "")).removeprefix("ref('").removesuffix("')"),
                 field=arguments.get("field", ""),
             )
+            if LATEST_LOAD_WHERE in str(test.get("config", {}).get("where") or ""):
+                sentence += LATEST_LOAD_DAYS
         severity = str(test.get("config", {}).get("severity") or "error").lower()
         return f"{sentence} ({'blocking: a failure stops what depends on it' if severity == 'error' else 'warns'})."
 
@@ -107,8 +113,15 @@ def describe_column_rules(arguments: Mapping[str, Any]) -> str:
         for combination in arguments.get("unique_combinations", [])
     )
     said.extend(f"`{expression.strip()}` holds on every row" for expression in arguments.get("expressions", []))
-    if arguments.get("latest_load"):
-        return "; ".join(said) + ", on the days of the latest load (every row on a full refresh)"
+    latest_load = arguments.get("latest_load")
+    if latest_load and latest_load.get("key_column"):
+        sources = ", ".join(latest_load["source_tables"])
+        return "; ".join(said) + (
+            f", on the rows of each `{latest_load['key_column']}` of the latest load of {sources} "
+            "(every row on a full refresh)"
+        )
+    if latest_load:
+        return "; ".join(said) + LATEST_LOAD_DAYS
     return "; ".join(said)
 
 

@@ -18,11 +18,14 @@
     dbt's count of failures is the number of broken rows, summed over the rules.
     The row rules are one scan; each unique rule adds the two of macro duplicated_keys (group the
     key's hash, then the values whose hash repeats), as its test of its own had.
-    `latest_load: {source_table: …, time_column: …}` checks only the rows of the days of that
-    source's latest load (macro latest_load_rows), for a table whose rows only its loads change. -#}
+    `latest_load` checks only the rows the latest loads can have changed (every row with
+    --full-refresh, as macro in_latest_load): `{source_table: …, time_column: …}` the rows of the days of that source's
+    latest load, `{source_tables: […], key_column: …}` every row of a key those loads wrote, whose
+    unique rules must then be on that key (macro latest_load_rows). -#}
 {% test column_rules(model, columns={}, expressions=[], unique_combinations=[], latest_load=none) %}
 {{ config(fail_calc='coalesce(sum(failing_rows), 0)') }}
-{%- set checked_rows = latest_load_rows(model, latest_load.source_table, latest_load.time_column) if latest_load else model -%}
+{%- set narrowed = latest_load and not flags.FULL_REFRESH -%}
+{%- set checked_rows = latest_load_rows(model, latest_load) if narrowed else model -%}
 {%- set checks = [] -%}
 {%- for column, rules in columns.items() -%}
     {%- for rule in rules -%}
@@ -42,6 +45,11 @@
 {%- if not checks -%}
     {{ exceptions.raise_compiler_error("column_rules on " ~ model ~ ": no columns, combinations or expressions to check") }}
 {%- endif %}
+{%- for check in checks if check.key and latest_load and latest_load.get('key_column') -%}
+    {%- if check.key != [latest_load.key_column] -%}
+        {{ exceptions.raise_compiler_error("column_rules on " ~ model ~ ": the unique rule of " ~ check.column ~ " reads only the rows of the keys in latest_load's key_column " ~ latest_load.key_column ~ "; check it in a test of its own") }}
+    {%- endif -%}
+{%- endfor -%}
 {%- set row_checks = [] -%}
 {%- set key_checks = [] -%}
 {%- for check in checks -%}
@@ -49,6 +57,11 @@
     {%- do (key_checks if check.key else row_checks).append(check) -%}
 {%- endfor %}
 with
+{%- if narrowed %}
+-- The rows the latest loads can have changed, read once for every rule.
+latest_load_rows as {{ materialized_cte() }} {{ checked_rows }},
+{%- set checked_rows = 'latest_load_rows' %}
+{%- endif %}
 {%- if row_checks %}
 flagged as (
     select
