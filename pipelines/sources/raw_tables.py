@@ -21,6 +21,7 @@ from pipelines.source_schema import SOURCE_TABLES, SourceTable
 from pipelines.sources.currency import converted_rows_sql, unconverted_rows_sql
 from pipelines.sources.validation import RowRules, checked_rows_sql, duplicate_copies_sql, ids_loaded_elsewhere_sql
 from pipelines.warehouse.sql import literal, quote, transaction
+from pipelines.warehouse.store_calendar import ONE_DAY, day_ranges, on_days_sql
 
 REJECTED_ROWS_DDL = """
 create table if not exists raw.rejected_rows (
@@ -53,8 +54,6 @@ create table if not exists raw.load_log (
     run_id varchar not null,
     loaded_at timestamp not null
 )"""
-
-ONE_DAY = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -92,31 +91,12 @@ def days_between(start: dt.date, end: dt.date) -> frozenset[dt.date]:
     return frozenset(start + dt.timedelta(days=offset) for offset in range((end - start).days))
 
 
-def day_ranges(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
-    """``days`` as the fewest runs of consecutive days, each ``(first, end)`` with ``end`` exclusive, in order."""
-    ranges: list[tuple[dt.date, dt.date]] = []
-    for day in sorted(set(days)):
-        if ranges and ranges[-1][1] == day:
-            ranges[-1] = (ranges[-1][0], day + ONE_DAY)
-        else:
-            ranges.append((day, day + ONE_DAY))
-    return ranges
-
-
 def describe_days(days: Iterable[dt.date]) -> str:
     """``days`` for people, runs as ``first .. last`` (both included): ``2025-03-01 .. 2025-03-03, 2025-03-09``."""
     return ", ".join(
         first.isoformat() if end - first == ONE_DAY else f"{first} .. {end - ONE_DAY}"
         for first, end in day_ranges(days)
     )
-
-
-def _on_days(column: str, days: Iterable[dt.date]) -> str:
-    """SQL condition: the date ``column`` is one of ``days`` (one range test per run of days)."""
-    ranges = [
-        f"({column} >= {literal(str(first))} and {column} < {literal(str(end))})" for first, end in day_ranges(days)
-    ]
-    return "(" + " or ".join(ranges) + ")" if ranges else "false"
 
 
 def read_watermark(con: duckdb.DuckDBPyConnection, source_table: str, origin: str) -> dt.datetime | None:
@@ -175,16 +155,12 @@ def load_days(
     repeated id is judged among the rows of the days loaded, as with the SQL source.
     """
     create_raw_table(con, table)
-    on_days = _on_days("_partition_date", plan.days)
+    on_days = on_days_sql("_partition_date", plan.days)
     _refuse_another_currency(con, table, on_days, rules.currency)
     columns = ", ".join(quote(c.name) for c in table.raw_columns)
     name = quote(table.name)
     source_types = dict(con.execute("select column_name, column_type from (describe _src)").fetchall())
-    con.execute(
-        f"""create or replace temp table _checked as
-select * from ({checked_rows_sql(table, rules, source_types)})
-where _partition_date is null or {on_days}"""
-    )
+    con.execute("create or replace temp table _checked as " + checked_rows_sql(table, rules, source_types, plan.days))
     if table.foreign_currency == "convert":
         _convert_currencies(con, table, rules)
     if table.key_columns:
@@ -198,7 +174,7 @@ from _checked where _reason is null and {on_days}"""
         ).fetchone()[0]
         con.execute(
             f"delete from raw.rejected_rows where source_table = {literal(table.name)} "
-            f"and (partition_date is null or {_on_days('partition_date', plan.days)})"
+            f"and (partition_date is null or {on_days_sql('partition_date', plan.days)})"
         )
         rejected = con.execute(
             f"""insert into raw.rejected_rows
