@@ -33,10 +33,10 @@ from pipelines.settings import HIDDEN, safe_url, url_secrets
 from pipelines.source_schema import SourceTable
 from pipelines.sources.files import SourceError, register_no_rows
 from pipelines.sources.mapping import SourceMapping
-from pipelines.sources.raw_tables import LoadPlan, Watermark, day_ranges, days_between, read_watermark
+from pipelines.sources.raw_tables import LoadPlan, Watermark, days_between, read_watermark
 from pipelines.sources.validation import partition_day
 from pipelines.warehouse.sql import literal, quote
-from pipelines.warehouse.store_calendar import utc_day_margin
+from pipelines.warehouse.store_calendar import day_ranges, utc_day_margin
 
 CHUNK_VIEW = "_sql_chunk"
 """The DuckDB name under which each chunk read from the database is inserted."""

@@ -19,8 +19,10 @@ import duckdb
 
 from pipelines.source_schema import SOURCE_TABLES, SourceTable
 from pipelines.sources.currency import converted_rows_sql, unconverted_rows_sql
+from pipelines.sources.id_hashes import days_holding_hashes, replace_id_hashes, sync_id_hashes
 from pipelines.sources.validation import RowRules, checked_rows_sql, duplicate_copies_sql, ids_loaded_elsewhere_sql
 from pipelines.warehouse.sql import literal, quote, transaction
+from pipelines.warehouse.store_calendar import ONE_DAY, day_ranges, on_days_sql
 
 REJECTED_ROWS_DDL = """
 create table if not exists raw.rejected_rows (
@@ -53,8 +55,6 @@ create table if not exists raw.load_log (
     run_id varchar not null,
     loaded_at timestamp not null
 )"""
-
-ONE_DAY = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -92,31 +92,12 @@ def days_between(start: dt.date, end: dt.date) -> frozenset[dt.date]:
     return frozenset(start + dt.timedelta(days=offset) for offset in range((end - start).days))
 
 
-def day_ranges(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
-    """``days`` as the fewest runs of consecutive days, each ``(first, end)`` with ``end`` exclusive, in order."""
-    ranges: list[tuple[dt.date, dt.date]] = []
-    for day in sorted(set(days)):
-        if ranges and ranges[-1][1] == day:
-            ranges[-1] = (ranges[-1][0], day + ONE_DAY)
-        else:
-            ranges.append((day, day + ONE_DAY))
-    return ranges
-
-
 def describe_days(days: Iterable[dt.date]) -> str:
     """``days`` for people, runs as ``first .. last`` (both included): ``2025-03-01 .. 2025-03-03, 2025-03-09``."""
     return ", ".join(
         first.isoformat() if end - first == ONE_DAY else f"{first} .. {end - ONE_DAY}"
         for first, end in day_ranges(days)
     )
-
-
-def _on_days(column: str, days: Iterable[dt.date]) -> str:
-    """SQL condition: the date ``column`` is one of ``days`` (one range test per run of days)."""
-    ranges = [
-        f"({column} >= {literal(str(first))} and {column} < {literal(str(end))})" for first, end in day_ranges(days)
-    ]
-    return "(" + " or ".join(ranges) + ")" if ranges else "false"
 
 
 def read_watermark(con: duckdb.DuckDBPyConnection, source_table: str, origin: str) -> dt.datetime | None:
@@ -175,30 +156,31 @@ def load_days(
     repeated id is judged among the rows of the days loaded, as with the SQL source.
     """
     create_raw_table(con, table)
-    on_days = _on_days("_partition_date", plan.days)
+    on_days = on_days_sql("_partition_date", plan.days)
     _refuse_another_currency(con, table, on_days, rules.currency)
     columns = ", ".join(quote(c.name) for c in table.raw_columns)
     name = quote(table.name)
     source_types = dict(con.execute("select column_name, column_type from (describe _src)").fetchall())
-    con.execute(
-        f"""create or replace temp table _checked as
-select * from ({checked_rows_sql(table, rules, source_types)})
-where _partition_date is null or {on_days}"""
-    )
+    con.execute("create or replace temp table _checked as " + checked_rows_sql(table, rules, source_types, plan.days))
     if table.foreign_currency == "convert":
         _convert_currencies(con, table, rules)
+    if table.id_column is not None:
+        sync_id_hashes(con, table)
     if table.key_columns:
         _reject_duplicates(con, table, on_days)
+    loaded_rows = f"select * from _checked where _reason is null and {on_days}"
     with transaction(con):
         con.execute(f"delete from raw.{name} where {on_days}")
         loaded = con.execute(
             f"""insert into raw.{name} by name
 select {columns}, _partition_date, {literal(run_id)} as _run_id, current_timestamp as _loaded_at
-from _checked where _reason is null and {on_days}"""
+from ({loaded_rows})"""
         ).fetchone()[0]
+        if table.id_column is not None:
+            replace_id_hashes(con, table, on_days, loaded_rows)
         con.execute(
             f"delete from raw.rejected_rows where source_table = {literal(table.name)} "
-            f"and (partition_date is null or {_on_days('partition_date', plan.days)})"
+            f"and (partition_date is null or {on_days_sql('partition_date', plan.days)})"
         )
         rejected = con.execute(
             f"""insert into raw.rejected_rows
@@ -266,14 +248,15 @@ def _reject_duplicates(con: duckdb.DuckDBPyConnection, table: SourceTable, on_da
     those whose id a row of ``raw.<table>`` on a day this load keeps (not ``on_days``) already holds:
     the loaded row stays. The table's ids are then unique across all its days, not only within a
     load's, and the dbt test of a nightly run can look at the loaded days alone. (A key without an
-    id holds the partition day, so its copies are always among the days loaded.)"""
+    id holds the partition day, so its copies are always among the days loaded.) Only the kept days
+    where a stored id hash matches (:mod:`pipelines.sources.id_hashes`) are searched for the ids."""
     _mark_rejected(con, duplicate_copies_sql(table, "_checked"))
     if table.id_column is None:
         return
-    loaded = f"raw.{quote(table.name)}"
-    # A load of every day (the first build) keeps no day: nothing to compare with.
-    if con.execute(f"select exists (select 1 from {loaded} where not {on_days})").fetchone()[0]:
-        _mark_rejected(con, ids_loaded_elsewhere_sql(table, "_checked", loaded, f"not {on_days}"))
+    days = days_holding_hashes(con, table, "_checked", f"not {on_days}")
+    if days:
+        loaded = f"raw.{quote(table.name)}"
+        _mark_rejected(con, ids_loaded_elsewhere_sql(table, "_checked", loaded, on_days_sql("_partition_date", days)))
 
 
 def _mark_rejected(con: duckdb.DuckDBPyConnection, rejects_sql: str) -> None:

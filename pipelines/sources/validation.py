@@ -9,12 +9,12 @@ row's partition day and ``_reason``: ``NULL`` for a good row, otherwise every ru
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pipelines.source_schema import Column, SourceTable
 from pipelines.warehouse.sql import literal, quote
-from pipelines.warehouse.store_calendar import store_date_sql
+from pipelines.warehouse.store_calendar import on_days_sql, store_date_sql, utc_day_margin
 
 PROBLEM_WORD = {"TIMESTAMP": "unparseable", "DATE": "unparseable"}
 UTC_OFFSET = r"[T ]\d{1,2}:\d{2}(:\d{2}(\.\d*)?)?\s*([zZ]|[+-]\d{2}(:?\d{2})?)$"
@@ -211,32 +211,49 @@ def _raw_values(table: SourceTable, source_types: Mapping[str, str] | None = Non
     return values
 
 
-def checked_rows_sql(table: SourceTable, rules: RowRules, source_types: Mapping[str, str]) -> str:
-    """``SELECT`` over ``_src`` giving typed columns, ``_partition_date``, ``_reason`` and ``_raw_values``.
+def checked_rows_sql(
+    table: SourceTable, rules: RowRules, source_types: Mapping[str, str], days: Iterable[dt.date]
+) -> str:
+    """``SELECT`` over ``_src`` giving typed columns, ``_partition_date``, ``_reason`` and ``_raw_values``
+    of the rows of ``days`` and of the rows that belong to no day.
 
     ``source_types`` are the DuckDB types of ``_src``'s columns. ``_partition_date`` is NULL for a
     row that belongs to no partition (its day cannot be read, or is outside ``rules``' calendar).
     Repeated ids are not judged here: see :func:`duplicate_copies_sql`.
+
+    The rows are chosen before they are checked, and first by comparisons of the partition time
+    alone: DuckDB pushes those into a Parquet scan, which skips the row groups of other days (their
+    statistics say so), where a filter on ``_partition_date`` stayed above the checks and had them
+    run on every row of the history.
     """
     typed_columns = ",\n    ".join(
         _typed_value(table, column, source_types.get(column.name)) for column in table.columns
     )
     partition = partition_time_sql(table, source_types)
     day = partition_day_sql(table, source_types, rules.store_timezone)
+    first_day = literal(str(rules.first_day))
+    no_day = f"{day} is null or {day} < {first_day} or {partition} > {_latest(rules)}"
+    # Holds for every row that `no_day` or the days hold: a store day lies within its UTC day widened by the margin.
+    margin = utc_day_margin(rules.store_timezone)
+    may_be_wanted = (
+        f"{partition} is null or {partition} < {literal(str(rules.first_day + margin))} "
+        f"or {partition} > {_latest(rules)} or {on_days_sql(partition, days, margin)}"
+    )
     return f"""
 select
     {typed_columns},
-    case
-        when {day} >= {literal(str(rules.first_day))} and {partition} <= {_latest(rules)}
-        then {day}
-    end as _partition_date,
+    case when {day} >= {first_day} and {partition} <= {_latest(rules)} then {day} end as _partition_date,
     _reason,
     -- The raw values only for the rejected rows: writing them for every good row was a third of
     -- a large load's time.
     case when _reason is not null then {_raw_values(table, source_types)} end as _raw_values,
     s._source_file,
     s._row_number
-from (select *, {_reason(table, rules, source_types)} as _reason from _src as s) as s"""
+from (
+    select *, {_reason(table, rules, source_types)} as _reason
+    from _src as s
+    where ({may_be_wanted}) and ({no_day} or {on_days_sql(day, days)})
+) as s"""
 
 
 def partition_time_sql(table: SourceTable, source_types: Mapping[str, str]) -> str:

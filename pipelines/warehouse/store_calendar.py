@@ -9,11 +9,13 @@ to 10 March). The ingest's partition day is :func:`store_date_sql`; the dbt mode
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
 from pipelines.warehouse.sql import literal
 
 UTC = "UTC"
+ONE_DAY = dt.timedelta(days=1)
 
 
 def store_date_sql(utc_time: str, timezone: str) -> str:
@@ -37,3 +39,24 @@ def utc_day_margin(timezone: str) -> dt.timedelta:
 def store_day(utc_time: dt.datetime, timezone: str) -> dt.date:
     """The store day of ``utc_time`` (naive UTC), as :func:`store_date_sql` computes it in DuckDB."""
     return utc_time.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone)).date()
+
+
+def day_ranges(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """``days`` as the fewest runs of consecutive days, each ``(first, end)`` with ``end`` exclusive, in order."""
+    ranges: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(set(days)):
+        if ranges and ranges[-1][1] == day:
+            ranges[-1] = (ranges[-1][0], day + ONE_DAY)
+        else:
+            ranges.append((day, day + ONE_DAY))
+    return ranges
+
+
+def on_days_sql(column: str, days: Iterable[dt.date], margin: dt.timedelta = dt.timedelta(0)) -> str:
+    """SQL condition: the date or time ``column`` lies on one of ``days`` (one range test per run of
+    days), each range reaching ``margin`` further on both sides."""
+    ranges = [
+        f"({column} >= {literal(str(first - margin))} and {column} < {literal(str(end + margin))})"
+        for first, end in day_ranges(days)
+    ]
+    return "(" + " or ".join(ranges) + ")" if ranges else "false"

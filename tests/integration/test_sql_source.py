@@ -31,7 +31,8 @@ from pipelines.source_schema import SOURCE_TABLES
 from pipelines.sources.database import shop_connection
 from pipelines.sources.files import SourceError
 from pipelines.sources.mapping import MappingError
-from pipelines.sources.raw_tables import day_ranges, describe_days
+from pipelines.sources.raw_tables import describe_days
+from pipelines.warehouse.store_calendar import day_ranges
 from tests.integration.test_currency import CONVERTED, CURRENCY_MAX_AGE_DAYS, CURRENCY_WINDOW, write_currency_store
 from tests.integration.test_ingest import JAN_1, JAN_2, PLANTED
 from tests.integration.test_store_timezone import ORDERS as NEW_YORK_ORDERS
