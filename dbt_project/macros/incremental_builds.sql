@@ -133,9 +133,15 @@ anti join {{ final }} on {{ changed }}.{{ key }} = {{ final }}.{{ key }}
     (raw.load_log's transactions loads), in an incremental build `changed_days` (order_date: the
     days of the loads since the last build, `_last_load_id`, days a reload left empty included;
     every day, stored or now, when the vars `build_vars` of macro build_settings changed), and
-    `day_transactions`, the transactions of the days the build aggregates. -#}
+    `day_transactions`, the transactions of the days the build aggregates. An incremental build
+    reads the transactions of the UTC times that can fall on the changed days only (macro
+    utc_times_of_store_days): the row groups of a night's day, not every transaction; when the vars
+    changed, "every day" is each day from the first transaction's UTC day to the last one's, widened
+    by utc_day_margin (a day without transactions gets a cleared row, which the post-hook deletes),
+    so that no build computes every transaction's store day to find its days. -#}
 {% macro transactions_of_changed_days(build_vars) -%}
-transactions as (
+-- Not materialized: an incremental build reads it twice, each time a filtered part of it.
+transactions as {{ cte_hint('not materialized') }} (
     select * from {{ ref('stg_transactions') }}
 ),
 
@@ -146,23 +152,45 @@ transaction_loads as (
 
 {%- if is_incremental() %}
 
-changed_days as (
+changed_days as materialized (
     select distinct transaction_loads.partition_date as order_date
     from transaction_loads
     where transaction_loads.load_id > (select coalesce(max(_last_load_id), 0) from {{ this }})
     union
-    select order_date
+    select cast(unnest(generate_series(
+        cast(cast(first_time as date) - {{ utc_day_margin() }} as timestamp),
+        cast(cast(last_time as date) + {{ utc_day_margin() }} as timestamp),
+        interval 1 day
+    )) as date) as order_date
     from (
-        select order_date from transactions
-        union
-        select order_date from {{ this }}
+        select
+            min(created_at) as first_time,
+            max(created_at) as last_time
+        from transactions
     )
+    where (select {{ settings_changed(build_vars) }} from {{ this }})
+    union
+    select order_date
+    from {{ this }}
     where (select {{ settings_changed(build_vars) }} from {{ this }})
 ),
 
-{%- endif %}
+day_transactions as (
+    select transactions.*
+    from transactions
+    semi join changed_days on transactions.order_date = changed_days.order_date
+    where {{ utc_times_of_store_days(
+            'transactions.created_at',
+            '(select min(order_date) from changed_days)',
+            '(select max(order_date) from changed_days)'
+        ) }}
+)
+
+{%- else %}
 
 day_transactions as (
-    {{ rows_to_compute('transactions', 'changed_days', 'order_date') }}
+    select * from transactions
 )
+
+{%- endif %}
 {%- endmacro %}

@@ -74,17 +74,26 @@ changed_day_sessions as (
         and events.event_date in (select changed_day from changed_days)
 ),
 
--- The stored rows of those sessions and of the stored sessions that had an event on a changed day
--- (a stored session's events lie between its session_date and last_event_date), in one scan of
--- the stored sessions.
+-- The stored rows of those sessions (a lookup of their ids among the stored ones) and of the stored
+-- sessions that had an event on a changed day: a stored session's events lie between its
+-- session_date and last_event_date, so only the stored rows whose last_event_date can reach a
+-- changed day are read for these (row groups of stored rows that ended before it are skipped).
 affected_stored_sessions as materialized (
     select
         stored.session_id,
         stored.session_date,
         stored.last_event_date
     from {{ this }} as stored
-    where stored.session_id in (select session_id from changed_day_sessions)
-        or exists (
+    semi join changed_day_sessions on stored.session_id = changed_day_sessions.session_id
+    union
+    select
+        stored.session_id,
+        stored.session_date,
+        stored.last_event_date
+    from {{ this }} as stored
+    where stored.last_event_date >= (select min(changed_day) from changed_days)
+        and stored.session_date <= (select max(changed_day) from changed_days)
+        and exists (
             select 1
             from changed_days
             where changed_days.changed_day between stored.session_date and stored.last_event_date

@@ -5,7 +5,9 @@
 {{ config(**replacing_rows_by('session_date', 'sessions')) }}
 {#- The payment step is the last two funnel stages: initiated, then completed. -#}
 {%- set initiated_stage = var('funnel_stages')[-2] -%}
-with sessions as (
+-- Not materialized: an incremental build reads two of its columns for every session and its rows of
+-- the changed days only, which DuckDB then reads by their row groups.
+with sessions as {{ cte_hint('not materialized') }} (
     select * from {{ ref('funnel_sessions') }}
 ),
 

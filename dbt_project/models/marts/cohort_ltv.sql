@@ -56,25 +56,40 @@ cohort_horizons as (
     where {{ cohort_is_old_enough('cohorts.cohort_month', 'horizons.horizon_days', 'bounds.reference_date') }}
 ),
 
+-- The cohorts' net revenue by LTV horizon row of int_customer_months and calendar month: a few
+-- thousand rows that the horizons below join instead of every customer's.
+cohort_horizon_months as (
+    select
+        cohort_month,
+        ltv_horizon_days,
+        order_month,
+        sum(net_revenue) as revenue
+    from customer_months
+    group by
+        cohort_month,
+        ltv_horizon_days,
+        order_month
+),
+
 -- Net revenue of the orders within the first `horizon_days` days of each customer (day 0 = the
 -- first order's day; int_customer_months' rows of the horizon and the shorter ones), by the
--- calendar month they fell in: an exact decimal sum.
+-- calendar month they fell in: an exact decimal sum (in two steps, the same figure).
 horizon_months as (
     select
         cohort_horizons.cohort_month,
         cohort_horizons.horizon_days,
         cohort_horizons.cohort_size,
-        customer_months.order_month,
-        sum(customer_months.net_revenue) as revenue
+        cohort_horizon_months.order_month,
+        sum(cohort_horizon_months.revenue) as revenue
     from cohort_horizons
-    inner join customer_months
-        on cohort_horizons.cohort_month = customer_months.cohort_month
-        and customer_months.ltv_horizon_days <= cohort_horizons.horizon_days
+    inner join cohort_horizon_months
+        on cohort_horizons.cohort_month = cohort_horizon_months.cohort_month
+        and cohort_horizon_months.ltv_horizon_days <= cohort_horizons.horizon_days
     group by
         cohort_horizons.cohort_month,
         cohort_horizons.horizon_days,
         cohort_horizons.cohort_size,
-        customer_months.order_month
+        cohort_horizon_months.order_month
 ),
 
 -- A month's contribution = its net revenue × its gross margin (int_monthly_margins: net revenue −

@@ -30,13 +30,29 @@ cohort_months as (
     cross join bounds
 ),
 
+-- A customer's month (int_customer_months splits it by LTV horizon) as one row, which the cohort's
+-- month then counts: one grouping by customer instead of a distinct count beside the sum. The sums
+-- are exact decimals, so adding them in two steps gives the same figures.
+customer_month_revenue as (
+    select
+        cohort_month,
+        order_month,
+        customer_id,
+        sum(net_revenue) as net_revenue
+    from customer_months
+    group by
+        cohort_month,
+        order_month,
+        customer_id
+),
+
 activity as (
     select
         cohort_month,
         {{ dbt.datediff('cohort_month', 'order_month', 'month') }} as months_since_first_order,
-        count(distinct customer_id) as active_customers,
+        count(customer_id) as active_customers,
         {{ money('sum(net_revenue)') }} as revenue
-    from customer_months
+    from customer_month_revenue
     group by
         cohort_month,
         months_since_first_order

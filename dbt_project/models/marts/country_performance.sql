@@ -2,17 +2,37 @@ with customer_months as (
     select * from {{ ref('int_customer_months') }}
 ),
 
+-- A customer's month (int_customer_months splits it by LTV horizon): one grouping of the rows by
+-- customer, which the month's customer counts then count, instead of two distinct counts that
+-- group every row by customer each. The sums are exact decimals, so adding them in two steps gives
+-- the same figures.
+customer_month_totals as (
+    select
+        country,
+        order_month,
+        customer_id,
+        bool_or(cohort_month = order_month) as is_new_customer,
+        sum(orders) as orders,
+        sum(gross_revenue) as gross_revenue,
+        sum(net_revenue) as net_revenue
+    from customer_months
+    group by
+        country,
+        order_month,
+        customer_id
+),
+
 -- Per country (the customer's) and month of the order.
 monthly as (
     select
         country,
         order_month,
         cast(sum(orders) as bigint) as orders,
-        count(distinct customer_id) as paying_customers,
-        count(distinct customer_id) filter (where cohort_month = order_month) as new_customers,
+        count(customer_id) as paying_customers,
+        count(customer_id) filter (where is_new_customer) as new_customers,
         sum(gross_revenue) as gross_revenue,
         sum(net_revenue) as net_revenue
-    from customer_months
+    from customer_month_totals
     group by
         country,
         order_month

@@ -107,7 +107,8 @@ orders_by_period as (
     group by periods.period
 ),
 
--- A window's paying customers from its transactions; the whole history's are the customers of
+-- A window's paying customers from its transactions, read from the UTC times of the windows' days
+-- (macro utc_times_of_store_days), not every transaction; the whole history's are the customers of
 -- int_customer_orders (a paid order by the reference date).
 paying_customers_by_period as (
     select
@@ -119,6 +120,11 @@ paying_customers_by_period as (
         select transactions.*
         from transactions
         where transactions.order_date >= (select min(period_start) from periods where period <> 'all_time')
+            and {{ utc_times_of_store_days(
+                'transactions.created_at',
+                "(select min(period_start) from periods where period <> 'all_time')",
+                '(select reference_date from bounds)'
+            ) }}
     ) as window_transactions
         on window_transactions.order_date between periods.period_start and periods.period_end
     where periods.period <> 'all_time'

@@ -51,6 +51,9 @@ paying_customers as (
         cross join bounds
         where transactions.is_paid
             and transactions.order_date > bounds.reference_date
+            -- Read from the UTC times that can fall after the reference date only (the row groups
+            -- of the days after it), before their store day is computed.
+            and transactions.created_at >= cast(bounds.reference_date + 1 - {{ utc_day_margin() }} as timestamp)
     )
     group by revenue_month
 ),
