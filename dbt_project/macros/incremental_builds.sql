@@ -118,6 +118,28 @@ anti join {{ final }} on
         or builds.latest_build_number < builds.seen_build_number
 {%- endmacro %}
 
+{#- The months an incremental aggregate of int_customer_purchase_months (`upstream`, which replaces
+    every row of a month it recomputes) must compute again, as a select of order_month: the months
+    of the upstream rows its builds since this model's last build wrote (a higher `_build_number`
+    than the `seen_build_column` this model stored; every month when the upstream was built afresh
+    since), and this model's months the upstream no longer has. Cheaper than upstream_changed_keys'
+    count of each month's rows, which a month replaced whole does not need. -#}
+{% macro upstream_replaced_months(upstream, seen_build_column) -%}
+    select distinct {{ upstream }}.order_month
+    from {{ upstream }}
+    cross join (
+        select
+            (select coalesce(max({{ seen_build_column }}), 0) from {{ this }}) as seen_build_number,
+            (select max(_build_number) from {{ upstream }}) as latest_build_number
+    ) as builds
+    where {{ upstream }}._build_number > builds.seen_build_number
+        or builds.latest_build_number < builds.seen_build_number
+    union
+    select stored.order_month
+    from (select distinct order_month from {{ this }}) as stored
+    anti join {{ upstream }} on stored.order_month = {{ upstream }}.order_month
+{%- endmacro %}
+
 {#- The dbt vars `names` an incremental model's rows are computed with, as a SQL string (JSON) that
     the model keeps in its `_settings` column: a build after a change of one of them (a user's
     `--vars`, ANALYTICS_STORE_TIMEZONE) recomputes every row instead of keeping rows computed with

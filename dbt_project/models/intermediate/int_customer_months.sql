@@ -7,18 +7,19 @@
     Incremental: a row of a customer and month depends on the month's paid orders and gross margin
     and on the customer's first order and record. A build after the first recomputes the rows of
     the months whose rows int_customer_purchase_months rewrote or removed since (macro
-    upstream_changed_keys) or whose margin is not the stored one, from those months' paid orders
+    upstream_replaced_months) or whose margin is not the stored one, from those months' paid orders
     alone (macro paid_orders_of_months), and every row of the customers whose first order, channel
     or country int_customer_orders changed since; every row when the horizons changed. On Spark, a
     table rebuilt each time, as funnel_sessions. -#}
 {%- set horizons = ltv_horizon_bounds() -%}
 {%- set horizon_list = horizons | join(',') -%}
 {{ config(**replacing_rows_by(['customer_id', 'order_month'], 'orders')) }}
-with all_paid_orders as (
+-- Not materialized: a build reads the changed months' row groups of it, not a copy of every paid order.
+with all_paid_orders as {{ cte_hint('not materialized') }} (
     select * from {{ ref('int_paid_orders') }}
 ),
 
-customer_orders as (
+customer_orders as {{ cte_hint('not materialized') }} (
     select * from {{ ref('int_customer_orders') }}
 ),
 
@@ -26,7 +27,7 @@ monthly_margins as (
     select * from {{ ref('int_monthly_margins') }}
 ),
 
-purchase_months as (
+purchase_months as {{ cte_hint('not materialized') }} (
     select * from {{ ref('int_customer_purchase_months') }}
 ),
 
@@ -36,7 +37,7 @@ purchase_months as (
 -- since the last build), months whose gross margin is not the one their stored rows were computed
 -- with, and every month when the horizons are not the stored ones.
 changed_months as (
-    {{ upstream_changed_keys('purchase_months', 'order_month', 'count(distinct customer_id)', '_purchase_months_build_number') }}
+    {{ upstream_replaced_months('purchase_months', '_purchase_months_build_number') }}
     union
     select stored.order_month
     from (select distinct order_month, _gross_margin from {{ this }}) as stored
@@ -57,15 +58,20 @@ rewritten_customers as (
         or (select max(_build_number) from customer_orders) < (select max(_customers_build_number) from {{ this }})
 ),
 
--- Of those, the stored customers whose first order, channel or country changed: every row of
--- theirs is computed again. A customer without a stored row has paid orders in changed months only.
+-- Of those, the stored customers whose first order, channel or country changed, with their stored
+-- rows' months: every row of theirs is computed again. A customer without a stored row has paid
+-- orders in changed months only.
 changed_customers as (
-    select distinct stored.customer_id
+    select
+        stored.customer_id,
+        min(stored.order_month) as first_month,
+        max(stored.order_month) as last_month
     from {{ this }} as stored
     inner join rewritten_customers on stored.customer_id = rewritten_customers.customer_id
     where stored._first_order_date is distinct from rewritten_customers.first_order_date
         or stored.acquisition_channel is distinct from rewritten_customers.acquisition_channel
         or stored.country is distinct from rewritten_customers.country
+    group by stored.customer_id
 ),
 
 -- The stored customers and months the build replaces.
@@ -76,7 +82,9 @@ replaced_rows as (
         or stored.customer_id in (select customer_id from changed_customers)
 ),
 
--- The paid orders of the changed months, and the other months' of the changed customers.
+-- The paid orders of the changed months, and the other months' of the changed customers: those
+-- are the orders their stored rows were computed from, so they lie in the stored rows' months,
+-- whose UTC times are read first (none without a changed customer).
 paid_orders as (
     {{ paid_orders_of_months('all_paid_orders', 'changed_months', 'order_month') }}
     union all
@@ -84,6 +92,11 @@ paid_orders as (
     from all_paid_orders
     semi join changed_customers on all_paid_orders.customer_id = changed_customers.customer_id
     anti join changed_months on all_paid_orders.order_month = changed_months.order_month
+    where {{ utc_times_of_store_days(
+            'all_paid_orders.created_at',
+            '(select min(first_month) from changed_customers)',
+            '(select last_day(max(last_month)) from changed_customers)'
+        ) }}
 ),
 {%- else %}
 

@@ -10,7 +10,8 @@
 {#- The vars a customer's row is computed with: the store's days, and the costs of revenue behind
     the months' margins. -#}
 {%- set build_vars = ['store_timezone', 'cost_of_revenue_categories'] -%}
-with all_purchase_months as (
+-- Not materialized: each read of it is one scan of a few of its columns.
+with all_purchase_months as {{ cte_hint('not materialized') }} (
     select * from {{ ref('int_customer_purchase_months') }}
 ),
 
@@ -81,13 +82,9 @@ affected_customers as (
     where stored.acquisition_channel is distinct from customers.acquisition_channel
         or stored.country is distinct from customers.country
     union
-    select customer_id
-    from (
-        select customer_id from all_purchase_months
-        union
-        select customer_id from {{ this }}
-    )
-    where (select settings_changed from previous_build)
+    select customer_id from all_purchase_months where (select settings_changed from previous_build)
+    union
+    select customer_id from {{ this }} where (select settings_changed from previous_build)
 ),
 
 {%- endif %}

@@ -3,24 +3,24 @@
     product's distinct customers of a month or of the whole history from them.
     Incremental: a row depends on the paid orders of its month only, as a row of
     int_customer_purchase_months does; a build after the first recomputes the months whose rows
-    int_customer_purchase_months rewrote or removed since (macro upstream_changed_keys), from those
+    int_customer_purchase_months rewrote or removed since (macro upstream_replaced_months), from those
     months' paid orders alone (macro paid_orders_of_months), and replaces those months' rows. On
     Spark, a table rebuilt each time, as funnel_sessions. -#}
 {{ config(**replacing_rows_by('order_month', 'customer_id')) }}
-with all_paid_orders as (
+-- Not materialized: a build reads the changed months' row groups of it, not a copy of every paid order.
+with all_paid_orders as {{ cte_hint('not materialized') }} (
     select * from {{ ref('int_paid_orders') }}
 ),
 
-purchase_months as (
+purchase_months as {{ cte_hint('not materialized') }} (
     select * from {{ ref('int_customer_purchase_months') }}
 ),
 
 {%- if is_incremental() %}
 
--- Months int_customer_purchase_months rewrote or removed since the last build: a month's customers
--- there are its customers here.
+-- Months int_customer_purchase_months rewrote or removed since the last build.
 changed_months as (
-    {{ upstream_changed_keys('purchase_months', 'order_month', 'count(distinct customer_id)', '_purchase_months_build_number') }}
+    {{ upstream_replaced_months('purchase_months', '_purchase_months_build_number') }}
 ),
 
 {%- endif %}

@@ -8,7 +8,8 @@
 {{ config(**replacing_rows_by('order_month', 'customer_id')) }}
 {#- The var a row is computed with: the store's days. -#}
 {%- set build_vars = ['store_timezone'] -%}
-with all_paid_orders as (
+-- Not materialized: a build reads the changed months' row groups of it, not a copy of every paid order.
+with all_paid_orders as {{ cte_hint('not materialized') }} (
     select * from {{ ref('int_paid_orders') }}
 ),
 
@@ -38,13 +39,9 @@ changed_months as (
     select distinct cast(date_trunc('month', changed_day) as date) as order_month
     from changed_days
     union
-    select order_month
-    from (
-        select order_month from all_paid_orders
-        union
-        select order_month from {{ this }}
-    )
-    where (select settings_changed from previous_build)
+    select order_month from all_paid_orders where (select settings_changed from previous_build)
+    union
+    select order_month from {{ this }} where (select settings_changed from previous_build)
 ),
 
 {%- endif %}
