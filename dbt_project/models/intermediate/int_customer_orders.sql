@@ -98,7 +98,7 @@ purchase_months as (
 dated_purchase_months as (
     select
         *,
-        min(first_order_date) over (partition by customer_id) as customer_first_order_date
+        min(first_purchase_date) over (partition by customer_id) as customer_first_order_date
     from purchase_months
 ),
 
@@ -131,18 +131,18 @@ customer_purchases as (
     select
         customer_id,
         min(customer_first_order_date) as first_order_date,
-        max(last_order_date) as last_order_date,
+        max(last_purchase_date) as last_order_date,
         min(
             case
-                when first_order_date > customer_first_order_date then first_order_date
-                else second_order_date
+                when first_purchase_date > customer_first_order_date then first_purchase_date
+                else second_purchase_date
             end
         ) as repeat_purchase_date,
         cast(sum(paid_orders) as bigint) as paid_orders,
         cast(sum(purchase_days) as bigint) as purchase_days,
         sum(gross_spend) as gross_spend,
         sum(net_spend) as net_spend,
-        sum(net_spend) - sum(first_day_net_spend) filter (where first_order_date = customer_first_order_date)
+        sum(net_spend) - sum(first_day_net_spend) filter (where first_purchase_date = customer_first_order_date)
             as repeat_net_spend
     from dated_purchase_months
     group by customer_id

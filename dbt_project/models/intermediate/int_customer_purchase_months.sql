@@ -27,7 +27,7 @@ order_loads as (
 -- What the latest build that wrote rows was built from (macro previous_build): the stored rows end
 -- by their last order's day.
 previous_build as (
-    {{ previous_build('last_order_date', settings_changed(build_vars) ~ ' as settings_changed') }}
+    {{ previous_build('last_purchase_date', settings_changed(build_vars) ~ ' as settings_changed') }}
 ),
 
 changed_days as (
@@ -71,9 +71,9 @@ final as (
     select
         customer_id,
         order_month,
-        min(order_date) as first_order_date,
-        min(order_date) filter (where order_rank = 2) as second_order_date,
-        max(order_date) as last_order_date,
+        min(order_date) as first_purchase_date,
+        min(order_date) filter (where order_rank = 2) as second_purchase_date,
+        max(order_date) as last_purchase_date,
         cast(sum(orders) as bigint) as paid_orders,
         count(*) as purchase_days,
         sum(gross_spend) as gross_spend,
