@@ -35,18 +35,51 @@
     cross join {{ bounds }}
 {%- endmacro %}
 
-{#- The model's rows (`final`) and, in an incremental build, a row of only `key` for each key of
-    `changed` (the keys the build recomputed) left without any row: the delete+insert by `key`
-    puts it in place of the stored rows, so that a key left without rows (a session, a customer, a
-    day a reload emptied) is cleared too; the model's post-hook deletes these rows before the build
-    commits. -#}
+{#- The store days whose paid orders may differ from those the stored rows were computed from, as
+    a select of changed_day: days of transactions loaded since the previous build (the
+    `previous_build` relation, macro previous_build; `loads` holds raw.load_log's rows), days a
+    reload left empty included, and days the reference date moved across. -#}
+{% macro changed_order_days(loads, previous_build, bounds) -%}
+    select {{ loads }}.partition_date as changed_day
+    from {{ loads }}
+    cross join {{ previous_build }}
+    where {{ loads }}.source_table = 'transactions'
+        and {{ loads }}.load_id > coalesce({{ previous_build }}.last_load_id, 0)
+    union
+    {{ reference_date_moved_days(previous_build, bounds) }}
+{%- endmacro %}
+
+{#- The paid orders (`paid_orders`, int_paid_orders) of the months of the `months` relation (its
+    column `month_column`), as a select: their UTC times are read first (macro
+    utc_times_of_store_days), so that a scan skips the row groups of the other months before it
+    computes any store day. In a full build, every paid order. -#}
+{% macro paid_orders_of_months(paid_orders, months, month_column) -%}
+    select {{ paid_orders }}.*
+    from {{ paid_orders }}
+    {%- if is_incremental() %}
+    where {{ utc_times_of_store_days(
+            paid_orders ~ '.created_at',
+            '(select min(' ~ month_column ~ ') from ' ~ months ~ ')',
+            '(select last_day(max(' ~ month_column ~ ')) from ' ~ months ~ ')'
+        ) }}
+        and {{ paid_orders }}.order_month in (select {{ month_column }} from {{ months }})
+    {%- endif %}
+{%- endmacro %}
+
+{#- The model's rows (`final`) and, in an incremental build, a row of only `key` (a column, or a
+    list of them) for each key of `changed` (the keys the build recomputed) left without any row:
+    the delete+insert by `key` puts it in place of the stored rows, so that a key left without rows
+    (a session, a customer, a day a reload emptied) is cleared too; the model's post-hook deletes
+    these rows before the build commits. -#}
 {% macro final_with_cleared_keys(final, changed, key) -%}
+{%- set keys = [key] if key is string else key -%}
 select * from {{ final }}
 {%- if is_incremental() %}
 union all by name
-select {{ changed }}.{{ key }}
+select {% for column in keys %}{{ changed }}.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
 from {{ changed }}
-anti join {{ final }} on {{ changed }}.{{ key }} = {{ final }}.{{ key }}
+anti join {{ final }} on
+    {%- for column in keys %} {{ changed }}.{{ column }} = {{ final }}.{{ column }}{{ ' and' if not loop.last }}{% endfor %}
 {%- endif %}
 {%- endmacro %}
 
@@ -83,6 +116,28 @@ anti join {{ final }} on {{ changed }}.{{ key }} = {{ final }}.{{ key }}
     where current_keys.upstream_rows is distinct from stored_keys.upstream_rows
         or current_keys.build_number > builds.seen_build_number
         or builds.latest_build_number < builds.seen_build_number
+{%- endmacro %}
+
+{#- The months an incremental aggregate of int_customer_purchase_months (`upstream`, which replaces
+    every row of a month it recomputes) must compute again, as a select of order_month: the months
+    of the upstream rows its builds since this model's last build wrote (a higher `_build_number`
+    than the `seen_build_column` this model stored; every month when the upstream was built afresh
+    since), and this model's months the upstream no longer has. Cheaper than upstream_changed_keys'
+    count of each month's rows, which a month replaced whole does not need. -#}
+{% macro upstream_replaced_months(upstream, seen_build_column) -%}
+    select distinct {{ upstream }}.order_month
+    from {{ upstream }}
+    cross join (
+        select
+            (select coalesce(max({{ seen_build_column }}), 0) from {{ this }}) as seen_build_number,
+            (select max(_build_number) from {{ upstream }}) as latest_build_number
+    ) as builds
+    where {{ upstream }}._build_number > builds.seen_build_number
+        or builds.latest_build_number < builds.seen_build_number
+    union
+    select stored.order_month
+    from (select distinct order_month from {{ this }}) as stored
+    anti join {{ upstream }} on stored.order_month = {{ upstream }}.order_month
 {%- endmacro %}
 
 {#- The dbt vars `names` an incremental model's rows are computed with, as a SQL string (JSON) that

@@ -37,8 +37,9 @@ BOOKKEEPING = {
     "intermediate.funnel_sessions": ("_reference_date", "_last_load_id", "_build_number"),
     "intermediate.int_customer_orders": ("_reference_date", "_last_load_id", "_build_number"),
     "intermediate.int_order_days": ("_last_load_id",),
-    "intermediate.int_customer_months": ("_customers_build_number",),
-    "intermediate.int_customer_product_months": ("_customers_build_number",),
+    "intermediate.int_customer_purchase_months": ("_reference_date", "_last_load_id", "_build_number"),
+    "intermediate.int_customer_months": ("_customers_build_number", "_purchase_months_build_number"),
+    "intermediate.int_customer_product_months": ("_purchase_months_build_number",),
     "intermediate.int_product_days": ("_last_load_id",),
     "intermediate.int_payment_hours": ("_last_load_id",),
     "intermediate.int_funnel_days": ("_funnel_build_number",),
@@ -412,6 +413,7 @@ class TinyOrderStore(TinyWarehouse):
     The reference date and the LTV horizons are vars: one parse per combination."""
 
     compared = (
+        "int_customer_purchase_months",
         "int_customer_orders",
         "int_customer_months",
         "int_customer_product_months",

@@ -4,19 +4,22 @@
     with its customer. The orders of a month are split by the shortest LTV horizon (macro
     ltv_horizon_bounds: days since the customer's first order) they fell within, so that each
     horizon's sums are sums of rows.
-    Incremental: a row depends on the customer's paid orders, record and first order and on the
-    month's gross margin, which are exactly what int_customer_orders' row of the customer is
-    recomputed for; a build after the first recomputes the customers whose row int_customer_orders
-    rewrote since (macro upstream_changed_keys), and every customer when the horizons changed. On
-    Spark, a table rebuilt each time, as funnel_sessions. -#}
+    Incremental: a row of a customer and month depends on the month's paid orders and gross margin
+    and on the customer's first order and record. A build after the first recomputes the rows of
+    the months whose rows int_customer_purchase_months rewrote or removed since (macro
+    upstream_replaced_months) or whose margin is not the stored one, from those months' paid orders
+    alone (macro paid_orders_of_months), and every row of the customers whose first order, channel
+    or country int_customer_orders changed since; every row when the horizons changed. On Spark, a
+    table rebuilt each time, as funnel_sessions. -#}
 {%- set horizons = ltv_horizon_bounds() -%}
 {%- set horizon_list = horizons | join(',') -%}
-{{ config(**replacing_rows_by('customer_id', 'order_month')) }}
-with all_paid_orders as (
+{{ config(**replacing_rows_by(['customer_id', 'order_month'], 'orders')) }}
+-- Not materialized: a build reads the changed months' row groups of it, not a copy of every paid order.
+with all_paid_orders as {{ cte_hint('not materialized') }} (
     select * from {{ ref('int_paid_orders') }}
 ),
 
-customer_orders as (
+customer_orders as {{ cte_hint('not materialized') }} (
     select * from {{ ref('int_customer_orders') }}
 ),
 
@@ -24,23 +27,83 @@ monthly_margins as (
     select * from {{ ref('int_monthly_margins') }}
 ),
 
+purchase_months as {{ cte_hint('not materialized') }} (
+    select * from {{ ref('int_customer_purchase_months') }}
+),
+
 {%- if is_incremental() %}
 
--- Customers int_customer_orders rewrote or removed since the last build; every customer when the
--- horizons are not the stored ones.
-affected_customers as (
-    {{ upstream_changed_keys('customer_orders', 'customer_id', 'count(distinct customer_id)', '_customers_build_number') }}
+-- Months whose paid orders changed (int_customer_purchase_months rewrote or removed their rows
+-- since the last build), months whose gross margin is not the one their stored rows were computed
+-- with, and every month when the horizons are not the stored ones.
+changed_months as (
+    {{ upstream_replaced_months('purchase_months', '_purchase_months_build_number') }}
     union
-    select customer_orders.customer_id
-    from customer_orders
+    select stored.order_month
+    from (select distinct order_month, _gross_margin from {{ this }}) as stored
+    left join monthly_margins on stored.order_month = monthly_margins.calendar_month
+    where stored._gross_margin is distinct from monthly_margins.gross_margin
+    union
+    select purchase_months.order_month
+    from purchase_months
     where exists (select 1 from {{ this }} where _ltv_horizons <> {{ sql_string(horizon_list) }})
 ),
 
-{%- endif %}
+-- The customers int_customer_orders rewrote since the last build (every customer when it was built
+-- afresh since: its build numbers start again at 1).
+rewritten_customers as (
+    select *
+    from customer_orders
+    where customer_orders._build_number > (select max(_customers_build_number) from {{ this }})
+        or (select max(_build_number) from customer_orders) < (select max(_customers_build_number) from {{ this }})
+),
+
+-- Of those, the stored customers whose first order, channel or country changed, with their stored
+-- rows' months: every row of theirs is computed again. A customer without a stored row has paid
+-- orders in changed months only.
+changed_customers as (
+    select
+        stored.customer_id,
+        min(stored.order_month) as first_month,
+        max(stored.order_month) as last_month
+    from {{ this }} as stored
+    inner join rewritten_customers on stored.customer_id = rewritten_customers.customer_id
+    where stored._first_order_date is distinct from rewritten_customers.first_order_date
+        or stored.acquisition_channel is distinct from rewritten_customers.acquisition_channel
+        or stored.country is distinct from rewritten_customers.country
+    group by stored.customer_id
+),
+
+-- The stored customers and months the build replaces.
+replaced_rows as (
+    select distinct stored.customer_id, stored.order_month
+    from {{ this }} as stored
+    where stored.order_month in (select order_month from changed_months)
+        or stored.customer_id in (select customer_id from changed_customers)
+),
+
+-- The paid orders of the changed months, and the other months' of the changed customers: those
+-- are the orders their stored rows were computed from, so they lie in the stored rows' months,
+-- whose UTC times are read first (none without a changed customer).
+paid_orders as (
+    {{ paid_orders_of_months('all_paid_orders', 'changed_months', 'order_month') }}
+    union all
+    select all_paid_orders.*
+    from all_paid_orders
+    semi join changed_customers on all_paid_orders.customer_id = changed_customers.customer_id
+    anti join changed_months on all_paid_orders.order_month = changed_months.order_month
+    where {{ utc_times_of_store_days(
+            'all_paid_orders.created_at',
+            '(select min(first_month) from changed_customers)',
+            '(select last_day(max(last_month)) from changed_customers)'
+        ) }}
+),
+{%- else %}
 
 paid_orders as (
-    {{ rows_to_compute('all_paid_orders', 'affected_customers', 'customer_id') }}
+    select * from all_paid_orders
 ),
+{%- endif %}
 
 -- Each paid order with its customer's cohort and its contribution (net amount × its month's gross
 -- margin, to a millionth of a cent, so that the sums are the same on every build).
@@ -57,6 +120,8 @@ order_values as (
         customer_orders.cohort_month,
         customer_orders.acquisition_channel,
         customer_orders.country,
+        customer_orders.first_order_date,
+        monthly_margins.gross_margin,
         paid_orders.order_date = customer_orders.first_order_date as is_first_purchase_day,
         paid_orders.gross_amount,
         paid_orders.net_amount,
@@ -79,8 +144,11 @@ final as (
         sum(net_amount) as net_revenue,
         sum(net_amount) filter (where is_first_purchase_day) as first_purchase_day_net_revenue,
         sum(contribution) as contribution,
+        first_order_date as _first_order_date,
+        gross_margin as _gross_margin,
         {{ sql_string(horizon_list) }} as _ltv_horizons,
-        (select max(_build_number) from customer_orders) as _customers_build_number
+        (select max(_build_number) from customer_orders) as _customers_build_number,
+        (select max(_build_number) from purchase_months) as _purchase_months_build_number
     from order_values
     group by
         customer_id,
@@ -88,9 +156,11 @@ final as (
         ltv_horizon_days,
         cohort_month,
         acquisition_channel,
-        country
+        country,
+        first_order_date,
+        gross_margin
 )
 
--- Affected customers left without any paid order get a row without order_month, which removes
--- their stored rows.
-{{ final_with_cleared_keys('final', 'affected_customers', 'customer_id') }}
+-- Replaced customers and months left without any paid order get a row without orders, which
+-- removes their stored rows.
+{{ final_with_cleared_keys('final', 'replaced_rows', ['customer_id', 'order_month']) }}

@@ -1,15 +1,18 @@
-{#- Incremental: a build after the first recomputes only the customers whose row the loads since
+{#- A customer's row combines the customer's rows of int_customer_purchase_months (their purchase
+    days of each month, counted and summed) and the months' gross margins; it reads no order.
+    Incremental: a build after the first recomputes only the customers whose row the loads since
     the last build (raw.load_log), a move of the reference date or a change of the customer's record
-    can have changed, from all of their paid orders, and replaces their rows; a nightly run
-    recomputes the customers of the current month instead of every customer. The result is the same
-    as a full build's (tests/integration/test_incremental_marts.py). On Spark, a table rebuilt
-    each time, as funnel_sessions. -#}
+    can have changed, from all of their months, and replaces their rows; a nightly run recomputes
+    the customers of the current month instead of every customer. The result is the same as a full
+    build's (tests/integration/test_incremental_marts.py). On Spark, a table rebuilt each time, as
+    funnel_sessions. -#}
 {{ config(**replacing_rows_by('customer_id', 'first_order_date')) }}
 {#- The vars a customer's row is computed with: the store's days, and the costs of revenue behind
     the months' margins. -#}
 {%- set build_vars = ['store_timezone', 'cost_of_revenue_categories'] -%}
-with all_paid_orders as (
-    select * from {{ ref('int_paid_orders') }}
+-- Not materialized: each read of it is one scan of a few of its columns.
+with all_purchase_months as {{ cte_hint('not materialized') }} (
+    select * from {{ ref('int_customer_purchase_months') }}
 ),
 
 customers as (
@@ -38,16 +41,9 @@ previous_build as (
     {{ previous_build('last_order_date', settings_changed(build_vars) ~ ' as settings_changed') }}
 ),
 
--- Days whose paid orders may differ from the stored ones: days of transactions loaded since the
--- previous build (also days a reload left empty), and days the reference date moved across.
+-- Days whose paid orders may differ from the stored ones.
 changed_days as (
-    select order_loads.partition_date as changed_day
-    from order_loads
-    cross join previous_build
-    where order_loads.source_table = 'transactions'
-        and order_loads.load_id > coalesce(previous_build.last_load_id, 0)
-    union
-    {{ reference_date_moved_days('previous_build', 'bounds') }}
+    {{ changed_order_days('order_loads', 'previous_build', 'bounds') }}
 ),
 
 -- Months whose gross margin (int_monthly_margins) may have changed: their revenue (a changed day)
@@ -68,9 +64,9 @@ changed_months as (
 -- and last order dates), stored customers whose channel or country is no longer theirs, and every
 -- customer, stored or now, when the vars of build_vars changed.
 affected_customers as (
-    select all_paid_orders.customer_id
-    from all_paid_orders
-    where all_paid_orders.order_month in (select changed_month from changed_months)
+    select all_purchase_months.customer_id
+    from all_purchase_months
+    where all_purchase_months.order_month in (select changed_month from changed_months)
     union
     select stored.customer_id
     from {{ this }} as stored
@@ -86,60 +82,35 @@ affected_customers as (
     where stored.acquisition_channel is distinct from customers.acquisition_channel
         or stored.country is distinct from customers.country
     union
-    select customer_id
-    from (
-        select customer_id from all_paid_orders
-        union
-        select customer_id from {{ this }}
-    )
-    where (select settings_changed from previous_build)
+    select customer_id from all_purchase_months where (select settings_changed from previous_build)
+    union
+    select customer_id from {{ this }} where (select settings_changed from previous_build)
 ),
 
 {%- endif %}
 
--- The paid orders of the affected customers (all of them in a full build), gathered once before
--- the steps below read them.
-paid_orders as {{ 'materialized' if is_incremental() }} (
-    {{ rows_to_compute('all_paid_orders', 'affected_customers', 'customer_id') }}
-),
-
--- Several orders of one day are one purchase: recency and intervals are whole days, and a second
--- order placed minutes after the first is no return visit.
-purchase_days as (
-    select
-        customer_id,
-        order_date,
-        order_month,
-        count(*) as orders,
-        sum(gross_amount) as gross_spend,
-        sum(net_amount) as net_spend
-    from paid_orders
-    group by
-        customer_id,
-        order_date,
-        order_month
+-- The months of the affected customers (all of them in a full build).
+purchase_months as (
+    {{ rows_to_compute('all_purchase_months', 'affected_customers', 'customer_id') }}
 ),
 
 -- The one definition of a customer's first paid order, and so of the acquisition cohort.
-dated_purchase_days as (
+dated_purchase_months as (
     select
         *,
-        min(order_date) over (partition by customer_id) as first_order_date
-    from purchase_days
+        min(first_purchase_date) over (partition by customer_id) as customer_first_order_date
+    from purchase_months
 ),
 
 -- A month's net spend times its gross margin (int_monthly_margins): the customer's contribution
 -- that month.
 monthly_contributions as (
     select
-        purchase_days.customer_id,
-        purchase_days.order_month,
-        sum(purchase_days.net_spend) * any_value(monthly_margins.gross_margin) as contribution
-    from purchase_days
-    left join monthly_margins on purchase_days.order_month = monthly_margins.calendar_month
-    group by
-        purchase_days.customer_id,
-        purchase_days.order_month
+        purchase_months.customer_id,
+        purchase_months.order_month,
+        purchase_months.net_spend * monthly_margins.gross_margin as contribution
+    from purchase_months
+    left join monthly_margins on purchase_months.order_month = monthly_margins.calendar_month
 ),
 
 -- Known only when every month the customer bought in has cost data; the months are added in
@@ -154,19 +125,26 @@ customer_contributions as (
     group by customer_id
 ),
 
--- A repeat customer is one who paid again on a later day than the first.
+-- A repeat customer is one who paid again on a later day than the first: the first purchase day
+-- after the first, the second of the first month or the first of a later one.
 customer_purchases as (
     select
         customer_id,
-        min(first_order_date) as first_order_date,
-        max(order_date) as last_order_date,
-        min(order_date) filter (where order_date > first_order_date) as repeat_purchase_date,
-        cast(sum(orders) as bigint) as paid_orders,
-        count(*) as purchase_days,
+        min(customer_first_order_date) as first_order_date,
+        max(last_purchase_date) as last_order_date,
+        min(
+            case
+                when first_purchase_date > customer_first_order_date then first_purchase_date
+                else second_purchase_date
+            end
+        ) as repeat_purchase_date,
+        cast(sum(paid_orders) as bigint) as paid_orders,
+        cast(sum(purchase_days) as bigint) as purchase_days,
         sum(gross_spend) as gross_spend,
         sum(net_spend) as net_spend,
-        sum(net_spend) filter (where order_date > first_order_date) as repeat_net_spend
-    from dated_purchase_days
+        sum(net_spend) - sum(first_day_net_spend) filter (where first_purchase_date = customer_first_order_date)
+            as repeat_net_spend
+    from dated_purchase_months
     group by customer_id
 ),
 
@@ -184,7 +162,7 @@ final as (
         customer_purchases.purchase_days,
         {{ money('customer_purchases.gross_spend') }} as gross_spend,
         {{ money('customer_purchases.net_spend') }} as net_spend,
-        {{ money('coalesce(customer_purchases.repeat_net_spend, 0)') }} as repeat_net_spend,
+        {{ money('customer_purchases.repeat_net_spend') }} as repeat_net_spend,
         {{ money('customer_contributions.gross_margin_contribution') }} as gross_margin_contribution,
         bounds.reference_date as _reference_date,
         {{ build_settings(build_vars) }} as _settings,

@@ -16,6 +16,9 @@ final as (
     select
         transactions.transaction_id,
         transactions.customer_id,
+        -- The raw UTC time: a reader of a few months' orders filters on it first, so that its scan
+        -- skips the other months' row groups (macro paid_orders_of_months).
+        transactions.created_at,
         transactions.order_date,
         cast(date_trunc('month', transactions.order_date) as date) as order_month,
         -- An order without a product (optional in the source) is an 'unknown' product's.

@@ -29,26 +29,60 @@ measured as (
     cross join bounds
 ),
 
--- Quintiles: 5 = most recent, most frequent, highest spend. customer_id only makes the split of
--- equal values deterministic; the next step gives equal values one score anyway (bigint, as above).
-quintiles as (
+-- Quintiles: 5 = most recent, most frequent, highest spend. Customers with equal values share the
+-- lowest quintile any of them fell in, so that equal behaviour never scores (and segments)
+-- differently: the quintile of the first of them in the ranking, whichever of them is first. Each
+-- score is ranked on its value alone and joined back by value, not carried through the ranking
+-- with every column of every customer (bigint, as above).
+recency_scores as (
     select
-        *,
-        cast(ntile(5) over (order by recency_days desc, customer_id) as bigint) as recency_quintile,
-        cast(ntile(5) over (order by frequency, customer_id) as bigint) as frequency_quintile,
-        cast(ntile(5) over (order by monetary, customer_id) as bigint) as monetary_quintile
-    from measured
+        recency_days,
+        min(quintile) as r_score
+    from (
+        select
+            recency_days,
+            cast(ntile(5) over (order by recency_days desc) as bigint) as quintile
+        from measured
+    )
+    group by recency_days
 ),
 
--- Customers with equal values share the lowest quintile any of them fell in, so that equal
--- behaviour never scores (and segments) differently.
+frequency_scores as (
+    select
+        frequency,
+        min(quintile) as f_score
+    from (
+        select
+            frequency,
+            cast(ntile(5) over (order by frequency) as bigint) as quintile
+        from measured
+    )
+    group by frequency
+),
+
+monetary_scores as (
+    select
+        monetary,
+        min(quintile) as m_score
+    from (
+        select
+            monetary,
+            cast(ntile(5) over (order by monetary) as bigint) as quintile
+        from measured
+    )
+    group by monetary
+),
+
 scored as (
     select
-        *,
-        min(recency_quintile) over (partition by recency_days) as r_score,
-        min(frequency_quintile) over (partition by frequency) as f_score,
-        min(monetary_quintile) over (partition by monetary) as m_score
-    from quintiles
+        measured.*,
+        recency_scores.r_score,
+        frequency_scores.f_score,
+        monetary_scores.m_score
+    from measured
+    inner join recency_scores on measured.recency_days = recency_scores.recency_days
+    inner join frequency_scores on measured.frequency = frequency_scores.frequency
+    inner join monetary_scores on measured.monetary = monetary_scores.monetary
 ),
 
 prepared as (
