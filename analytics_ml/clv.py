@@ -410,7 +410,7 @@ def _distinct_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, 
     """The distinct pairs of two same-shape arrays' elements, as their first values, their second
     values, and for each element the index of its pair. A complex number per pair hashes both values
     exactly: pandas' factorize finds the distinct pairs in one pass, where np.unique(axis=0) sorts
-    rows and is ten times slower."""
+    rows (docs/benchmarks.md)."""
     codes, pairs = pd.factorize(first.ravel() + 1j * second.ravel())
     return pairs.real, pairs.imag, codes.reshape(first.shape)
 

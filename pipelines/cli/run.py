@@ -219,9 +219,9 @@ def build(settings: Settings, instance: DagsterInstance, day: dt.date | None, st
 def exit_now(status: int) -> NoReturn:
     """End the process with ``status`` after its exit handlers (logging's flush, multiprocessing's
     release of dbt's locks) and with its output flushed, but without the interpreter's finalization,
-    as mypy's ``hard_exit`` and multiprocessing's own child processes do: that would spend a second or
-    more freeing the objects of Dagster's, dbt's and pandas' imports one by one, after everything the
-    run wrote is closed."""
+    as mypy's ``hard_exit`` and multiprocessing's own child processes do: that would free the objects
+    of Dagster's, dbt's and pandas' imports one by one (docs/benchmarks.md), after everything the run
+    wrote is closed."""
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
