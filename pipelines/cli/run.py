@@ -111,7 +111,8 @@ def print_summary(settings: Settings, run_id: str) -> None:
     with duckdb.connect(str(settings.warehouse_file), read_only=True) as con:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
-            f"where table_schema in {SUMMARY_TABLES} order by 1, 2"
+            # Not the ingest's own tables (raw._<table>_id_hashes): they hold no rows of the store.
+            f"where table_schema in {SUMMARY_TABLES} and not starts_with(table_name, '_') order by 1, 2"
         ).fetchall()
         print("\nRows per table")
         for schema, name in tables:

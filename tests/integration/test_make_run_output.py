@@ -65,6 +65,8 @@ def test_make_run_prints_each_steps_start_and_end_and_its_time(make_run_output):
         assert any(" - INFO - " in line and finished in line for line in steps), (step, steps)
     assert re.search(r"raw\.transactions: [\d,]+ rows loaded for ", output)
     assert re.search(r"\nDone in [\d,.]+ s\.\n", output)
+    assert re.search(r"\n  raw\.transactions +[\d,]+\n", output), "the summary counts the raw tables"
+    assert "_id_hashes" not in output, "the summary leaves out the ingest's own tables"
 
 
 def test_every_dbt_model_carries_its_columns_and_a_table_its_row_count(make_run_output):
