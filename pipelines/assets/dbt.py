@@ -35,9 +35,12 @@ RULE_PHRASES = {
     "accepted_range": "lies within [{min_value}, {max_value}]",
     "accepted_values": "is one of {values}",
     "null_without_denominator": "is null where `{denominator}` is 0 or null",
+    "sums_to": "adds up to `{total}`",
+    "non_increasing": "never grows along `{order_by}`",
+    "same_on_every_row": "is the same on every row",
 }
 """How the check of a ``column_rules`` test (tests/generic/column_rules.sql) says each rule of a column
-(a ``unique`` rule with a ``where`` adds the rows it reads)."""
+(a ``unique`` rule with a ``where`` adds the rows it reads, a whole-table rule its groups and condition)."""
 COLUMN_RULES_TEST = "column_rules"
 BROKEN_RULES_METADATA = "broken_rules"
 """The metadata of a failed ``column_rules`` check that lists the broken rules: column, rule, failing rows."""
@@ -91,7 +94,7 @@ class StorefrontDbtTranslator(DescribedChecksDbtTranslator):
 
 def describe_column_rules(arguments: Mapping[str, Any]) -> str:
     """The rules of a ``column_rules`` test in words: each column with its rules, then each unique
-    combination of columns, then each expression."""
+    combination of columns, each expression and the table's number of rows."""
     said = []
     for column, rules in arguments.get("columns", {}).items():
         phrases = []
@@ -103,7 +106,13 @@ def describe_column_rules(arguments: Mapping[str, Any]) -> str:
                 max_value=rule_arguments.get("max_value", "inf"),
                 values=", ".join(values) if isinstance(values, list) else f"`{values}`",
                 denominator=rule_arguments.get("denominator", ""),
+                total=rule_arguments.get("total", 1),
+                order_by=rule_arguments.get("order_by", ""),
             )
+            if rule_arguments.get("group_by"):
+                phrase += f" within each ({', '.join(rule_arguments['group_by'])})"
+            if rule_arguments.get("when"):
+                phrase += f" where `{rule_arguments['when']}`"
             if rule_arguments.get("where"):
                 phrase += f" among the rows where `{rule_arguments['where']}`"
             phrases.append(phrase)
@@ -113,6 +122,8 @@ def describe_column_rules(arguments: Mapping[str, Any]) -> str:
         for combination in arguments.get("unique_combinations", [])
     )
     said.extend(f"`{expression.strip()}` holds on every row" for expression in arguments.get("expressions", []))
+    if arguments.get("row_count") is not None:
+        said.append(f"the table has {arguments['row_count']} rows")
     latest_load = arguments.get("latest_load")
     if latest_load and latest_load.get("key_column"):
         sources = ", ".join(latest_load["source_tables"])

@@ -42,6 +42,34 @@ orders are rows of stg_transactions with those columns as they are."""
 """The JSON API's answers, which the dashboard draws: the marts they read are what both exposures read."""
 
 
+TABLE_RULES_BEFORE_COLUMN_RULES = {
+    ("kpi_summary", None, "row_count", '{"expected": 1}'),
+    ("customer_metrics", None, "row_count", '{"expected": 1}'),
+    ("funnel_hourly", None, "row_count", '{"expected": 24}'),
+    (
+        "customer_segments",
+        "customers",
+        "sums_to",
+        json.dumps({"total": "(select count(*) from {{ ref('customer_rfm') }})"}),
+    ),
+    ("customer_segments", "customer_share", "sums_to", '{"total": 1, "when": "sum(customers) > 0"}'),
+    ("customer_segments", "revenue_share", "sums_to", '{"total": 1, "when": "sum(revenue) > 0"}'),
+    (
+        "product_performance",
+        "revenue_share",
+        "sums_to",
+        '{"group_by": ["grain", "order_month"], "when": "sum(net_revenue) > 0"}',
+    ),
+    ("cost_breakdown", "share", "sums_to", '{"group_by": ["period"], "when": "sum(amount) > 0"}'),
+    ("roi_monthly", "break_even_month", "same_on_every_row", "{}"),
+    ("top_customers", "historical_ltv", "non_increasing", '{"order_by": "ltv_rank"}'),
+    ("funnel_stages", "entered", "non_increasing", '{"order_by": "stage_order"}'),
+    ("funnel_daily", "entered", "non_increasing", '{"group_by": ["session_date"], "order_by": "stage_order"}'),
+}
+"""The whole-table tests (row_count, sums_to, same_on_every_row, non_increasing), each a blocking dbt test of
+its own before they became rules of their model's column_rules test: (model, column, rule, arguments as JSON)."""
+
+
 def run_dbt(settings: Settings, target: Path, *args: str, **dbt_vars: object) -> subprocess.CompletedProcess:
     """dbt ``args`` on ``settings``' warehouse with ``dbt_vars``, its artefacts in ``target`` (never the
     project's own target)."""
@@ -203,6 +231,8 @@ def checked_rules(manifest: dict) -> set[tuple[str, str | None, str, str, str]]:
         for expression in arguments.get("expressions", []):
             expression_arguments = json.dumps({"expression": expression.strip()})
             rules.add((model, None, "expression_is_true", expression_arguments, severity))
+        if arguments.get("row_count") is not None:
+            rules.add((model, None, "row_count", json.dumps({"expected": arguments["row_count"]}), severity))
     return rules
 
 
@@ -236,6 +266,8 @@ def test_the_column_rules_tests_check_every_rule_the_per_column_tests_did():
     assert len(keys_before) == 31
     assert sorted(before - now, key=str) == [], "rules no test checks any more"
     assert sorted(keys_before - now, key=str) == [], "keys no test checks any more"
+    table_rules = {(*rule, "error") for rule in TABLE_RULES_BEFORE_COLUMN_RULES}
+    assert sorted(table_rules - now, key=str) == [], "whole-table rules no test checks any more"
     tests = [node for node in manifest["nodes"].values() if node["resource_type"] == "test"]
     merged = MERGED_TESTS | MERGED_KEY_TESTS
     one_rule_tests = [test["name"] for test in tests if (test.get("test_metadata") or {}).get("name") in merged]
@@ -288,6 +320,53 @@ def test_column_rules_returns_each_broken_rule_with_its_column_and_failing_rows(
         (None, "expression_is_true: a < 2", 2),
         ("e", "unique", 2),
         ("d, e", "unique", 2),
+    }
+
+
+def test_column_rules_counts_what_breaks_each_whole_table_rule(sample_warehouse, tmp_path):
+    # Four rows in two groups g, ordered by o within each.
+    rows = (
+        "(values ('p', 1, 10, 0.5, date '2025-01-01'), ('p', 2, 12, 0.5, date '2025-01-01'), "
+        "('q', 1, 7, 0.25, null), ('q', 2, 3, 0.25, date '2025-01-01')) as v(g, o, x, s, m)"
+    )
+    rules = {
+        # p grows from 10 to 12 (one row); q falls from 7 to 3.
+        "x": [{"non_increasing": {"order_by": "o", "group_by": ["g"]}}],
+        "s": [
+            {"sums_to": {"group_by": ["g"]}},  # p adds up to 1, q to 0.5: one group
+            {"sums_to": {"total": 2}},  # the table adds up to 1.5
+            {"sums_to": {"total": 1.5}},  # holds
+            {"sums_to": {"total": 2, "when": "sum(x) > 100"}},  # x adds up to 32: not checked
+        ],
+        "m": ["same_on_every_row"],  # 2025-01-01 and null: one value too many
+        "o": ["same_on_every_row"],  # 1 and 2, on two rows each: one value too many
+        "g": [{"non_increasing": {"order_by": "o, g"}}],  # p, q, p, q: q follows p twice
+    }
+    call = f'test_column_rules(model="(select * from {rows})", columns={rules}, row_count=6)'
+
+    done = run_dbt(
+        sample_warehouse,
+        tmp_path,
+        "--quiet",
+        "show",
+        "--limit",
+        "10",
+        "--output",
+        "json",
+        "--inline",
+        "{{ " + call + " }}",
+    )
+
+    assert done.returncode == 0, done.stdout[-3000:]
+    shown = json.loads(done.stdout)["show"]
+    assert {(row["column_name"], row["rule"], row["failing_rows"]) for row in shown} == {
+        ("x", "non_increasing: group_by g; order_by o", 1),
+        ("s", "sums_to: group_by g", 1),
+        ("s", "sums_to: total 2", 1),
+        ("m", "same_on_every_row", 1),
+        ("o", "same_on_every_row", 1),
+        ("g", "non_increasing: order_by o, g", 2),
+        (None, "row_count: 6", 2),  # 4 rows, 2 fewer than 6
     }
 
 

@@ -575,3 +575,13 @@ def test_every_dbt_test_is_a_check_that_says_what_it_checks():
     assert checks["int_funnel_stage_times_column_rules_warn"].description == (
         "`minutes_to_next_stage` lies within [0, inf] (warns)."
     )
+    assert checks["funnel_hourly_column_rules"].description.endswith(
+        "; the table has 24 rows (blocking: a failure stops what depends on it)."
+    )
+    assert "`entered` is never null, never grows along `stage_order` within each (session_date);" in (
+        checks["funnel_daily_column_rules"].description
+    )
+    assert (
+        "`customer_share` is null where `sum(customers) over ()` is 0 or null, lies within [0, 1], "
+        "adds up to `1` where `sum(customers) > 0`"
+    ) in checks["customer_segments_column_rules"].description

@@ -6,8 +6,13 @@
         {accepted_range: {min_value: …, max_value: …}}    either bound optional; nulls pass
         {accepted_values: {values: […]}}                   strings; nulls pass
         {null_without_denominator: {denominator: "…"}}     see below
+        {sums_to: {total: …, group_by: […], when: "…"}}   the whole table's (or each group's) sum
+        {non_increasing: {order_by: "…", group_by: […]}}  never grows along the order
+        same_on_every_row                                  one value on every row
+    (macro table_rule_failing says what each whole-table rule counts).
     `unique_combinations` lists column lists whose values together must be unique (nulls compare
-    equal there, as in a group by), and `expressions` lists SQL conditions that must be true on every row.
+    equal there, as in a group by), `expressions` lists SQL conditions that must be true on every row,
+    and `row_count` is the number of rows the model must have (it fails with the difference).
     null_without_denominator: a rate must be null where its denominator (a SQL expression over the
     row, window functions allowed) is 0 or null: a rate of nothing is undefined, and a 0 or a 100 %
     there would read as a fact. Where a figure also needs data the store may not have (costs for a
@@ -17,19 +22,20 @@
     duplicated rows, every row whose key another row also has (a key held twice: 2), not the keys.
     dbt's count of failures is the number of broken rows, summed over the rules.
     The row rules are one scan; each unique rule adds the two of macro duplicated_keys (group the
-    key's hash, then the values whose hash repeats), as its test of its own had.
+    key's hash, then the values whose hash repeats), as its test of its own had, and each whole-table
+    rule its own query of the whole model (narrowed by latest_load or not): one dbt node in all.
     `latest_load` checks only the rows the latest loads can have changed (every row with
     --full-refresh, as macro in_latest_load): `{source_table: …, time_column: …}` the rows of the days of that source's
     latest load, `{source_tables: […], key_column: …}` every row of a key those loads wrote, whose
     unique rules must then be on that key (macro latest_load_rows). -#}
-{% test column_rules(model, columns={}, expressions=[], unique_combinations=[], latest_load=none) %}
+{% test column_rules(model, columns={}, expressions=[], unique_combinations=[], row_count=none, latest_load=none) %}
 {{ config(fail_calc='coalesce(sum(failing_rows), 0)') }}
 {%- set narrowed = latest_load and not flags.FULL_REFRESH -%}
 {%- set checked_rows = latest_load_rows(model, latest_load) if narrowed else model -%}
 {%- set checks = [] -%}
 {%- for column, rules in columns.items() -%}
     {%- for rule in rules -%}
-        {%- do checks.append(column_rule_check(column, rule)) -%}
+        {%- do checks.append(column_rule_check(model, column, rule)) -%}
     {%- endfor -%}
 {%- endfor -%}
 {%- for combination in unique_combinations -%}
@@ -42,6 +48,13 @@
         'fails': 'not coalesce((' ~ expression ~ '), false)',
     }) -%}
 {%- endfor -%}
+{%- if row_count is not none -%}
+    {%- do checks.append({
+        'column': none,
+        'rule': 'row_count: ' ~ row_count,
+        'failing': 'select abs(count(*) - ' ~ row_count ~ ') as __failing__ from ' ~ model,
+    }) -%}
+{%- endif -%}
 {%- if not checks -%}
     {{ exceptions.raise_compiler_error("column_rules on " ~ model ~ ": no columns, combinations or expressions to check") }}
 {%- endif %}
@@ -52,9 +65,15 @@
 {%- endfor -%}
 {%- set row_checks = [] -%}
 {%- set key_checks = [] -%}
+{%- set table_checks = [] -%}
 {%- for check in checks -%}
     {%- do check.update({'index': loop.index}) -%}
-    {%- do (key_checks if check.key else row_checks).append(check) -%}
+    {%- do (key_checks if check.key else table_checks if check.failing else row_checks).append(check) -%}
+{%- endfor %}
+{#- The CTEs of one row of counts each, cross-joined into the row of every count. -#}
+{%- set counts = ['row_failing'] if row_checks else [] -%}
+{%- for check in key_checks + table_checks -%}
+    {%- do counts.append(('key' if check.key else 'table') ~ '_failing_' ~ check.index) -%}
 {%- endfor %}
 with
 {%- if narrowed %}
@@ -92,13 +111,19 @@ key_failing_{{ check.index }} as (
     ) as duplicates
 ),
 {%- endfor %}
+{%- for check in table_checks %}
+
+table_failing_{{ check.index }} as (
+    {{ check.failing | replace('__failing__', 'failing_' ~ check.index) }}
+),
+{%- endfor %}
 
 -- The counts of every rule in one row.
 failing as (
     select *
-    from {{ 'row_failing' if row_checks else 'key_failing_' ~ key_checks[0].index }}
-    {%- for check in (key_checks if row_checks else key_checks[1:]) %}
-    cross join key_failing_{{ check.index }}
+    from {{ counts[0] }}
+    {%- for count in counts[1:] %}
+    cross join {{ count }}
     {%- endfor %}
 ),
 
