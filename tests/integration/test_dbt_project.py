@@ -277,6 +277,16 @@ def test_the_column_rules_tests_check_every_rule_the_per_column_tests_did():
     assert len(per_model_and_severity) == len(column_rules_tests), "one column_rules test per model and severity"
 
 
+def broken_rules_of(settings: Settings, target: Path, call: str) -> set[tuple[str | None, str, int]]:
+    """(column, rule, failing rows) of each rule that the column_rules test ``call`` (Jinja) finds broken,
+    as `dbt show` of the test's query returns them."""
+    done = run_dbt(
+        settings, target, "--quiet", "show", "--limit", "10", "--output", "json", "--inline", "{{ " + call + " }}"
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    return {(row["column_name"], row["rule"], row["failing_rows"]) for row in json.loads(done.stdout)["show"]}
+
+
 def test_column_rules_returns_each_broken_rule_with_its_column_and_failing_rows(sample_warehouse, tmp_path):
     # Three rows of a, b, d, r, e: each rule below is broken by the rows counted next to it.
     rows = "(values (1, 3, 0, 5.0, 'x'), (2, 5, 0, null, 'x'), (null, 4, 2, 1.0, 'y')) as v(a, b, d, r, e)"
@@ -297,22 +307,7 @@ def test_column_rules_returns_each_broken_rule_with_its_column_and_failing_rows(
         f"unique_combinations={combinations})"
     )
 
-    done = run_dbt(
-        sample_warehouse,
-        tmp_path,
-        "--quiet",
-        "show",
-        "--limit",
-        "10",
-        "--output",
-        "json",
-        "--inline",
-        "{{ " + call + " }}",
-    )
-
-    assert done.returncode == 0, done.stdout[-3000:]
-    shown = json.loads(done.stdout)["show"]
-    assert {(row["column_name"], row["rule"], row["failing_rows"]) for row in shown} == {
+    assert broken_rules_of(sample_warehouse, tmp_path, call) == {
         ("a", "not_null", 1),
         ("a", "accepted_range: min_value 1, max_value 1", 1),
         ("b", "accepted_values: 3, 4", 1),
@@ -344,22 +339,7 @@ def test_column_rules_counts_what_breaks_each_whole_table_rule(sample_warehouse,
     }
     call = f'test_column_rules(model="(select * from {rows})", columns={rules}, row_count=6)'
 
-    done = run_dbt(
-        sample_warehouse,
-        tmp_path,
-        "--quiet",
-        "show",
-        "--limit",
-        "10",
-        "--output",
-        "json",
-        "--inline",
-        "{{ " + call + " }}",
-    )
-
-    assert done.returncode == 0, done.stdout[-3000:]
-    shown = json.loads(done.stdout)["show"]
-    assert {(row["column_name"], row["rule"], row["failing_rows"]) for row in shown} == {
+    assert broken_rules_of(sample_warehouse, tmp_path, call) == {
         ("x", "non_increasing: group_by g; order_by o", 1),
         ("s", "sums_to: group_by g", 1),
         ("s", "sums_to: total 2", 1),
