@@ -73,7 +73,7 @@ import numpy as np
 import pandas as pd
 
 from analytics_ml.regression import t_quantile
-from analytics_ml.trend_model import TRENDS, ForecastSpec, point_fitted, point_forecast, prepare_series
+from analytics_ml.trend_model import TRENDS, ForecastSpec, SeriesDesign, point_fitted, prepare_series
 
 SEASON = 7
 ORIGIN_SPACING = SEASON
@@ -143,13 +143,19 @@ class Candidate:
 
     def predict(self, dates: pd.DatetimeIndex, values: np.ndarray, horizon: int) -> np.ndarray:
         """Forecasts of the ``horizon`` days after the last of ``dates``, never below 0."""
+        index, y, _ = prepare_series(dates, values, None)
+        return self.forecast_from(SeriesDesign.of(index, y, horizon), len(y), horizon)
+
+    def forecast_from(self, design: SeriesDesign, end: int, horizon: int) -> np.ndarray:
+        """``predict`` from the first ``end`` days of ``design``'s series: a backtest's forecast from
+        origin ``end``, whose regressions share the calendar columns of the series (``SeriesDesign``)."""
         if self.kind == COMBINATION:
-            return np.mean([member.predict(dates, values, horizon) for member in self.members], axis=0)
+            return np.mean([member.forecast_from(design, end, horizon) for member in self.members], axis=0)
         if self.kind == SEASONAL_NAIVE:
-            return np.maximum(seasonal_naive_forecast(values, horizon), 0.0)
+            return np.maximum(seasonal_naive_forecast(design.values[:end], horizon), 0.0)
         if self.kind == WEEKLY_PROFILE:
-            return np.maximum(weekly_profile_forecast(values, horizon), 0.0)
-        return point_forecast(dates, values, self.spec, horizon)
+            return np.maximum(weekly_profile_forecast(design.values[:end], horizon), 0.0)
+        return design.point_forecast(self.spec, end, horizon)
 
     def fitted(self, dates: pd.DatetimeIndex, values: np.ndarray) -> tuple[pd.DatetimeIndex, np.ndarray]:
         """The days the candidate describes and its value for each: the same weekday a week
@@ -290,8 +296,9 @@ def run_backtest(
     positions = origins[:, None] + steps[None, :]
     inside = positions < len(y)
     actual = np.where(inside, y[np.minimum(positions, len(y) - 1)], np.nan)
+    design = SeriesDesign.of(index, y, horizon)
     forecasts = {
-        candidate.label: np.vstack([candidate.predict(index[:origin], y[:origin], horizon) for origin in origins])
+        candidate.label: np.vstack([candidate.forecast_from(design, origin, horizon) for origin in origins])
         for candidate in candidates
     }
     return Backtest(
