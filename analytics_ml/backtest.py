@@ -65,6 +65,7 @@ approximation; the tests check its coverage on simulated stores.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -416,36 +417,88 @@ def conformal_quantiles(errors: np.ndarray, level: float) -> tuple[float, float]
     the band in jumps of whole ranks, so that levels a point apart often give the same band and
     ``RevenueForecast.band_levels`` could not raise a level by less than a rank."""
     ordered = np.sort(np.asarray(errors, dtype=float))
-    n = len(ordered)
-    upper_rank = (n + 1) * (1.0 + level) / 2.0
-    lower_rank = (n + 1) * (1.0 - level) / 2.0
-    if upper_rank > n + 1e-9 or lower_rank < 1.0 - 1e-9:
+    lower, upper = pooled_quantiles(ordered[None, :], np.array([len(ordered)]), level)
+    return float(lower[0]), float(upper[0])
+
+
+def pooled_quantiles(ordered: np.ndarray, sizes: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """``conformal_quantiles`` of many sets of errors at once: row i of ``ordered`` holds the ``sizes[i]``
+    errors of set i in ascending order (then anything). A rank r between the whole ranks k and k + 1
+    is e_k + (r - k)(e_{k+1} - e_k), as numpy's ``interp`` computes it over the ranks 1..n; ranks
+    outside 1..n (by rounding) take the nearest end."""
+    upper_rank = (sizes + 1) * (1.0 + level) / 2.0
+    lower_rank = (sizes + 1) * (1.0 - level) / 2.0
+    short = (upper_rank > sizes + 1e-9) | (lower_rank < 1.0 - 1e-9)
+    if short.any():
+        n = int(sizes[np.argmax(short)])
         raise ValueError(
             f"{n} backtest errors are too few for a {level:.0%} interval: it needs {conformal_sample_size(level)}"
         )
-    lower, upper = np.interp([lower_rank, upper_rank], np.arange(1, n + 1), ordered)
-    return min(float(lower), 0.0), max(float(upper), 0.0)
+
+    def at(rank: np.ndarray) -> np.ndarray:
+        rank = np.clip(rank, 1.0, sizes)
+        whole = np.floor(rank)
+        below = np.take_along_axis(ordered, whole.astype(int)[:, None] - 1, axis=1)[:, 0]
+        above = np.take_along_axis(ordered, np.minimum(whole, sizes - 1).astype(int)[:, None], axis=1)[:, 0]
+        return (above - below) * (rank - whole) + below
+
+    lower, upper = at(lower_rank), at(upper_rank)
+    # As min(q, 0.0) and max(q, 0.0): the band holds the point.
+    return np.where(lower > 0.0, 0.0, lower), np.where(upper < 0.0, 0.0, upper)
 
 
 def step_quantiles(errors: np.ndarray, horizon: int, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Conformal (q_lo, q_hi) for each step 1..horizon from ``errors`` (origins x >= horizon, NaN
     where unknown): step s pools the errors of the steps nearest to s (ties: the earlier) until
     it holds at least ``conformal_sample_size(level)`` of them and a week of steps."""
-    errors = latest_per_step(errors[:, :horizon], calibration_origins(horizon))
-    needed = conformal_sample_size(level)
-    counts = np.sum(~np.isnan(errors), axis=0)
-    if counts.sum() < needed:
-        raise ValueError(
-            f"{int(counts.sum())} backtest errors are too few for a {level:.0%} interval: it needs {needed}"
+    return StepErrors.of(errors, horizon).quantiles(level)
+
+
+@dataclass(frozen=True, eq=False)
+class StepErrors:
+    """The errors the bands of steps 1..horizon are calibrated on (``step_quantiles``): each step's
+    latest ``calibration_origins`` of ``errors``. The pools of nearest steps are sorted once for all
+    the levels that take the same steps: ``RevenueForecast.band_levels`` tries many levels on the
+    errors before each backtest window, and most pool the same week of steps."""
+
+    kept: np.ndarray
+    counts: np.ndarray
+    _pools: dict[bytes, tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, errors: np.ndarray, horizon: int) -> StepErrors:
+        kept = latest_per_step(errors[:, :horizon], calibration_origins(horizon))
+        return cls(kept, np.sum(~np.isnan(kept), axis=0))
+
+    def suffices(self, level: float) -> bool:
+        """Whether there are enough errors for a ``level`` band at every step."""
+        return int(self.counts.sum()) >= conformal_sample_size(level)
+
+    def quantiles(self, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """(q_lo, q_hi) of each step at ``level`` (``step_quantiles``)."""
+        needed = conformal_sample_size(level)
+        if not self.suffices(level):
+            raise ValueError(
+                f"{int(self.counts.sum())} backtest errors are too few for a {level:.0%} interval: it needs {needed}"
+            )
+        horizon = len(self.counts)
+        nearest = nearest_steps(horizon)
+        # Row s: how many nearest steps step s takes to hold `needed` errors, and a week of steps at least.
+        taken = np.maximum(
+            np.argmax(np.cumsum(self.counts[nearest], axis=1) >= needed, axis=1) + 1, min(SEASON, horizon)
         )
-    nearest = nearest_steps(horizon)
-    # Row s: how many nearest steps step s takes to hold `needed` errors, and a week of steps at least.
-    taken = np.maximum(np.argmax(np.cumsum(counts[nearest], axis=1) >= needed, axis=1) + 1, min(SEASON, horizon))
-    lower, upper = np.empty(horizon), np.empty(horizon)
-    for step in range(horizon):
-        pooled = errors[:, nearest[step, : taken[step]]]
-        lower[step], upper[step] = conformal_quantiles(pooled[~np.isnan(pooled)], level)
-    return lower, upper
+        return pooled_quantiles(*self.pools(taken), level)
+
+    def pools(self, taken: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ordered, sizes): row s the known errors of the ``taken[s]`` steps nearest to step s, sorted
+        (NaN after them), and how many they are."""
+        key = taken.tobytes()
+        if key not in self._pools:
+            nearest = nearest_steps(len(self.counts))[:, : taken.max()]
+            pooled = np.where(np.arange(taken.max()) < taken[:, None], self.kept[:, nearest], np.nan)
+            ordered = np.sort(pooled.transpose(1, 0, 2).reshape(len(taken), -1), axis=1)
+            self._pools[key] = ordered, np.sum(~np.isnan(ordered), axis=1)
+        return self._pools[key]
 
 
 @functools.cache
@@ -453,12 +506,6 @@ def nearest_steps(horizon: int) -> np.ndarray:
     """Row s (0-based): the steps 0..horizon-1 ordered by their distance to s, ties the earlier first."""
     steps = np.arange(horizon)
     return np.argsort(np.abs(steps[None, :] - steps[:, None]), axis=1, kind="stable")
-
-
-def has_conformal_sample(errors: np.ndarray, horizon: int, level: float) -> bool:
-    """Whether ``step_quantiles`` finds enough of ``errors`` for a ``level`` band at every step."""
-    kept = latest_per_step(errors[:, :horizon], calibration_origins(horizon))
-    return int(np.sum(~np.isnan(kept))) >= conformal_sample_size(level)
 
 
 def calibration_origins(horizon: int) -> np.ndarray:

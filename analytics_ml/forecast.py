@@ -67,14 +67,13 @@ from analytics_ml.backtest import (
     Backtest,
     Candidate,
     Selection,
+    StepErrors,
     TotalErrors,
     candidates_for,
     conformal_band,
-    has_conformal_sample,
     log_errors,
     run_backtest,
     select_candidate,
-    step_quantiles,
     total_errors,
     total_interval,
 )
@@ -157,19 +156,38 @@ class RevenueForecast:
 
     def errors(self) -> np.ndarray:
         """The chosen candidate's log errors at every origin and step (NaN where unknown)."""
-        return log_errors(self.backtest.actual, self.chosen_backtest)
+        return self._errors
+
+    @functools.cached_property
+    def _errors(self) -> np.ndarray:
+        errors = log_errors(self.backtest.actual, self.chosen_backtest)
+        errors.flags.writeable = False
+        return errors
+
+    def calibration(self, before: int | None = None) -> StepErrors:
+        """The errors the bands are calibrated on: those of target days before index ``before``
+        (``errors_before``; default: every error), kept once made, since ``band_levels`` tries many
+        levels on the errors before each backtest window."""
+        if before not in self._calibrations:
+            errors = self.errors() if before is None else errors_before(self.backtest, self.errors(), before)
+            self._calibrations[before] = StepErrors.of(errors, self.horizon)
+        return self._calibrations[before]
+
+    @functools.cached_property
+    def _calibrations(self) -> dict[int | None, StepErrors]:
+        return {}
 
     def band(
         self,
         level: float,
         forecast: np.ndarray | None = None,
         steps: np.ndarray | None = None,
-        errors: np.ndarray | None = None,
+        before: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper) of ``forecast`` (default: the forecast) at ``level``; ``steps`` (1-based)
-        says which step's errors each point takes (default 1..horizon); ``errors`` are those the
-        band is calibrated on (default: every error of the chosen candidate)."""
-        lower, upper = step_quantiles(self.errors() if errors is None else errors, self.horizon, level)
+        says which step's errors each point takes (default 1..horizon); the band is calibrated on the
+        errors of target days before index ``before`` (default: every error of the chosen candidate)."""
+        lower, upper = self.calibration(before).quantiles(level)
         steps = np.arange(1, self.horizon + 1) if steps is None else steps
         points = self.forecast if forecast is None else forecast
         return conformal_band(points, (lower[steps - 1], upper[steps - 1]))
@@ -204,7 +222,7 @@ class RevenueForecast:
         held_below = np.full(self.horizon, np.nan)
         windows = np.flatnonzero(self.backtest.complete(self.horizon))
         candidate = level
-        while candidate <= MAX_CONFIDENCE + 1e-9 and has_conformal_sample(self.errors(), self.horizon, candidate):
+        while candidate <= MAX_CONFIDENCE + 1e-9 and self.calibration().suffices(candidate):
             inside = self.windows_inside(candidate, windows)
             if len(inside) < MIN_SELECTION_ORIGINS:
                 return np.where(np.isnan(levels), candidate, levels)
@@ -231,13 +249,12 @@ class RevenueForecast:
     def windows_inside(self, level: float, rows: np.ndarray) -> list[np.ndarray]:
         """For each backtest window of ``rows`` whose earlier errors suffice, which of its days lay
         inside the ``level`` band calibrated on the errors of target days before its origin."""
-        errors = self.errors()
         chosen = self.chosen_backtest
         inside = []
         for row in rows:
-            earlier = errors_before(self.backtest, errors, self.backtest.origins[row])
-            if has_conformal_sample(earlier, self.horizon, level):
-                lower, upper = self.band(level, chosen[row, : self.horizon], errors=earlier)
+            origin = int(self.backtest.origins[row])
+            if self.calibration(origin).suffices(level):
+                lower, upper = self.band(level, chosen[row, : self.horizon], before=origin)
                 actual = self.backtest.actual[row, : self.horizon]
                 inside.append((actual >= lower) & (actual <= upper))
         return inside
@@ -322,8 +339,7 @@ class RevenueForecast:
         """
         validate_confidence(level)
         dates, fitted = self.chosen.fitted(self.dates, self.values)
-        before_judged = errors_before(self.backtest, self.errors(), len(self.dates) - judged_days)
-        lower, upper = self.band(level, fitted, np.ones(len(fitted), dtype=int), before_judged)
+        lower, upper = self.band(level, fitted, np.ones(len(fitted), dtype=int), len(self.dates) - judged_days)
         actual = self.values[len(self.values) - len(fitted) :]
         return pd.DataFrame({"date": dates, "actual": actual, "fitted": fitted, "lower": lower, "upper": upper})
 
