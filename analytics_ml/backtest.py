@@ -435,11 +435,13 @@ def pooled_quantiles(ordered: np.ndarray, sizes: np.ndarray, level: float) -> tu
             f"{n} backtest errors are too few for a {level:.0%} interval: it needs {conformal_sample_size(level)}"
         )
 
+    rows = np.arange(len(sizes))
+
     def at(rank: np.ndarray) -> np.ndarray:
         rank = np.clip(rank, 1.0, sizes)
         whole = np.floor(rank)
-        below = np.take_along_axis(ordered, whole.astype(int)[:, None] - 1, axis=1)[:, 0]
-        above = np.take_along_axis(ordered, np.minimum(whole, sizes - 1).astype(int)[:, None], axis=1)[:, 0]
+        below = ordered[rows, whole.astype(int) - 1]
+        above = ordered[rows, np.minimum(whole, sizes - 1).astype(int)]
         return (above - below) * (rank - whole) + below
 
     lower, upper = at(lower_rank), at(upper_rank)
@@ -463,6 +465,7 @@ class StepErrors:
 
     kept: np.ndarray
     counts: np.ndarray
+    _taken: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
     _pools: dict[bytes, tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -481,13 +484,14 @@ class StepErrors:
             raise ValueError(
                 f"{int(self.counts.sum())} backtest errors are too few for a {level:.0%} interval: it needs {needed}"
             )
-        horizon = len(self.counts)
-        nearest = nearest_steps(horizon)
-        # Row s: how many nearest steps step s takes to hold `needed` errors, and a week of steps at least.
-        taken = np.maximum(
-            np.argmax(np.cumsum(self.counts[nearest], axis=1) >= needed, axis=1) + 1, min(SEASON, horizon)
-        )
-        return pooled_quantiles(*self.pools(taken), level)
+        if needed not in self._taken:
+            horizon = len(self.counts)
+            nearest = nearest_steps(horizon)
+            # Row s: how many nearest steps step s takes to hold `needed` errors, and a week of steps at least.
+            self._taken[needed] = np.maximum(
+                np.argmax(np.cumsum(self.counts[nearest], axis=1) >= needed, axis=1) + 1, min(SEASON, horizon)
+            )
+        return pooled_quantiles(*self.pools(self._taken[needed]), level)
 
     def pools(self, taken: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ordered, sizes): row s the known errors of the ``taken[s]`` steps nearest to step s, sorted
