@@ -72,8 +72,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import stdtrit
 
-from analytics_ml.regression import t_quantile
 from analytics_ml.trend_model import TRENDS, ForecastSpec, SeriesDesign, point_fitted, prepare_series
 
 SEASON = 7
@@ -565,10 +565,27 @@ class TotalErrors:
 
     def interval(self, total: float, level: float) -> tuple[float, float]:
         """The ``level`` band of a total forecast as ``total``."""
-        m = self.count
-        half = t_quantile(level, m - 1) * self.std * math.sqrt(1.0 + 1.0 / m)
-        base = math.log1p(total)
-        return max(math.expm1(base + min(self.mean - half, 0.0)), 0.0), math.expm1(base + max(self.mean + half, 0.0))
+        lower, upper = total_bands(*(np.array([value]) for value in (total, self.count, self.mean, self.std)), level)
+        return float(lower[0]), float(upper[0])
+
+
+def total_bands(
+    totals: np.ndarray, count: np.ndarray, mean: np.ndarray, std: np.ndarray, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper): the ``level`` bands of totals forecast as ``totals`` whose past totals' log errors
+    have these counts, means and standard deviations (``TotalErrors``), one of each per total."""
+    half = stdtrit(count - 1, 0.5 + level / 2.0) * std * np.sqrt(1.0 + 1.0 / count)
+    base = _log1p(totals)
+    # The band holds the point: min(mean - half, 0) and max(mean + half, 0), then the floor at 0.
+    lower = _expm1(base + np.where(mean - half > 0.0, 0.0, mean - half))
+    upper = _expm1(base + np.where(mean + half < 0.0, 0.0, mean + half))
+    return np.where(lower < 0.0, 0.0, lower), upper
+
+
+# math's functions, one value at a time: numpy's vectorised log1p and expm1 differ from them in the
+# last bit for some values, and the bands were computed with math's.
+_log1p = np.vectorize(math.log1p, otypes=[float])
+_expm1 = np.vectorize(math.expm1, otypes=[float])
 
 
 def total_interval(total: float, errors: np.ndarray, level: float) -> tuple[float, float]:

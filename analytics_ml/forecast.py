@@ -74,6 +74,7 @@ from analytics_ml.backtest import (
     log_errors,
     run_backtest,
     select_candidate,
+    total_bands,
     total_errors,
     total_interval,
 )
@@ -120,13 +121,25 @@ def bound_columns(level: float) -> tuple[str, str]:
     return f"lower_{level_name(level)}", f"upper_{level_name(level)}"
 
 
-@dataclass(frozen=True)
-class PastTotal:
-    """A backtest window's total, forecast and actual, and the errors of the totals before it."""
+@dataclass(frozen=True, eq=False)
+class PastTotals:
+    """The totals of some days of the backtest windows (``rows``) with MIN_TOTAL_ERRORS windows complete
+    before their origin, forecast and actual, and the count, mean and standard deviation of the log
+    errors of those earlier totals (``TotalErrors``), one of each per window."""
 
-    forecast: float
-    actual: float
-    earlier_errors: TotalErrors
+    rows: np.ndarray
+    forecast: np.ndarray
+    actual: np.ndarray
+    count: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+
+    def inside(self, level: float, rows: np.ndarray) -> np.ndarray:
+        """For each of these windows among ``rows``, whether its total lay inside its ``level`` band."""
+        keep = np.isin(self.rows, rows)
+        lower, upper = total_bands(self.forecast[keep], self.count[keep], self.mean[keep], self.std[keep], level)
+        actual = self.actual[keep]
+        return (lower <= actual) & (actual <= upper)
 
 
 @dataclass(frozen=True, eq=False)
@@ -293,40 +306,34 @@ class RevenueForecast:
             candidate, held_below = round(candidate + BAND_LEVEL_STEP, 6), float(np.mean(inside))
         return round(candidate - BAND_LEVEL_STEP, 6)
 
-    def totals_inside(self, days: int, level: float, rows: np.ndarray) -> list[bool]:
+    def totals_inside(self, days: int, level: float, rows: np.ndarray) -> np.ndarray:
         """For each backtest window of ``rows`` with MIN_TOTAL_ERRORS windows complete before its
         origin, whether its ``days``-day total lay inside the ``level`` band calibrated on those."""
-        inside = []
-        for row in rows:
-            past = self.past_total(days, int(row))
-            if past is not None:
-                lower, upper = past.earlier_errors.interval(past.forecast, level)
-                inside.append(lower <= past.actual <= upper)
-        return inside
+        return self.past_totals(days).inside(level, rows)
 
-    def past_total(self, days: int, row: int) -> PastTotal | None:
-        """The ``days``-day total of the backtest window ``row`` and the errors of the totals complete
-        before its origin; None with fewer than MIN_TOTAL_ERRORS of those. Kept once found: the
-        levels ``total_level`` tries each take the same windows."""
-        key = (days, row)
-        if key not in self._past_totals:
-            chosen = self.chosen_backtest
-            earlier = self.backtest.complete(days) & (self.backtest.origins + days <= self.backtest.origins[row])
-            self._past_totals[key] = (
-                PastTotal(
-                    forecast=float(chosen[row, :days].sum()),
-                    actual=self.backtest.actual[row, :days].sum(),
-                    earlier_errors=TotalErrors.of(
-                        log_errors(self.backtest.actual[earlier, :days].sum(axis=1), chosen[earlier, :days].sum(axis=1))
-                    ),
-                )
-                if earlier.sum() >= MIN_TOTAL_ERRORS
-                else None
+    def past_totals(self, days: int) -> PastTotals:
+        """The ``days``-day totals of the backtest windows and the errors of the totals complete before
+        each (``PastTotals``). Kept once found: the levels ``total_level`` tries each take the same windows."""
+        if days not in self._past_totals:
+            chosen, origins, actual = self.chosen_backtest, self.backtest.origins, self.backtest.actual
+            complete = self.backtest.complete(days)
+            window_errors = log_errors(actual[complete, :days].sum(axis=1), chosen[complete, :days].sum(axis=1))
+            # Origins ascend, so the windows complete before an origin are the first `earlier` complete ones.
+            earlier = np.searchsorted(origins[complete] + days, origins, side="right")
+            rows = np.flatnonzero(earlier >= MIN_TOTAL_ERRORS)
+            errors = [TotalErrors.of(window_errors[:count]) for count in earlier[rows]]
+            self._past_totals[days] = PastTotals(
+                rows=rows,
+                forecast=chosen[rows, :days].sum(axis=1),
+                actual=actual[rows, :days].sum(axis=1),
+                count=np.array([past.count for past in errors], dtype=int),
+                mean=np.array([past.mean for past in errors]),
+                std=np.array([past.std for past in errors]),
             )
-        return self._past_totals[key]
+        return self._past_totals[days]
 
     @functools.cached_property
-    def _past_totals(self) -> dict[tuple[int, int], PastTotal | None]:
+    def _past_totals(self) -> dict[int, PastTotals]:
         return {}
 
     def fitted_history(self, level: float, judged_days: int = 0) -> pd.DataFrame:
@@ -367,7 +374,7 @@ class RevenueForecast:
         return {
             "out_of_sample_coverage": float(np.mean(days_inside)) if days_inside else math.nan,
             "coverage_windows": len(days_inside),
-            "out_of_sample_total_coverage": float(np.mean(totals_inside)) if totals_inside else math.nan,
+            "out_of_sample_total_coverage": float(np.mean(totals_inside)) if len(totals_inside) else math.nan,
             "total_coverage_windows": len(totals_inside),
         }
 
