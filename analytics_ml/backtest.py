@@ -471,7 +471,9 @@ class StepErrors:
     @classmethod
     def of(cls, errors: np.ndarray, horizon: int) -> StepErrors:
         kept = latest_per_step(errors[:, :horizon], calibration_origins(horizon))
-        return cls(kept, np.sum(~np.isnan(kept), axis=0))
+        known = ~np.isnan(kept)
+        # Origins none of whose errors are kept add nothing to a pool, only to the sorts.
+        return cls(kept[known.any(axis=1)], np.sum(known, axis=0))
 
     def suffices(self, level: float) -> bool:
         """Whether there are enough errors for a ``level`` band at every step."""
