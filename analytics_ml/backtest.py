@@ -65,15 +65,16 @@ approximation; the tests check its coverage on simulated stores.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import stdtrit
 
-from analytics_ml.regression import t_quantile
-from analytics_ml.trend_model import TRENDS, ForecastSpec, point_fitted, point_forecast, prepare_series
+from analytics_ml.trend_model import TRENDS, ForecastSpec, SeriesDesign, point_fitted, prepare_series
 
 SEASON = 7
 ORIGIN_SPACING = SEASON
@@ -143,13 +144,19 @@ class Candidate:
 
     def predict(self, dates: pd.DatetimeIndex, values: np.ndarray, horizon: int) -> np.ndarray:
         """Forecasts of the ``horizon`` days after the last of ``dates``, never below 0."""
+        index, y, _ = prepare_series(dates, values, None)
+        return self.forecast_from(SeriesDesign.of(index, y, horizon), len(y), horizon)
+
+    def forecast_from(self, design: SeriesDesign, end: int, horizon: int) -> np.ndarray:
+        """``predict`` from the first ``end`` days of ``design``'s series: a backtest's forecast from
+        origin ``end``, whose regressions share the calendar columns of the series (``SeriesDesign``)."""
         if self.kind == COMBINATION:
-            return np.mean([member.predict(dates, values, horizon) for member in self.members], axis=0)
+            return np.mean([member.forecast_from(design, end, horizon) for member in self.members], axis=0)
         if self.kind == SEASONAL_NAIVE:
-            return np.maximum(seasonal_naive_forecast(values, horizon), 0.0)
+            return np.maximum(seasonal_naive_forecast(design.values[:end], horizon), 0.0)
         if self.kind == WEEKLY_PROFILE:
-            return np.maximum(weekly_profile_forecast(values, horizon), 0.0)
-        return point_forecast(dates, values, self.spec, horizon)
+            return np.maximum(weekly_profile_forecast(design.values[:end], horizon), 0.0)
+        return design.point_forecast(self.spec, end, horizon)
 
     def fitted(self, dates: pd.DatetimeIndex, values: np.ndarray) -> tuple[pd.DatetimeIndex, np.ndarray]:
         """The days the candidate describes and its value for each: the same weekday a week
@@ -290,8 +297,9 @@ def run_backtest(
     positions = origins[:, None] + steps[None, :]
     inside = positions < len(y)
     actual = np.where(inside, y[np.minimum(positions, len(y) - 1)], np.nan)
+    design = SeriesDesign.of(index, y, horizon)
     forecasts = {
-        candidate.label: np.vstack([candidate.predict(index[:origin], y[:origin], horizon) for origin in origins])
+        candidate.label: np.vstack([candidate.forecast_from(design, origin, horizon) for origin in origins])
         for candidate in candidates
     }
     return Backtest(
@@ -409,36 +417,94 @@ def conformal_quantiles(errors: np.ndarray, level: float) -> tuple[float, float]
     the band in jumps of whole ranks, so that levels a point apart often give the same band and
     ``RevenueForecast.band_levels`` could not raise a level by less than a rank."""
     ordered = np.sort(np.asarray(errors, dtype=float))
-    n = len(ordered)
-    upper_rank = (n + 1) * (1.0 + level) / 2.0
-    lower_rank = (n + 1) * (1.0 - level) / 2.0
-    if upper_rank > n + 1e-9 or lower_rank < 1.0 - 1e-9:
+    lower, upper = pooled_quantiles(ordered[None, :], np.array([len(ordered)]), level)
+    return float(lower[0]), float(upper[0])
+
+
+def pooled_quantiles(ordered: np.ndarray, sizes: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """``conformal_quantiles`` of many sets of errors at once: row i of ``ordered`` holds the ``sizes[i]``
+    errors of set i in ascending order (then anything). A rank r between the whole ranks k and k + 1
+    is e_k + (r - k)(e_{k+1} - e_k), as numpy's ``interp`` computes it over the ranks 1..n; ranks
+    outside 1..n (by rounding) take the nearest end."""
+    upper_rank = (sizes + 1) * (1.0 + level) / 2.0
+    lower_rank = (sizes + 1) * (1.0 - level) / 2.0
+    short = (upper_rank > sizes + 1e-9) | (lower_rank < 1.0 - 1e-9)
+    if short.any():
+        n = int(sizes[np.argmax(short)])
         raise ValueError(
             f"{n} backtest errors are too few for a {level:.0%} interval: it needs {conformal_sample_size(level)}"
         )
-    lower, upper = np.interp([lower_rank, upper_rank], np.arange(1, n + 1), ordered)
-    return min(float(lower), 0.0), max(float(upper), 0.0)
+
+    rows = np.arange(len(sizes))
+
+    def at(rank: np.ndarray) -> np.ndarray:
+        rank = np.clip(rank, 1.0, sizes)
+        whole = np.floor(rank)
+        below = ordered[rows, whole.astype(int) - 1]
+        above = ordered[rows, np.minimum(whole, sizes - 1).astype(int)]
+        return (above - below) * (rank - whole) + below
+
+    lower, upper = at(lower_rank), at(upper_rank)
+    # As min(q, 0.0) and max(q, 0.0): the band holds the point.
+    return np.where(lower > 0.0, 0.0, lower), np.where(upper < 0.0, 0.0, upper)
 
 
 def step_quantiles(errors: np.ndarray, horizon: int, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Conformal (q_lo, q_hi) for each step 1..horizon from ``errors`` (origins x >= horizon, NaN
     where unknown): step s pools the errors of the steps nearest to s (ties: the earlier) until
     it holds at least ``conformal_sample_size(level)`` of them and a week of steps."""
-    errors = latest_per_step(errors[:, :horizon], calibration_origins(horizon))
-    needed = conformal_sample_size(level)
-    counts = np.sum(~np.isnan(errors), axis=0)
-    if counts.sum() < needed:
-        raise ValueError(
-            f"{int(counts.sum())} backtest errors are too few for a {level:.0%} interval: it needs {needed}"
-        )
-    nearest = nearest_steps(horizon)
-    # Row s: how many nearest steps step s takes to hold `needed` errors, and a week of steps at least.
-    taken = np.maximum(np.argmax(np.cumsum(counts[nearest], axis=1) >= needed, axis=1) + 1, min(SEASON, horizon))
-    lower, upper = np.empty(horizon), np.empty(horizon)
-    for step in range(horizon):
-        pooled = errors[:, nearest[step, : taken[step]]]
-        lower[step], upper[step] = conformal_quantiles(pooled[~np.isnan(pooled)], level)
-    return lower, upper
+    return StepErrors.of(errors, horizon).quantiles(level)
+
+
+@dataclass(frozen=True, eq=False)
+class StepErrors:
+    """The errors the bands of steps 1..horizon are calibrated on (``step_quantiles``): each step's
+    latest ``calibration_origins`` of ``errors``. The pools of nearest steps are sorted once for all
+    the levels that take the same steps: ``RevenueForecast.band_levels`` tries many levels on the
+    errors before each backtest window, and most pool the same week of steps."""
+
+    kept: np.ndarray
+    counts: np.ndarray
+    _taken: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
+    _pools: dict[bytes, tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, errors: np.ndarray, horizon: int) -> StepErrors:
+        kept = latest_per_step(errors[:, :horizon], calibration_origins(horizon))
+        known = ~np.isnan(kept)
+        # Origins none of whose errors are kept add nothing to a pool, only to the sorts.
+        return cls(kept[known.any(axis=1)], np.sum(known, axis=0))
+
+    def suffices(self, level: float) -> bool:
+        """Whether there are enough errors for a ``level`` band at every step."""
+        return int(self.counts.sum()) >= conformal_sample_size(level)
+
+    def quantiles(self, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """(q_lo, q_hi) of each step at ``level`` (``step_quantiles``)."""
+        needed = conformal_sample_size(level)
+        if not self.suffices(level):
+            raise ValueError(
+                f"{int(self.counts.sum())} backtest errors are too few for a {level:.0%} interval: it needs {needed}"
+            )
+        if needed not in self._taken:
+            horizon = len(self.counts)
+            nearest = nearest_steps(horizon)
+            # Row s: how many nearest steps step s takes to hold `needed` errors, and a week of steps at least.
+            self._taken[needed] = np.maximum(
+                np.argmax(np.cumsum(self.counts[nearest], axis=1) >= needed, axis=1) + 1, min(SEASON, horizon)
+            )
+        return pooled_quantiles(*self.pools(self._taken[needed]), level)
+
+    def pools(self, taken: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ordered, sizes): row s the known errors of the ``taken[s]`` steps nearest to step s, sorted
+        (NaN after them), and how many they are."""
+        key = taken.tobytes()
+        if key not in self._pools:
+            nearest = nearest_steps(len(self.counts))[:, : taken.max()]
+            pooled = np.where(np.arange(taken.max()) < taken[:, None], self.kept[:, nearest], np.nan)
+            ordered = np.sort(pooled.transpose(1, 0, 2).reshape(len(taken), -1), axis=1)
+            self._pools[key] = ordered, np.sum(~np.isnan(ordered), axis=1)
+        return self._pools[key]
 
 
 @functools.cache
@@ -446,12 +512,6 @@ def nearest_steps(horizon: int) -> np.ndarray:
     """Row s (0-based): the steps 0..horizon-1 ordered by their distance to s, ties the earlier first."""
     steps = np.arange(horizon)
     return np.argsort(np.abs(steps[None, :] - steps[:, None]), axis=1, kind="stable")
-
-
-def has_conformal_sample(errors: np.ndarray, horizon: int, level: float) -> bool:
-    """Whether ``step_quantiles`` finds enough of ``errors`` for a ``level`` band at every step."""
-    kept = latest_per_step(errors[:, :horizon], calibration_origins(horizon))
-    return int(np.sum(~np.isnan(kept))) >= conformal_sample_size(level)
 
 
 def calibration_origins(horizon: int) -> np.ndarray:
@@ -507,10 +567,27 @@ class TotalErrors:
 
     def interval(self, total: float, level: float) -> tuple[float, float]:
         """The ``level`` band of a total forecast as ``total``."""
-        m = self.count
-        half = t_quantile(level, m - 1) * self.std * math.sqrt(1.0 + 1.0 / m)
-        base = math.log1p(total)
-        return max(math.expm1(base + min(self.mean - half, 0.0)), 0.0), math.expm1(base + max(self.mean + half, 0.0))
+        lower, upper = total_bands(*(np.array([value]) for value in (total, self.count, self.mean, self.std)), level)
+        return float(lower[0]), float(upper[0])
+
+
+def total_bands(
+    totals: np.ndarray, count: np.ndarray, mean: np.ndarray, std: np.ndarray, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper): the ``level`` bands of totals forecast as ``totals`` whose past totals' log errors
+    have these counts, means and standard deviations (``TotalErrors``), one of each per total."""
+    half = stdtrit(count - 1, 0.5 + level / 2.0) * std * np.sqrt(1.0 + 1.0 / count)
+    base = _log1p(totals)
+    # The band holds the point: min(mean - half, 0) and max(mean + half, 0), then the floor at 0.
+    lower = _expm1(base + np.where(mean - half > 0.0, 0.0, mean - half))
+    upper = _expm1(base + np.where(mean + half < 0.0, 0.0, mean + half))
+    return np.where(lower < 0.0, 0.0, lower), upper
+
+
+# math's functions, one value at a time: numpy's vectorised log1p and expm1 differ from them in the
+# last bit for some values, and the bands were computed with math's.
+_log1p = np.vectorize(math.log1p, otypes=[float])
+_expm1 = np.vectorize(math.expm1, otypes=[float])
 
 
 def total_interval(total: float, errors: np.ndarray, level: float) -> tuple[float, float]:

@@ -67,14 +67,14 @@ from analytics_ml.backtest import (
     Backtest,
     Candidate,
     Selection,
+    StepErrors,
     TotalErrors,
     candidates_for,
     conformal_band,
-    has_conformal_sample,
     log_errors,
     run_backtest,
     select_candidate,
-    step_quantiles,
+    total_bands,
     total_errors,
     total_interval,
 )
@@ -121,13 +121,25 @@ def bound_columns(level: float) -> tuple[str, str]:
     return f"lower_{level_name(level)}", f"upper_{level_name(level)}"
 
 
-@dataclass(frozen=True)
-class PastTotal:
-    """A backtest window's total, forecast and actual, and the errors of the totals before it."""
+@dataclass(frozen=True, eq=False)
+class PastTotals:
+    """The totals of some days of the backtest windows (``rows``) with MIN_TOTAL_ERRORS windows complete
+    before their origin, forecast and actual, and the count, mean and standard deviation of the log
+    errors of those earlier totals (``TotalErrors``), one of each per window."""
 
-    forecast: float
-    actual: float
-    earlier_errors: TotalErrors
+    rows: np.ndarray
+    forecast: np.ndarray
+    actual: np.ndarray
+    count: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+
+    def inside(self, level: float, rows: np.ndarray) -> np.ndarray:
+        """For each of these windows among ``rows``, whether its total lay inside its ``level`` band."""
+        keep = np.isin(self.rows, rows)
+        lower, upper = total_bands(self.forecast[keep], self.count[keep], self.mean[keep], self.std[keep], level)
+        actual = self.actual[keep]
+        return (lower <= actual) & (actual <= upper)
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,19 +169,38 @@ class RevenueForecast:
 
     def errors(self) -> np.ndarray:
         """The chosen candidate's log errors at every origin and step (NaN where unknown)."""
-        return log_errors(self.backtest.actual, self.chosen_backtest)
+        return self._errors
+
+    @functools.cached_property
+    def _errors(self) -> np.ndarray:
+        errors = log_errors(self.backtest.actual, self.chosen_backtest)
+        errors.flags.writeable = False
+        return errors
+
+    def calibration(self, before: int | None = None) -> StepErrors:
+        """The errors the bands are calibrated on: those of target days before index ``before``
+        (``errors_before``; default: every error), kept once made, since ``band_levels`` tries many
+        levels on the errors before each backtest window."""
+        if before not in self._calibrations:
+            errors = self.errors() if before is None else errors_before(self.backtest, self.errors(), before)
+            self._calibrations[before] = StepErrors.of(errors, self.horizon)
+        return self._calibrations[before]
+
+    @functools.cached_property
+    def _calibrations(self) -> dict[int | None, StepErrors]:
+        return {}
 
     def band(
         self,
         level: float,
         forecast: np.ndarray | None = None,
         steps: np.ndarray | None = None,
-        errors: np.ndarray | None = None,
+        before: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper) of ``forecast`` (default: the forecast) at ``level``; ``steps`` (1-based)
-        says which step's errors each point takes (default 1..horizon); ``errors`` are those the
-        band is calibrated on (default: every error of the chosen candidate)."""
-        lower, upper = step_quantiles(self.errors() if errors is None else errors, self.horizon, level)
+        says which step's errors each point takes (default 1..horizon); the band is calibrated on the
+        errors of target days before index ``before`` (default: every error of the chosen candidate)."""
+        lower, upper = self.calibration(before).quantiles(level)
         steps = np.arange(1, self.horizon + 1) if steps is None else steps
         points = self.forecast if forecast is None else forecast
         return conformal_band(points, (lower[steps - 1], upper[steps - 1]))
@@ -204,7 +235,7 @@ class RevenueForecast:
         held_below = np.full(self.horizon, np.nan)
         windows = np.flatnonzero(self.backtest.complete(self.horizon))
         candidate = level
-        while candidate <= MAX_CONFIDENCE + 1e-9 and has_conformal_sample(self.errors(), self.horizon, candidate):
+        while candidate <= MAX_CONFIDENCE + 1e-9 and self.calibration().suffices(candidate):
             inside = self.windows_inside(candidate, windows)
             if len(inside) < MIN_SELECTION_ORIGINS:
                 return np.where(np.isnan(levels), candidate, levels)
@@ -231,13 +262,12 @@ class RevenueForecast:
     def windows_inside(self, level: float, rows: np.ndarray) -> list[np.ndarray]:
         """For each backtest window of ``rows`` whose earlier errors suffice, which of its days lay
         inside the ``level`` band calibrated on the errors of target days before its origin."""
-        errors = self.errors()
         chosen = self.chosen_backtest
         inside = []
         for row in rows:
-            earlier = errors_before(self.backtest, errors, self.backtest.origins[row])
-            if has_conformal_sample(earlier, self.horizon, level):
-                lower, upper = self.band(level, chosen[row, : self.horizon], errors=earlier)
+            origin = int(self.backtest.origins[row])
+            if self.calibration(origin).suffices(level):
+                lower, upper = self.band(level, chosen[row, : self.horizon], before=origin)
                 actual = self.backtest.actual[row, : self.horizon]
                 inside.append((actual >= lower) & (actual <= upper))
         return inside
@@ -276,40 +306,34 @@ class RevenueForecast:
             candidate, held_below = round(candidate + BAND_LEVEL_STEP, 6), float(np.mean(inside))
         return round(candidate - BAND_LEVEL_STEP, 6)
 
-    def totals_inside(self, days: int, level: float, rows: np.ndarray) -> list[bool]:
+    def totals_inside(self, days: int, level: float, rows: np.ndarray) -> np.ndarray:
         """For each backtest window of ``rows`` with MIN_TOTAL_ERRORS windows complete before its
         origin, whether its ``days``-day total lay inside the ``level`` band calibrated on those."""
-        inside = []
-        for row in rows:
-            past = self.past_total(days, int(row))
-            if past is not None:
-                lower, upper = past.earlier_errors.interval(past.forecast, level)
-                inside.append(lower <= past.actual <= upper)
-        return inside
+        return self.past_totals(days).inside(level, rows)
 
-    def past_total(self, days: int, row: int) -> PastTotal | None:
-        """The ``days``-day total of the backtest window ``row`` and the errors of the totals complete
-        before its origin; None with fewer than MIN_TOTAL_ERRORS of those. Kept once found: the
-        levels ``total_level`` tries each take the same windows."""
-        key = (days, row)
-        if key not in self._past_totals:
-            chosen = self.chosen_backtest
-            earlier = self.backtest.complete(days) & (self.backtest.origins + days <= self.backtest.origins[row])
-            self._past_totals[key] = (
-                PastTotal(
-                    forecast=float(chosen[row, :days].sum()),
-                    actual=self.backtest.actual[row, :days].sum(),
-                    earlier_errors=TotalErrors.of(
-                        log_errors(self.backtest.actual[earlier, :days].sum(axis=1), chosen[earlier, :days].sum(axis=1))
-                    ),
-                )
-                if earlier.sum() >= MIN_TOTAL_ERRORS
-                else None
+    def past_totals(self, days: int) -> PastTotals:
+        """The ``days``-day totals of the backtest windows and the errors of the totals complete before
+        each (``PastTotals``). Kept once found: the levels ``total_level`` tries each take the same windows."""
+        if days not in self._past_totals:
+            chosen, origins, actual = self.chosen_backtest, self.backtest.origins, self.backtest.actual
+            complete = self.backtest.complete(days)
+            window_errors = log_errors(actual[complete, :days].sum(axis=1), chosen[complete, :days].sum(axis=1))
+            # Origins ascend, so the windows complete before an origin are the first `earlier` complete ones.
+            earlier = np.searchsorted(origins[complete] + days, origins, side="right")
+            rows = np.flatnonzero(earlier >= MIN_TOTAL_ERRORS)
+            errors = [TotalErrors.of(window_errors[:count]) for count in earlier[rows]]
+            self._past_totals[days] = PastTotals(
+                rows=rows,
+                forecast=chosen[rows, :days].sum(axis=1),
+                actual=actual[rows, :days].sum(axis=1),
+                count=np.array([past.count for past in errors], dtype=int),
+                mean=np.array([past.mean for past in errors]),
+                std=np.array([past.std for past in errors]),
             )
-        return self._past_totals[key]
+        return self._past_totals[days]
 
     @functools.cached_property
-    def _past_totals(self) -> dict[tuple[int, int], PastTotal | None]:
+    def _past_totals(self) -> dict[int, PastTotals]:
         return {}
 
     def fitted_history(self, level: float, judged_days: int = 0) -> pd.DataFrame:
@@ -322,8 +346,7 @@ class RevenueForecast:
         """
         validate_confidence(level)
         dates, fitted = self.chosen.fitted(self.dates, self.values)
-        before_judged = errors_before(self.backtest, self.errors(), len(self.dates) - judged_days)
-        lower, upper = self.band(level, fitted, np.ones(len(fitted), dtype=int), before_judged)
+        lower, upper = self.band(level, fitted, np.ones(len(fitted), dtype=int), len(self.dates) - judged_days)
         actual = self.values[len(self.values) - len(fitted) :]
         return pd.DataFrame({"date": dates, "actual": actual, "fitted": fitted, "lower": lower, "upper": upper})
 
@@ -351,7 +374,7 @@ class RevenueForecast:
         return {
             "out_of_sample_coverage": float(np.mean(days_inside)) if days_inside else math.nan,
             "coverage_windows": len(days_inside),
-            "out_of_sample_total_coverage": float(np.mean(totals_inside)) if totals_inside else math.nan,
+            "out_of_sample_total_coverage": float(np.mean(totals_inside)) if len(totals_inside) else math.nan,
             "total_coverage_windows": len(totals_inside),
         }
 

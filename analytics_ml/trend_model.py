@@ -35,6 +35,7 @@ with less than a year a yearly cycle is not identified separately from the trend
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 from dataclasses import dataclass
 
@@ -119,19 +120,19 @@ class DesignLayout:
 
     def matrix(self, dates: pd.DatetimeIndex, promo: np.ndarray) -> np.ndarray:
         """Design matrix for ``dates``; ``promo`` is ignored when has_promo is False."""
-        blocks = [
-            np.ones((len(dates), 1)),
-            self.trend_block(dates),
-            weekday_dummies(dates),
-            fourier_terms(dates, self.fourier_order),
-        ]
+        calendar = (weekday_dummies(dates), fourier_terms(dates, self.fourier_order))
+        return self.assemble(_days_between(self.origin, dates), calendar, promo)
+
+    def assemble(self, t: np.ndarray, calendar: tuple[np.ndarray, np.ndarray], promo: np.ndarray) -> np.ndarray:
+        """Design matrix of the days ``t`` days after the origin whose weekday dummies and Fourier
+        terms are ``calendar``; ``promo`` is ignored when has_promo is False."""
+        blocks = [np.ones((len(t), 1)), self.trend_block(t), *calendar]
         if self.has_promo:
             blocks.append(np.asarray(promo, dtype=float)[:, None])
         return np.hstack(blocks)
 
-    def trend_block(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        """Trend column followed by the hinge columns (module docstring)."""
-        t = _days_between(self.origin, dates)
+    def trend_block(self, t: np.ndarray) -> np.ndarray:
+        """Trend column followed by the hinge columns (module docstring) of the days ``t`` days after the origin."""
         clock = damped_clock(t, _days_between(self.origin, self.last_date)) if self.trend == "damped" else t
         hinges = [np.maximum(t - knot, 0.0) for knot in self.knots]
         return np.column_stack([clock, *hinges])
@@ -330,56 +331,106 @@ def point_forecast(
     Negative points (a falling linear trend) are cut to 0, revenue's floor. No promotion is
     assumed on any day, in the past or ahead (docs/forecasting.md, "Promotions").
     """
-    fit = _mean_fit(dates, values, spec)
-    future = pd.date_range(fit.layout.last_date + _ONE_DAY, periods=days_ahead, freq="D")
-    return fit.mean(future)
+    index, y, _ = prepare_series(dates, values, None)
+    return SeriesDesign.of(index, y, days_ahead).point_forecast(spec, len(y), days_ahead)
 
 
 def point_fitted(
     dates: pd.DatetimeIndex | pd.Series | np.ndarray, values: np.ndarray | pd.Series, spec: ForecastSpec
 ) -> tuple[pd.DatetimeIndex, np.ndarray]:
     """The days of the spec's window and the in-sample means of ``point_forecast``'s fit there."""
-    fit = _mean_fit(dates, values, spec)
-    return fit.index, fit.mean(fit.index)
+    index, y, _ = prepare_series(dates, values, None)
+    design = SeriesDesign.of(index, y, 0)
+    fit = design.mean_fit(spec, len(y))
+    return index[fit.start :], fit.mean(design.matrix(fit.layout, fit.start, len(y)))
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesDesign:
+    """A daily series (sorted, as ``prepare_series`` leaves it) and the calendar columns of the design
+    matrices of its days and the ``days_ahead`` days after it (``weekday_dummies``, ``fourier_terms``),
+    each computed once, when first used: a backtest fits every regression candidate on the first
+    ``end`` days for many ``end``, and each fit and forecast takes a slice of them instead of building
+    them again from dates (most of a backtest's time). The slices hold the values the functions give
+    for those days, so the fits are the same to the bit."""
+
+    dates: pd.DatetimeIndex
+    """The series' days, then the ``days_ahead`` days after the last."""
+    values: np.ndarray
+    consecutive: bool
+    _fourier: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, index: pd.DatetimeIndex, values: np.ndarray, days_ahead: int) -> SeriesDesign:
+        future = pd.date_range(index[-1] + _ONE_DAY, periods=days_ahead, freq="D")
+        consecutive = bool(np.all(np.diff(index.as_unit("ns").asi8) == _ONE_DAY.value))
+        return cls(dates=index.append(future), values=values, consecutive=consecutive)
+
+    @functools.cached_property
+    def _nanoseconds(self) -> np.ndarray:
+        return self.dates.as_unit("ns").asi8
+
+    @functools.cached_property
+    def _weekdays(self) -> np.ndarray:
+        return weekday_dummies(self.dates)
+
+    def matrix(self, layout: DesignLayout, start: int, stop: int) -> np.ndarray:
+        """``layout.matrix`` (without promotions) of the days at positions start..stop-1."""
+        if layout.fourier_order not in self._fourier:
+            self._fourier[layout.fourier_order] = fourier_terms(self.dates, layout.fourier_order)
+        calendar = (self._weekdays[start:stop], self._fourier[layout.fourier_order][start:stop])
+        t = _days_after(layout.origin, self._nanoseconds[start:stop])
+        return layout.assemble(t, calendar, np.zeros(stop - start))
+
+    def point_forecast(self, spec: ForecastSpec, end: int, days_ahead: int) -> np.ndarray:
+        """``point_forecast`` of the first ``end`` days of the series."""
+        if end < len(self.values) and not self.consecutive:
+            raise ValueError("a forecast from inside the series needs consecutive days: the next rows as next days")
+        if end + days_ahead > len(self.dates):
+            raise ValueError(f"the design covers {len(self.dates) - end} days after day {end}, not {days_ahead}")
+        fit = self.mean_fit(spec, end)
+        return fit.mean(self.matrix(fit.layout, end, end + days_ahead))
+
+    def mean_fit(self, spec: ForecastSpec, end: int) -> _MeanFit:
+        """Least-squares fit of ``spec`` to the first ``end`` days (to the last ``spec.window_days`` of them)."""
+        start = 0
+        if spec.window_days is not None:
+            # The days after the last one's date minus window_days, as ``_last_window`` keeps them.
+            threshold = self._nanoseconds[end - 1] - spec.window_days * _ONE_DAY.value
+            start = int(np.searchsorted(self._nanoseconds[:end], threshold, side="right"))
+        layout = _layout_for(spec, self.dates[start:end], has_promo=False)
+        z = _to_fit_scale(spec.trend, self.values[start:end])
+        X = self.matrix(layout, start, end)
+        # The normal equations X'X beta = X'z, solved by lstsq for rank-deficient designs: on these
+        # few columns it is many times faster than lstsq on X, whose threaded LAPACK call dominates.
+        beta, _, rank, _ = np.linalg.lstsq(X.T @ X, X.T @ z, rcond=None)
+        dof = len(z) - int(rank)
+        if dof < 1:
+            raise ValueError(f"{spec.label} needs more days than its {rank} coefficients, got {len(z)}")
+        # The variance of the mean correction is that of the last RECENT_DAYS residuals: a store's
+        # relative spread shrinks as it grows (Poisson-like counts), and the spread of its small early
+        # days would inflate exp(sigma^2 / 2) far past what its current days deserve.
+        recent = (z - X @ beta)[-RECENT_DAYS:]
+        # n / dof: the usual correction of a mean square of least-squares residuals for the fit.
+        return _MeanFit(spec, layout, start, beta, float(np.mean(recent**2)) * len(z) / dof)
 
 
 @dataclass(frozen=True, eq=False)
 class _MeanFit:
-    """Least-squares coefficients and residual variance on the fitting scale, without (X'X)^-1."""
+    """Least-squares coefficients and residual variance on the fitting scale, without (X'X)^-1,
+    of a fit to the days from position ``start`` of a ``SeriesDesign``."""
 
     spec: ForecastSpec
     layout: DesignLayout
-    index: pd.DatetimeIndex
+    start: int
     beta: np.ndarray
     sigma2: float
 
-    def mean(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        """Mean revenue of ``dates`` (``point_forecast``), floored at 0."""
-        z = self.layout.matrix(dates, np.zeros(len(dates))) @ self.beta
+    def mean(self, X: np.ndarray) -> np.ndarray:
+        """Mean revenue of the days of design matrix ``X`` (``point_forecast``), floored at 0."""
+        z = X @ self.beta
         mean = np.expm1(z + self.sigma2 / 2.0) if self.spec.trend == "loglinear" else z
         return np.maximum(mean, 0.0)
-
-
-def _mean_fit(
-    dates: pd.DatetimeIndex | pd.Series | np.ndarray, values: np.ndarray | pd.Series, spec: ForecastSpec
-) -> _MeanFit:
-    index, y, _ = prepare_series(dates, values, None)
-    index, y, _ = _last_window(index, y, None, spec.window_days)
-    layout = _layout_for(spec, index, has_promo=False)
-    z = _to_fit_scale(spec.trend, y)
-    X = layout.matrix(index, np.zeros(len(index)))
-    # The normal equations X'X beta = X'z, solved by lstsq for rank-deficient designs: on these
-    # few columns it is many times faster than lstsq on X, whose threaded LAPACK call dominates.
-    beta, _, rank, _ = np.linalg.lstsq(X.T @ X, X.T @ z, rcond=None)
-    dof = len(z) - int(rank)
-    if dof < 1:
-        raise ValueError(f"{spec.label} needs more days than its {rank} coefficients, got {len(z)}")
-    # The variance of the mean correction is that of the last RECENT_DAYS residuals: a store's
-    # relative spread shrinks as it grows (Poisson-like counts), and the spread of its small early
-    # days would inflate exp(sigma^2 / 2) far past what its current days deserve.
-    recent = (z - X @ beta)[-RECENT_DAYS:]
-    # n / dof: the usual correction of a mean square of least-squares residuals for the fit.
-    return _MeanFit(spec, layout, index, beta, float(np.mean(recent**2)) * len(z) / dof)
 
 
 def fitted_history(
@@ -449,9 +500,13 @@ def seasonal_patterns(model: ForecastModel, confidence_level: float = 0.95) -> p
 
 
 def _days_between(start: pd.Timestamp, dates: pd.DatetimeIndex | pd.Timestamp) -> np.ndarray:
+    nanoseconds = dates.as_unit("ns").asi8 if isinstance(dates, pd.DatetimeIndex) else dates.as_unit("ns").value
+    return _days_after(start, nanoseconds)
+
+
+def _days_after(start: pd.Timestamp, nanoseconds: np.ndarray | int) -> np.ndarray:
     # The same division as (dates - start) / _ONE_DAY, on the nanoseconds: pandas' timedelta
     # arithmetic was most of a backtest's time (docs/benchmarks.md).
-    nanoseconds = dates.as_unit("ns").asi8 if isinstance(dates, pd.DatetimeIndex) else dates.as_unit("ns").value
     return np.asarray((nanoseconds - start.as_unit("ns").value) / _ONE_DAY.value, dtype=float)
 
 
