@@ -8,7 +8,7 @@
     away) or a change of the store's time zone recomputes every customer, as a full build does. The
     result is the same as a full build's (tests/integration/test_incremental_marts.py). On Spark, a
     table rebuilt each time, as funnel_sessions. -#}
-{{ config(**replacing_rows_by('customer_id', 'signup_at')) }}
+{{ config(**replacing_rows_by('customer_id', 'is_known_customer')) }}
 {#- The vars a customer's row is computed with: the signup's store day. -#}
 {%- set build_vars = ['store_timezone'] -%}
 with source as (
@@ -158,5 +158,6 @@ final as (
 )
 
 -- Affected customers left without a record or an order (a reload took them away) get a row without
--- signup_at, which removes their stored row.
+-- is_known_customer, which removes their stored row (a row without signup_at is one the column
+-- rules must see).
 {{ final_with_cleared_keys('final', 'affected_customers', 'customer_id') }}
