@@ -34,6 +34,7 @@ from tests.support.pipeline_runs import (
 INGEST_AND_DBT = INGEST | DBT_MODELS
 LAST_DAY = SAMPLE_SPEC.end_date
 BOOKKEEPING = {
+    "staging.stg_customers": ("_last_load_id",),
     "intermediate.funnel_sessions": ("_reference_date", "_last_load_id", "_build_number"),
     "intermediate.int_customer_orders": ("_reference_date", "_last_load_id", "_build_number"),
     "intermediate.int_order_days": ("_last_load_id",),
@@ -220,12 +221,13 @@ class TinyWarehouse:
         """The stored rows of ``model`` and a full build's over the same upstream tables, the
         bookkeeping left out: equal when all is well. Columns are matched by name: a stage added
         back is a column added at the end of the table."""
-        bookkeeping = ", ".join(BOOKKEEPING[f"intermediate.{model}"])
+        table = next(name for name in BOOKKEEPING if name.split(".")[1] == model)
+        bookkeeping = ", ".join(BOOKKEEPING[table])
         with duckdb.connect(str(self.path)) as con:
             full = con.execute(f"select * exclude ({bookkeeping}) from ({self.full_build_sql(model)}) order by all")
             columns = [column[0] for column in full.description]
             full_rows = full.fetchall()
-            stored = con.execute(f"select {', '.join(columns)} from intermediate.{model} order by all")
+            stored = con.execute(f"select {', '.join(columns)} from {table} order by all")
             return stored.fetchall(), full_rows
 
 
@@ -388,6 +390,8 @@ ORDER_STEP_WEIGHTS = {
     "reference_forward": 2,
     "reload_orders": 3,
     "empty_orders": 2,
+    "new_day": 2,
+    "new_signup": 1,
     "reload_costs": 2,
     "change_customer": 1,
     "change_horizons": 1,
@@ -398,7 +402,8 @@ ORDER_STEP_WEIGHTS = {
 """Reloads of old days move customers' first orders (and so their cohorts) back and forth, or take
 them away; emptied days remove every order of a day; costs change a month's margin; the LTV
 horizons split a customer's months anew; the time zone moves orders to other days; the costs of
-revenue change every month's margin."""
+revenue change every month's margin; a new day's orders and a guest's record signed up on a new
+day are what a night adds."""
 COST_OF_REVENUE = (["payment_fees", "infrastructure"], ["salaries"])
 """The var cost_of_revenue_categories a step switches between: the default, and one that turns
 the tiny shop's margins around."""
@@ -413,6 +418,7 @@ class TinyOrderStore(TinyWarehouse):
     The reference date and the LTV horizons are vars: one parse per combination."""
 
     compared = (
+        "stg_customers",
         "int_customer_purchase_months",
         "int_customer_orders",
         "int_customer_months",
@@ -421,7 +427,7 @@ class TinyOrderStore(TinyWarehouse):
         "int_product_days",
         "int_payment_hours",
     )
-    models = ("stg_transactions", "stg_customers", "int_paid_orders", "int_monthly_margins", *compared)
+    models = ("stg_transactions", "int_paid_orders", "int_monthly_margins", *compared)
     """The staging views of the time zone's days too (dbt runs them in the order of the project's lineage)."""
 
     def __init__(self, folder: Path, rng: random.Random) -> None:
@@ -435,6 +441,8 @@ class TinyOrderStore(TinyWarehouse):
         self.orders = {day: self.new_orders(day) for day in ORDER_DAYS}
         self.costs = {day: self.new_costs(day) for day in ORDER_DAYS}
         self.channels = {customer: rng.choice(CHANNELS) for customer in CUSTOMERS}
+        self.signup_days = dict.fromkeys(CUSTOMERS, ORDER_DAYS[0])
+        self.last_day = ORDER_DAYS[-1]
         with duckdb.connect(str(self.path)) as con:
             for table in ("transactions", "customers", "costs", "marketing_spend"):
                 create_raw_table(con, SOURCE_TABLES[table])
@@ -514,22 +522,29 @@ class TinyOrderStore(TinyWarehouse):
                 [table, days],
             )
 
-    def load_customers(self) -> None:
-        """The shop's customer records, all signed up on the first day, loaded again."""
-        first_day = ORDER_DAYS[0]
+    def load_customers(self, days: list[dt.date] | None = None) -> None:
+        """The shop's customer records of their signup days ``days`` (every signup day by default)
+        loaded again."""
+        days = days or sorted(set(self.signup_days.values()))
         with duckdb.connect(str(self.path)) as con:
-            con.execute("delete from raw.customers")
+            con.execute("delete from raw.customers where _partition_date in ?", [days])
             for customer, channel in self.channels.items():
-                if channel is not None:
+                signup_day = self.signup_days[customer]
+                if channel is not None and signup_day in days:
                     con.execute(
                         "insert into raw.customers values (?, ?, ?, 'DE', ?, 'test', now())",
-                        [customer, dt.datetime.combine(first_day, dt.time(0)), channel, first_day],
+                        [customer, dt.datetime.combine(signup_day, dt.time(0)), channel, signup_day],
                     )
             con.execute(
                 "insert into raw.load_log select (select coalesce(max(load_id), 0) + 1 from raw.load_log), "
-                "'customers', ?, 'test', now()",
-                [first_day],
+                "'customers', unnest(?), 'test', now()",
+                [days],
             )
+
+    def next_day(self) -> dt.date:
+        """A day after every day loaded so far."""
+        self.last_day += dt.timedelta(days=1)
+        return self.last_day
 
     def step(self, kind: str) -> str:
         """Apply one step of ``kind`` to the shop (or the reference date) and build incrementally."""
@@ -547,6 +562,18 @@ class TinyOrderStore(TinyWarehouse):
             # zones are loaded again.
             self.orders[day] = self.new_orders(day) if kind == "reload_orders" else []
             self.load("transactions", [day - dt.timedelta(days=1), day])
+        elif kind == "new_day":
+            day = self.next_day()
+            self.orders[day] = self.new_orders(day)
+            self.load("transactions", [day])
+        elif kind == "new_signup":
+            # A guest's record comes, signed up on a new day (the ingest keeps an id on one day).
+            guests = [customer for customer, channel in self.channels.items() if channel is None]
+            if guests:
+                customer, day = self.rng.choice(guests), self.next_day()
+                self.channels[customer] = self.rng.choice([channel for channel in CHANNELS if channel is not None])
+                self.signup_days[customer] = day
+                self.load_customers([day])
         elif kind == "reload_costs":
             self.costs[day] = self.new_costs(day)
             self.load("costs", [day])
