@@ -46,8 +46,8 @@ ROW_COUNTS_TABLE = "main.snapshot_tables"
 SNAPSHOT_ALIAS = "snapshot"
 CURRENT_EXPORTS = "current"
 EXPORT_KEYS = {"marts.customer_rfm": ("customer_id",), "ml.customer_scores": ("customer_id",)}
-"""The key that orders the Parquet export of a table of a row per customer (831,000 at 10 million
-orders): one column compared instead of every one of them. Both are unique by it
+"""The key that orders the Parquet export of a table of a row per customer (the largest tables
+published): one column compared instead of every one of them. Both are unique by it
 (customer_rfm's `unique` rule; customer_scores scores each customer of int_customer_orders once). Any
 other table is ordered by every column."""
 READER_STORAGE_VERSION = "v1.0.0"

@@ -45,7 +45,7 @@ def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame
     schema, _ = name.split(".")
     con.execute(f"create schema if not exists {quote(schema)}")
     # Through an Arrow table: DuckDB's scan of a frame's string columns is slower than pyarrow's
-    # conversion (the 831,000 customer scores of the 10M store: 0.6-0.8 s as a frame, 0.25 s so).
+    # conversion (docs/benchmarks.md, "Figures behind the code's comments").
     con.register("_replacement_frame", pa.Table.from_pandas(frame, preserve_index=False))
     try:
         con.execute(f"create or replace table {qualified(name)} as select * from _replacement_frame")

@@ -1,5 +1,5 @@
 {#- A table, not a view: a customer id unknown to raw.customers is found by looking up every order's
-    customer among the customers (2.5 s at 10 million orders), which each reader of a view did
+    customer among the customers (docs/benchmarks.md), which each reader of a view did
     again. Incremental: a night's loads only add days, and so can only add a customer or a record
     of one, or an earlier first order of an unknown one: a build after the first recomputes the
     customers of the rows of the days loaded since the last build (raw.load_log), each from its
