@@ -243,6 +243,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines_pid = os.getpid()
         self._transactions: dict[str, Connection] = {}
         self._superseded_asset_rows: set[int] = set()
+        self._tables_present: set[str] = set()
         super().__init__(base_dir, inst_data=inst_data)
         # Reentrant, so that the writes of store_event can join a batch's transactions (_connect).
         self._db_lock = threading.RLock()
@@ -308,10 +309,16 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         return engine
 
     def has_table(self, table_name: str) -> bool:
-        # As SqliteEventLogStorage.has_table (asked before every write of asset tags or checks), on the
-        # index's kept connection instead of an engine of its own.
+        # As SqliteEventLogStorage.has_table, on the index's kept connection instead of an engine of
+        # its own. Dagster asks before every write of an asset event's tags or a check's result; a
+        # table, once there, stays (migrations add tables; a wipe forgets them here), so a yes is kept.
+        if table_name in self._tables_present:
+            return True
         with self.index_connection() as conn:
-            return bool(conn.dialect.has_table(conn, table_name))
+            present = bool(conn.dialect.has_table(conn, table_name))
+        if present:
+            self._tables_present.add(table_name)
+        return present
 
     def dispose(self) -> None:
         self._dispose_engines()
@@ -321,6 +328,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         # Dagster's wipe deletes the runs' files: their kept connections must not outlive them.
         with self._db_lock:
             self._dispose_engines()
+            self._tables_present.clear()
             super().wipe()
 
     def _dispose_engines(self) -> None:

@@ -13,8 +13,9 @@ from dagster._core.events import (
 )
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from sqlalchemy import text
 
-from pipelines.defs.dagster_compat import superseded_asset_rows
+from pipelines.defs.dagster_compat import BatchedSqliteEventLogStorage, superseded_asset_rows
 
 
 def entry(event: DagsterEvent | None, timestamp: float = 1.0) -> EventLogEntry:
@@ -58,3 +59,20 @@ def test_dagsters_asset_row_of_an_event_sets_the_same_columns_for_every_event_of
             earlier = values(None, first, 1, has_index_columns)
             later = values(None, second, 2, has_index_columns)
             assert earlier and earlier.keys() == later.keys()
+
+
+def test_a_table_found_is_remembered_and_a_table_not_found_is_asked_for_again(tmp_path):
+    storage = BatchedSqliteEventLogStorage(str(tmp_path))
+    with storage.index_connection() as conn:
+        assert storage.has_table("asset_event_tags")
+        assert not storage.has_table("added_later")
+        conn.execute(text("create table added_later (id integer)"))
+    assert storage.has_table("added_later")
+
+    with storage.index_connection() as conn:
+        conn.execute(text("drop table added_later"))
+    # A yes is kept for the process: Dagster's storage never drops its tables, only a wipe does.
+    assert storage.has_table("added_later")
+    storage.wipe()
+    assert storage.has_table("asset_event_tags")
+    assert not storage.has_table("added_later")
