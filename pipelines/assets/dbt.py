@@ -11,7 +11,7 @@ import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 from dagster import AssetCheckResult, AssetExecutionContext, Config, MetadataValue, Output, TableColumn, TableSchema
@@ -52,6 +52,19 @@ KEPT_TARGET_FOLDERS = 10
 """dagster-dbt gives every invocation a target folder of its own (manifest, run results, compiled
 SQL); the latest ones are kept for debugging, older ones are removed so nightly runs do not
 fill the disk."""
+
+
+FAILED_STATUSES = frozenset({"error", "fail"})
+"""The statuses of dbt's run results that fail a build (a test of severity ``warn`` ends as ``warn``)."""
+
+
+class BrokenRule(NamedTuple):
+    """A rule a ``column_rules`` test found broken: its column (none for a rule of whole rows), the
+    rule as the test names it, and how many rows or groups break it."""
+
+    column: str | None
+    rule: str
+    failing_rows: int
 
 
 class DbtBuildConfig(Config):
@@ -176,7 +189,12 @@ def dbt_models(
     for event in events:
         yield with_broken_rules(with_table_metadata(context, event, shapes), broken)
     if not invocation.is_successful():
-        raise invocation.get_error()
+        failures = failed_nodes(invocation, broken)
+        if not failures:
+            # dbt itself failed (a bad argument, a parse error): dagster-dbt's error says how.
+            raise invocation.get_error()
+        log = invocation.target_path / "dbt.log"
+        raise DbtBuildFailed(f"dbt build failed at {' | '.join(failures)} (dbt's log: {log})")
     keep_partial_parse(invocation.target_path, dbt_project.project_dir / dbt_project.target_path)
     prune_target_folders(invocation.target_path.parent, invocation.target_path.name.split("-", 1)[0])
 
@@ -197,8 +215,8 @@ def with_table_metadata(context: AssetExecutionContext, event: object, shapes: M
 
 def broken_column_rules(
     con: duckdb.DuckDBPyConnection, events: Sequence[object], invocation: DbtCliInvocation
-) -> dict[str, str]:
-    """The rules each failed ``column_rules`` check found broken, as a Markdown table, by the test's dbt id.
+) -> dict[str, list[BrokenRule]]:
+    """The rules each failed ``column_rules`` check found broken, by the test's dbt id.
 
     dbt counts a test's failing rows but keeps only the count; the test's own query, run again here
     (only for the failed ones), names the column and the rule.
@@ -221,23 +239,45 @@ def broken_column_rules(
         for result in invocation.get_artifact("run_results.json")["results"]
         if result["unique_id"] in failed
     }
-    tables = {}
-    for unique_id, sql in compiled.items():
-        rows = con.execute(sql).fetchall()
-        lines = ["| column | rule | failing rows |", "| --- | --- | ---: |"]
-        lines.extend(f"| {column or '(row)'} | {rule} | {failing_rows} |" for column, rule, failing_rows in rows)
-        tables[unique_id] = "\n".join(lines)
-    return tables
+    return {unique_id: [BrokenRule(*row) for row in con.execute(sql).fetchall()] for unique_id, sql in compiled.items()}
 
 
-def with_broken_rules(event: object, broken: Mapping[str, str]) -> object:
+def with_broken_rules(event: object, broken: Mapping[str, Sequence[BrokenRule]]) -> object:
     """``event`` with the table of the rules it found broken, if it is a failed ``column_rules`` check."""
     if not isinstance(event, AssetCheckResult) or "unique_id" not in event.metadata:
         return event
-    table = broken.get(event.metadata["unique_id"].value)
-    if table is None:
+    rules = broken.get(event.metadata["unique_id"].value)
+    if rules is None:
         return event
-    return event.with_metadata({**event.metadata, BROKEN_RULES_METADATA: MetadataValue.md(table)})
+    lines = ["| column | rule | failing rows |", "| --- | --- | ---: |"]
+    lines.extend(f"| {rule.column or '(row)'} | {rule.rule} | {rule.failing_rows} |" for rule in rules)
+    return event.with_metadata({**event.metadata, BROKEN_RULES_METADATA: MetadataValue.md("\n".join(lines))})
+
+
+class DbtBuildFailed(Exception):
+    """dbt's build failed: a model did not build, or a blocking test failed."""
+
+
+def failed_nodes(invocation: DbtCliInvocation, broken: Mapping[str, Sequence[BrokenRule]]) -> list[str]:
+    """``<node>: <why>`` of each model or test that failed the build (a ``column_rules`` test: its
+    broken rules), from dbt's run results; none when dbt ran no node."""
+    run_results = invocation.target_path / "run_results.json"
+    if not run_results.exists():
+        return []
+    failures = []
+    for result in invocation.get_artifact("run_results.json")["results"]:
+        if result["status"] not in FAILED_STATUSES:
+            continue
+        rules = broken.get(result["unique_id"])
+        if rules:
+            why = "; ".join(
+                f"{rule.column + ' ' if rule.column else ''}{rule.rule} ({rule.failing_rows:,} failing)"
+                for rule in rules
+            )
+        else:
+            why = (result.get("message") or result["status"]).strip().splitlines()[0]
+        failures.append(f"{result['unique_id'].split('.')[2]}: {why}")
+    return failures
 
 
 def keep_partial_parse(invocation_target: Path, project_target: Path) -> None:

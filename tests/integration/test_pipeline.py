@@ -24,6 +24,7 @@ from pipelines.assets.ml import ml_assets
 from pipelines.assets.serving import serving_snapshot
 from pipelines.definitions import build_definitions
 from pipelines.defs.resources import build_resources
+from pipelines.defs.run_errors import first_step_error
 from pipelines.sample_store.usd_amounts import transactions_in_usd
 from pipelines.settings import Settings, WarehouseSettings
 from pipelines.source_schema import SOURCE_TABLES
@@ -148,6 +149,12 @@ def test_a_failing_dbt_test_fails_its_check_and_blocks_everything_downstream(tmp
     # A duplicated key counts its rows: C1's two rows, the two social rows of 1 Jan.
     assert broken_rules(evaluations[DUPLICATE_CUSTOMER_CHECK]) == [["customer_id", "unique", "2"]]
     assert broken_rules(evaluations[DUPLICATE_SPEND_CHECK]) == [["spend_date, channel", "unique", "2"]]
+    # The run's error (the last line of `make run`) is one line naming each failed test's broken rules.
+    message = first_step_error(result.get_step_failure_events())
+    assert message.startswith("step dbt_models: pipelines.assets.dbt.DbtBuildFailed: dbt build failed at ")
+    assert "\n" not in message
+    assert f"{DUPLICATE_CUSTOMER_CHECK}: customer_id unique (2 failing)" in message
+    assert f"{DUPLICATE_SPEND_CHECK}: spend_date, channel unique (2 failing)" in message
     materialized = materialized_keys(result)
     assert materialized >= RAW_KEYS, "the ingest assets upstream of the failure ran"
     assert AssetKey(["staging", "stg_transactions"]) in materialized
