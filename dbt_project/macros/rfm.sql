@@ -22,3 +22,33 @@
         {%- endfor %}
     ) as segments(segment_order, segment, suggested_action)
 {%- endmacro %}
+
+{#- A relation of each distinct `value` of `relation` and its `score`: the quintile ntile(5) gives the
+    first row of that value when the rows are ordered by `value` (descending when `descending`), the
+    lowest quintile any row with the value falls in. Worked out from the rows counted by value, not by
+    ranking every row: ntile(5) puts N rows in 5 buckets of N div 5 rows, the first N mod 5 of them
+    one row larger, and a value's first row is its position in that order. -#}
+{% macro first_quintiles(relation, value, score, descending=false) -%}
+    {%- set order = value ~ (' desc' if descending else '') -%}
+    select
+        {{ value }},
+        cast(case
+            when first_position <= larger_buckets * (bucket_rows + 1)
+                then floor((first_position - 1) / (bucket_rows + 1)) + 1
+            else floor((first_position - 1 - larger_buckets * (bucket_rows + 1)) / bucket_rows) + larger_buckets + 1
+        end as bigint) as {{ score }}
+    from (
+        select
+            {{ value }},
+            sum(value_rows) over (order by {{ order }}) - value_rows + 1 as first_position,
+            floor(sum(value_rows) over () / 5) as bucket_rows,
+            sum(value_rows) over () - 5 * floor(sum(value_rows) over () / 5) as larger_buckets
+        from (
+            select
+                {{ value }},
+                count(*) as value_rows
+            from {{ relation }}
+            group by {{ value }}
+        ) as values_counted
+    ) as values_placed
+{%- endmacro %}

@@ -1,5 +1,5 @@
-with customer_months as (
-    select * from {{ ref('int_customer_months') }}
+with purchase_months as (
+    select * from {{ ref('int_customer_purchase_months') }}
 ),
 
 -- A customer's cohort is the month of their first paid order.
@@ -30,20 +30,16 @@ cohort_months as (
     cross join bounds
 ),
 
--- A customer's month (int_customer_months splits it by LTV horizon) as one row, which the cohort's
--- month then counts: one grouping by customer instead of a distinct count beside the sum. The sums
--- are exact decimals, so adding them in two steps gives the same figures.
+-- A customer's month (int_customer_purchase_months) under the customer's cohort: one row each, so
+-- the cohort's month counts rows, and no grouping by customer is needed.
 customer_month_revenue as (
     select
-        cohort_month,
-        order_month,
-        customer_id,
-        sum(net_revenue) as net_revenue
-    from customer_months
-    group by
-        cohort_month,
-        order_month,
-        customer_id
+        customer_cohorts.cohort_month,
+        purchase_months.order_month,
+        purchase_months.customer_id,
+        purchase_months.net_spend as net_revenue
+    from purchase_months
+    inner join customer_cohorts on purchase_months.customer_id = customer_cohorts.customer_id
 ),
 
 activity as (

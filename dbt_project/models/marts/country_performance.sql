@@ -1,25 +1,24 @@
-with customer_months as (
-    select * from {{ ref('int_customer_months') }}
+with purchase_months as (
+    select * from {{ ref('int_customer_purchase_months') }}
 ),
 
--- A customer's month (int_customer_months splits it by LTV horizon): one grouping of the rows by
--- customer, which the month's customer counts then count, instead of two distinct counts that
--- group every row by customer each. The sums are exact decimals, so adding them in two steps gives
--- the same figures.
+customer_orders as (
+    select * from {{ ref('int_customer_orders') }}
+),
+
+-- A customer's month (int_customer_purchase_months) under the customer's country: one row each, so
+-- the month's customer counts count rows, and no grouping by customer is needed.
 customer_month_totals as (
     select
-        country,
-        order_month,
-        customer_id,
-        bool_or(cohort_month = order_month) as is_new_customer,
-        sum(orders) as orders,
-        sum(gross_revenue) as gross_revenue,
-        sum(net_revenue) as net_revenue
-    from customer_months
-    group by
-        country,
-        order_month,
-        customer_id
+        customer_orders.country,
+        purchase_months.order_month,
+        purchase_months.customer_id,
+        purchase_months.order_month = customer_orders.cohort_month as is_new_customer,
+        purchase_months.paid_orders as orders,
+        purchase_months.gross_spend as gross_revenue,
+        purchase_months.net_spend as net_revenue
+    from purchase_months
+    inner join customer_orders on purchase_months.customer_id = customer_orders.customer_id
 ),
 
 -- Per country (the customer's) and month of the order.

@@ -32,45 +32,18 @@ measured as (
 -- Quintiles: 5 = most recent, most frequent, highest spend. Customers with equal values share the
 -- lowest quintile any of them fell in, so that equal behaviour never scores (and segments)
 -- differently: the quintile of the first of them in the ranking, whichever of them is first. Each
--- score is ranked on its value alone and joined back by value, not carried through the ranking
--- with every column of every customer (bigint, as above).
+-- score is worked out for each distinct value from the customers counted by value (macro
+-- first_quintiles), without ranking every customer, and joined back by value (bigint, as above).
 recency_scores as (
-    select
-        recency_days,
-        min(quintile) as r_score
-    from (
-        select
-            recency_days,
-            cast(ntile(5) over (order by recency_days desc) as bigint) as quintile
-        from measured
-    )
-    group by recency_days
+    {{ first_quintiles('measured', 'recency_days', 'r_score', descending=true) }}
 ),
 
 frequency_scores as (
-    select
-        frequency,
-        min(quintile) as f_score
-    from (
-        select
-            frequency,
-            cast(ntile(5) over (order by frequency) as bigint) as quintile
-        from measured
-    )
-    group by frequency
+    {{ first_quintiles('measured', 'frequency', 'f_score') }}
 ),
 
 monetary_scores as (
-    select
-        monetary,
-        min(quintile) as m_score
-    from (
-        select
-            monetary,
-            cast(ntile(5) over (order by monetary) as bigint) as quintile
-        from measured
-    )
-    group by monetary
+    {{ first_quintiles('measured', 'monetary', 'm_score') }}
 ),
 
 scored as (

@@ -1,4 +1,6 @@
 {%- set window_days = var('kpi_window_days') -%}
+{#- The windows of `periods` before the whole history, latest first. -#}
+{%- set windows = ['current', 'prior', 'before_prior'] -%}
 {#- Every KPI has a value for the last window (`<kpi>`) and the window before (`<kpi>_prior`);
     the totals are the same KPIs over the whole history (`total_<kpi>`). Growth compares a window
     with the one before it, so the prior growth needs a third window, the one before the prior. -#}
@@ -14,10 +16,6 @@
 ] -%}
 with transactions as (
     select * from {{ ref('stg_transactions') }}
-),
-
-paid_orders as (
-    select * from {{ ref('int_paid_orders') }}
 ),
 
 customer_orders as (
@@ -107,33 +105,108 @@ orders_by_period as (
     group by periods.period
 ),
 
--- A window's paying customers from its transactions, read from the UTC times of the windows' days
--- (macro utc_times_of_store_days), not every transaction; the whole history's are the customers of
--- int_customer_orders (a paid order by the reference date).
-paying_customers_by_period as (
+-- The windows' bounds side by side, one column each: a customer's activity in every window is
+-- worked out in one pass over their orders.
+window_bounds as (
     select
-        periods.period,
-        count(distinct window_transactions.customer_id) filter (where window_transactions.is_paid)
-            as paying_customers
+        {%- for window in windows %}
+        max(period_start) filter (where period = '{{ window }}') as {{ window }}_start,
+        max(period_end) filter (where period = '{{ window }}') as {{ window }}_end,
+        {%- endfor %}
+        least(min(period_start), min(period_end) - {{ var('churn_inactivity_days') }}) as first_day
     from periods
-    left join (
-        select transactions.*
-        from transactions
-        where transactions.order_date >= (select min(period_start) from periods where period <> 'all_time')
-            and {{ utc_times_of_store_days(
-                'transactions.created_at',
-                "(select min(period_start) from periods where period <> 'all_time')",
-                '(select reference_date from bounds)'
-            ) }}
-    ) as window_transactions
-        on window_transactions.order_date between periods.period_start and periods.period_end
-    where periods.period <> 'all_time'
-    group by periods.period
+    where period <> 'all_time'
+),
+
+-- The paid orders (as int_paid_orders) of the windows and of the inactivity windows up to their
+-- ends, from the transactions of the UTC times of their days (macro utc_times_of_store_days), not
+-- every transaction: the scan skips the older row groups only when the times are filtered first.
+-- An order of those times before the first day falls in no window, and changes no count.
+recent_orders as (
+    select
+        transactions.customer_id,
+        transactions.order_date,
+        transactions.net_amount
+    from transactions
+    where {{ utc_times_of_store_days(
+            'transactions.created_at',
+            '(select first_day from window_bounds)',
+            '(select reference_date from bounds)'
+        ) }}
+        and transactions.is_paid
+        and transactions.order_date <= (select reference_date from bounds)
+),
+
+-- A customer's activity in each window: paid in it (a paying customer), paid in the
+-- `churn_inactivity_days` days up to its end (active), and what they paid after its end.
+recent_customers as (
+    select
+        recent_orders.customer_id,
+        {%- for window in windows %}
+        count(*) filter (
+            where recent_orders.order_date between window_bounds.{{ window }}_start and window_bounds.{{ window }}_end
+        ) > 0 as is_paying_{{ window }},
+        count(*) filter (
+            where recent_orders.order_date between window_bounds.{{ window }}_end - {{ var('churn_inactivity_days') }}
+                and window_bounds.{{ window }}_end
+        ) > 0 as is_active_{{ window }},
+        sum(recent_orders.net_amount) filter (where recent_orders.order_date > window_bounds.{{ window }}_end)
+            as net_after_{{ window }}
+        {{- "," if not loop.last }}
+        {%- endfor %}
+    from recent_orders
+    cross join window_bounds
+    group by recent_orders.customer_id
+),
+
+-- The customer base as it stood at each window's end: the customers of int_customer_orders whose
+-- first paid order came by then; repeat = their repeat purchase came by then, churned = not active
+-- then, LTV = net spend so far (their net spend less what they paid after the end).
+customer_base_by_window as (
+    select
+        {%- for window in windows %}
+        {%- set window_end = 'window_bounds.' ~ window ~ '_end' %}
+        count(*) filter (where recent_customers.is_paying_{{ window }}) as paying_customers_{{ window }},
+        count(customer_orders.customer_id) filter (where customer_orders.first_order_date <= {{ window_end }})
+            as customers_{{ window }},
+        count(*) filter (where customer_orders.repeat_purchase_date <= {{ window_end }}) as repeat_customers_{{ window }},
+        count(*) filter (
+            where customer_orders.first_order_date <= {{ window_end }}
+                and not coalesce(recent_customers.is_active_{{ window }}, false)
+        ) as churned_customers_{{ window }},
+        {{ money_average(
+            'avg(customer_orders.net_spend - coalesce(recent_customers.net_after_' ~ window ~ ', 0)) filter (where '
+                ~ 'customer_orders.first_order_date <= ' ~ window_end ~ ')'
+        ) }} as average_revenue_per_customer_to_date_{{ window }},
+        {%- endfor %}
+        count(customer_orders.customer_id) as all_customers
+    from customer_orders
+    full outer join recent_customers on customer_orders.customer_id = recent_customers.customer_id
+    cross join window_bounds
+),
+
+-- One row a period; the whole history ends with the last window, and its paying customers are the
+-- customers of int_customer_orders (a paid order by the reference date).
+customers_by_period as (
+    {%- for window in windows %}
+    select
+        '{{ window }}' as period,
+        paying_customers_{{ window }} as paying_customers,
+        customers_{{ window }} as customers,
+        repeat_customers_{{ window }} as repeat_customers,
+        churned_customers_{{ window }} as churned_customers,
+        average_revenue_per_customer_to_date_{{ window }} as average_revenue_per_customer_to_date
+    from customer_base_by_window
     union all
+    {%- endfor %}
     select
         'all_time' as period,
-        count(customer_id) as paying_customers
-    from customer_orders
+        all_customers as paying_customers,
+        customers_{{ windows[0] }} as customers,
+        repeat_customers_{{ windows[0] }} as repeat_customers,
+        churned_customers_{{ windows[0] }} as churned_customers,
+        average_revenue_per_customer_to_date_{{ windows[0] }} as average_revenue_per_customer_to_date
+    from customer_base_by_window
 ),
 
 new_customers_by_period as (
@@ -142,53 +215,6 @@ new_customers_by_period as (
         count(customer_orders.customer_id) as new_customers
     from periods
     left join customer_orders on customer_orders.first_order_date between periods.period_start and periods.period_end
-    group by periods.period
-),
-
--- The customer base as it stood at each period's end: the customers of int_customer_orders whose
--- first paid order came by then; churned = no paid order in the `churn_inactivity_days` days up to
--- the end, LTV = net spend so far (their net spend less what they paid after the end). Both need
--- only the paid orders of the last windows and the inactivity window before them.
-recent_orders as (
-    select
-        paid_orders.customer_id,
-        paid_orders.order_date,
-        paid_orders.net_amount
-    from paid_orders
-    where paid_orders.order_date >= (select min(period_end) from periods) - {{ var('churn_inactivity_days') }}
-),
-
-recent_orders_by_period as (
-    select
-        periods.period,
-        recent_orders.customer_id,
-        count(*) filter (where recent_orders.order_date <= periods.period_end) > 0 as is_active,
-        sum(recent_orders.net_amount) filter (where recent_orders.order_date > periods.period_end) as net_after_end
-    from periods
-    inner join recent_orders
-        on recent_orders.order_date >= periods.period_end - {{ var('churn_inactivity_days') }}
-    group by
-        periods.period,
-        recent_orders.customer_id
-),
-
--- A customer was a repeat customer at a period's end when their repeat purchase came by then.
-customer_base_by_period as (
-    select
-        periods.period,
-        count(customer_orders.customer_id) as customers,
-        count(*) filter (where customer_orders.repeat_purchase_date <= periods.period_end) as repeat_customers,
-        count(*) filter (
-            where customer_orders.customer_id is not null and not coalesce(recent_orders_by_period.is_active, false)
-        ) as churned_customers,
-        {{ money_average(
-            'avg(customer_orders.net_spend - coalesce(recent_orders_by_period.net_after_end, 0))'
-        ) }} as average_revenue_per_customer_to_date
-    from periods
-    left join customer_orders on customer_orders.first_order_date <= periods.period_end
-    left join recent_orders_by_period
-        on periods.period = recent_orders_by_period.period
-        and customer_orders.customer_id = recent_orders_by_period.customer_id
     group by periods.period
 ),
 
@@ -248,14 +274,14 @@ period_totals as (
         orders_by_period.gross_revenue,
         orders_by_period.net_revenue,
         orders_by_period.orders,
-        paying_customers_by_period.paying_customers,
+        customers_by_period.paying_customers,
         orders_by_period.failed_orders,
         new_customers_by_period.new_customers,
         mrr_by_period.mrr,
-        customer_base_by_period.customers,
-        customer_base_by_period.repeat_customers,
-        customer_base_by_period.churned_customers,
-        customer_base_by_period.average_revenue_per_customer_to_date,
+        customers_by_period.customers,
+        customers_by_period.repeat_customers,
+        customers_by_period.churned_customers,
+        customers_by_period.average_revenue_per_customer_to_date,
         costs_by_period.operating_costs,
         costs_by_period.has_cost_data,
         costs_by_period.cost_of_revenue,
@@ -269,10 +295,9 @@ period_totals as (
         ) }} as net_profit
     from periods
     inner join orders_by_period on periods.period = orders_by_period.period
-    inner join paying_customers_by_period on periods.period = paying_customers_by_period.period
+    inner join customers_by_period on periods.period = customers_by_period.period
     inner join new_customers_by_period on periods.period = new_customers_by_period.period
     inner join mrr_by_period on periods.period = mrr_by_period.period
-    inner join customer_base_by_period on periods.period = customer_base_by_period.period
     inner join costs_by_period on periods.period = costs_by_period.period
     inner join marketing_by_period on periods.period = marketing_by_period.period
     inner join funnel_by_period on periods.period = funnel_by_period.period
