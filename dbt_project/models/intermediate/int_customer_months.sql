@@ -1,8 +1,8 @@
 {#- A customer's paid orders of a month, summed, with the customer's cohort, channel and country:
     the marts that split a month by LTV horizon (cohort_ltv, channel_performance) read a row per
-    customer and month instead of joining every paid order with its customer. The orders of a month are split by the shortest LTV horizon (macro
-    ltv_horizon_bounds: days since the customer's first order) they fell within, so that each
-    horizon's sums are sums of rows.
+    customer and month instead of joining every paid order with its customer. The orders of a
+    month are split by the shortest LTV horizon (macro ltv_horizon_bounds: days since the
+    customer's first order) they fell within, so that each horizon's sums are sums of rows.
     Incremental: a row of a customer and month depends on the month's paid orders and gross margin
     and on the customer's first order and record. A build after the first recomputes the rows of
     the months whose rows int_customer_purchase_months rewrote or removed since (macro
