@@ -185,11 +185,12 @@ def dbt_models(
     with warehouse.get_connection() as con:
         # The models' asset keys are [schema, name] (dagster-dbt's default for this project).
         shapes = relation_shapes(con, sorted({key.path[0] for key in context.assets_def.keys}))
-        broken = broken_column_rules(con, events, invocation)
+        results = node_results(invocation)
+        broken = broken_column_rules(con, events, invocation.manifest["nodes"], results)
     for event in events:
         yield with_broken_rules(with_table_metadata(context, event, shapes), broken)
     if not invocation.is_successful():
-        failures = failed_nodes(invocation, broken)
+        failures = failed_nodes(results, broken)
         if not failures:
             # dbt itself failed (a bad argument, a parse error): dagster-dbt's error says how.
             raise invocation.get_error()
@@ -213,8 +214,18 @@ def with_table_metadata(context: AssetExecutionContext, event: object, shapes: M
     return event.with_metadata({**event.metadata, **table})
 
 
+def node_results(invocation: DbtCliInvocation) -> list[dict[str, Any]]:
+    """dbt's run result of each node the build ran; none when it ran none (dbt then writes no run results)."""
+    if not (invocation.target_path / "run_results.json").exists():
+        return []
+    return invocation.get_artifact("run_results.json")["results"]
+
+
 def broken_column_rules(
-    con: duckdb.DuckDBPyConnection, events: Sequence[object], invocation: DbtCliInvocation
+    con: duckdb.DuckDBPyConnection,
+    events: Sequence[object],
+    nodes: Mapping[str, Mapping[str, Any]],
+    results: Sequence[Mapping[str, Any]],
 ) -> dict[str, list[BrokenRule]]:
     """The rules each failed ``column_rules`` check found broken, by the test's dbt id.
 
@@ -226,19 +237,12 @@ def broken_column_rules(
         for event in events
         if isinstance(event, AssetCheckResult) and not event.passed and "unique_id" in event.metadata
     }
-    tests = invocation.manifest["nodes"]
     failed = {
         unique_id
         for unique_id in failed
-        if (tests[unique_id].get("test_metadata") or {}).get("name") == COLUMN_RULES_TEST
+        if (nodes[unique_id].get("test_metadata") or {}).get("name") == COLUMN_RULES_TEST
     }
-    if not failed:
-        return {}
-    compiled = {
-        result["unique_id"]: result["compiled_code"]
-        for result in invocation.get_artifact("run_results.json")["results"]
-        if result["unique_id"] in failed
-    }
+    compiled = {result["unique_id"]: result["compiled_code"] for result in results if result["unique_id"] in failed}
     return {unique_id: [BrokenRule(*row) for row in con.execute(sql).fetchall()] for unique_id, sql in compiled.items()}
 
 
@@ -258,14 +262,11 @@ class DbtBuildFailed(Exception):
     """dbt's build failed: a model did not build, or a blocking test failed."""
 
 
-def failed_nodes(invocation: DbtCliInvocation, broken: Mapping[str, Sequence[BrokenRule]]) -> list[str]:
+def failed_nodes(results: Sequence[Mapping[str, Any]], broken: Mapping[str, Sequence[BrokenRule]]) -> list[str]:
     """``<node>: <why>`` of each model or test that failed the build (a ``column_rules`` test: its
-    broken rules), from dbt's run results; none when dbt ran no node."""
-    run_results = invocation.target_path / "run_results.json"
-    if not run_results.exists():
-        return []
+    broken rules), from dbt's run results."""
     failures = []
-    for result in invocation.get_artifact("run_results.json")["results"]:
+    for result in results:
         if result["status"] not in FAILED_STATUSES:
             continue
         rules = broken.get(result["unique_id"])
