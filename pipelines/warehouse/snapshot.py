@@ -228,9 +228,16 @@ def _switch_exports(root: Path, folder: Path) -> None:
     The previous folder is kept until the next publication: a reader that resolved ``current``
     just before the switch may still be reading its files one by one. (A folder left by a
     publication that failed before switching is neither, and goes too.)
+
+    A ``current`` that is a folder, not a link (the data folder copied by a tool that follows
+    links, such as ``cp -L`` or Python's ``shutil.copytree``), is the previous folder: it is renamed
+    aside first, as no rename can put a link over a folder.
     """
     link = root / CURRENT_EXPORTS
     previous = os.readlink(link) if link.is_symlink() else None
+    if previous is None and link.is_dir():
+        previous = f"{CURRENT_EXPORTS}-copied-{uuid.uuid4().hex[:8]}"
+        link.rename(root / previous)
     staging_link = root / f".{CURRENT_EXPORTS}.{os.getpid()}.new"
     staging_link.unlink(missing_ok=True)
     staging_link.symlink_to(folder.name, target_is_directory=True)

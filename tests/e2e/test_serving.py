@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -158,6 +159,24 @@ def test_exports_are_switched_with_the_snapshot_and_the_previous_ones_kept_one_p
     assert sorted(path.name for path in exports_root(serving).iterdir()) == sorted(
         [CURRENT_EXPORTS, folder_b.name, folder_c.name]
     ), "the current link, its folder and the previous one; a's folder went with c's publication"
+
+
+def test_a_current_export_folder_copied_in_place_of_its_link_is_kept_as_the_previous_one(own_warehouse):
+    serving = own_warehouse.serving_file
+    with duckdb.connect(str(own_warehouse.warehouse_file)) as build:
+        info_a = publish_snapshot(build, serving, "run-a", "USD")
+        # The data folder copied by a tool that follows links: `current` becomes a folder of a's files.
+        link = current_exports(serving)
+        folder_a = link.resolve()
+        link.unlink()
+        shutil.copytree(folder_a, link)
+        shutil.rmtree(folder_a)
+        info_b = publish_snapshot(build, serving, "run-b", "USD")
+
+    assert current_exports(serving).is_symlink()
+    assert exported(current_exports(serving)) == info_b.row_counts
+    (copied,) = [path for path in exports_root(serving).iterdir() if path.name.startswith(f"{CURRENT_EXPORTS}-copied-")]
+    assert exported(copied) == info_a.row_counts, "a's copied files are kept for a reader still reading them"
 
 
 def test_a_failed_run_leaves_the_previous_snapshot(own_warehouse, tmp_path):
