@@ -7,8 +7,10 @@
     a day's partition cannot be overwritten alone when a session's events span days
     (docs/scale-out.md). -#}
 {#- Replaced by session and last day: dbt's delete then finds the stored rows by a join on both, which
-    skips the row groups of sessions that ended before the affected ones (the table is stored in
-    last_event_date order: a full build sorts by it, a night appends its later days). -#}
+    skips the row groups of sessions that ended before the affected ones: a night appends its
+    sessions after the stored ones, which end before its days. A full build's rows are in no such
+    order (the first night's delete after it, or a reload's of one of its days, reads them all);
+    sorting them would cost the full build more than it saves (docs/benchmarks.md). -#}
 {{ config(**replacing_rows_by(['session_id', 'last_event_date'], 'started_at')) }}
 {%- set funnel_stages = var('funnel_stages') -%}
 {%- set last_stage_order = funnel_stages | length -%}
@@ -198,8 +200,5 @@ final as (
 
 -- A stored row whose session now has another last day, or no row at all (a reload took its events
 -- away, or the reference date moved back before them), gets a row of its stored key without
--- started_at, which removes it. A full build is stored in last_event_date order (see the config).
+-- started_at, which removes it.
 {{ final_with_cleared_keys('final', 'affected_stored_sessions', ['session_id', 'last_event_date']) }}
-{%- if target.type == 'duckdb' and not is_incremental() %}
-order by last_event_date
-{%- endif %}
