@@ -6,7 +6,12 @@
     On Spark, a table rebuilt from every event each time: plain Parquet tables have no DELETE, and
     a day's partition cannot be overwritten alone when a session's events span days
     (docs/scale-out.md). -#}
-{{ config(**replacing_rows_by('session_id', 'started_at')) }}
+{#- Replaced by session and last day: dbt's delete then finds the stored rows by a join on both, which
+    skips the row groups of sessions that ended before the affected ones: a night appends its
+    sessions after the stored ones, which end before its days. A full build's rows are in no such
+    order (the first night's delete after it, or a reload's of one of its days, reads them all);
+    sorting them would cost the full build more than it saves (docs/benchmarks.md). -#}
+{{ config(**replacing_rows_by(['session_id', 'last_event_date'], 'started_at')) }}
 {%- set funnel_stages = var('funnel_stages') -%}
 {%- set last_stage_order = funnel_stages | length -%}
 {%- set stage_list = funnel_stages | join(',') -%}
@@ -74,9 +79,10 @@ changed_day_sessions as (
         and events.event_date in (select changed_day from changed_days)
 ),
 
--- The stored rows of those sessions (a lookup of their ids among the stored ones) and of the stored
--- sessions that had an event on a changed day: a stored session's events lie between its
--- session_date and last_event_date, so only the stored rows whose last_event_date can reach a
+-- The stored rows of those sessions (a lookup of their ids among the stored ones: an event on a
+-- changed day can reopen a session that ended any day before, so this reads every stored id) and
+-- of the stored sessions that had an event on a changed day: a stored session's events lie between
+-- its session_date and last_event_date, so only the stored rows whose last_event_date can reach a
 -- changed day are read for these (row groups of stored rows that ended before it are skipped).
 affected_stored_sessions as materialized (
     select
@@ -192,6 +198,7 @@ final as (
     cross join bounds
 )
 
--- Affected sessions left without any event (a reload took them away, or the reference date moved
--- back before them) get a row without started_at, which removes their stored row.
-{{ final_with_cleared_keys('final', 'affected_sessions', 'session_id') }}
+-- A stored row whose session now has another last day, or no row at all (a reload took its events
+-- away, or the reference date moved back before them), gets a row of its stored key without
+-- started_at, which removes it.
+{{ final_with_cleared_keys('final', 'affected_stored_sessions', ['session_id', 'last_event_date']) }}

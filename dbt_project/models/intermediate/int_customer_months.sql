@@ -7,8 +7,8 @@
     and on the customer's first order and record. A build after the first recomputes the rows of
     the months whose rows int_customer_purchase_months rewrote or removed since (macro
     upstream_replaced_months) or whose margin is not the stored one, from those months' paid orders
-    alone (macro paid_orders_of_months), and every row of the customers whose first order, channel
-    or country int_customer_orders changed since; every row when the horizons changed. On Spark, a
+    alone, and every row of the customers whose first order, channel or country
+    int_customer_orders changed since; every row when the horizons changed. On Spark, a
     table rebuilt each time, as funnel_sessions. -#}
 {%- set horizons = ltv_horizon_bounds() -%}
 {%- set horizon_list = horizons | join(',') -%}
@@ -81,21 +81,37 @@ replaced_rows as (
         or stored.customer_id in (select customer_id from changed_customers)
 ),
 
--- The paid orders of the changed months, and the other months' of the changed customers: those
--- are the orders their stored rows were computed from, so they lie in the stored rows' months,
--- whose UTC times are read first (none without a changed customer).
-paid_orders as (
-    {{ paid_orders_of_months('all_paid_orders', 'changed_months', 'order_month') }}
+-- The months whose paid orders the build reads, as ranges: each changed month, and each changed
+-- customer's stored months (first to last).
+read_months as (
+    select
+        order_month as first_month,
+        order_month as last_month
+    from changed_months
     union all
+    select
+        first_month,
+        last_month
+    from changed_customers
+),
+
+-- The paid orders of the changed months, and the other months' of the changed customers: those
+-- are the orders their stored rows were computed from, so they lie in the stored rows' months.
+-- One read of the paid orders, of the UTC times of those months first (macro
+-- utc_times_of_store_days), so that the scan skips the other months' row groups: with two reads
+-- of the view, DuckDB computed it once for both, from every paid order, before either filter.
+paid_orders as (
     select all_paid_orders.*
     from all_paid_orders
-    semi join changed_customers on all_paid_orders.customer_id = changed_customers.customer_id
-    anti join changed_months on all_paid_orders.order_month = changed_months.order_month
     where {{ utc_times_of_store_days(
             'all_paid_orders.created_at',
-            '(select min(first_month) from changed_customers)',
-            '(select last_day(max(last_month)) from changed_customers)'
+            '(select min(first_month) from read_months)',
+            '(select last_day(max(last_month)) from read_months)'
         ) }}
+        and (
+            all_paid_orders.order_month in (select order_month from changed_months)
+            or all_paid_orders.customer_id in (select customer_id from changed_customers)
+        )
 ),
 {%- else %}
 
