@@ -1,6 +1,6 @@
 {%- set categories = var('cost_categories') -%}
-with paid_orders as (
-    select * from {{ ref('int_paid_orders') }}
+with order_days as (
+    select * from {{ ref('int_order_days') }}
 ),
 
 costs as (
@@ -15,12 +15,19 @@ bounds as (
     select {{ reference_date() }} as reference_date
 ),
 
+-- The paid orders' net revenue from the daily aggregates (int_order_days, whose net revenue is
+-- that of the paid orders: the others' net amount is 0), not from every paid order: exact sums of
+-- cents, so the same as int_paid_orders' by month. A month with no paid order has no row, as
+-- when it was read from int_paid_orders.
 monthly_revenue as (
     select
-        order_month as calendar_month,
-        sum(net_amount) as net_revenue
-    from paid_orders
-    group by order_month
+        cast(date_trunc('month', order_days.order_date) as date) as calendar_month,
+        sum(order_days.net_revenue) as net_revenue
+    from order_days
+    cross join bounds
+    where order_days.order_date <= bounds.reference_date
+    group by 1
+    having sum(order_days.orders) > 0
 ),
 
 monthly_costs as (

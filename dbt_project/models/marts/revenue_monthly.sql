@@ -6,8 +6,8 @@ daily as (
     select * from {{ ref('revenue_daily') }}
 ),
 
-customer_months as (
-    select * from {{ ref('int_customer_months') }}
+customer_purchase_months as (
+    select * from {{ ref('int_customer_purchase_months') }}
 ),
 
 product_days as (
@@ -31,29 +31,47 @@ months as (
     group by 1
 ),
 
--- Customers with a paid order in the month: up to the reference date those of int_customer_months,
--- and the reference date's month counts its paid orders after that date too (none when the date is
--- the last day loaded), as revenue_daily's month counts every transaction of its days.
+-- Customers with a paid order in the month: up to the reference date a row each of
+-- int_customer_purchase_months (one per customer and month), counted without grouping by
+-- customer; and the reference date's month counts its paid orders after that date too (none when
+-- the date is the last day loaded), as revenue_daily's month counts every transaction of its days:
+-- the customers of those orders without a row of the month.
+month_customers as (
+    select
+        order_month as revenue_month,
+        count(*) as paying_customers
+    from customer_purchase_months
+    group by order_month
+),
+
+late_customers as (
+    select
+        date_trunc('month', transactions.order_date) as revenue_month,
+        count(distinct transactions.customer_id) as paying_customers
+    from transactions
+    cross join bounds
+    where transactions.is_paid
+        and transactions.order_date > bounds.reference_date
+        -- Read from the UTC times that can fall after the reference date only (the row groups
+        -- of the days after it), before their store day is computed.
+        and transactions.created_at >= cast(bounds.reference_date + 1 - {{ utc_day_margin() }} as timestamp)
+        and not exists (
+            select 1
+            from customer_purchase_months
+            where customer_purchase_months.customer_id = transactions.customer_id
+                and customer_purchase_months.order_month = date_trunc('month', transactions.order_date)
+        )
+    group by 1
+),
+
 paying_customers as (
     select
         revenue_month,
-        count(distinct customer_id) as paying_customers
+        cast(sum(paying_customers) as bigint) as paying_customers
     from (
-        select
-            customer_months.order_month as revenue_month,
-            customer_months.customer_id
-        from customer_months
+        select * from month_customers
         union all
-        select
-            date_trunc('month', transactions.order_date) as revenue_month,
-            transactions.customer_id
-        from transactions
-        cross join bounds
-        where transactions.is_paid
-            and transactions.order_date > bounds.reference_date
-            -- Read from the UTC times that can fall after the reference date only (the row groups
-            -- of the days after it), before their store day is computed.
-            and transactions.created_at >= cast(bounds.reference_date + 1 - {{ utc_day_margin() }} as timestamp)
+        select * from late_customers
     )
     group by revenue_month
 ),
