@@ -1,9 +1,8 @@
 {%- set window_days = var('kpi_window_days') -%}
-{#- The windows of `periods` before the whole history, latest first. -#}
-{%- set windows = ['current', 'prior', 'before_prior'] -%}
 {#- Every KPI has a value for the last window (`<kpi>`) and the window before (`<kpi>_prior`);
     the totals are the same KPIs over the whole history (`total_<kpi>`). Growth compares a window
-    with the one before it, so the prior growth needs a third window, the one before the prior. -#}
+    with the one before it, so the prior growth needs a third window, the one before the prior
+    (the windows and their customer base: int_kpi_windows). -#}
 {%- set period_kpis = [
     'net_revenue', 'gross_revenue', 'orders', 'paying_customers', 'new_customers', 'average_order_value',
     'revenue_per_customer', 'mrr', 'customers', 'average_revenue_per_customer_to_date', 'repeat_rate', 'churn_rate',
@@ -14,8 +13,8 @@
 {%- set total_kpis = [
     'gross_revenue', 'net_revenue', 'orders', 'sessions', 'marketing_spend', 'operating_costs', 'net_profit', 'roi'
 ] -%}
-with transactions as (
-    select * from {{ ref('stg_transactions') }}
+with kpi_windows as (
+    select * from {{ ref('int_kpi_windows') }}
 ),
 
 customer_orders as (
@@ -58,31 +57,21 @@ bounds as (
     select {{ reference_date() }} as reference_date
 ),
 
--- The last window, the window before it, and the whole history, all ending by the reference date.
--- MRR is monthly: a period reports the MRR of the reference date's calendar month (to date), the
--- prior one that of the month before.
+-- The windows of int_kpi_windows, and the whole history, all ending by the reference date. MRR is
+-- monthly: a period reports the MRR of the reference date's calendar month (to date), the prior
+-- one that of the month before.
 periods as (
     select
-        'current' as period,
-        reference_date - {{ window_days - 1 }} as period_start,
-        reference_date as period_end,
-        date_trunc('month', reference_date) as mrr_month
-    from bounds
-    union all
-    select
-        'prior' as period,
-        reference_date - {{ 2 * window_days - 1 }} as period_start,
-        reference_date - {{ window_days }} as period_end,
-        date_trunc('month', reference_date) - interval 1 month as mrr_month
-    from bounds
-    union all
-    -- Only its net revenue is reported, as the base of net_revenue_growth_prior.
-    select
-        'before_prior' as period,
-        reference_date - {{ 3 * window_days - 1 }} as period_start,
-        reference_date - {{ 2 * window_days }} as period_end,
-        date_trunc('month', reference_date) - interval 2 month as mrr_month
-    from bounds
+        kpi_windows.period,
+        kpi_windows.period_start,
+        kpi_windows.period_end,
+        case kpi_windows.period
+            when 'current' then date_trunc('month', bounds.reference_date)
+            when 'prior' then date_trunc('month', bounds.reference_date) - interval 1 month
+            when 'before_prior' then date_trunc('month', bounds.reference_date) - interval 2 month
+        end as mrr_month
+    from kpi_windows
+    cross join bounds
     union all
     select
         'all_time' as period,
@@ -105,108 +94,28 @@ orders_by_period as (
     group by periods.period
 ),
 
--- The windows' bounds side by side, one column each: a customer's activity in every window is
--- worked out in one pass over their orders.
-window_bounds as (
-    select
-        {%- for window in windows %}
-        max(period_start) filter (where period = '{{ window }}') as {{ window }}_start,
-        max(period_end) filter (where period = '{{ window }}') as {{ window }}_end,
-        {%- endfor %}
-        least(min(period_start), min(period_end) - {{ var('churn_inactivity_days') }}) as first_day
-    from periods
-    where period <> 'all_time'
-),
-
--- The paid orders (as int_paid_orders) of the windows and of the inactivity windows up to their
--- ends, from the transactions of the UTC times of their days (macro utc_times_of_store_days), not
--- every transaction: the scan skips the older row groups only when the times are filtered first.
--- An order of those times before the first day falls in no window, and changes no count.
-recent_orders as (
-    select
-        transactions.customer_id,
-        transactions.order_date,
-        transactions.net_amount
-    from transactions
-    where {{ utc_times_of_store_days(
-            'transactions.created_at',
-            '(select first_day from window_bounds)',
-            '(select reference_date from bounds)'
-        ) }}
-        and transactions.is_paid
-        and transactions.order_date <= (select reference_date from bounds)
-),
-
--- A customer's activity in each window: paid in it (a paying customer), paid in the
--- `churn_inactivity_days` days up to its end (active), and what they paid after its end.
-recent_customers as (
-    select
-        recent_orders.customer_id,
-        {%- for window in windows %}
-        count(*) filter (
-            where recent_orders.order_date between window_bounds.{{ window }}_start and window_bounds.{{ window }}_end
-        ) > 0 as is_paying_{{ window }},
-        count(*) filter (
-            where recent_orders.order_date between window_bounds.{{ window }}_end - {{ var('churn_inactivity_days') }}
-                and window_bounds.{{ window }}_end
-        ) > 0 as is_active_{{ window }},
-        sum(recent_orders.net_amount) filter (where recent_orders.order_date > window_bounds.{{ window }}_end)
-            as net_after_{{ window }}
-        {{- "," if not loop.last }}
-        {%- endfor %}
-    from recent_orders
-    cross join window_bounds
-    group by recent_orders.customer_id
-),
-
--- The customer base as it stood at each window's end: the customers of int_customer_orders whose
--- first paid order came by then; repeat = their repeat purchase came by then, churned = not active
--- then, LTV = net spend so far (their net spend less what they paid after the end).
-customer_base_by_window as (
-    select
-        {%- for window in windows %}
-        {%- set window_end = 'window_bounds.' ~ window ~ '_end' %}
-        count(*) filter (where recent_customers.is_paying_{{ window }}) as paying_customers_{{ window }},
-        count(customer_orders.customer_id) filter (where customer_orders.first_order_date <= {{ window_end }})
-            as customers_{{ window }},
-        count(*) filter (where customer_orders.repeat_purchase_date <= {{ window_end }}) as repeat_customers_{{ window }},
-        count(*) filter (
-            where customer_orders.first_order_date <= {{ window_end }}
-                and not coalesce(recent_customers.is_active_{{ window }}, false)
-        ) as churned_customers_{{ window }},
-        {{ money_average(
-            'avg(customer_orders.net_spend - coalesce(recent_customers.net_after_' ~ window ~ ', 0)) filter (where '
-                ~ 'customer_orders.first_order_date <= ' ~ window_end ~ ')'
-        ) }} as average_revenue_per_customer_to_date_{{ window }},
-        {%- endfor %}
-        count(customer_orders.customer_id) as all_customers
-    from customer_orders
-    full outer join recent_customers on customer_orders.customer_id = recent_customers.customer_id
-    cross join window_bounds
-),
-
--- One row a period; the whole history ends with the last window, and its paying customers are the
--- customers of int_customer_orders (a paid order by the reference date).
+-- One row a period: a window's customer base at its end (int_kpi_windows); the whole history ends
+-- with the last window, and its paying customers are the customers of int_customer_orders (a paid
+-- order by the reference date).
 customers_by_period as (
-    {%- for window in windows %}
     select
-        '{{ window }}' as period,
-        paying_customers_{{ window }} as paying_customers,
-        customers_{{ window }} as customers,
-        repeat_customers_{{ window }} as repeat_customers,
-        churned_customers_{{ window }} as churned_customers,
-        average_revenue_per_customer_to_date_{{ window }} as average_revenue_per_customer_to_date
-    from customer_base_by_window
+        period,
+        paying_customers,
+        customers,
+        repeat_customers,
+        churned_customers,
+        average_revenue_per_customer_to_date
+    from kpi_windows
     union all
-    {%- endfor %}
     select
         'all_time' as period,
-        all_customers as paying_customers,
-        customers_{{ windows[0] }} as customers,
-        repeat_customers_{{ windows[0] }} as repeat_customers,
-        churned_customers_{{ windows[0] }} as churned_customers,
-        average_revenue_per_customer_to_date_{{ windows[0] }} as average_revenue_per_customer_to_date
-    from customer_base_by_window
+        (select count(*) from customer_orders) as paying_customers,
+        customers,
+        repeat_customers,
+        churned_customers,
+        average_revenue_per_customer_to_date
+    from kpi_windows
+    where period = 'current'
 ),
 
 new_customers_by_period as (
