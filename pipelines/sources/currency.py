@@ -4,7 +4,9 @@ An order's amount is multiplied by the rate of its day: the latest rate in ``raw
 for its currency on or before the order's day and at most ``ANALYTICS_EXCHANGE_RATE_MAX_AGE_DAYS``
 before it (an as-of join: rates are not published at weekends and on holidays). The order's day is
 its partition day, ``_partition_date``, which validation derives from its time in one place, so the
-rate is looked up on the same calendar the order's revenue counts on.
+rate is looked up on the same calendar the order's revenue counts on. The as-of join looks up each
+currency and day of the orders once, and the orders are joined to those rates by equality: an as-of
+join of every order sorted all of them, most of a large load's time (docs/benchmarks.md).
 
 The product is taken exactly (DECIMAL(38, 12): an amount of 16 digits times a rate of 18) and
 rounded to cents half away from zero (DuckDB's ``round`` of a DECIMAL; amounts are never negative,
@@ -42,17 +44,29 @@ def converted_rows_sql(checked: str, rules: RowRules) -> str:
         f"(above ANALYTICS_SOURCE_MAX_AMOUNT={rules.max_amount:g})"
     )
     return f"""
-with rated as (
+with order_days as (
+    select currency, _partition_date
+    from {checked}
+    where _partition_date is not null and currency <> {currency}
+    group by all
+),
+day_rates as (
+    select
+        order_days.currency,
+        order_days._partition_date,
+        case when r.rate_date >= order_days._partition_date - {max_age} then r.rate end as _rate,
+        r.rate_date as _latest_rate_date
+    from order_days
+    asof left join (select rate_date, currency, rate from {RATES}) as r
+        on order_days.currency = r.currency and order_days._partition_date >= r.rate_date
+),
+rated as (
     select
         c.*,
-        case
-            when c.currency = {currency} then cast(1 as {RATE_TYPE})
-            when r.rate_date >= c._partition_date - {max_age} then r.rate
-        end as _rate,
-        r.rate_date as _latest_rate_date
+        case when c.currency = {currency} then cast(1 as {RATE_TYPE}) else day_rates._rate end as _rate,
+        day_rates._latest_rate_date
     from {checked} as c
-    asof left join (select rate_date, currency, rate from {RATES}) as r
-        on c.currency = r.currency and c._partition_date >= r.rate_date
+    left join day_rates on c.currency = day_rates.currency and c._partition_date = day_rates._partition_date
 ),
 converted as (
     select *, round(cast(amount as {CONVERTED_TYPE}) * _rate, 2) as _converted from rated
@@ -78,6 +92,6 @@ def unconverted_rows_sql(table: SourceTable, converted: str) -> str:
     reason, raw values from ``_src``)."""
     return f"""
 with unconverted as (
-    select _source_file, _row_number, _conversion_problem from {converted} where _conversion_problem is not null
+    select _file_index, _row_number, _conversion_problem from {converted} where _conversion_problem is not null
 )
 {as_rejects(table, "unconverted", "unconverted._conversion_problem")}"""

@@ -388,7 +388,10 @@ def register_sql_rows(
                 target="_sql_rows",
                 chunk_rows=options.chunk_rows,
             )
-    con.execute(f"create or replace temp view _src as select *, {literal(shop.label)} as _source_file from _sql_rows")
+    con.execute(
+        f"create or replace temp view _src as select *, {literal(shop.label)} as _source_file, 0 as _file_index "
+        "from _sql_rows"
+    )
     return LoadPlan(days=days, watermark=_advanced(shop, previous, changes.latest))
 
 

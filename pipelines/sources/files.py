@@ -103,8 +103,9 @@ def _refuse_empty(files: list[Path]) -> None:
 
 def _land_csv_rows(con: duckdb.DuckDBPyConnection, table: SourceTable, files: list[Path], encoding: str) -> None:
     """Read every CSV file of ``table`` into the temp table ``_csv_src``: the table's columns as
-    text, ``_source_file``, ``_row_number`` (the 1-based data row of the file, header not counted),
-    and for a row that could not be split into fields ``_read_error`` and ``_raw_line``.
+    text, ``_source_file``, ``_file_index`` (the file's place in ``files``), ``_row_number`` (the
+    1-based data row of the file, header not counted), and for a row that could not be split into
+    fields ``_read_error`` and ``_raw_line``.
 
     Row numbers come from each file's read order (``with ordinality``), which DuckDB keeps in a
     parallel read; numbering after the read (``row_number() over``) is not in file order.
@@ -113,24 +114,24 @@ def _land_csv_rows(con: duckdb.DuckDBPyConnection, table: SourceTable, files: li
         con.execute(f"drop table if exists {name}")
     text_columns = ", ".join(f"{quote(c.name)} varchar" for c in table.columns)
     con.execute(
-        f"create or replace temp table _csv_src ({text_columns}, _source_file varchar, _row_number bigint, "
-        f"{READ_ERROR} varchar, {RAW_LINE} varchar)"
+        f"create or replace temp table _csv_src ({text_columns}, _source_file varchar, _file_index bigint, "
+        f"_row_number bigint, {READ_ERROR} varchar, {RAW_LINE} varchar)"
     )
-    for path in files:
+    for index, path in enumerate(files):
         reader = _csv_reader(path, encoding)
         present = _columns(con, reader, table, [path])
         try:
             con.execute(
-                f"insert into _csv_src select {_selected(table, present)}, {literal(str(path))}, ordinality, "
-                f"null, null from {reader}"
+                f"insert into _csv_src select {_selected(table, present)}, {literal(str(path))}, {index}, "
+                f"ordinality, null, null from {reader}"
             )
         except duckdb.Error as error:
             raise SourceError(f"cannot read {path} as CSV: {_first_line(error)}") from None
     if con.execute("select exists (select 1 from _csv_rejects)").fetchone()[0]:
-        _number_around_unreadable_rows(con, encoding)
+        _number_around_unreadable_rows(con, encoding, files)
 
 
-def _number_around_unreadable_rows(con: duckdb.DuckDBPyConnection, encoding: str) -> None:
+def _number_around_unreadable_rows(con: duckdb.DuckDBPyConnection, encoding: str, files: list[Path]) -> None:
     """Add the unreadable rows to ``_csv_src`` and renumber the good rows after them.
 
     DuckDB numbers a rejected row by its place in the file (line 1 is the header) but leaves it
@@ -172,9 +173,11 @@ from (
 ) as shift
 where _csv_src._source_file = shift._source_file and _csv_src._row_number = shift._row_number"""
     )
+    indexes = ", ".join(f"({literal(str(path))}, {index})" for index, path in enumerate(files))
     con.execute(
-        f"insert into _csv_src (_source_file, _row_number, {READ_ERROR}, {RAW_LINE}) "
-        "select _source_file, _row_number, _reason, _line from _csv_unreadable"
+        f"insert into _csv_src (_source_file, _file_index, _row_number, {READ_ERROR}, {RAW_LINE}) "
+        "select u._source_file, files._file_index, u._row_number, u._reason, u._line "
+        f"from _csv_unreadable as u join (values {indexes}) as files(_source_file, _file_index) using (_source_file)"
     )
     con.execute("drop table _csv_unreadable")
 
@@ -182,9 +185,9 @@ where _csv_src._source_file = shift._source_file and _csv_src._row_number = shif
 def register_source_rows(
     con: duckdb.DuckDBPyConnection, folder: Path, table: SourceTable, *, encoding: str = "utf-8"
 ) -> None:
-    """Create the temporary view ``_src``: the table's columns, ``_source_file``, ``_row_number``
-    (1-based, per file) and, for CSV, ``_read_error`` and ``_raw_line`` of rows that could not be
-    split into fields.
+    """Create the temporary view ``_src``: the table's columns, ``_source_file``, ``_file_index``
+    (its place in the table's sorted files), ``_row_number`` (1-based, per file) and, for CSV,
+    ``_read_error`` and ``_raw_line`` of rows that could not be split into fields.
 
     Optional columns missing from the files are read as NULL, an optional table missing from the
     folder as no rows; a missing required column, an empty file or a file that is no CSV or Parquet
@@ -207,6 +210,7 @@ def register_source_rows(
 select
     {_selected(table, present)},
     _source_file,
+    file_index as _file_index,
     file_row_number + 1 as _row_number
 from {reader}"""
     )
@@ -217,5 +221,5 @@ def register_no_rows(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None
     columns = ", ".join(f"cast(null as varchar) as {quote(c.name)}" for c in table.columns)
     con.execute(
         f"create or replace temp view _src as select {columns}, cast(null as varchar) as _source_file, "
-        "cast(null as bigint) as _row_number where false"
+        "cast(null as bigint) as _file_index, cast(null as bigint) as _row_number where false"
     )

@@ -260,12 +260,12 @@ def _reject_duplicates(con: duckdb.DuckDBPyConnection, table: SourceTable, on_da
 
 
 def _mark_rejected(con: duckdb.DuckDBPyConnection, rejects_sql: str) -> None:
-    """Give the rows of ``_checked`` that ``rejects_sql`` selects (by file and row) its reason and raw values."""
+    """Give the rows of ``_checked`` that ``rejects_sql`` selects (by file and row) its reason, file and raw values."""
     con.execute(f"create or replace temp table _rejects as {rejects_sql}")
     con.execute(
         """update _checked
-set _reason = r._reason, _raw_values = r._raw_values
+set _reason = r._reason, _source_file = r._source_file, _raw_values = r._raw_values
 from _rejects as r
-where _checked._source_file = r._source_file and _checked._row_number = r._row_number"""
+where _checked._file_index = r._file_index and _checked._row_number = r._row_number"""
     )
     con.execute("drop table _rejects")

@@ -282,6 +282,31 @@ def test_the_last_copy_in_the_file_wins_among_duplicates_without_a_version(tmp_p
         assert rejected(settings) == [(10, "duplicate transaction_id")]
 
 
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_the_copy_in_the_later_file_wins_among_duplicates_without_a_version(tmp_path, make_settings, file_format):
+    # The replaced copy is further down its file than the one that wins: files decide before rows.
+    first_part = [transaction(f"A{row}", "C1", "2025-01-01 10:00:00") for row in range(1, 3)]
+    first_part.append({**transaction("DUP", "C1", "2025-01-01 12:00:00", amount="1.00"), "updated_at": ""})
+    second_part = [{**transaction("DUP", "C1", "2025-01-01 11:00:00", amount="2.00"), "updated_at": ""}]
+    store = write_store(tmp_path / "store")
+    (store / "transactions.csv").unlink()
+    parts = store / "transactions"
+    parts.mkdir()
+    for number, rows in enumerate([first_part, second_part]):
+        (parts / f"part-{number:05d}.csv").write_text(csv_text(rows))
+        if file_format == "parquet":
+            query_to_parquet(parts / f"part-{number:05d}.csv", parts / f"part-{number:05d}.parquet")
+            (parts / f"part-{number:05d}.csv").unlink()
+    settings = make_settings(store)
+
+    load_transactions(settings)
+
+    assert query(settings, "select amount from raw.transactions where transaction_id = 'DUP'") == [(2.0,)]
+    assert query(
+        settings, "select source_file, row_number, reason from raw.rejected_rows where source_table = 'transactions'"
+    ) == [(str(parts / f"part-00000.{file_format}"), 3, "duplicate transaction_id")]
+
+
 def test_parquet_and_csv_number_rows_alike(tmp_path, make_settings):
     rows = [*GOOD_TRANSACTIONS, transaction("B1", "C1", "2025-01-01 14:00:00", amount="-1.00")]
     store = write_store(tmp_path / "store", transactions=rows)
