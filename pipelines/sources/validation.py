@@ -265,7 +265,7 @@ select
     -- a large load's time.
     case when _reason is not null then {_raw_values(table, source_types)} end as _raw_values,
     -- The file's name too only for the rejected rows: the name of every row's file, kept for a
-    -- large load's rows until their duplicates are found, was a fifth of its time.
+    -- large load's rows until their duplicates are found, was much of its time (docs/benchmarks.md).
     case when _reason is not null then s._source_file end as _source_file,
     s._file_index,
     s._row_number
