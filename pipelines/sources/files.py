@@ -46,9 +46,13 @@ def find_table_files(folder: Path, table: SourceTable) -> tuple[str, list[Path]]
     )
 
 
+def _path_list(files: list[Path]) -> str:
+    """SQL: the paths of ``files`` as a list, in their order."""
+    return "[" + ", ".join(literal(str(path)) for path in files) + "]"
+
+
 def _parquet_reader(files: list[Path]) -> str:
-    paths = "[" + ", ".join(literal(str(path)) for path in files) + "]"
-    return f"read_parquet({paths}, filename = '_source_file', file_row_number = true, union_by_name = true)"
+    return f"read_parquet({_path_list(files)}, filename = '_source_file', file_row_number = true, union_by_name = true)"
 
 
 def _csv_reader(path: Path, encoding: str) -> str:
@@ -173,11 +177,10 @@ from (
 ) as shift
 where _csv_src._source_file = shift._source_file and _csv_src._row_number = shift._row_number"""
     )
-    indexes = ", ".join(f"({literal(str(path))}, {index})" for index, path in enumerate(files))
     con.execute(
         f"insert into _csv_src (_source_file, _file_index, _row_number, {READ_ERROR}, {RAW_LINE}) "
-        "select u._source_file, files._file_index, u._row_number, u._reason, u._line "
-        f"from _csv_unreadable as u join (values {indexes}) as files(_source_file, _file_index) using (_source_file)"
+        f"select _source_file, list_position({_path_list(files)}, _source_file) - 1, _row_number, _reason, _line "
+        "from _csv_unreadable"
     )
     con.execute("drop table _csv_unreadable")
 
@@ -210,7 +213,9 @@ def register_source_rows(
 select
     {_selected(table, present)},
     _source_file,
-    file_index as _file_index,
+    -- The file's place in the list by its name, not DuckDB's `file_index`: a column of that name
+    -- in the files would hide it, and a filter on the file's name numbers the files it keeps anew.
+    list_position({_path_list(files)}, _source_file) - 1 as _file_index,
     file_row_number + 1 as _row_number
 from {reader}"""
     )
