@@ -90,10 +90,14 @@ def test_an_id_already_loaded_on_a_kept_day_is_rejected_naming_that_day(tmp_path
         ("T2", 25.5, JAN_1),
         ("T3", 7.25, JAN_2),
     ]
-    ((row_number, reason, raw_values),) = query(
-        settings, "select row_number, reason, raw_values from raw.rejected_rows"
+    ((source_file, row_number, reason, raw_values),) = query(
+        settings, "select source_file, row_number, reason, raw_values from raw.rejected_rows"
     )
-    assert (row_number, reason) == (4, "duplicate transaction_id of a row loaded on 2025-01-01")
+    assert (source_file, row_number, reason) == (
+        str(store / "transactions.csv"),
+        4,
+        "duplicate transaction_id of a row loaded on 2025-01-01",
+    )
     assert json.loads(raw_values)["amount"] == "99.00"
 
 
